@@ -1,0 +1,158 @@
+/**
+ * Seeded random numbers with serialisable state (design decision 5): one generator per stream (case sampling,
+ * augmentation, cuboid positions, dropout seeds), each saved in checkpoints so a resumed run continues the
+ * same sequence. Core: xoshiro128** (fast, 2^128−1 period, 32-bit integer arithmetic only, so results are
+ * identical on every platform). Seeds are expanded with splitmix32.
+ */
+
+export interface RngState {
+  /** Four uint32 words of the xoshiro128** state. */
+  s: [number, number, number, number];
+}
+
+function splitmix32(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (x + 0x9e3779b9) >>> 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
+
+/** FNV-1a of a stream name, so `Rng.stream(seed, 'augment')` and `Rng.stream(seed, 'cuboid')` differ. */
+function hashString(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+export class Rng {
+  private s0: number;
+  private s1: number;
+  private s2: number;
+  private s3: number;
+
+  constructor(seed: number | RngState) {
+    if (typeof seed === 'number') {
+      if (!Number.isFinite(seed)) throw new RangeError(`Rng seed must be a finite number, got ${seed}`);
+      const next = splitmix32(Math.trunc(seed) >>> 0);
+      this.s0 = next();
+      this.s1 = next();
+      this.s2 = next();
+      this.s3 = next();
+      if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+    } else {
+      const s = seed.s;
+      if (
+        !Array.isArray(s) ||
+        s.length !== 4 ||
+        s.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+      ) {
+        throw new RangeError('Rng state must be { s: [four uint32] }');
+      }
+      [this.s0, this.s1, this.s2, this.s3] = s;
+    }
+  }
+
+  /** An independent generator for a named stream of a run seed. */
+  static stream(seed: number, name: string): Rng {
+    return new Rng((Math.trunc(seed) ^ hashString(name)) >>> 0);
+  }
+
+  getState(): RngState {
+    return { s: [this.s0, this.s1, this.s2, this.s3] };
+  }
+
+  setState(state: RngState): void {
+    const copy = new Rng(state);
+    this.s0 = copy.s0;
+    this.s1 = copy.s1;
+    this.s2 = copy.s2;
+    this.s3 = copy.s3;
+  }
+
+  clone(): Rng {
+    return new Rng(this.getState());
+  }
+
+  /** Uniform uint32. */
+  nextUint32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
+    const t = (this.s1 << 9) >>> 0;
+    this.s2 = (this.s2 ^ this.s0) >>> 0;
+    this.s3 = (this.s3 ^ this.s1) >>> 0;
+    this.s1 = (this.s1 ^ this.s2) >>> 0;
+    this.s0 = (this.s0 ^ this.s3) >>> 0;
+    this.s2 = (this.s2 ^ t) >>> 0;
+    this.s3 = rotl(this.s3, 11);
+    return result;
+  }
+
+  /** Uniform float in [0, 1) with 53 random bits. */
+  random(): number {
+    const hi = this.nextUint32() >>> 5; // 27 bits
+    const lo = this.nextUint32() >>> 6; // 26 bits
+    return (hi * 67108864 + lo) / 9007199254740992;
+  }
+
+  /**
+   * Uniform integer in [low, high − 1], numpy's `randint(low, high)` semantics (upper bound exclusive,
+   * method-spec notation). Unbiased (rejection sampling).
+   */
+  randint(low: number, high: number): number {
+    if (!Number.isInteger(low) || !Number.isInteger(high)) {
+      throw new RangeError(`randint bounds must be integers, got (${low}, ${high})`);
+    }
+    if (high <= low) throw new RangeError(`randint(${low}, ${high}): high must be greater than low`);
+    const range = high - low;
+    if (range > 0x100000000) throw new RangeError(`randint range ${range} exceeds 2^32`);
+    if (range === 0x100000000) return low + this.nextUint32();
+    const limit = 0x100000000 - (0x100000000 % range);
+    let x = this.nextUint32();
+    while (x >= limit) x = this.nextUint32();
+    return low + (x % range);
+  }
+
+  /** Standard normal (Box–Muller; one value per call so the state stays four words). */
+  normal(mean = 0, std = 1): number {
+    let u = 0;
+    while (u === 0) u = this.random();
+    const v = this.random();
+    return mean + std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+
+  /** Uniform float in [low, high). */
+  uniform(low: number, high: number): number {
+    return low + (high - low) * this.random();
+  }
+
+  /** In-place Fisher–Yates shuffle; returns the array. */
+  shuffle<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.randint(0, i + 1);
+      const tmp = items[i];
+      items[i] = items[j];
+      items[j] = tmp;
+    }
+    return items;
+  }
+
+  /** A random permutation of 0..n−1. */
+  permutation(n: number): number[] {
+    return this.shuffle(Array.from({ length: n }, (_, i) => i));
+  }
+
+  /** A fresh uint32 seed, e.g. for a TF.js op that takes a seed (dropout). */
+  seed(): number {
+    return this.nextUint32();
+  }
+}

@@ -1,0 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+/** CLI tests spawn `bin/ssmis.js`, which runs `dist/`; rebuild it so they never test stale code. */
+export default function setup(): void {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+}
