@@ -1,0 +1,55 @@
+import os from 'node:os';
+import type { Command } from 'commander';
+import { type BackendChoice, initBackend, installedVersion } from '../../backend/init.js';
+import { packageVersion } from '../../util/package-info.js';
+import { type CliContext, writeLine } from '../context.js';
+
+/** `ssmis info`: what this machine gives ssmis (backend and why, versions, threads, memory). */
+export function registerInfo(program: Command, ctx: CliContext): void {
+  program
+    .command('info')
+    .description(
+      'show the TF.js backend in use (and why the others are not), versions, CPU threads and memory',
+    )
+    .option('--backend <name>', 'backend to try: auto | tensorflow-gpu | tensorflow | cpu', 'auto')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { backend: BackendChoice; json?: boolean }) => {
+      const backend = await initBackend({ backend: opts.backend });
+      const info = {
+        ssmis: packageVersion(),
+        node: process.version,
+        tfjs: backend.tfjsVersion,
+        backend: backend.active,
+        tfBackendName: backend.tfBackendName,
+        unavailable: backend.unavailable,
+        optionalPackages: {
+          '@tensorflow/tfjs-node': installedVersion('@tensorflow/tfjs-node'),
+          '@tensorflow/tfjs-node-gpu': installedVersion('@tensorflow/tfjs-node-gpu'),
+        },
+        cpu: { model: os.cpus()[0]?.model ?? 'unknown', threads: os.availableParallelism() },
+        memory: { totalGiB: round(os.totalmem() / 2 ** 30), freeGiB: round(os.freemem() / 2 ** 30) },
+        platform: `${process.platform}-${process.arch}`,
+      };
+      if (opts.json) {
+        writeLine(ctx.out, JSON.stringify(info, null, 2));
+        return;
+      }
+      writeLine(ctx.out, `ssmis ${info.ssmis} (node ${info.node}, ${info.platform})`);
+      writeLine(ctx.out, `TF.js ${info.tfjs}, backend: ${describeBackend(info.backend)}`);
+      for (const [pkg, reason] of Object.entries(info.unavailable)) {
+        writeLine(ctx.out, `  not used: ${pkg}: ${reason}`);
+      }
+      writeLine(ctx.out, `CPU: ${info.cpu.model}, ${info.cpu.threads} threads`);
+      writeLine(ctx.out, `memory: ${info.memory.totalGiB} GiB total, ${info.memory.freeGiB} GiB free`);
+    });
+}
+
+function describeBackend(active: string): string {
+  if (active === 'cpu') return 'cpu (pure JavaScript)';
+  if (active === 'tensorflow') return 'tensorflow (native libtensorflow, CPU)';
+  return 'tensorflow-gpu (native libtensorflow, CUDA)';
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}

@@ -1,0 +1,70 @@
+import { Command, CommanderError } from 'commander';
+import { errorMessage, SsmisError } from '../util/errors.js';
+import { packageVersion } from '../util/package-info.js';
+import { registerInfo } from './commands/info.js';
+import type { CliContext } from './context.js';
+
+/** Commands whose capability has not landed yet: listed in --help, and say so when run. */
+const PENDING: Array<{ name: string; summary: string; issue: number }> = [
+  { name: 'train', summary: 'train a model (pre-train + self-train) from a config', issue: 6 },
+  { name: 'eval', summary: 'evaluate a checkpoint or NIfTI predictions: Dice, Jaccard, 95HD, ASD', issue: 5 },
+  { name: 'predict', summary: 'write NIfTI label masks in each input scan’s geometry', issue: 5 },
+  { name: 'prepare', summary: 'turn an official dataset download into a ready dataset folder', issue: 3 },
+  { name: 'synth', summary: 'make synthetic phantoms in a dataset’s raw download layout', issue: 3 },
+  { name: 'demo', summary: 'synthesise a small dataset, train, evaluate and print the metrics', issue: 6 },
+  { name: 'inspect', summary: 'show a NIfTI file’s header, geometry and value statistics', issue: 2 },
+  { name: 'validate', summary: 'check a config and print it resolved, or list every error', issue: 2 },
+];
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('ssmis')
+    .description('Semi-supervised medical image segmentation (CPAM + TRCM mean teacher) on TensorFlow.js')
+    .version(packageVersion(), '-V, --version')
+    .option('--verbose', 'print stack traces of failures')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (text) => ctx.out.write(text),
+      writeErr: (text) => ctx.err.write(text),
+    })
+    .exitOverride();
+  program.hook('preAction', (_this, action) => {
+    ctx.verbose = Boolean(action.optsWithGlobals().verbose);
+  });
+  registerInfo(program, ctx);
+  for (const pending of PENDING) {
+    program
+      .command(pending.name)
+      .description(`${pending.summary} (not implemented yet)`)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action(() => {
+        throw new SsmisError(
+          `\`ssmis ${pending.name}\` is not implemented yet; it lands with issue #${pending.issue}`,
+        );
+      });
+  }
+  return program;
+}
+
+/**
+ * Runs the CLI and returns the exit code: 0 ok, 1 runtime failure, 2 usage or invalid input.
+ * Failures print one line (`ssmis: …`); the stack only with --verbose.
+ */
+export async function runCli(argv: string[], ctx?: Partial<CliContext>): Promise<number> {
+  const context: CliContext = { out: process.stdout, err: process.stderr, verbose: false, ...ctx };
+  context.verbose ||= argv.includes('--verbose');
+  const program = buildProgram(context);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit through here with code 0; usage errors were already printed by commander.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    const code = error instanceof SsmisError ? error.exitCode : 1;
+    context.err.write(`ssmis: ${errorMessage(error)}\n`);
+    if (context.verbose && error instanceof Error && error.stack) context.err.write(`${error.stack}\n`);
+    return code;
+  }
+}
