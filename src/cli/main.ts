@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { errorMessage, SsmisError } from '../util/errors.js';
 import { packageVersion } from '../util/package-info.js';
 import { registerInfo } from './commands/info.js';
+import { registerInspect } from './commands/inspect.js';
 import type { CliContext } from './context.js';
 
 /** Commands whose capability has not landed yet: listed in --help, and say so when run. */
@@ -12,7 +13,6 @@ const PENDING: Array<{ name: string; summary: string; issue: number }> = [
   { name: 'prepare', summary: 'turn an official dataset download into a ready dataset folder', issue: 3 },
   { name: 'synth', summary: 'make synthetic phantoms in a dataset’s raw download layout', issue: 3 },
   { name: 'demo', summary: 'synthesise a small dataset, train, evaluate and print the metrics', issue: 6 },
-  { name: 'inspect', summary: 'show a NIfTI file’s header, geometry and value statistics', issue: 2 },
   { name: 'validate', summary: 'check a config and print it resolved, or list every error', issue: 2 },
 ];
 
@@ -31,6 +31,7 @@ export function buildProgram(ctx: CliContext): Command {
     ctx.verbose = Boolean(action.optsWithGlobals().verbose);
   });
   registerInfo(program, ctx);
+  registerInspect(program, ctx);
   for (const pending of PENDING) {
     program
       .command(pending.name)
