@@ -3,17 +3,17 @@ import { errorMessage, SsmisError } from '../util/errors.js';
 import { packageVersion } from '../util/package-info.js';
 import { registerInfo } from './commands/info.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerTrain, TrainExit } from './commands/train.js';
+import { registerValidate } from './commands/validate.js';
 import type { CliContext } from './context.js';
 
 /** Commands whose capability has not landed yet: listed in --help, and say so when run. */
 const PENDING: Array<{ name: string; summary: string; issue: number }> = [
-  { name: 'train', summary: 'train a model (pre-train + self-train) from a config', issue: 6 },
   { name: 'eval', summary: 'evaluate a checkpoint or NIfTI predictions: Dice, Jaccard, 95HD, ASD', issue: 5 },
   { name: 'predict', summary: 'write NIfTI label masks in each input scan’s geometry', issue: 5 },
   { name: 'prepare', summary: 'turn an official dataset download into a ready dataset folder', issue: 3 },
   { name: 'synth', summary: 'make synthetic phantoms in a dataset’s raw download layout', issue: 3 },
   { name: 'demo', summary: 'synthesise a small dataset, train, evaluate and print the metrics', issue: 6 },
-  { name: 'validate', summary: 'check a config and print it resolved, or list every error', issue: 2 },
 ];
 
 export function buildProgram(ctx: CliContext): Command {
@@ -32,6 +32,8 @@ export function buildProgram(ctx: CliContext): Command {
   });
   registerInfo(program, ctx);
   registerInspect(program, ctx);
+  registerValidate(program, ctx);
+  registerTrain(program, ctx);
   for (const pending of PENDING) {
     program
       .command(pending.name)
@@ -59,6 +61,7 @@ export async function runCli(argv: string[], ctx?: Partial<CliContext>): Promise
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
+    if (error instanceof TrainExit) return error.code;
     if (error instanceof CommanderError) {
       // Help and version exit through here with code 0; usage errors were already printed by commander.
       return error.exitCode === 0 ? 0 : 2;

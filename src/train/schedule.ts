@@ -1,0 +1,24 @@
+/** Learning-rate schedules of method-spec §3.3 (quirk Q6: per-config). */
+export type ScheduleSpec =
+  | { type: 'constant' }
+  | { type: 'poly'; power: number }
+  | { type: 'step'; gamma: number; every: number };
+
+/**
+ * Learning rate used by the optimizer step of iteration `i` (1-based) of a stage with `total` iterations.
+ * - poly (LA/BraTS "All" scripts): base·(1 − (i−1)/total)^power. The reference updates the rate after step i−1,
+ *   so step 1 uses the base rate and step `total` uses base·(1/total)^power, never 0.
+ * - step (CPAM scripts, BCP): base·gamma^⌊(i−1)/every⌋ (0.01 for 1–2500, 1e-3 for 2501–5000, …).
+ * - constant (pre-training, ACDC): base.
+ */
+export function learningRate(schedule: ScheduleSpec, base: number, i: number, total: number): number {
+  if (!Number.isInteger(i) || i < 1) throw new RangeError(`iteration must be an integer ≥ 1, got ${i}`);
+  switch (schedule.type) {
+    case 'constant':
+      return base;
+    case 'poly':
+      return base * (1 - (i - 1) / total) ** schedule.power;
+    case 'step':
+      return base * schedule.gamma ** Math.floor((i - 1) / schedule.every);
+  }
+}

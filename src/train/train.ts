@@ -1,0 +1,665 @@
+/**
+ * The training engine (method-spec §3, §4.9; design decisions 4, 5, 10, 11): stage 1 copy-paste pre-training,
+ * stage 2 self-training with the configured method variant, validation and best-model selection, atomic
+ * checkpoints, bit-for-bit resume on the cpu backend, and the run folder.
+ */
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import { type BackendInfo, initBackend } from '../backend/init.js';
+import { tf } from '../backend/tf.js';
+import { configToYaml, labeledCaseCount, type SsmisConfig } from '../config/index.js';
+import { BatchLoader, disposeBatch } from '../data/batches.js';
+import { type Dataset, openDataset, type SplitName } from '../data/dataset.js';
+import { getMethodVariant, pretrainStep } from '../method/variants/index.js';
+import type { MethodVariant, StepConfig, StepContext, StepLoss } from '../method/variants/types.js';
+import { createModel } from '../nn/create.js';
+import { copyWeights, createTeacher, updateEma } from '../nn/ema.js';
+import type { SegmentationModel } from '../nn/types.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { errorMessage, InputError, SsmisError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import { renderCurvesSvg } from './curves.js';
+import { createOptimizer, type Optimizer, type OptimizerConfig } from './optimizer.js';
+import { createRunDir, type RunPaths, runPaths } from './run-dir.js';
+import { learningRate, type ScheduleSpec } from './schedule.js';
+import {
+  type BestRecord,
+  checkpointFiles,
+  type HistoryRow,
+  loadCheckpointWeights,
+  readTrainingState,
+  type StageName,
+  saveCheckpoint,
+  type TrainingState,
+} from './state.js';
+import { selectBest, validateModel } from './validate.js';
+
+/** What `train` reports while it runs (the CLI draws its progress bar from these). */
+export type TrainEvent =
+  | {
+      type: 'start';
+      runDir: string;
+      backend: BackendInfo;
+      labeled: number;
+      unlabeled: number;
+      resumed: boolean;
+    }
+  | { type: 'stage'; stage: StageName; iterations: number; startIteration: number }
+  | {
+      type: 'iteration';
+      stage: StageName;
+      iteration: number;
+      iterations: number;
+      loss: number;
+      lr: number;
+      best: number | null;
+      msPerIteration: number;
+    }
+  | { type: 'validation'; stage: StageName; iteration: number; dice: number; improved: boolean }
+  | { type: 'checkpoint'; stage: StageName; iteration: number; file: string }
+  | { type: 'interrupted'; stage: StageName; iteration: number }
+  | { type: 'done'; runDir: string };
+
+export interface TrainOptions {
+  /** Continue the run folder `<run.outputDir>/<run.name>` (or `runDir`) from its `last` checkpoint. */
+  resume?: boolean;
+  /** Run folder to use instead of `<run.outputDir>/<run.name>` (resume: the folder to continue). */
+  runDir?: string;
+  /** Empty an existing run folder first. */
+  force?: boolean;
+  onEvent?: (event: TrainEvent) => void;
+  /** Aborting writes `last` and returns with `interrupted: true` (SIGINT/SIGTERM in the CLI). */
+  signal?: AbortSignal;
+  /** Stop (as if interrupted) after this many iterations in this call; tests of resume use it. */
+  stopAfterIterations?: number;
+  /**
+   * Runs after training with the selected model (the CLI passes the evaluation module's final test-split
+   * evaluation, which writes `eval/`); kept as a hook so the engine does not depend on reporting.
+   */
+  finalEvaluation?: (context: FinalEvaluationContext) => Promise<void>;
+}
+
+export interface FinalEvaluationContext {
+  config: SsmisConfig;
+  model: SegmentationModel;
+  dataset: Dataset;
+  paths: RunPaths;
+  /** Which checkpoint the model holds (`best` or `last`) and the selection split. */
+  selected: { checkpoint: 'best' | 'last'; split: string; best: BestRecord | null };
+}
+
+export interface TrainResult {
+  runDir: string;
+  interrupted: boolean;
+  best: Partial<Record<StageName, BestRecord>>;
+  history: HistoryRow[];
+  /** Checkpoint holding the final model (`best` or `last`). */
+  finalCheckpoint: string;
+}
+
+interface StagePlan {
+  name: StageName;
+  iterations: number;
+  optimizer: OptimizerConfig;
+  schedule: ScheduleSpec;
+  variant: MethodVariant;
+}
+
+/** zod schema names (`name`) → engine specs (`type`). */
+function optimizerConfig(o: SsmisConfig['train']['stages']['pretrain']['optimizer']): OptimizerConfig {
+  if (o.name === 'sgd') {
+    return { type: 'sgd', lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov };
+  }
+  return { type: 'adam', lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay };
+}
+
+function scheduleSpec(s: SsmisConfig['train']['stages']['pretrain']['schedule']): ScheduleSpec {
+  if (s.name === 'poly') return { type: 'poly', power: s.power };
+  if (s.name === 'step') return { type: 'step', gamma: s.gamma, every: s.every };
+  return { type: 'constant' };
+}
+
+function stagePlans(config: SsmisConfig): StagePlan[] {
+  const plans: StagePlan[] = [];
+  const { pretrain, selftrain } = config.train.stages;
+  if (pretrain.enabled) {
+    plans.push({
+      name: 'pretrain',
+      iterations: pretrain.iterations,
+      optimizer: optimizerConfig(pretrain.optimizer),
+      schedule: scheduleSpec(pretrain.schedule),
+      variant: pretrainStep,
+    });
+  }
+  if (selftrain.enabled) {
+    plans.push({
+      name: 'selftrain',
+      iterations: selftrain.iterations,
+      optimizer: optimizerConfig(selftrain.optimizer),
+      schedule: scheduleSpec(selftrain.schedule),
+      variant: getMethodVariant(config.method.name),
+    });
+  }
+  return plans;
+}
+
+function stepConfig(config: SsmisConfig): StepConfig {
+  const m = config.method;
+  return {
+    maskRatio: m.maskRatio,
+    startRange: m.startRange,
+    referenceRange: m.referenceStartRange,
+    unlabeledWeight: m.unlabeledWeight,
+    teacherMode: m.teacher.mode,
+    pseudoLabel: {
+      largestComponent: m.pseudoLabel.largestComponent,
+      connectivity: m.pseudoLabel.connectivity,
+    },
+    consistencyWeight: m.consistency.weight,
+    rampupIterations: m.consistency.rampupIterations,
+    lossFamily: m.lossDice === 'batch2d' ? '2d' : '3d',
+  };
+}
+
+/** Case ids of a split: the config's override (a list, or a list file) or the dataset's own split. */
+async function splitIds(config: SsmisConfig, dataset: Dataset, split: SplitName): Promise<string[]> {
+  const override = config.data.splits[split];
+  if (override === undefined) return dataset.ids(split);
+  if (Array.isArray(override)) return [...override];
+  let text: string;
+  try {
+    text = await fs.readFile(override, 'utf8');
+  } catch (error) {
+    throw new InputError(`data.splits.${split}: cannot read ${override} (${errorMessage(error)})`);
+  }
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.split(',')[0].trim())
+    .filter((line) => line.length > 0);
+}
+
+interface DataPlan {
+  dataset: Dataset;
+  labeledIds: string[];
+  unlabeledIds: string[];
+  validationIds: string[];
+}
+
+/** Opens the dataset and resolves labeled/unlabeled/validation cases, failing before any work on a mismatch. */
+async function planData(config: SsmisConfig): Promise<DataPlan> {
+  if (!existsSync(config.data.dataset)) {
+    throw new InputError(
+      `data.dataset: folder ${config.data.dataset} does not exist (prepare one with \`ssmis prepare\` or \`ssmis synth\` + \`ssmis prepare\`)`,
+    );
+  }
+  const dataset = await openDataset(config.data.dataset, { cacheSize: config.data.cacheSize });
+  const numClasses = dataset.info.numClasses;
+  if (numClasses !== config.model.numClasses) {
+    throw new InputError(
+      `model.numClasses: expected ${numClasses} (the labels of ${path.join(config.data.dataset, 'dataset.json')}), got ${config.model.numClasses}`,
+    );
+  }
+  const channels = dataset.info.channelNames.length;
+  const badChannel = config.data.channels.find((c) => c >= channels);
+  if (badChannel !== undefined) {
+    throw new InputError(`data.channels: channel ${badChannel} does not exist; the dataset has ${channels}`);
+  }
+  if (config.data.channels.length !== channels || config.data.channels.some((c, i) => c !== i)) {
+    throw new InputError(
+      `data.channels: ssmis trains on all ${channels} channel(s) of the dataset in order, expected [${[...Array(channels).keys()].join(', ')}], got [${config.data.channels.join(', ')}]`,
+    );
+  }
+  let labeledIds: string[];
+  let unlabeledIds: string[];
+  if (config.data.splits.train === undefined) {
+    const units = dataset.trainUnits().length;
+    let count: number;
+    try {
+      count = labeledCaseCount(config.data.labeled, units);
+    } catch (error) {
+      throw new InputError(`${errorMessage(error)} (dataset ${config.data.dataset})`);
+    }
+    labeledIds = dataset.labeledIds({ count });
+    unlabeledIds = dataset.unlabeledIds({ count });
+  } else {
+    const train = await splitIds(config, dataset, 'train');
+    const count = labeledCaseCount(config.data.labeled, train.length);
+    labeledIds = train.slice(0, count);
+    unlabeledIds = train.slice(count);
+  }
+  const split = config.train.validation.split;
+  const validationIds = split === 'none' ? [] : await splitIds(config, dataset, split);
+  if (split !== 'none' && validationIds.length === 0) {
+    throw new InputError(
+      `train.validation.split: the dataset has no '${split}' cases; use 'test' (as the LA reference does, Q9) or 'none'`,
+    );
+  }
+  return { dataset, labeledIds, unlabeledIds, validationIds };
+}
+
+/** A numeric CSV cell: empty for missing values, full precision otherwise. */
+function cell(value: number | undefined): string {
+  return value === undefined || !Number.isFinite(value) ? '' : String(value);
+}
+
+/** metrics.csv from the history: fixed columns, then every loss part and diagnostic seen in the run. */
+export function historyToCsv(history: readonly HistoryRow[]): string {
+  const partKeys = [...new Set(history.flatMap((r) => Object.keys(r.parts)))]
+    .filter((k) => k !== 'total')
+    .sort();
+  const diagKeys = [...new Set(history.flatMap((r) => Object.keys(r.diagnostics)))].sort();
+  const header = [
+    'stage',
+    'iteration',
+    'lr',
+    'loss',
+    ...partKeys.map((k) => `loss_${k}`),
+    ...diagKeys,
+    'val_dice',
+    'ms_per_iteration',
+  ];
+  const lines = [header.join(',')];
+  for (const r of history) {
+    lines.push(
+      [
+        r.stage,
+        String(r.iteration),
+        cell(r.lr),
+        cell(r.loss),
+        ...partKeys.map((k) => cell(r.parts[k])),
+        ...diagKeys.map((k) => cell(r.diagnostics[k])),
+        cell(r.valDice),
+        cell(r.msPerIteration),
+      ].join(','),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** curves.svg: loss per stage and validation Dice against the global iteration. */
+export function historyToSvg(
+  history: readonly HistoryRow[],
+  plans: readonly { name: StageName; iterations: number }[],
+): string {
+  const offset: Partial<Record<StageName, number>> = {};
+  let sum = 0;
+  for (const p of plans) {
+    offset[p.name] = sum;
+    sum += p.iterations;
+  }
+  const x = (r: HistoryRow) => (offset[r.stage] ?? 0) + r.iteration;
+  const lossSeries = (['pretrain', 'selftrain'] as const).map((stage, i) => ({
+    name: `${stage} loss`,
+    color: i === 0 ? '#1f77b4' : '#d62728',
+    points: history
+      .filter((r) => r.stage === stage && Number.isFinite(r.loss))
+      .map((r) => ({ x: x(r), y: r.loss })),
+  }));
+  const dice = history
+    .filter((r) => r.valDice !== undefined)
+    .map((r) => ({ x: x(r), y: r.valDice as number }));
+  return renderCurvesSvg([
+    { title: 'Training loss', series: lossSeries.filter((s) => s.points.length > 0) },
+    {
+      title: 'Validation Dice',
+      series: [{ name: 'val Dice', color: '#2ca02c', points: dice }],
+      yMin: 0,
+      yMax: 1,
+    },
+  ]);
+}
+
+/**
+ * Trains a model from a validated config (what `ssmis train` runs). Stage 1 pre-trains on copy-pasted labeled
+ * pairs (E27) with its own optimizer; stage 2 starts student and teacher from stage 1's selected checkpoint
+ * (the reference loads the best) and runs the method variant's step (§4.9): teacher targets outside the
+ * gradient, student loss inside, optimizer step, EMA, learning rate for the next step, validation.
+ */
+export async function train(config: SsmisConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const emit = options.onEvent ?? (() => {});
+  const backend = await initBackend({ backend: config.backend.name });
+  const plans = stagePlans(config);
+  const data = await planData(config);
+  const dir = options.runDir ?? path.join(config.run.outputDir, config.run.name);
+  const paths = options.resume ? runPaths(dir) : await createRunDir(dir, { force: options.force });
+  let resumeState: TrainingState | null = null;
+  if (options.resume) {
+    if (!existsSync(paths.dir)) throw new InputError(`cannot resume: run folder ${paths.dir} does not exist`);
+    resumeState = await readTrainingState(paths.checkpoints, 'last');
+  } else {
+    await writeFileAtomic(paths.config, configToYaml(config));
+  }
+  const log = pino(
+    { base: null, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination({ dest: paths.log, sync: true, append: true, mkdir: true }),
+  );
+  log.info({ event: 'start', backend: backend.active, resumed: resumeState !== null, run: config.run.name });
+  emit({
+    type: 'start',
+    runDir: paths.dir,
+    backend,
+    labeled: data.labeledIds.length,
+    unlabeled: data.unlabeledIds.length,
+    resumed: resumeState !== null,
+  });
+
+  const seed = config.train.seed;
+  const dims = config.model.name === 'vnet' ? 3 : 2;
+  const student = createModel(config, { name: 'student', rng: Rng.stream(seed, 'init') });
+  let teacher: SegmentationModel | null = null;
+  const cuboidRng = Rng.stream(seed, 'cuboid');
+  const dropoutRng = Rng.stream(seed, 'dropout');
+  const state: Omit<TrainingState, 'checkpointId' | 'loader'> = {
+    formatVersion: 1,
+    stage: plans[0]?.name ?? 'selftrain',
+    iteration: 0,
+    completedStages: [],
+    rng: { cuboid: cuboidRng.getState(), dropout: dropoutRng.getState() },
+    best: {},
+    history: [],
+    elapsedSeconds: 0,
+  };
+  if (resumeState) {
+    Object.assign(state, {
+      stage: resumeState.stage,
+      iteration: resumeState.iteration,
+      completedStages: resumeState.completedStages,
+      best: resumeState.best,
+      history: resumeState.history,
+      elapsedSeconds: resumeState.elapsedSeconds,
+    });
+    cuboidRng.setState(resumeState.rng.cuboid);
+    dropoutRng.setState(resumeState.rng.dropout);
+  }
+
+  const validationPatch = config.eval.patch;
+  const validationStrides = config.train.validation.strides;
+  let iterationsThisCall = 0;
+  let interrupted = false;
+  const stopRequested = () =>
+    options.signal?.aborted === true ||
+    (options.stopAfterIterations !== undefined && iterationsThisCall >= options.stopAfterIterations);
+  let finalCheckpoint: 'best' | 'last' = 'last';
+  const started = Date.now();
+  const elapsedBefore = state.elapsedSeconds;
+
+  const saveHistoryFiles = async () => {
+    await writeFileAtomic(paths.metrics, historyToCsv(state.history));
+    await writeFileAtomic(paths.curves, historyToSvg(state.history, plans));
+  };
+
+  try {
+    for (const plan of plans) {
+      if (state.completedStages.includes(plan.name)) continue;
+      const resumingThisStage = resumeState !== null && resumeState.stage === plan.name;
+      const startIteration = resumingThisStage ? state.iteration : 0;
+      state.stage = plan.name;
+      state.iteration = startIteration;
+      const needsTeacher = plan.variant.needsTeacher;
+      const needsUnlabeled = plan.variant.needsUnlabeled;
+
+      // Stage 2 starts from stage 1's selected checkpoint (unless resuming in the middle of stage 2).
+      if (plan.name === 'selftrain' && !resumingThisStage && state.completedStages.includes('pretrain')) {
+        const init =
+          config.train.stages.selftrain.initFrom === 'best' && state.best.pretrain
+            ? 'pretrain-best'
+            : 'pretrain-last';
+        await loadCheckpointWeights(paths.checkpoints, init, { student });
+        log.info({ event: 'init', stage: plan.name, from: init });
+      }
+      if (needsTeacher && teacher === null) teacher = createTeacher(student);
+      else if (needsTeacher && teacher && !resumingThisStage) copyWeights(teacher, student);
+
+      const optimizer: Optimizer = createOptimizer(plan.optimizer);
+      const loader = await BatchLoader.create({
+        dataset: data.dataset,
+        labeledIds: data.labeledIds,
+        unlabeledIds: data.unlabeledIds,
+        patch: config.data.patchSize,
+        dims,
+        augment: {
+          rotFlip: config.data.augmentation.rotFlip,
+          padMargin: config.data.augmentation.padMargin,
+          unlabeledCrop: config.data.augmentation.unlabeledCrop,
+          angleRange: [-config.data.augmentation.rotateDegrees, config.data.augmentation.rotateDegrees],
+        },
+        sampler: {
+          labeledBatch: config.train.batch.labeled,
+          unlabeledBatch: needsUnlabeled ? config.train.batch.unlabeled : 0,
+          rng: Rng.stream(seed, `sampler-${plan.name}`),
+        },
+        rng: Rng.stream(seed, `augment-${plan.name}`),
+      });
+      const carry =
+        plan.name === 'selftrain' && config.train.stages.selftrain.carryOptimizer && !resumingThisStage;
+      if (resumingThisStage && resumeState) {
+        const models: Record<string, SegmentationModel> = { student };
+        if (teacher) models.teacher = teacher;
+        await loadCheckpointWeights(paths.checkpoints, 'last', models, {
+          optimizer,
+          optimizerVars: student.namedParameters(),
+          expectId: resumeState.checkpointId,
+        });
+        loader.setState(resumeState.loader);
+        log.info({ event: 'resume', stage: plan.name, iteration: startIteration });
+      } else if (carry && existsSync(checkpointFiles(paths.checkpoints, 'pretrain-last').weights)) {
+        const scratch = createModel(config, { name: 'scratch', rng: Rng.stream(seed, 'scratch') });
+        try {
+          await loadCheckpointWeights(
+            paths.checkpoints,
+            'pretrain-last',
+            { student: scratch },
+            {
+              optimizer,
+              optimizerVars: student.namedParameters(),
+            },
+          );
+        } finally {
+          scratch.dispose();
+        }
+      }
+
+      emit({ type: 'stage', stage: plan.name, iterations: plan.iterations, startIteration });
+      log.info({ event: 'stage', stage: plan.name, iterations: plan.iterations, startIteration });
+      const ctxBase: Omit<StepContext, 'iteration'> = {
+        student,
+        teacher: teacher ?? undefined,
+        rng: cuboidRng,
+        dropoutRng,
+        config: stepConfig(config),
+      };
+      const saveLast = async () => {
+        const models: Record<string, SegmentationModel> = { student };
+        if (teacher && needsTeacher) models.teacher = teacher;
+        state.rng = { cuboid: cuboidRng.getState(), dropout: dropoutRng.getState() };
+        state.elapsedSeconds = elapsedBefore + (Date.now() - started) / 1000;
+        await saveCheckpoint(paths.checkpoints, 'last', models, {
+          optimizer,
+          state: { ...state, loader: loader.getState() },
+        });
+        await saveHistoryFiles();
+        emit({ type: 'checkpoint', stage: plan.name, iteration: state.iteration, file: 'last' });
+      };
+
+      let windowMs = 0;
+      let windowCount = 0;
+      try {
+        for (let i = startIteration + 1; i <= plan.iterations; i++) {
+          if (stopRequested()) {
+            await saveLast();
+            interrupted = true;
+            log.info({ event: 'interrupted', stage: plan.name, iteration: i - 1 });
+            emit({ type: 'interrupted', stage: plan.name, iteration: i - 1 });
+            break;
+          }
+          const t0 = Date.now();
+          optimizer.learningRate = learningRate(plan.schedule, plan.optimizer.lr, i, plan.iterations);
+          const batch = await loader.next();
+          const stepBatch = {
+            labeledImages: batch.labeledImages,
+            labeledLabels: batch.labeledLabels,
+            unlabeledImages: batch.unlabeledImages ?? undefined,
+          };
+          const ctx: StepContext = { ...ctxBase, iteration: i - 1 };
+          let step: StepLoss | undefined;
+          let lossValue: number;
+          const prepared = plan.variant.prepare(ctx, stepBatch);
+          try {
+            lossValue = optimizer.step(() => {
+              step = plan.variant.loss(ctx, stepBatch, prepared);
+              return step.loss;
+            }, student.namedParameters());
+          } finally {
+            prepared.dispose();
+            disposeBatch(batch);
+          }
+          if (!Number.isFinite(lossValue)) {
+            throw new SsmisError(
+              `the ${plan.name} loss became ${lossValue} at iteration ${i}; lower the learning rate (train.stages.${plan.name}.optimizer.lr) or check the data`,
+            );
+          }
+          if (needsTeacher && teacher) {
+            updateEma(teacher, student, config.method.teacher.emaDecay, {
+              includeBatchNormStats: config.method.teacher.includeBatchNormStats,
+            });
+          }
+          state.iteration = i;
+          iterationsThisCall++;
+          const ms = Date.now() - t0;
+          windowMs += ms;
+          windowCount++;
+          const bestSoFar = state.best[plan.name]?.dice ?? null;
+          emit({
+            type: 'iteration',
+            stage: plan.name,
+            iteration: i,
+            iterations: plan.iterations,
+            loss: lossValue,
+            lr: optimizer.learningRate,
+            best: bestSoFar,
+            msPerIteration: ms,
+          });
+
+          let valDice: number | undefined;
+          const validate = validationIdsDue(
+            data.validationIds,
+            config.train.validation.interval,
+            i,
+            plan.iterations,
+          );
+          if (validate) {
+            const result = await validateModel(student, data.dataset, data.validationIds, {
+              patch: validationPatch,
+              strides: validationStrides,
+              sliceSize: config.data.sliceResize as [number, number] | undefined,
+              batchWindows: config.eval.batchWindows,
+            });
+            valDice = result.meanDice;
+            const selected = selectBest(
+              config.train.validation.selection,
+              state.best[plan.name]?.dice,
+              valDice,
+            );
+            const improved = selected !== null;
+            if (improved) {
+              state.best[plan.name] = { dice: selected, iteration: i };
+              await saveCheckpoint(
+                paths.checkpoints,
+                plan.name === 'pretrain' ? 'pretrain-best' : 'best',
+                { student },
+                {
+                  metadata: { stage: plan.name, iteration: String(i), dice: String(valDice) },
+                },
+              );
+            }
+            log.info({
+              event: 'validation',
+              stage: plan.name,
+              iteration: i,
+              dice: valDice,
+              improved,
+              perCase: result.perCase,
+            });
+            emit({ type: 'validation', stage: plan.name, iteration: i, dice: valDice, improved });
+          }
+          const logDue = i % config.train.logInterval === 0 || i === plan.iterations || valDice !== undefined;
+          if (logDue && step) {
+            const row: HistoryRow = {
+              stage: plan.name,
+              iteration: i,
+              lr: optimizer.learningRate,
+              loss: lossValue,
+              parts: step.parts,
+              diagnostics: step.diagnostics,
+              msPerIteration: windowMs / windowCount,
+              valDice,
+            };
+            state.history.push(row);
+            log.info({
+              event: 'iteration',
+              ...row,
+              numTensors: tf.memory().numTensors,
+            });
+            windowMs = 0;
+            windowCount = 0;
+          }
+          if (i % config.train.checkpointInterval === 0 && i < plan.iterations) await saveLast();
+        }
+        if (interrupted) break;
+        // The stage's final weights, for stage 2's initialisation when no best was selected.
+        if (plan.name === 'pretrain') {
+          await saveCheckpoint(paths.checkpoints, 'pretrain-last', { student }, { optimizer });
+        }
+        state.completedStages.push(plan.name);
+        await saveLast();
+      } finally {
+        optimizer.dispose();
+      }
+    }
+    if (!interrupted) {
+      const lastStage = plans[plans.length - 1]?.name ?? 'selftrain';
+      const bestName = lastStage === 'pretrain' ? 'pretrain-best' : 'best';
+      const best = state.best[lastStage] ?? null;
+      if (best && existsSync(checkpointFiles(paths.checkpoints, bestName).weights)) {
+        await loadCheckpointWeights(paths.checkpoints, bestName, { student });
+        finalCheckpoint = 'best';
+      }
+      if (bestName === 'pretrain-best' && finalCheckpoint === 'best') {
+        // A pre-training-only run: its selected model is also the run's `best`.
+        await fs.copyFile(
+          checkpointFiles(paths.checkpoints, bestName).weights,
+          checkpointFiles(paths.checkpoints, 'best').weights,
+        );
+      }
+      await saveHistoryFiles();
+      if (options.finalEvaluation) {
+        await options.finalEvaluation({
+          config,
+          model: student,
+          dataset: data.dataset,
+          paths,
+          selected: { checkpoint: finalCheckpoint, split: config.train.validation.split, best },
+        });
+      }
+      log.info({ event: 'done', finalCheckpoint, best: state.best });
+      emit({ type: 'done', runDir: paths.dir });
+    }
+  } finally {
+    student.dispose();
+    teacher?.dispose();
+    log.flush();
+  }
+  return {
+    runDir: paths.dir,
+    interrupted,
+    best: state.best,
+    history: state.history,
+    finalCheckpoint: checkpointFiles(paths.checkpoints, finalCheckpoint).weights,
+  };
+}
+
+/** Validation runs every `interval` iterations (the reference: iter % 200 == 0) when there is a split. */
+function validationIdsDue(ids: readonly string[], interval: number, i: number, _total: number): boolean {
+  return ids.length > 0 && i % interval === 0;
+}

@@ -1,0 +1,89 @@
+import type { Dataset } from '../data/dataset.js';
+import { slidingWindowInference, slidingWindowInference2d } from '../eval/sliding-window.js';
+import type { SegmentationModel } from '../nn/types.js';
+
+export interface ValidationOptions {
+  /** 3-D sliding-window patch and strides (ignored by 2-D models). */
+  patch: number[];
+  strides: number[];
+  /** 2-D models: in-plane size each slice is resized to. */
+  sliceSize?: [number, number];
+  batchWindows?: number;
+  onCase?: (done: number, total: number) => void;
+}
+
+export interface ValidationResult {
+  /** Mean over cases of the mean Dice over foreground classes. */
+  meanDice: number;
+  perCase: { id: string; dice: number }[];
+}
+
+/** Dice of one class; an empty prediction and an empty label together count as 0 (as the reference's dc-or-0). */
+function classDice(pred: Uint8Array, label: Uint8Array, cls: number): number {
+  let inter = 0;
+  let p = 0;
+  let l = 0;
+  for (let i = 0; i < pred.length; i++) {
+    const a = pred[i] === cls;
+    const b = label[i] === cls;
+    if (a) p++;
+    if (b) l++;
+    if (a && b) inter++;
+  }
+  return p + l === 0 ? 0 : (2 * inter) / (p + l);
+}
+
+/**
+ * Validation during training (method-spec §3.6, §5.5): the student in eval mode, sliding window (3-D) or
+ * slice by slice (2-D), mean Dice over foreground classes per case, no post-processing; the selection value is
+ * the mean over cases. A class absent from the prediction scores 0, as `val_2d` and `var_all_case` do.
+ */
+export async function validateModel(
+  model: SegmentationModel,
+  dataset: Dataset,
+  ids: readonly string[],
+  options: ValidationOptions,
+): Promise<ValidationResult> {
+  const perCase: { id: string; dice: number }[] = [];
+  for (const [index, id] of ids.entries()) {
+    const c = await dataset.loadCase(id);
+    const volume = { data: c.image, shape: [...c.shape, c.channels] as [number, number, number, number] };
+    const result =
+      model.spatialDims === 3
+        ? await slidingWindowInference(model, volume, {
+            patch: options.patch as [number, number, number],
+            strides: options.strides as [number, number, number],
+            numClasses: model.numClasses,
+            batchWindows: options.batchWindows,
+          })
+        : await slidingWindowInference2d(model, volume, {
+            numClasses: model.numClasses,
+            size: options.sliceSize,
+          });
+    let sum = 0;
+    for (let cls = 1; cls < model.numClasses; cls++) sum += classDice(result.labels, c.label, cls);
+    perCase.push({ id, dice: sum / (model.numClasses - 1) });
+    options.onCase?.(index + 1, ids.length);
+  }
+  const meanDice = perCase.length > 0 ? perCase.reduce((s, c) => s + c.dice, 0) / perCase.length : 0;
+  return { meanDice, perCase };
+}
+
+export type SelectionRule = 'strict' | 'reference-round4' | 'ratio95';
+
+/**
+ * Whether a validation Dice becomes the new best, and the value then recorded (method-spec Q7, Q8).
+ * `strict`: dice > best. `reference-round4`: dice > best, best := round(dice, 4) (LA scripts). `ratio95`:
+ * dice > 0.95·best, best := dice (BraTS CPAM self-training; the "best" can drift down).
+ */
+export function selectBest(rule: SelectionRule, best: number | undefined, dice: number): number | null {
+  const previous = best ?? Number.NEGATIVE_INFINITY;
+  switch (rule) {
+    case 'strict':
+      return dice > previous ? dice : null;
+    case 'reference-round4':
+      return dice > previous ? Math.round(dice * 1e4) / 1e4 : null;
+    case 'ratio95':
+      return best === undefined || dice > 0.95 * best ? dice : null;
+  }
+}
