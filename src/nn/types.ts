@@ -7,6 +7,19 @@ export interface ApplyOptions {
   training: boolean;
   /** Source of dropout seeds in train mode, so that runs are deterministic (design decision 5). */
   rng?: Rng;
+  /**
+   * Train mode only: assign the batch-norm running statistics during this forward (default true, as every
+   * PyTorch train-mode forward does). False for extra forwards that must not count (finite differences).
+   */
+  updateStats?: boolean;
+}
+
+/** Options of `SegmentationModel.clone`. */
+export interface CloneOptions {
+  /** Instance prefix of the clone's engine variable names (default: the original's base name, suffixed). */
+  name?: string;
+  /** False for an EMA teacher (its parameters are then invisible to `tf.variableGrads` / optimizers). */
+  trainable?: boolean;
 }
 
 /** What training, inference and evaluation need from a network (VNet or UNet2d). */
@@ -22,8 +35,14 @@ export interface SegmentationModel {
   parameterCount(): number;
   /** Every variable under its reference state-dict key, trainable ones and batch-norm buffers. */
   namedWeights(): Map<string, tf.Variable>;
-  /** The trainable variables, in a stable order (what the optimizer updates). */
+  /** The learnable parameters (conv weights/biases, BN γ/β) by state-dict key, whatever their trainable flag. */
+  namedParameters(): Map<string, tf.Variable>;
+  /** The batch-norm running statistics (`…running_mean`, `…running_var`) by state-dict key. */
+  namedBuffers(): Map<string, tf.Variable>;
+  /** The learnable parameters, in state-dict order (what the optimizer updates). */
   trainableWeights(): tf.Variable[];
+  /** A new instance of the same architecture holding a copy of every variable (e.g. the EMA teacher). */
+  clone(options?: CloneOptions): SegmentationModel;
   /** Frees every variable. */
   dispose(): void;
 }

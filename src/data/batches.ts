@@ -1,0 +1,283 @@
+/**
+ * Turns sampled, augmented cases into the tensors one training step consumes (method-spec §2.5–2.6).
+ *
+ * 3-D (LA, BraTS, Pancreas): sampler units are cases. Per sample: RandomRotFlip → RandomCrop(patch, pad margin 3)
+ * for LA/BraTS; for the pancreas pipeline no rot/flip, pad margin 1, and unlabeled samples are CenterCropped.
+ *
+ * 2-D (ACDC): sampler units are axial slices (last axis) of the volumes: labeled units = every slice of every
+ * labeled volume, unlabeled units = every slice of the other train volumes. This is what BCP's
+ * `train_slices.list` encodes (all axial slices of the 140 train volumes, patient by patient, so its first
+ * `patients_to_slices(N)` lines are exactly the slices of the first N patients); the sampler permutes units,
+ * so the order inside the list does not matter and iterations/epoch = floor(labeled slices / labeled batch)
+ * (136 / 12 → 11 on the real data). Slice counts come from the NIfTI headers when the loader is created.
+ * Each slice is `[X, Y]` in NIfTI order, the transpose of the reference's `[y, x]` h5 slice: rot90 turns the
+ * other way and the flip axes swap, which leaves the augmentation distribution unchanged except for the 1°
+ * asymmetry of randint(−20, 20).
+ *
+ * Draw order per batch: the sampler (its own Rng), then the augmentation Rng sample by sample, labeled samples
+ * first, in batch order. Cases are loaded (possibly concurrently) before any draw, so I/O timing never
+ * changes the draws.
+ */
+
+import { tf } from '../backend/tf.js';
+import { InputError } from '../util/errors.js';
+import type { Rng, RngState } from '../util/rng.js';
+import { centerCrop, randomCrop, randomRotFlip } from './augment.js';
+import type { Dataset, LoadedCase } from './dataset.js';
+import { type SamplerState, TwoStreamBatchSampler } from './sampler.js';
+import { acdcRandomGenerator } from './transforms2d.js';
+
+export interface Augment3dOptions {
+  /** RandomRotFlip before cropping (LA/BraTS true; pancreas false). */
+  rotFlip: boolean;
+  /** Pad margin of the crop pad rule (3; pancreas 1). */
+  padMargin: number;
+  /** How unlabeled samples are cropped (`random`; pancreas `center`). */
+  unlabeledCrop: 'random' | 'center';
+}
+
+export interface Augment2dOptions {
+  /** Rotation angle bounds of the ACDC transform (numpy randint, upper exclusive). Default [−20, 20]. */
+  angleRange?: [number, number];
+}
+
+/** Reference 3-D augmentation per dataset preset (§2.1–2.3, §2.5). */
+export function augmentPreset(preset: string): Augment3dOptions {
+  if (preset === 'pancreas-nih') return { rotFlip: false, padMargin: 1, unlabeledCrop: 'center' };
+  return { rotFlip: true, padMargin: 3, unlabeledCrop: 'random' };
+}
+
+export interface SamplerConfig {
+  labeledBatch: number;
+  /** 0 → supervised (no unlabeled stream). */
+  unlabeledBatch: number;
+  /** The sampler's own stream (permutations). */
+  rng: Rng;
+}
+
+export interface BatchLoaderOptions {
+  dataset: Dataset;
+  labeledIds: readonly string[];
+  unlabeledIds: readonly string[];
+  /** `[X, Y, Z]` (3-D) or `[H, W]` (2-D, the zoom output size). */
+  patch: readonly number[];
+  /** Default: the dataset's `dims`. */
+  dims?: 2 | 3;
+  /** 3-D: default `augmentPreset(dataset preset)`; 2-D: ACDC transform options. */
+  augment?: Partial<Augment3dOptions> & Augment2dOptions;
+  sampler: SamplerConfig;
+  /** Augmentation stream. */
+  rng: Rng;
+}
+
+/**
+ * One training step's data. 3-D: images `[N, X, Y, Z, C]` float32, labels `[N, X, Y, Z]` int32;
+ * 2-D: `[N, H, W, C]`, `[N, H, W]`. The caller owns (and disposes) the tensors: `disposeBatch`.
+ */
+export interface TrainingBatch {
+  labeledImages: tf.Tensor5D | tf.Tensor4D;
+  labeledLabels: tf.Tensor4D | tf.Tensor3D;
+  /** null in supervised mode (unlabeled batch 0). Unlabeled labels are never turned into tensors. */
+  unlabeledImages: tf.Tensor5D | tf.Tensor4D | null;
+  caseIds: { labeled: string[]; unlabeled: string[] };
+  /** 2-D: the axial slice index of each sample; null in 3-D. */
+  slices: { labeled: number[]; unlabeled: number[] } | null;
+  epoch: number;
+  iterationInEpoch: number;
+  /** 0-based count of batches produced before this one. */
+  iteration: number;
+}
+
+export interface BatchLoaderState {
+  sampler: SamplerState;
+  rng: RngState;
+  iteration: number;
+}
+
+export function disposeBatch(batch: TrainingBatch): void {
+  batch.labeledImages.dispose();
+  batch.labeledLabels.dispose();
+  batch.unlabeledImages?.dispose();
+}
+
+interface Unit {
+  id: string;
+  /** Axial slice (2-D) or −1 (3-D). */
+  z: number;
+}
+
+interface Sample {
+  image: Float32Array;
+  label: Uint8Array;
+}
+
+/** `[X, Y, Z, C]` volume → `[X, Y, C]` image and `[X, Y]` label of slice z. */
+function extractSlice(c: LoadedCase, z: number): Sample {
+  const [nx, ny, nz] = c.shape;
+  const ch = c.channels;
+  const image = new Float32Array(nx * ny * ch);
+  const label = new Uint8Array(nx * ny);
+  for (let p = 0; p < nx * ny; p++) {
+    const v = p * nz + z;
+    label[p] = c.label[v];
+    for (let t = 0; t < ch; t++) image[p * ch + t] = c.image[v * ch + t];
+  }
+  return { image, label };
+}
+
+export class BatchLoader {
+  readonly dims: 2 | 3;
+  readonly patch: number[];
+  readonly channels: number;
+  readonly sampler: TwoStreamBatchSampler;
+  private readonly dataset: Dataset;
+  private readonly labeledUnits: Unit[];
+  private readonly unlabeledUnits: Unit[];
+  private readonly augment3d: Augment3dOptions;
+  private readonly angleRange: [number, number];
+  private readonly rng: Rng;
+  private iteration = 0;
+
+  private constructor(options: BatchLoaderOptions, dims: 2 | 3, labeled: Unit[], unlabeled: Unit[]) {
+    this.dataset = options.dataset;
+    this.dims = dims;
+    this.patch = [...options.patch];
+    this.channels = options.dataset.info.channelNames.length;
+    this.labeledUnits = labeled;
+    this.unlabeledUnits = unlabeled;
+    this.augment3d = { ...augmentPreset(options.dataset.info.preset), ...stripUndefined(options.augment) };
+    this.angleRange = options.augment?.angleRange ?? [-20, 20];
+    this.rng = options.rng;
+    const supervised = options.sampler.unlabeledBatch === 0;
+    this.sampler = new TwoStreamBatchSampler({
+      labeled: labeled.map((_, i) => i),
+      unlabeled: unlabeled.map((_, i) => i),
+      labeledBatch: options.sampler.labeledBatch,
+      unlabeledBatch: options.sampler.unlabeledBatch,
+      mode: supervised ? 'supervised' : 'two-stream',
+      rng: options.sampler.rng,
+    });
+  }
+
+  /** Builds the units (2-D: reads every volume's header for its slice count) and the sampler. */
+  static async create(options: BatchLoaderOptions): Promise<BatchLoader> {
+    const dims = options.dims ?? options.dataset.info.dims;
+    if (options.patch.length !== dims || options.patch.some((p) => !Number.isInteger(p) || p < 1)) {
+      throw new InputError(
+        `batch loader: patch [${options.patch.join(', ')}] must be ${dims} positive integers for ${dims}-D training`,
+      );
+    }
+    const labeledSet = new Set(options.labeledIds);
+    const overlap = options.unlabeledIds.find((id) => labeledSet.has(id));
+    if (overlap !== undefined) {
+      throw new InputError(`batch loader: case ${overlap} is in both the labeled and the unlabeled list`);
+    }
+    const units = async (ids: readonly string[]): Promise<Unit[]> => {
+      if (dims === 3) return ids.map((id) => ({ id, z: -1 }));
+      const out: Unit[] = [];
+      for (const id of ids) {
+        const [, , nz] = await options.dataset.caseShape(id);
+        for (let z = 0; z < nz; z++) out.push({ id, z });
+      }
+      return out;
+    };
+    const labeled = await units(options.labeledIds);
+    const unlabeled = options.sampler.unlabeledBatch === 0 ? [] : await units(options.unlabeledIds);
+    return new BatchLoader(options, dims, labeled, unlabeled);
+  }
+
+  /** Sampler units per stream (cases in 3-D, slices in 2-D). */
+  get unitCounts(): { labeled: number; unlabeled: number } {
+    return { labeled: this.labeledUnits.length, unlabeled: this.unlabeledUnits.length };
+  }
+
+  get iterationsPerEpoch(): number {
+    return this.sampler.iterationsPerEpoch;
+  }
+
+  async next(): Promise<TrainingBatch> {
+    const drawn = this.sampler.next();
+    const lab = drawn.labeled.map((u) => this.labeledUnits[u]);
+    const unl = drawn.unlabeled.map((u) => this.unlabeledUnits[u]);
+    const ids = [...new Set([...lab, ...unl].map((u) => u.id))];
+    // Promise.all: every load has a handler, so a failing read cannot become an unhandled rejection.
+    const cases = await Promise.all(ids.map((id) => this.dataset.loadCase(id)));
+    const loaded = new Map(cases.map((c) => [c.id, c]));
+    for (const c of loaded.values()) {
+      if (c.channels !== this.channels) {
+        throw new InputError(
+          `case ${c.id}: ${c.channels} image channels, the dataset declares ${this.channels}`,
+        );
+      }
+    }
+
+    const labeledSamples = lab.map((u) => this.augmentOne(loaded.get(u.id)!, u, true));
+    const unlabeledSamples = unl.map((u) => this.augmentOne(loaded.get(u.id)!, u, false));
+
+    const voxels = this.patch.reduce((a, b) => a * b, 1);
+    const imageShape: number[] = [...this.patch, this.channels];
+    const labelShape: number[] = [labeledSamples.length, ...this.patch];
+    const stackImages = (samples: Sample[]): tf.Tensor => {
+      const buf = new Float32Array(samples.length * voxels * this.channels);
+      for (let i = 0; i < samples.length; i++) buf.set(samples[i].image, i * voxels * this.channels);
+      return tf.tensor<tf.Rank>(buf, [samples.length, ...imageShape], 'float32');
+    };
+    const labelBuf = new Int32Array(labeledSamples.length * voxels);
+    for (let i = 0; i < labeledSamples.length; i++) labelBuf.set(labeledSamples[i].label, i * voxels);
+
+    const batch: TrainingBatch = {
+      labeledImages: stackImages(labeledSamples) as tf.Tensor5D | tf.Tensor4D,
+      labeledLabels: tf.tensor<tf.Rank>(labelBuf, labelShape, 'int32') as tf.Tensor4D | tf.Tensor3D,
+      unlabeledImages:
+        unlabeledSamples.length > 0 ? (stackImages(unlabeledSamples) as tf.Tensor5D | tf.Tensor4D) : null,
+      caseIds: { labeled: lab.map((u) => u.id), unlabeled: unl.map((u) => u.id) },
+      slices: this.dims === 2 ? { labeled: lab.map((u) => u.z), unlabeled: unl.map((u) => u.z) } : null,
+      epoch: drawn.epoch,
+      iterationInEpoch: drawn.iterationInEpoch,
+      iteration: this.iteration,
+    };
+    this.iteration++;
+    return batch;
+  }
+
+  getState(): BatchLoaderState {
+    return { sampler: this.sampler.getState(), rng: this.rng.getState(), iteration: this.iteration };
+  }
+
+  setState(state: BatchLoaderState): void {
+    this.sampler.setState(state.sampler);
+    this.rng.setState(state.rng);
+    this.iteration = state.iteration;
+  }
+
+  private augmentOne(c: LoadedCase, unit: Unit, labeled: boolean): Sample {
+    if (this.dims === 2) {
+      const slice = extractSlice(c, unit.z);
+      const out = acdcRandomGenerator(slice.image, slice.label, [c.shape[0], c.shape[1]], this.rng, {
+        outputSize: [this.patch[0], this.patch[1]],
+        angleRange: this.angleRange,
+      });
+      return { image: out.image, label: out.label };
+    }
+    const opts = this.augment3d;
+    let image = c.image;
+    let label = c.label;
+    let shape: number[] = c.shape;
+    if (opts.rotFlip) {
+      const r = randomRotFlip(image, label, shape, this.rng);
+      image = r.image;
+      label = r.label;
+      shape = r.shape;
+    }
+    const crop =
+      !labeled && opts.unlabeledCrop === 'center'
+        ? centerCrop(image, label, shape, this.patch, { padMargin: opts.padMargin })
+        : randomCrop(image, label, shape, this.patch, this.rng, { padMargin: opts.padMargin });
+    return { image: crop.image, label: crop.label };
+  }
+}
+
+function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
+  if (value === undefined) return {};
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

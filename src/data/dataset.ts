@@ -1,0 +1,631 @@
+/**
+ * Loader of the canonical dataset folder (design decision 6, `notes/dataset-format.md`):
+ * `dataset.json`, `imagesTr/<case>_<cccc><ending>`, `labelsTr/<case><ending>`.
+ *
+ * Opening reads and validates `dataset.json` and lists `imagesTr`; volumes are read lazily by `loadCase` and kept
+ * in a bounded LRU cache. Every check names the file, field or case, what was expected and what was found.
+ */
+
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { readNifti, readNiftiHeader } from '../io/nifti.js';
+import type { Affine, Volume } from '../io/volume.js';
+import { errorMessage, InputError } from '../util/errors.js';
+
+/** Affine entries (mm) of channels and label may differ by this much (float32 header round-off). */
+export const AFFINE_TOLERANCE_MM = 1e-3;
+
+const intArray3 = z.array(z.number().int()).length(3);
+const numArray3 = z.array(z.number()).length(3);
+
+/** Schema of `dataset.json`. Unknown keys are kept (nnU-Net files carry extra fields such as `licence`). */
+export const datasetJsonSchema = z
+  .object({
+    name: z.string().min(1),
+    preset: z.enum(['la', 'acdc', 'brats2019', 'pancreas-nih', 'custom']).default('custom'),
+    dims: z.union([z.literal(2), z.literal(3)]).default(3),
+    channel_names: z.record(z.string(), z.string()),
+    labels: z.record(z.string(), z.number().int().min(0).max(255)),
+    file_ending: z.enum(['.nii.gz', '.nii']).default('.nii.gz'),
+    numTraining: z.number().int().min(0).optional(),
+    splits: z.object({
+      train: z.array(z.string().min(1)).min(1),
+      val: z.array(z.string().min(1)).default([]),
+      test: z.array(z.string().min(1)).default([]),
+    }),
+    labeledUnit: z.enum(['case', 'patient']).default('case'),
+    patientOf: z.record(z.string(), z.string().min(1)).optional(),
+    spacing: z.object({ median: numArray3, min: numArray3, max: numArray3 }).optional(),
+    cases: z
+      .record(
+        z.string(),
+        z.object({ source: z.string(), originalShape: intArray3, cropStart: intArray3 }).loose(),
+      )
+      .optional(),
+    preprocessing: z.string().optional(),
+    ssmis: z
+      .object({ formatVersion: z.number().int(), createdBy: z.string(), createdAt: z.string() })
+      .loose()
+      .optional(),
+  })
+  .loose();
+
+export type DatasetJson = z.infer<typeof datasetJsonSchema>;
+export type SplitName = 'train' | 'val' | 'test';
+export const DATASET_FORMAT_VERSION = 1;
+
+/** Validated, normalised content of `dataset.json`. */
+export interface DatasetInfo {
+  name: string;
+  preset: DatasetJson['preset'];
+  dims: 2 | 3;
+  /** Channel names in channel order (`channel_names["0"]`, `["1"]`, …). */
+  channelNames: string[];
+  /** name → label value. */
+  labels: Record<string, number>;
+  /** Sorted label values (0..K−1). */
+  labelValues: number[];
+  numClasses: number;
+  fileEnding: '.nii.gz' | '.nii';
+  splits: Record<SplitName, string[]>;
+  labeledUnit: 'case' | 'patient';
+  /** case → patient (only when `labeledUnit` is `patient`). */
+  patientOf: Record<string, string> | null;
+  /** The parsed file, for fields the loader does not interpret (spacing, cases, preprocessing, …). */
+  json: DatasetJson;
+}
+
+/** One case as a training step needs it. */
+export interface LoadedCase {
+  id: string;
+  /** `[X, Y, Z, C]` row-major float32 (channels interleaved last). */
+  image: Float32Array;
+  /** `[X, Y, Z]` row-major uint8. */
+  label: Uint8Array;
+  shape: [number, number, number];
+  channels: number;
+  spacing: [number, number, number];
+  affine: Affine;
+  /** The Volume of channel 0 as read (its geometry/header are what predictions are written with). */
+  imageVolume: Volume;
+}
+
+/** How many labeled units: a count, or a percentage of the train units (floored, see `labeledUnitCount`). */
+export type LabeledSpec = number | { count: number } | { percent: number };
+
+export interface CacheStats {
+  capacity: number;
+  size: number;
+  hits: number;
+  misses: number;
+  /** Cached ids, least recently used first. */
+  ids: string[];
+}
+
+export interface Dataset {
+  readonly dir: string;
+  readonly info: DatasetInfo;
+  /** Case ids of a split, in `dataset.json` order. */
+  ids(split: SplitName): string[];
+  /** Labeled units of train in order: case ids, or patient ids when `labeledUnit` is `patient`. */
+  trainUnits(): string[];
+  /** The first N units of train expanded to case ids (ACDC: all volumes of the first N patients). */
+  labeledIds(spec: LabeledSpec): string[];
+  /** Train cases that are not labeled under `spec`, in train order. */
+  unlabeledIds(spec: LabeledSpec): string[];
+  imagePath(id: string, channel?: number): string;
+  labelPath(id: string): string;
+  /** Spatial shape from the channel-0 header only (no voxel decoding). */
+  caseShape(id: string): Promise<[number, number, number]>;
+  loadCase(id: string): Promise<LoadedCase>;
+  cacheStats(): CacheStats;
+  clearCache(): void;
+}
+
+export interface OpenDatasetOptions {
+  /** Cases kept in memory (LRU); 0 disables caching. Default 8. */
+  cacheSize?: number;
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function valueAt(root: unknown, keys: readonly PropertyKey[]): unknown {
+  let cur = root;
+  for (const key of keys) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+/** Parses and checks `dataset.json` content; `file` is used in every message. */
+export function parseDatasetJson(raw: unknown, file: string): DatasetInfo {
+  const parsed = datasetJsonSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.slice(0, 5).map((issue) => {
+      const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
+      return `field "${field}": ${issue.message} (found ${describeValue(valueAt(raw, issue.path))})`;
+    });
+    const more = parsed.error.issues.length > 5 ? `; and ${parsed.error.issues.length - 5} more` : '';
+    throw new InputError(`${file}: ${lines.join('; ')}${more}`);
+  }
+  const json = parsed.data;
+  const fail = (field: string, message: string): never => {
+    throw new InputError(`${file}: field "${field}": ${message}`);
+  };
+  if (json.ssmis !== undefined && json.ssmis.formatVersion > DATASET_FORMAT_VERSION) {
+    fail(
+      'ssmis.formatVersion',
+      `format ${json.ssmis.formatVersion} is newer than this ssmis reads (${DATASET_FORMAT_VERSION})`,
+    );
+  }
+
+  const channelKeys = Object.keys(json.channel_names);
+  if (channelKeys.length === 0) fail('channel_names', 'expected at least one channel, found none');
+  const channelNames: string[] = [];
+  for (let c = 0; c < channelKeys.length; c++) {
+    const name = json.channel_names[String(c)];
+    if (name === undefined) {
+      fail(
+        'channel_names',
+        `expected keys "0".."${channelKeys.length - 1}", found ${describeValue(channelKeys)}`,
+      );
+    }
+    channelNames.push(name as string);
+  }
+
+  const labelValues = Object.values(json.labels).sort((a, b) => a - b);
+  if (labelValues.length < 2)
+    fail('labels', `expected background and at least one class, found ${labelValues.length}`);
+  labelValues.forEach((v, i) => {
+    if (v !== i) {
+      fail(
+        'labels',
+        `expected consecutive values 0..${labelValues.length - 1} (background 0), found [${labelValues}]`,
+      );
+    }
+  });
+
+  const splits: Record<SplitName, string[]> = {
+    train: json.splits.train,
+    val: json.splits.val,
+    test: json.splits.test,
+  };
+  const seen = new Map<string, SplitName>();
+  for (const split of ['train', 'val', 'test'] as const) {
+    for (const id of splits[split]) {
+      const before = seen.get(id);
+      if (before !== undefined) {
+        fail(
+          `splits.${split}`,
+          before === split
+            ? `case "${id}" is listed twice`
+            : `case "${id}" is also in splits.${before} (a case belongs to one split)`,
+        );
+      }
+      seen.set(id, split);
+    }
+  }
+
+  let patientOf: Record<string, string> | null = null;
+  if (json.labeledUnit === 'patient') {
+    if (json.patientOf === undefined)
+      fail('patientOf', 'required when labeledUnit is "patient", found nothing');
+    patientOf = json.patientOf as Record<string, string>;
+    for (const id of splits.train) {
+      if (patientOf[id] === undefined) fail('patientOf', `train case "${id}" has no patient`);
+    }
+  }
+
+  return {
+    name: json.name,
+    preset: json.preset,
+    dims: json.dims,
+    channelNames,
+    labels: { ...json.labels },
+    labelValues,
+    numClasses: labelValues.length,
+    fileEnding: json.file_ending,
+    splits,
+    labeledUnit: json.labeledUnit,
+    patientOf,
+    json,
+  };
+}
+
+/**
+ * Number of labeled units for a spec. Percentages are floored, which reproduces every table of the literature:
+ * LA 5 %/10 % of 80 → 4/8, BraTS 10 %/20 % of 250 → 25/50, ACDC 5 %/10 % of 70 patients → 3/7,
+ * Pancreas 10 %/20 % of 62 → 6/12 (rounding would give 4 ACDC patients at 5 %). A tiny epsilon absorbs float
+ * error (7 % of 100 = 7.000000000000001 and 0.1·30 = 2.9999999999999996 both mean the integer).
+ */
+export function labeledUnitCount(spec: LabeledSpec, totalUnits: number, unitName = 'case'): number {
+  let count: number;
+  if (typeof spec === 'number' || 'count' in spec) {
+    count = typeof spec === 'number' ? spec : spec.count;
+    if (!Number.isInteger(count))
+      throw new InputError(`labeled ${unitName} count must be an integer, got ${count}`);
+  } else {
+    const { percent } = spec;
+    if (!Number.isFinite(percent) || percent <= 0 || percent > 100) {
+      throw new InputError(`labeled percent must be in (0, 100], got ${percent}`);
+    }
+    count = Math.floor((percent * totalUnits) / 100 + 1e-9);
+    if (count < 1) {
+      throw new InputError(
+        `labeled percent ${percent} % of ${totalUnits} train ${unitName}s rounds down to 0; use a larger percent or a count`,
+      );
+    }
+  }
+  if (count < 1 || count > totalUnits) {
+    throw new InputError(
+      `labeled ${unitName} count ${count} is outside 1..${totalUnits} (train ${unitName}s)`,
+    );
+  }
+  return count;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function maxAffineDiff(a: Affine, b: Affine): number {
+  let m = 0;
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) m = Math.max(m, Math.abs(a[r][c] - b[r][c]));
+  return m;
+}
+
+function spatialShape(volume: Volume, id: string, file: string): [number, number, number] {
+  const s = volume.shape;
+  if (s.length === 3 || (s.length === 4 && s[3] === 1)) return [s[0], s[1], s[2]];
+  throw new InputError(
+    `case ${id}: ${file} has shape [${s.join(', ')}]; expected a 3-D volume (one file per channel)`,
+  );
+}
+
+class CanonicalDataset implements Dataset {
+  readonly dir: string;
+  readonly info: DatasetInfo;
+  private readonly capacity: number;
+  private readonly cache = new Map<string, Promise<LoadedCase>>();
+  private hits = 0;
+  private misses = 0;
+  private readonly known: Set<string>;
+
+  constructor(dir: string, info: DatasetInfo, known: Set<string>, capacity: number) {
+    this.dir = dir;
+    this.info = info;
+    this.known = known;
+    this.capacity = capacity;
+  }
+
+  ids(split: SplitName): string[] {
+    return [...this.info.splits[split]];
+  }
+
+  trainUnits(): string[] {
+    const train = this.info.splits.train;
+    const patientOf = this.info.patientOf;
+    if (patientOf === null) return [...train];
+    const units: string[] = [];
+    const seen = new Set<string>();
+    for (const id of train) {
+      const p = patientOf[id];
+      if (!seen.has(p)) {
+        seen.add(p);
+        units.push(p);
+      }
+    }
+    return units;
+  }
+
+  labeledIds(spec: LabeledSpec): string[] {
+    const units = this.trainUnits();
+    const unitName = this.info.patientOf === null ? 'case' : 'patient';
+    const n = labeledUnitCount(spec, units.length, unitName);
+    const patientOf = this.info.patientOf;
+    if (patientOf === null) return units.slice(0, n);
+    const chosen = new Set(units.slice(0, n));
+    return this.info.splits.train.filter((id) => chosen.has(patientOf[id]));
+  }
+
+  unlabeledIds(spec: LabeledSpec): string[] {
+    const labeled = new Set(this.labeledIds(spec));
+    return this.info.splits.train.filter((id) => !labeled.has(id));
+  }
+
+  imagePath(id: string, channel = 0): string {
+    return path.join(
+      this.dir,
+      'imagesTr',
+      `${id}_${String(channel).padStart(4, '0')}${this.info.fileEnding}`,
+    );
+  }
+
+  labelPath(id: string): string {
+    return path.join(this.dir, 'labelsTr', `${id}${this.info.fileEnding}`);
+  }
+
+  private rel(file: string): string {
+    return path.relative(this.dir, file);
+  }
+
+  private checkKnown(id: string): void {
+    if (!this.known.has(id)) {
+      throw new InputError(`case ${id}: no image ${this.rel(this.imagePath(id))} in ${this.dir}`);
+    }
+  }
+
+  async caseShape(id: string): Promise<[number, number, number]> {
+    this.checkKnown(id);
+    const file = this.imagePath(id);
+    let header: Awaited<ReturnType<typeof readNiftiHeader>>;
+    try {
+      header = await readNiftiHeader(file);
+    } catch (error) {
+      throw new InputError(`case ${id}: ${errorMessage(error)}`, { cause: error });
+    }
+    const s = header.shape;
+    if (s.length === 3 || (s.length === 4 && s[3] === 1)) return [s[0], s[1], s[2]];
+    throw new InputError(`case ${id}: ${this.rel(file)} has shape [${s.join(', ')}]; expected a 3-D volume`);
+  }
+
+  loadCase(id: string): Promise<LoadedCase> {
+    const cached = this.cache.get(id);
+    if (cached !== undefined) {
+      this.hits++;
+      this.cache.delete(id);
+      this.cache.set(id, cached);
+      return cached;
+    }
+    this.misses++;
+    const pending = this.readCase(id);
+    if (this.capacity > 0) {
+      this.cache.set(id, pending);
+      while (this.cache.size > this.capacity) {
+        const oldest = this.cache.keys().next().value as string;
+        this.cache.delete(oldest);
+      }
+      // A failed read must not stay cached (the file may be fixed and retried).
+      pending.catch(() => {
+        if (this.cache.get(id) === pending) this.cache.delete(id);
+      });
+    }
+    return pending;
+  }
+
+  cacheStats(): CacheStats {
+    return {
+      capacity: this.capacity,
+      size: this.cache.size,
+      hits: this.hits,
+      misses: this.misses,
+      ids: [...this.cache.keys()],
+    };
+  }
+
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  private async readVolume(id: string, file: string, what: string): Promise<Volume> {
+    try {
+      await fs.access(file);
+    } catch {
+      throw new InputError(`case ${id}: ${what} file ${this.rel(file)} not found in ${this.dir}`);
+    }
+    try {
+      return await readNifti(file);
+    } catch (error) {
+      throw new InputError(`case ${id}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  private async readCase(id: string): Promise<LoadedCase> {
+    this.checkKnown(id);
+    const channels = this.info.channelNames.length;
+    const volumes: Volume[] = [];
+    for (let c = 0; c < channels; c++)
+      volumes.push(await this.readVolume(id, this.imagePath(id, c), 'image'));
+    const labelFile = this.labelPath(id);
+    const labelVolume = await this.readVolume(id, labelFile, 'label');
+
+    const file0 = this.rel(this.imagePath(id, 0));
+    const shape = spatialShape(volumes[0], id, file0);
+    const n = shape[0] * shape[1] * shape[2];
+    for (let c = 1; c < channels; c++) {
+      const fc = this.rel(this.imagePath(id, c));
+      const sc = spatialShape(volumes[c], id, fc);
+      if (!sameShape(sc, shape)) {
+        throw new InputError(
+          `case ${id}: channel file ${fc} has shape [${sc.join(', ')}] but ${file0} has [${shape.join(', ')}]`,
+        );
+      }
+      const d = maxAffineDiff(volumes[c].affine, volumes[0].affine);
+      if (d > AFFINE_TOLERANCE_MM) {
+        throw new InputError(
+          `case ${id}: channel file ${fc} has a different affine than ${file0} (max difference ${d.toPrecision(3)} mm > ${AFFINE_TOLERANCE_MM})`,
+        );
+      }
+    }
+    const labelRel = this.rel(labelFile);
+    const labelShape = spatialShape(labelVolume, id, labelRel);
+    if (!sameShape(labelShape, shape)) {
+      throw new InputError(
+        `case ${id}: label ${labelRel} has shape [${labelShape.join(', ')}] but image ${file0} has [${shape.join(', ')}]`,
+      );
+    }
+    const affineDiff = maxAffineDiff(labelVolume.affine, volumes[0].affine);
+    if (affineDiff > AFFINE_TOLERANCE_MM) {
+      throw new InputError(
+        `case ${id}: label ${labelRel} and image ${file0} have different affines (max difference ${affineDiff.toPrecision(3)} mm > ${AFFINE_TOLERANCE_MM})`,
+      );
+    }
+
+    // Image: interleave channels last, reject NaN/Inf.
+    let image: Float32Array;
+    if (channels === 1 && volumes[0].data instanceof Float32Array) {
+      image = volumes[0].data;
+    } else {
+      image = new Float32Array(n * channels);
+      for (let c = 0; c < channels; c++) {
+        const src = volumes[c].data;
+        for (let v = 0; v < n; v++) image[v * channels + c] = Number(src[v]);
+      }
+    }
+    for (let v = 0; v < image.length; v++) {
+      if (!Number.isFinite(image[v])) {
+        const c = v % channels;
+        const voxel = Math.floor(v / channels);
+        const k = voxel % shape[2];
+        const j = Math.floor(voxel / shape[2]) % shape[1];
+        const i = Math.floor(voxel / (shape[1] * shape[2]));
+        throw new InputError(
+          `case ${id}: image ${this.rel(this.imagePath(id, c))} has a non-finite value (${image[v]}) at voxel (${i}, ${j}, ${k}); expected finite float32 intensities`,
+        );
+      }
+    }
+
+    // Label: integer values among dataset.json labels.
+    const allowed = new Uint8Array(256);
+    for (const v of this.info.labelValues) allowed[v] = 1;
+    const src = labelVolume.data;
+    const label = new Uint8Array(n);
+    let bad: number | null = null;
+    let badCount = 0;
+    for (let v = 0; v < n; v++) {
+      const x = Number(src[v]);
+      if (Number.isInteger(x) && x >= 0 && x < 256 && allowed[x] === 1) {
+        label[v] = x;
+      } else {
+        if (bad === null) bad = x;
+        if (x === bad) badCount++;
+      }
+    }
+    if (bad !== null) {
+      throw new InputError(
+        `case ${id}: label ${labelRel} has value ${bad} (${badCount} voxels) not among the dataset.json labels [${this.info.labelValues.join(', ')}]`,
+      );
+    }
+
+    const sp = volumes[0].spacing;
+    return {
+      id,
+      image,
+      label,
+      shape,
+      channels,
+      spacing: [sp[0], sp[1], sp[2]],
+      affine: volumes[0].affine.map((row) => [...row]),
+      imageVolume: volumes[0],
+    };
+  }
+}
+
+/** Case ids that have a channel-0 image in `imagesTr`. */
+async function listImages(dir: string, ending: string): Promise<Set<string>> {
+  const imagesDir = path.join(dir, 'imagesTr');
+  let names: string[];
+  try {
+    names = await fs.readdir(imagesDir);
+  } catch (error) {
+    throw new InputError(`${imagesDir}: cannot list the images folder (${errorMessage(error)})`, {
+      cause: error,
+    });
+  }
+  const suffix = `_0000${ending}`;
+  return new Set(
+    names
+      .filter((n) => n.endsWith(suffix) && n.length > suffix.length)
+      .map((n) => n.slice(0, -suffix.length)),
+  );
+}
+
+/** Opens a canonical dataset folder: validates `dataset.json` and that every split case has its image. */
+export async function openDataset(dir: string, options: OpenDatasetOptions = {}): Promise<Dataset> {
+  const cacheSize = options.cacheSize ?? 8;
+  if (!Number.isInteger(cacheSize) || cacheSize < 0) {
+    throw new InputError(`openDataset: cacheSize must be a non-negative integer, got ${cacheSize}`);
+  }
+  const root = path.resolve(dir);
+  const file = path.join(root, 'dataset.json');
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new InputError(
+      code === 'ENOENT'
+        ? `${file}: not found; expected a canonical dataset folder (run \`ssmis prepare\` first)`
+        : `${file}: cannot read (${errorMessage(error)})`,
+      { cause: error },
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new InputError(`${file}: not valid JSON (${errorMessage(error)})`, { cause: error });
+  }
+  const info = parseDatasetJson(raw, file);
+  const known = await listImages(root, info.fileEnding);
+  for (const split of ['train', 'val', 'test'] as const) {
+    const missing = info.splits[split].filter((id) => !known.has(id));
+    if (missing.length > 0) {
+      const shown = missing.slice(0, 5).map((id) => `"${id}" (imagesTr/${id}_0000${info.fileEnding})`);
+      throw new InputError(
+        `${file}: field "splits.${split}": ${missing.length} case(s) not present in imagesTr: ${shown.join(', ')}${missing.length > 5 ? ', …' : ''}`,
+      );
+    }
+  }
+  return new CanonicalDataset(root, info, known, cacheSize);
+}
+
+export interface ValidationProblem {
+  /** The case, or null for dataset-level problems. */
+  id: string | null;
+  message: string;
+}
+
+export interface ValidationReport {
+  dir: string;
+  /** Cases checked (every case of every split). */
+  checked: number;
+  problems: ValidationProblem[];
+  /** Cases in imagesTr that no split lists (not an error). */
+  unlisted: string[];
+  ok: boolean;
+}
+
+/**
+ * Loads and checks every case of every split (for `--verify`), collecting all problems instead of stopping at
+ * the first. Also compares `numTraining` with imagesTr. Throws only when `dataset.json` itself is unusable.
+ */
+export async function validateDataset(dir: string): Promise<ValidationReport> {
+  const dataset = await openDataset(dir, { cacheSize: 0 });
+  const problems: ValidationProblem[] = [];
+  const { splits, json } = dataset.info;
+  const all = [...splits.train, ...splits.val, ...splits.test];
+  const known = await listImages(dataset.dir, dataset.info.fileEnding);
+  if (json.numTraining !== undefined && json.numTraining !== known.size) {
+    problems.push({
+      id: null,
+      message: `dataset.json: field "numTraining" is ${json.numTraining} but imagesTr holds ${known.size} cases`,
+    });
+  }
+  for (const id of all) {
+    try {
+      await dataset.loadCase(id);
+    } catch (error) {
+      problems.push({ id, message: errorMessage(error) });
+    }
+  }
+  const listed = new Set(all);
+  const unlisted = [...known].filter((id) => !listed.has(id)).sort();
+  return { dir: dataset.dir, checked: all.length, problems, unlisted, ok: problems.length === 0 };
+}

@@ -1,0 +1,224 @@
+/**
+ * Network weights (and optimizer slots) as one safetensors file (design decision 4). Tensor names:
+ * `<prefix>.<state-dict key>` per model (`student.encoder.block_one.conv.0.weight`, `teacher.…`), optimizer
+ * slots `optimizer.<key>.<slot>`, plus any caller-named extra tensors. The JSON sidecar (config, RNG states,
+ * history) is the training loop's business; `metadata` carries short strings only.
+ *
+ * Layout rule to PyTorch: kernels are stored in TF.js layout, conv `[kx, ky, kz, in, out]` and transposed conv
+ * `[kx, ky, kz, out, in]`; PyTorch's `[out, in, kx, ky, kz]` (conv) and `[in, out, kx, ky, kz]` (transposed)
+ * are both the axis permutation (4, 3, 0, 1, 2) of them, i.e. `torch_w = tf_w.permute(4, 3, 0, 1, 2)`; 2-D
+ * kernels use (3, 2, 0, 1); vectors (biases, BN) are unchanged. `toPyTorchLayout` / `fromPyTorchLayout`
+ * apply the rule. PyTorch's `num_batches_tracked` buffers and the reference's unused heads (Q16) have no
+ * counterpart and must be dropped when importing a reference checkpoint.
+ */
+import { tf } from '../backend/tf.js';
+import {
+  readSafetensors,
+  type SafetensorsFile,
+  type SafetensorsTensor,
+  writeSafetensors,
+} from '../io/safetensors.js';
+import type { Optimizer, OptimizerState } from '../train/optimizer.js';
+import { InputError } from '../util/errors.js';
+import type { SegmentationModel } from './types.js';
+
+/** A model, or any map of state-dict key → variable. */
+export type WeightSource = SegmentationModel | Map<string, tf.Variable>;
+
+export interface SaveWeightsOptions {
+  /** Name prefix → model, e.g. `{ student, teacher }`. */
+  models: Record<string, WeightSource>;
+  /** Optimizer (or its state) whose slots are stored as `optimizer.<key>.<slot>`. */
+  optimizer?: Optimizer | OptimizerState;
+  /** Additional tensors under their own names (must not collide with the prefixes above). */
+  extra?: Record<string, SafetensorsTensor>;
+  metadata?: Record<string, string>;
+}
+
+export interface LoadWeightsOptions {
+  /** Name prefix → model to fill; every key must be present in the file with the same shape. */
+  models: Record<string, WeightSource>;
+  /** When given, the file's `optimizer.*` tensors are loaded into it (checked against `optimizerVars`). */
+  optimizer?: Optimizer;
+  optimizerVars?: Map<string, tf.Variable>;
+}
+
+export interface LoadedWeights {
+  metadata: Record<string, string>;
+  /** The file's optimizer state, if it has one (already applied when `optimizer` was given). */
+  optimizerState?: OptimizerState;
+  /** Tensors that belong to no model prefix and are not optimizer slots. */
+  extra: Record<string, SafetensorsTensor>;
+}
+
+/** Metadata key recording the optimizer type of the `optimizer.*` tensors. */
+export const OPTIMIZER_METADATA_KEY = 'ssmis.optimizer';
+const OPTIMIZER_PREFIX = 'optimizer.';
+
+function variablesOf(source: WeightSource): Map<string, tf.Variable> {
+  return source instanceof Map ? source : source.namedWeights();
+}
+
+function checkPrefix(prefix: string): void {
+  if (prefix === '' || prefix.includes('.') || prefix === 'optimizer') {
+    throw new InputError(
+      `checkpoint: model prefix '${prefix}' must be non-empty, without '.', and not 'optimizer'`,
+    );
+  }
+}
+
+/** The tensors and metadata `saveWeights` writes (exposed for in-memory use and tests). */
+export function weightsToSafetensors(options: SaveWeightsOptions): {
+  tensors: Record<string, SafetensorsTensor>;
+  metadata: Record<string, string>;
+} {
+  const tensors: Record<string, SafetensorsTensor> = {};
+  const metadata: Record<string, string> = { ...(options.metadata ?? {}) };
+  const prefixes = Object.keys(options.models);
+  for (const [prefix, source] of Object.entries(options.models)) {
+    checkPrefix(prefix);
+    for (const [key, v] of variablesOf(source)) {
+      if (v.dtype !== 'float32')
+        throw new InputError(`checkpoint: ${prefix}.${key} is ${v.dtype}, expected float32`);
+      tensors[`${prefix}.${key}`] = {
+        dtype: 'F32',
+        shape: [...v.shape],
+        data: Float32Array.from(v.dataSync() as Float32Array),
+      };
+    }
+  }
+  if (options.optimizer !== undefined) {
+    const state = 'getState' in options.optimizer ? options.optimizer.getState() : options.optimizer;
+    metadata[OPTIMIZER_METADATA_KEY] = state.type;
+    for (const [name, t] of Object.entries(state.tensors)) {
+      if (!name.startsWith(OPTIMIZER_PREFIX)) {
+        throw new InputError(`checkpoint: optimizer tensor ${name} lacks the '${OPTIMIZER_PREFIX}' prefix`);
+      }
+      tensors[name] = t;
+    }
+  }
+  for (const [name, t] of Object.entries(options.extra ?? {})) {
+    if (
+      name in tensors ||
+      name.startsWith(OPTIMIZER_PREFIX) ||
+      prefixes.some((p) => name.startsWith(`${p}.`))
+    ) {
+      throw new InputError(`checkpoint: extra tensor ${name} collides with a model or optimizer tensor name`);
+    }
+    tensors[name] = t;
+  }
+  return { tensors, metadata };
+}
+
+/** Writes models, optimizer slots and extras to one safetensors file, atomically. */
+export async function saveWeights(path: string, options: SaveWeightsOptions): Promise<void> {
+  const { tensors, metadata } = weightsToSafetensors(options);
+  await writeSafetensors(path, tensors, metadata);
+}
+
+/**
+ * Fills existing variables from a decoded file. Everything is validated before the first assignment, so a
+ * bad file leaves the models untouched: a model key absent from the file, a `<prefix>.` tensor the model does
+ * not have, a shape or dtype mismatch → `InputError` naming the key and the file.
+ */
+export function assignWeights(
+  file: SafetensorsFile,
+  fileName: string,
+  options: LoadWeightsOptions,
+): LoadedWeights {
+  const assignments: [tf.Variable, SafetensorsTensor][] = [];
+  const claimed = new Set<string>();
+  for (const [prefix, source] of Object.entries(options.models)) {
+    checkPrefix(prefix);
+    const vars = variablesOf(source);
+    for (const [key, v] of vars) {
+      const name = `${prefix}.${key}`;
+      const t = Object.hasOwn(file.tensors, name) ? file.tensors[name] : undefined;
+      if (t === undefined) throw new InputError(`${fileName}: checkpoint has no tensor ${name}`);
+      if (t.dtype !== 'F32') throw new InputError(`${fileName}: tensor ${name} is ${t.dtype}, expected F32`);
+      if (!tf.util.arraysEqual(t.shape, v.shape)) {
+        throw new InputError(
+          `${fileName}: tensor ${name} has shape [${t.shape}], the model expects [${v.shape}]`,
+        );
+      }
+      assignments.push([v, t]);
+      claimed.add(name);
+    }
+    for (const name of Object.keys(file.tensors)) {
+      if (name.startsWith(`${prefix}.`) && !claimed.has(name)) {
+        throw new InputError(`${fileName}: tensor ${name} matches no weight of model '${prefix}'`);
+      }
+    }
+  }
+  const extra: Record<string, SafetensorsTensor> = {};
+  const optimizerTensors: Record<string, SafetensorsTensor> = {};
+  for (const [name, t] of Object.entries(file.tensors)) {
+    if (claimed.has(name)) continue;
+    if (name.startsWith(OPTIMIZER_PREFIX)) optimizerTensors[name] = t;
+    else extra[name] = t;
+  }
+  let optimizerState: OptimizerState | undefined;
+  if (Object.keys(optimizerTensors).length > 0 || file.metadata[OPTIMIZER_METADATA_KEY] !== undefined) {
+    const type = file.metadata[OPTIMIZER_METADATA_KEY];
+    if (type !== 'sgd' && type !== 'adam') {
+      throw new InputError(
+        `${fileName}: optimizer tensors need metadata ${OPTIMIZER_METADATA_KEY} = sgd|adam, found ${String(type)}`,
+      );
+    }
+    optimizerState = { type, tensors: optimizerTensors };
+  }
+  if (options.optimizer !== undefined) {
+    if (optimizerState === undefined) throw new InputError(`${fileName}: checkpoint has no optimizer state`);
+    try {
+      // Validates keys and shapes before touching the optimizer.
+      options.optimizer.setState(optimizerState, options.optimizerVars);
+    } catch (error) {
+      if (error instanceof InputError)
+        throw new InputError(`${fileName}: ${error.message}`, { cause: error });
+      throw error;
+    }
+  }
+  tf.tidy(() => {
+    for (const [v, t] of assignments) v.assign(tf.tensor(t.data as Float32Array, t.shape, 'float32'));
+  });
+  return { metadata: file.metadata, optimizerState, extra };
+}
+
+/** Reads a checkpoint written by `saveWeights` into existing models (and optionally an optimizer). */
+export async function loadWeights(path: string, options: LoadWeightsOptions): Promise<LoadedWeights> {
+  return assignWeights(await readSafetensors(path), path, options);
+}
+
+const TO_TORCH: Record<number, number[]> = { 5: [4, 3, 0, 1, 2], 4: [3, 2, 0, 1] };
+const FROM_TORCH: Record<number, number[]> = { 5: [2, 3, 4, 1, 0], 4: [2, 3, 1, 0] };
+
+function permute(t: SafetensorsTensor, perm: number[] | undefined): SafetensorsTensor {
+  if (perm === undefined) return { dtype: t.dtype, shape: [...t.shape], data: t.data.slice() };
+  const rank = t.shape.length;
+  const outShape = perm.map((p) => t.shape[p]);
+  const inStrides = new Array<number>(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) inStrides[i] = inStrides[i + 1] * t.shape[i + 1];
+  const strideOfOut = perm.map((p) => inStrides[p]);
+  const out = t.data.slice();
+  const idx = new Array<number>(rank).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let src = 0;
+    for (let a = 0; a < rank; a++) src += idx[a] * strideOfOut[a];
+    out[o] = t.data[src];
+    for (let a = rank - 1; a >= 0; a--) {
+      if (++idx[a] < outShape[a]) break;
+      idx[a] = 0;
+    }
+  }
+  return { dtype: t.dtype, shape: outShape, data: out };
+}
+
+/** TF.js kernel layout → PyTorch (`permute(4, 3, 0, 1, 2)` for 3-D, `(3, 2, 0, 1)` for 2-D; others copied). */
+export function toPyTorchLayout(t: SafetensorsTensor): SafetensorsTensor {
+  return permute(t, TO_TORCH[t.shape.length]);
+}
+
+/** PyTorch kernel layout → TF.js (inverse of `toPyTorchLayout`). */
+export function fromPyTorchLayout(t: SafetensorsTensor): SafetensorsTensor {
+  return permute(t, FROM_TORCH[t.shape.length]);
+}

@@ -1,0 +1,75 @@
+/**
+ * Mean-teacher EMA (method-spec §3.1): after every optimizer step θ_T ← α·θ_T + (1−α)·θ_S.
+ * Q4: the 3-D scripts average `parameters()` only (the teacher's BN running statistics evolve through its own
+ * train-mode forwards, Q3); BCP's 2-D ACDC script averages the whole state dict, BN running statistics
+ * included (`includeBatchNormStats: true`; `num_batches_tracked` has no counterpart here).
+ */
+import { tf } from '../backend/tf.js';
+import { SsmisError } from '../util/errors.js';
+import type { CloneOptions, SegmentationModel } from './types.js';
+
+export interface EmaOptions {
+  /** Also average the BN running mean/var (BCP 2-D); default false (3-D reference). */
+  includeBatchNormStats?: boolean;
+}
+
+function pairs(
+  teacher: Map<string, tf.Variable>,
+  student: Map<string, tf.Variable>,
+  what: string,
+): [tf.Variable, tf.Variable][] {
+  if (teacher.size !== student.size) {
+    throw new SsmisError(`updateEma: teacher has ${teacher.size} ${what}, student has ${student.size}`);
+  }
+  const out: [tf.Variable, tf.Variable][] = [];
+  for (const [key, t] of teacher) {
+    const s = student.get(key);
+    if (s === undefined) throw new SsmisError(`updateEma: student has no ${what} named ${key}`);
+    if (!tf.util.arraysEqual(t.shape, s.shape)) {
+      throw new SsmisError(
+        `updateEma: ${key} has shape [${t.shape}] in the teacher, [${s.shape}] in the student`,
+      );
+    }
+    out.push([t, s]);
+  }
+  return out;
+}
+
+/**
+ * In-place EMA of the teacher towards the student, computed as PyTorch's `mul_(α).add_(θ_S, alpha=1−α)`.
+ * All intermediates live in one tidy; the teacher variables own the new values (no leak, tfjs-notes §5).
+ */
+export function updateEma(
+  teacher: SegmentationModel,
+  student: SegmentationModel,
+  alpha: number,
+  options: EmaOptions = {},
+): void {
+  if (!(alpha >= 0 && alpha <= 1)) throw new SsmisError(`updateEma: alpha must be in [0, 1], found ${alpha}`);
+  const list = pairs(teacher.namedParameters(), student.namedParameters(), 'parameters');
+  if (options.includeBatchNormStats) {
+    list.push(...pairs(teacher.namedBuffers(), student.namedBuffers(), 'batch-norm buffers'));
+  }
+  tf.tidy(() => {
+    for (const [t, s] of list) t.assign(tf.add(tf.mul(t, alpha), tf.mul(s, 1 - alpha)));
+  });
+}
+
+/**
+ * The EMA teacher: a copy of the student (parameters and BN buffers) whose variables are non-trainable, so
+ * neither `tf.variableGrads` without a var list nor an optimizer can touch them. Default name `teacher`.
+ */
+export function createTeacher<M extends SegmentationModel>(student: M, options: CloneOptions = {}): M {
+  return student.clone({ name: options.name ?? 'teacher', trainable: false }) as M;
+}
+
+/** Copies every variable (parameters and BN buffers) of `source` into `target` (same architecture). */
+export function copyWeights(target: SegmentationModel, source: SegmentationModel): void {
+  const list = [
+    ...pairs(target.namedParameters(), source.namedParameters(), 'parameters'),
+    ...pairs(target.namedBuffers(), source.namedBuffers(), 'batch-norm buffers'),
+  ];
+  tf.tidy(() => {
+    for (const [t, s] of list) t.assign(tf.clone(s));
+  });
+}

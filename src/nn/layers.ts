@@ -1,0 +1,187 @@
+/**
+ * Functional layers shared by the VNet and the 2-D UNet: biased convolutions, batch norm written by hand (the
+ * FusedBatchNorm gradient is broken for rank 5 and tf.layers cannot do rank-5 batch norm, tfjs-notes §2–3),
+ * Dropout3d / element-wise dropout with masks drawn from an injected `Rng`, and align-corners bilinear ×2
+ * upsampling. Tensors are channels last (design decision 2).
+ */
+import { tf } from '../backend/tf.js';
+import { InputError } from '../util/errors.js';
+import type { Rng } from '../util/rng.js';
+import type { ParameterStore } from './params.js';
+
+/** PyTorch BatchNorm defaults (method-spec §1.2). */
+export const BN_EPS = 1e-5;
+export const BN_MOMENTUM = 0.1;
+
+/** State of one forward pass. */
+export interface ForwardContext {
+  training: boolean;
+  /** Train mode only: assign the new running statistics during the forward (PyTorch semantics). */
+  updateStats: boolean;
+  /** Dropout masks are drawn from here in train mode. */
+  rng: Rng;
+}
+
+export function conv3d(
+  x: tf.Tensor5D,
+  store: ParameterStore,
+  key: string,
+  strides: 1 | 2,
+  pad: 'same' | 'valid',
+): tf.Tensor5D {
+  const w = store.get(`${key}.weight`) as tf.Tensor5D;
+  const b = store.get(`${key}.bias`);
+  return tf.add(tf.conv3d(x, w, strides, pad), b);
+}
+
+/**
+ * ConvTranspose3d(kernel 2, stride 2, padding 0): every input voxel writes a 2×2×2 block, so the output is
+ * exactly twice the input. Kernel layout `[2, 2, 2, out, in]` (what `tf.conv3dTranspose` expects); its gradient
+ * is the Conv3DBackpropInputV2 gradient registered in `src/backend/tf.ts`.
+ */
+export function conv3dTranspose2(x: tf.Tensor5D, store: ParameterStore, key: string): tf.Tensor5D {
+  const w = store.get(`${key}.weight`) as tf.Tensor5D;
+  const b = store.get(`${key}.bias`);
+  const [n, d, h, wd] = x.shape;
+  const outC = w.shape[3];
+  return tf.add(tf.conv3dTranspose(x, w, [n, 2 * d, 2 * h, 2 * wd, outC], 2, 'valid'), b);
+}
+
+export function conv2d(
+  x: tf.Tensor4D,
+  store: ParameterStore,
+  key: string,
+  pad: 'same' | 'valid',
+): tf.Tensor4D {
+  const w = store.get(`${key}.weight`) as tf.Tensor4D;
+  const b = store.get(`${key}.bias`);
+  return tf.add(tf.conv2d(x, w, 1, pad), b);
+}
+
+/**
+ * BatchNorm over every axis but the last (channels), PyTorch semantics (method-spec §1.2):
+ * - train: normalise with the batch mean and the *biased* batch variance; when `ctx.updateStats`, assign
+ *   running_mean ← (1−m)·running_mean + m·mean and running_var ← (1−m)·running_var + m·var·n/(n−1)
+ *   (unbiased), m = 0.1, n = values per channel.
+ * - eval: normalise with the running statistics.
+ * Output = x·α + β with α = γ/√(var+ε), β = bias − mean·α, the form PyTorch's CPU kernel uses.
+ *
+ * The running statistics are assigned *during* the forward, as PyTorch updates its buffers on every
+ * train-mode forward. This is safe inside `tf.variableGrads` / an optimizer step: the running statistics are
+ * non-trainable, they are not read in train mode, and the update ops do not lead to the loss, so they are
+ * pruned from the backward pass; the assigned values are computed in a tidy and owned by the variables, so
+ * nothing leaks. Calling the loss function twice (e.g. finite differences) updates them twice, exactly like
+ * two PyTorch forwards; pass `updateStats: false` to avoid that.
+ *
+ * n = 1 is refused as PyTorch refuses it ("Expected more than 1 value per channel when training"): the
+ * output would be β and the unbiased variance undefined (a batch of 1 at 16³ reaches 1 voxel at the
+ * VNet bottleneck).
+ */
+export function batchNorm<T extends tf.Tensor>(
+  x: T,
+  store: ParameterStore,
+  key: string,
+  ctx: ForwardContext,
+): T {
+  const gamma = store.get(`${key}.weight`);
+  const beta = store.get(`${key}.bias`);
+  const runningMean = store.get(`${key}.running_mean`);
+  const runningVar = store.get(`${key}.running_var`);
+  if (!ctx.training) {
+    const alpha = tf.div(gamma, tf.sqrt(tf.add(runningVar, BN_EPS)));
+    const shift = tf.sub(beta, tf.mul(runningMean, alpha));
+    return tf.add(tf.mul(x, alpha), shift) as T;
+  }
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const n = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  if (n <= 1) {
+    throw new InputError(
+      `${store.prefix}/${key}: batch norm in train mode needs more than 1 value per channel, input shape ` +
+        `[${x.shape}] has ${n} (use a larger batch or patch, or eval mode)`,
+    );
+  }
+  const { mean, variance } = tf.moments(x, axes);
+  const alpha = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPS)));
+  const shift = tf.sub(beta, tf.mul(mean, alpha));
+  const y = tf.add(tf.mul(x, alpha), shift) as T;
+  if (ctx.updateStats) {
+    tf.tidy(() => {
+      runningMean.assign(tf.add(tf.mul(runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
+      const unbiased = tf.mul(variance, n / (n - 1));
+      runningVar.assign(tf.add(tf.mul(runningVar, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));
+    });
+  }
+  return y;
+}
+
+/** Keep-mask values: 0 with probability p, else 1/(1−p) (PyTorch's bernoulli(1−p)/(1−p)). */
+function dropoutMask(size: number, p: number, rng: Rng): Float32Array {
+  const scale = 1 / (1 - p);
+  const mask = new Float32Array(size);
+  for (let i = 0; i < size; i++) mask[i] = rng.nextUint32() / 4294967296 < p ? 0 : scale;
+  return mask;
+}
+
+function checkRate(p: number): void {
+  if (!(p >= 0 && p < 1)) throw new InputError(`dropout rate must be in [0, 1), found ${p}`);
+}
+
+/**
+ * Dropout3d / Dropout2d (whole-channel dropout): each (sample, channel) map is zeroed with probability p and
+ * survivors are scaled by 1/(1−p); identity in eval mode. The mask has shape `[N, 1, …, 1, C]`; its values
+ * come from `ctx.rng` in (sample, channel) order.
+ */
+export function channelDropout<T extends tf.Tensor>(x: T, p: number, ctx: ForwardContext): T {
+  checkRate(p);
+  if (!ctx.training || p === 0) return x;
+  const n = x.shape[0];
+  const c = x.shape[x.rank - 1];
+  const shape = x.shape.map((_, i) => (i === 0 ? n : i === x.rank - 1 ? c : 1));
+  return tf.mul(x, tf.tensor(dropoutMask(n * c, p, ctx.rng), shape, 'float32')) as T;
+}
+
+/** Element-wise dropout (`nn.Dropout`), mask in row-major order from `ctx.rng`; identity in eval mode. */
+export function elementDropout<T extends tf.Tensor>(x: T, p: number, ctx: ForwardContext): T {
+  checkRate(p);
+  if (!ctx.training || p === 0) return x;
+  return tf.mul(x, tf.tensor(dropoutMask(x.size, p, ctx.rng), x.shape, 'float32')) as T;
+}
+
+/** Source indices and weights of align_corners=True resizing n → 2n: output o samples o·(n−1)/(2n−1). */
+function alignCornersTaps(n: number): { i0: Int32Array; i1: Int32Array; w0: Float32Array; w1: Float32Array } {
+  const m = 2 * n;
+  const i0 = new Int32Array(m);
+  const i1 = new Int32Array(m);
+  const w0 = new Float32Array(m);
+  const w1 = new Float32Array(m);
+  for (let o = 0; o < m; o++) {
+    // PyTorch computes the scale (n−1)/(m−1) in float32, then src = scale·o.
+    const src = n === 1 ? 0 : Math.fround(Math.fround((n - 1) / (m - 1)) * o);
+    const lo = Math.min(Math.floor(src), n - 1);
+    const frac = src - lo;
+    i0[o] = lo;
+    i1[o] = Math.min(lo + 1, n - 1);
+    w1[o] = frac;
+    w0[o] = 1 - frac;
+  }
+  return { i0, i1, w0, w1 };
+}
+
+function interpolateAxis(x: tf.Tensor4D, axis: 1 | 2): tf.Tensor4D {
+  const n = x.shape[axis];
+  const { i0, i1, w0, w1 } = alignCornersTaps(n);
+  const wShape: [number, number, number, number] = axis === 1 ? [1, 2 * n, 1, 1] : [1, 1, 2 * n, 1];
+  const a = tf.mul(tf.gather(x, tf.tensor1d(i0, 'int32'), axis), tf.tensor(w0, wShape));
+  const b = tf.mul(tf.gather(x, tf.tensor1d(i1, 'int32'), axis), tf.tensor(w1, wShape));
+  return tf.add(a, b);
+}
+
+/**
+ * Bilinear ×2 upsampling with align_corners=True (`nn.Upsample(scale_factor=2, mode='bilinear',
+ * align_corners=True)`), separable: two taps per output row, then per output column, as gathers (whose
+ * gradient is a segment sum). Not `tf.image.resizeBilinear`: its cpu gradient returns a wrongly shaped
+ * (H and W swapped) tensor for non-square inputs in TF.js 4.22 (tests/nn/layers.test.ts).
+ */
+export function upsampleBilinear2x(x: tf.Tensor4D): tf.Tensor4D {
+  return interpolateAxis(interpolateAxis(x, 1), 2);
+}

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/backend/tf.js';
+import { createUNet2d, unet2dParameterCount, unet2dParameterSpecs } from '../../src/nn/unet2d.js';
+import { InputError } from '../../src/util/errors.js';
+import { Rng } from '../../src/util/rng.js';
+
+function sizeOf(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+describe('UNet2d structure', () => {
+  it('has 1,813,764 trainable parameters for 1 → 4, with the per-block figures of method-spec §1.4', () => {
+    expect(unet2dParameterCount()).toBe(1_813_764);
+    const specs = unet2dParameterSpecs();
+    const block = (prefix: string) =>
+      specs
+        .filter((s) => s.key.startsWith(prefix) && !s.role.startsWith('running'))
+        .reduce((a, s) => a + sizeOf(s.shape), 0);
+    expect(block('encoder.in_conv.')).toBe(2_544);
+    expect(block('encoder.down4.')).toBe(886_272);
+    expect(block('decoder.up1.conv1x1.')).toBe(32_896);
+    expect(block('decoder.up1.conv.')).toBe(443_136);
+    expect(block('decoder.up4.conv.')).toBe(7_008);
+    expect(block('decoder.out_conv.')).toBe(580);
+    expect(specs.filter((s) => s.role === 'running_mean').length).toBe(18);
+  });
+
+  it('uses the reference state-dict keys and [kh, kw, in, out] kernels', () => {
+    const shapes = new Map(unet2dParameterSpecs().map((s) => [s.key, s.shape]));
+    expect(shapes.get('encoder.in_conv.conv_conv.0.weight')).toEqual([3, 3, 1, 16]);
+    expect(shapes.get('encoder.in_conv.conv_conv.1.running_var')).toEqual([16]);
+    expect(shapes.get('encoder.down1.maxpool_conv.1.conv_conv.4.weight')).toEqual([3, 3, 32, 32]);
+    expect(shapes.get('decoder.up1.conv1x1.weight')).toEqual([1, 1, 256, 128]);
+    expect(shapes.get('decoder.up4.conv.conv_conv.0.weight')).toEqual([3, 3, 32, 16]);
+    expect(shapes.get('decoder.out_conv.weight')).toEqual([3, 3, 16, 4]);
+    // baseFilters F scales the levels to F·[1, 2, 4, 8, 16].
+    const small = new Map(unet2dParameterSpecs({ baseFilters: 4 }).map((s) => [s.key, s.shape]));
+    expect(small.get('encoder.in_conv.conv_conv.0.weight')).toEqual([3, 3, 1, 4]);
+    expect(small.get('decoder.up1.conv1x1.weight')).toEqual([1, 1, 64, 32]);
+  });
+});
+
+describe('UNet2d forward', () => {
+  it('train and eval shapes; eval deterministic; same rng → same train output', () => {
+    const net = createUNet2d({ name: 'unet', seed: 1 });
+    const rng = new Rng(2);
+    const x = tf.tensor(
+      Float32Array.from({ length: 2 * 16 * 32 }, () => rng.normal()),
+      [2, 16, 32, 1],
+    );
+    const run = (training: boolean, seed: number) =>
+      tf.tidy(() => {
+        const y = net.apply(x, { training, rng: new Rng(seed), updateStats: false });
+        expect(y.shape).toEqual([2, 16, 32, 4]);
+        return Array.from(y.dataSync());
+      });
+    expect(run(false, 1)).toEqual(run(false, 2));
+    const t = run(true, 3);
+    expect(run(true, 3)).toEqual(t);
+    expect(run(true, 4)).not.toEqual(t); // element-wise dropout in the encoder
+    expect(t.every(Number.isFinite)).toBe(true);
+    x.dispose();
+    net.dispose();
+  });
+
+  it('rejects sizes not divisible by 16, naming the shape', () => {
+    const net = createUNet2d({ name: 'unet_bad' });
+    const x = tf.zeros([1, 20, 16, 1]);
+    expect(() => net.apply(x, { training: false })).toThrow(InputError);
+    expect(() => net.apply(x, { training: false })).toThrow(/\[1,20,16,1\]/);
+    x.dispose();
+    net.dispose();
+  });
+
+  it('trains: gradients reach every parameter without leaking', () => {
+    const net = createUNet2d({ name: 'unet_grad', featureChannels: [2, 4, 4, 8, 8], seed: 3 });
+    const x = tf.randomNormal([2, 16, 16, 1], 0, 1, 'float32', 1);
+    const before = tf.memory().numTensors;
+    const { value, grads } = tf.variableGrads(
+      () => tf.mean(tf.square(net.apply(x, { training: true, rng: new Rng(1) }))) as tf.Scalar,
+      net.trainableWeights(),
+    );
+    expect(Object.keys(grads).length).toBe(net.trainableWeights().length);
+    tf.dispose([value, ...Object.values(grads)]);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    net.dispose();
+  });
+});
