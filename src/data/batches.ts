@@ -142,7 +142,7 @@ export class BatchLoader {
     this.dataset = options.dataset;
     this.dims = dims;
     this.patch = [...options.patch];
-    this.channels = options.dataset.info.channelNames.length;
+    this.channels = options.dataset.channels.length;
     this.labeledUnits = labeled;
     this.unlabeledUnits = unlabeled;
     this.augment3d = { ...augmentPreset(options.dataset.info.preset), ...stripUndefined(options.augment) };

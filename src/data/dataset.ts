@@ -106,6 +106,8 @@ export interface CacheStats {
 export interface Dataset {
   readonly dir: string;
   readonly info: DatasetInfo;
+  /** The image channels `loadCase` returns, in order (indices into `info.channelNames`). */
+  readonly channels: readonly number[];
   /** Case ids of a split, in `dataset.json` order. */
   ids(split: SplitName): string[];
   /** Labeled units of train in order: case ids, or patient ids when `labeledUnit` is `patient`. */
@@ -126,6 +128,11 @@ export interface Dataset {
 export interface OpenDatasetOptions {
   /** Cases kept in memory (LRU); 0 disables caching. Default 8. */
   cacheSize?: number;
+  /**
+   * Image channels to load, in this order (config `data.channels`); default all. BraTS keeps four modalities
+   * on disk and the reference trains on FLAIR (channel 0) only.
+   */
+  channels?: readonly number[];
 }
 
 function describeValue(value: unknown): string {
@@ -291,15 +298,23 @@ function spatialShape(volume: Volume, id: string, file: string): [number, number
 class CanonicalDataset implements Dataset {
   readonly dir: string;
   readonly info: DatasetInfo;
+  readonly channels: readonly number[];
   private readonly capacity: number;
   private readonly cache = new Map<string, Promise<LoadedCase>>();
   private hits = 0;
   private misses = 0;
   private readonly known: Set<string>;
 
-  constructor(dir: string, info: DatasetInfo, known: Set<string>, capacity: number) {
+  constructor(
+    dir: string,
+    info: DatasetInfo,
+    known: Set<string>,
+    capacity: number,
+    channels: readonly number[],
+  ) {
     this.dir = dir;
     this.info = info;
+    this.channels = [...channels];
     this.known = known;
     this.capacity = capacity;
   }
@@ -428,18 +443,18 @@ class CanonicalDataset implements Dataset {
 
   private async readCase(id: string): Promise<LoadedCase> {
     this.checkKnown(id);
-    const channels = this.info.channelNames.length;
+    const selected = this.channels;
+    const channels = selected.length;
     const volumes: Volume[] = [];
-    for (let c = 0; c < channels; c++)
-      volumes.push(await this.readVolume(id, this.imagePath(id, c), 'image'));
+    for (const c of selected) volumes.push(await this.readVolume(id, this.imagePath(id, c), 'image'));
     const labelFile = this.labelPath(id);
     const labelVolume = await this.readVolume(id, labelFile, 'label');
 
-    const file0 = this.rel(this.imagePath(id, 0));
+    const file0 = this.rel(this.imagePath(id, selected[0]));
     const shape = spatialShape(volumes[0], id, file0);
     const n = shape[0] * shape[1] * shape[2];
     for (let c = 1; c < channels; c++) {
-      const fc = this.rel(this.imagePath(id, c));
+      const fc = this.rel(this.imagePath(id, selected[c]));
       const sc = spatialShape(volumes[c], id, fc);
       if (!sameShape(sc, shape)) {
         throw new InputError(
@@ -486,7 +501,7 @@ class CanonicalDataset implements Dataset {
         const j = Math.floor(voxel / shape[2]) % shape[1];
         const i = Math.floor(voxel / (shape[1] * shape[2]));
         throw new InputError(
-          `case ${id}: image ${this.rel(this.imagePath(id, c))} has a non-finite value (${image[v]}) at voxel (${i}, ${j}, ${k}); expected finite float32 intensities`,
+          `case ${id}: image ${this.rel(this.imagePath(id, selected[c]))} has a non-finite value (${image[v]}) at voxel (${i}, ${j}, ${k}); expected finite float32 intensities`,
         );
       }
     }
@@ -583,7 +598,15 @@ export async function openDataset(dir: string, options: OpenDatasetOptions = {})
       );
     }
   }
-  return new CanonicalDataset(root, info, known, cacheSize);
+  const all = info.channelNames.map((_, c) => c);
+  const channels = options.channels ?? all;
+  const missing = channels.find((c) => !Number.isInteger(c) || c < 0 || c >= all.length);
+  if (channels.length === 0 || missing !== undefined) {
+    throw new InputError(
+      `data.channels: ${channels.length === 0 ? 'expected at least one channel' : `channel ${missing} does not exist`}; ${file} lists ${all.length} channel(s): ${info.channelNames.map((n, c) => `${c} ${n}`).join(', ')}`,
+    );
+  }
+  return new CanonicalDataset(root, info, known, cacheSize, channels);
 }
 
 export interface ValidationProblem {

@@ -193,21 +193,14 @@ async function planData(config: SsmisConfig): Promise<DataPlan> {
       `data.dataset: folder ${config.data.dataset} does not exist (prepare one with \`ssmis prepare\` or \`ssmis synth\` + \`ssmis prepare\`)`,
     );
   }
-  const dataset = await openDataset(config.data.dataset, { cacheSize: config.data.cacheSize });
+  const dataset = await openDataset(config.data.dataset, {
+    cacheSize: config.data.cacheSize,
+    channels: config.data.channels,
+  });
   const numClasses = dataset.info.numClasses;
   if (numClasses !== config.model.numClasses) {
     throw new InputError(
       `model.numClasses: expected ${numClasses} (the labels of ${path.join(config.data.dataset, 'dataset.json')}), got ${config.model.numClasses}`,
-    );
-  }
-  const channels = dataset.info.channelNames.length;
-  const badChannel = config.data.channels.find((c) => c >= channels);
-  if (badChannel !== undefined) {
-    throw new InputError(`data.channels: channel ${badChannel} does not exist; the dataset has ${channels}`);
-  }
-  if (config.data.channels.length !== channels || config.data.channels.some((c, i) => c !== i)) {
-    throw new InputError(
-      `data.channels: ssmis trains on all ${channels} channel(s) of the dataset in order, expected [${[...Array(channels).keys()].join(', ')}], got [${config.data.channels.join(', ')}]`,
     );
   }
   let labeledIds: string[];

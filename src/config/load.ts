@@ -1,0 +1,373 @@
+/**
+ * Loading configs: YAML (core schema, no custom or language tags, bounded alias expansion) or JSON, `extends`
+ * parents, `--set key.path=value` overrides, path resolution against the defining file, and validation with every
+ * problem reported at once.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import {
+  type DocumentOptions,
+  type ParseOptions,
+  parseDocument,
+  type SchemaOptions,
+  type ToJSOptions,
+} from 'yaml';
+import { errorMessage } from '../util/errors.js';
+import { ConfigError, type ConfigProblem, displayFile, renderIssues } from './errors.js';
+import { cloneData, isPlainObject, Layers, nest, type Plain, resolveLayerPaths } from './merge.js';
+import { configSchema, rawConfigSchema, type SsmisConfig } from './schema.js';
+import {
+  childSchema,
+  defaultDiscriminator,
+  defOf,
+  literalValues,
+  type PathSegment,
+  type Schema,
+  schemaAt,
+  unwrap,
+} from './walk.js';
+
+/** Longest `extends` chain accepted (a guard against runaway chains; cycles are detected separately). */
+export const MAX_EXTENDS_DEPTH = 16;
+/** Alias expansions allowed per YAML document ("billion laughs" guard). */
+export const MAX_YAML_ALIASES = 100;
+
+const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions & ToJSOptions = {
+  schema: 'core',
+  customTags: [],
+  // Without this, the core schema still resolves !!binary, !!set, !!omap, !!pairs and !!timestamp.
+  resolveKnownTags: false,
+  merge: false,
+  uniqueKeys: true,
+  strict: true,
+  prettyErrors: true,
+  maxAliasCount: MAX_YAML_ALIASES,
+};
+
+export interface LoadOptions {
+  /** `key.path=value` overrides, applied after the files in order; values are YAML scalars or flow collections. */
+  set?: readonly string[];
+}
+
+export interface LoadedConfig {
+  config: SsmisConfig;
+  /** Source of every value that a file or `--set` wrote: key path (`data.patchSize`) → file or `--set ...`. */
+  sources: Record<string, string>;
+  /** Absolute paths of the files read, parents first. */
+  files: string[];
+}
+
+export interface ParseOptionsConfig {
+  /** The file the object came from: named in errors, and relative paths resolve against its folder. */
+  file?: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** First line of a `yaml` error message without its "at line L, column C:" suffix. */
+function yamlMessage(message: string): string {
+  const first = message.split('\n')[0] ?? message;
+  return first.replace(/ at line \d+, column \d+:?\s*$/, '');
+}
+
+/** Parses YAML text with the safe options; problems carry the line and column. */
+function parseYaml(text: string, source: string): { value?: unknown; problems: ConfigProblem[] } {
+  const doc = parseDocument(text, YAML_OPTIONS);
+  const problems: ConfigProblem[] = [];
+  for (const error of doc.errors) {
+    const pos = error.linePos?.[0];
+    problems.push({
+      source,
+      line: pos?.line,
+      column: pos?.col,
+      message: `YAML syntax error: ${yamlMessage(error.message)}`,
+    });
+  }
+  for (const warning of doc.warnings) {
+    const pos = warning.linePos?.[0];
+    const message = yamlMessage(warning.message);
+    problems.push({
+      source,
+      line: pos?.line,
+      column: pos?.col,
+      message:
+        warning.code === 'TAG_RESOLVE_FAILED'
+          ? `YAML tag not allowed (only plain values, lists and mappings): ${message.replace(/^Unresolved tag: /, '')}`
+          : `YAML: ${message}`,
+    });
+  }
+  if (problems.length > 0) return { problems };
+  try {
+    return { value: doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }), problems };
+  } catch (error) {
+    return {
+      problems: [{ source, message: `YAML: ${errorMessage(error)} (at most ${MAX_YAML_ALIASES} aliases)` }],
+    };
+  }
+}
+
+function parseJson(text: string, source: string): { value?: unknown; problems: ConfigProblem[] } {
+  try {
+    return { value: JSON.parse(text), problems: [] };
+  } catch (error) {
+    const message = errorMessage(error);
+    const position = /at position (\d+)/.exec(message);
+    let line: number | undefined;
+    let column: number | undefined;
+    if (position) {
+      const before = text.slice(0, Number(position[1]));
+      line = before.split('\n').length;
+      column = Number(position[1]) - before.lastIndexOf('\n');
+    }
+    return { problems: [{ source, line, column, message: `JSON syntax error: ${message}` }] };
+  }
+}
+
+/** Reads one config file into a mapping; throws a ConfigError for unreadable, malformed or non-mapping files. */
+async function readConfigFile(file: string): Promise<Plain> {
+  const source = displayFile(file);
+  const ext = path.extname(file).toLowerCase();
+  if (ext !== '.yaml' && ext !== '.yml' && ext !== '.json') {
+    throw new ConfigError([
+      {
+        source,
+        message: `expected a .yaml, .yml or .json config file, got ${ext ? `"${ext}"` : 'no extension'}`,
+      },
+    ]);
+  }
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : errorMessage(error);
+    throw new ConfigError([{ source, message: `cannot read the config file: ${reason}` }]);
+  }
+  const { value, problems } = ext === '.json' ? parseJson(text, source) : parseYaml(text, source);
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (!isPlainObject(value)) {
+    const found =
+      value === null || value === undefined
+        ? 'an empty document'
+        : Array.isArray(value)
+          ? 'a list'
+          : typeof value;
+    throw new ConfigError([
+      { source, message: `expected a mapping of config sections (run, data, ...), got ${found}` },
+    ]);
+  }
+  return value;
+}
+
+/**
+ * Merges one layer with the rules for discriminated unions (`model`, `optimizer`, `schedule`): a bare name is
+ * short for `{ name }`, and a layer that switches to another variant replaces the inherited mapping instead of
+ * merging into it (the old variant's keys, such as sgd's momentum, mean nothing to the new one).
+ */
+function applyLayer(layers: Layers, layer: Plain, source: string | undefined): void {
+  const restarts: string[][] = [];
+  const visit = (value: Plain, schema: Schema, current: unknown, keyPath: string[]) => {
+    for (const key of Object.keys(value)) {
+      const child = childSchema(schema, key, value);
+      if (!child) continue;
+      const item = value[key];
+      const inherited = isPlainObject(current) && Object.hasOwn(current, key) ? current[key] : undefined;
+      const discriminator = defOf(unwrap(child)).discriminator;
+      if (discriminator) {
+        const incoming = typeof item === 'string' ? { [discriminator]: item } : item;
+        if (typeof item === 'string') value[key] = incoming;
+        const name = (obj: unknown) =>
+          isPlainObject(obj)
+            ? (obj[discriminator] ?? defaultDiscriminator(child))
+            : typeof obj === 'string'
+              ? obj
+              : undefined;
+        if (
+          isPlainObject(incoming) &&
+          incoming[discriminator] !== undefined &&
+          inherited !== undefined &&
+          name(inherited) !== incoming[discriminator]
+        ) {
+          restarts.push([...keyPath, key]);
+        }
+        if (isPlainObject(incoming)) visit(incoming, child, inherited, [...keyPath, key]);
+      } else if (isPlainObject(item)) {
+        visit(item, child, inherited, [...keyPath, key]);
+      }
+    }
+  };
+  visit(layer, rawConfigSchema, layers.value, []);
+  for (const keyPath of restarts) layers.apply(nest(keyPath, null), undefined);
+  layers.apply(layer, source);
+}
+
+/**
+ * Applies `file` and its parents to `layers`, parents first and each file once (a file reached twice through two
+ * parents is applied at its first position, so a later sibling does not undo an earlier sibling's overrides).
+ */
+async function applyFile(
+  file: string,
+  chain: readonly string[],
+  layers: Layers,
+  applied: string[],
+): Promise<void> {
+  const cycleAt = chain.indexOf(file);
+  if (cycleAt >= 0) {
+    const loop = [...chain.slice(cycleAt), file].map(displayFile).join(' → ');
+    throw new ConfigError([
+      { source: displayFile(chain[0] as string), path: 'extends', message: `cycle: ${loop}` },
+    ]);
+  }
+  if (chain.length >= MAX_EXTENDS_DEPTH) {
+    throw new ConfigError([
+      {
+        source: displayFile(file),
+        path: 'extends',
+        message: `expected a chain of at most ${MAX_EXTENDS_DEPTH} files, got a longer one: ${[...chain, file].map(displayFile).join(' → ')}`,
+      },
+    ]);
+  }
+  if (applied.includes(file)) return;
+  const layer = await readConfigFile(file);
+  const parents = layer.extends;
+  delete layer.extends;
+  const dir = path.dirname(file);
+  let parentList: string[] = [];
+  if (parents !== undefined && parents !== null) {
+    const list = Array.isArray(parents) ? parents : [parents];
+    if (list.length === 0 || !list.every((p): p is string => typeof p === 'string' && p !== '')) {
+      throw new ConfigError([
+        {
+          source: displayFile(file),
+          path: 'extends',
+          message: `expected a file path or a list of file paths, got ${JSON.stringify(parents)}`,
+        },
+      ]);
+    }
+    parentList = list.map((p) => path.resolve(dir, p));
+  }
+  for (const parent of parentList) await applyFile(parent, [...chain, file], layers, applied);
+  resolveLayerPaths(layer, dir);
+  applyLayer(layers, layer, displayFile(file));
+  applied.push(file);
+}
+
+/** A `--set` value that goes to a string or string-enum key stays text (`--set run.name=007` is "007"). */
+function expectsString(keys: readonly string[], current: unknown): boolean {
+  const schema = schemaAt(rawConfigSchema, keys, current);
+  if (!schema) return false;
+  const core = unwrap(schema);
+  const type = defOf(core).type;
+  if (type === 'string') return true;
+  if (type === 'enum' || type === 'literal') return literalValues(core).every((v) => typeof v === 'string');
+  return false;
+}
+
+/** Applies `--set` overrides; malformed ones become problems (reported with the schema's). */
+function applySets(sets: readonly string[], layers: Layers): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const arg of sets) {
+    const source = `--set ${arg}`;
+    const eq = arg.indexOf('=');
+    if (eq < 0) {
+      problems.push({ source: '--set', message: `expected key.path=value, got "${arg}"` });
+      continue;
+    }
+    const key = arg.slice(0, eq).trim();
+    const keys = key.split('.');
+    if (!keys.every((k) => /^[A-Za-z_][A-Za-z0-9_-]*$/.test(k))) {
+      problems.push({
+        source,
+        message: `expected a key path of names separated by dots (e.g. train.seed), got "${key}"`,
+      });
+      continue;
+    }
+    if (keys[0] === 'extends') {
+      problems.push({
+        source,
+        path: 'extends',
+        message: 'cannot be set with --set (name the parent in a file)',
+      });
+      continue;
+    }
+    const text = arg.slice(eq + 1);
+    const parsed = parseYaml(text, source);
+    if (parsed.problems.length > 0) {
+      for (const problem of parsed.problems) problems.push({ source, path: key, message: problem.message });
+      continue;
+    }
+    let value = parsed.value === undefined ? null : parsed.value;
+    if ((typeof value === 'number' || typeof value === 'boolean') && expectsString(keys, layers.value)) {
+      value = text.trim();
+    }
+    const layer = nest(keys, value);
+    resolveLayerPaths(layer, process.cwd());
+    applyLayer(layers, layer, source);
+  }
+  return problems;
+}
+
+/** Validates merged layers; throws one ConfigError with `extra` problems and every schema problem. */
+function validate(layers: Layers, mainSource: string | undefined, extra: ConfigProblem[]): SsmisConfig {
+  const result = configSchema.safeParse(layers.value, { reportInput: true });
+  if (result.success && extra.length === 0) return result.data;
+  const problems = [...extra];
+  if (!result.success) {
+    problems.push(
+      ...renderIssues(result.error.issues, {
+        schema: rawConfigSchema,
+        input: layers.value,
+        sourceOf: (keyPath: readonly PathSegment[]) => layers.sourceOf(keyPath) ?? mainSource,
+      }),
+    );
+  }
+  throw new ConfigError(problems);
+}
+
+/**
+ * Validates a config object (as read from a file or built in code) and fills every default. Relative paths resolve
+ * against the folder of `options.file` (else the working directory). Throws a ConfigError listing every problem.
+ */
+export function parseConfig(input: unknown, options: ParseOptionsConfig = {}): SsmisConfig {
+  const source = options.file !== undefined ? displayFile(path.resolve(options.file)) : undefined;
+  if (!isPlainObject(input)) {
+    throw new ConfigError([
+      {
+        source,
+        message: `expected a mapping of config sections (run, data, ...), got ${Array.isArray(input) ? 'a list' : input === null ? 'null' : typeof input}`,
+      },
+    ]);
+  }
+  if (Object.hasOwn(input, 'extends')) {
+    throw new ConfigError([
+      {
+        source,
+        path: 'extends',
+        message: 'only supported in config files read by loadConfig (resolve parents first)',
+      },
+    ]);
+  }
+  const layer = cloneData(input) as Plain;
+  resolveLayerPaths(
+    layer,
+    options.file !== undefined ? path.dirname(path.resolve(options.file)) : process.cwd(),
+  );
+  const layers = new Layers();
+  layers.apply(layer, source);
+  return validate(layers, source, []);
+}
+
+/**
+ * Reads a YAML or JSON config file with its `extends` parents, applies `--set` overrides and validates the result.
+ * Throws a ConfigError (an InputError, exit code 2) that lists every problem with its file and key path.
+ */
+export async function loadConfig(file: string, options: LoadOptions = {}): Promise<LoadedConfig> {
+  const absolute = path.resolve(file);
+  const layers = new Layers();
+  const files: string[] = [];
+  await applyFile(absolute, [], layers, files);
+  const problems = applySets(options.set ?? [], layers);
+  const config = validate(layers, displayFile(absolute), problems);
+  return { config, sources: Object.fromEntries(layers.sources), files };
+}
