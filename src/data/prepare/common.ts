@@ -1,0 +1,106 @@
+/** Input checks and raw-folder discovery shared by the four `prepare` pipelines. */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Volume, VoxelArray } from '../../io/volume.js';
+import { InputError } from '../../util/errors.js';
+import { distinctValues, firstNonFinite, type Shape3 } from './steps.js';
+
+export interface RawIndex {
+  /** Directory name → absolute paths (a name may occur in several places). */
+  dirs: Map<string, string[]>;
+  /** File name → absolute paths. */
+  files: Map<string, string[]>;
+}
+
+/**
+ * Lists directories and files under `root` down to `maxDepth` levels, so the official layouts and the common
+ * variants users create (`Training Set/` vs `2018LA_Seg_Training Set/`, `training/` vs `database/training/`,
+ * with or without the HGG/LGG level) are all found. Hidden entries are skipped.
+ */
+export async function indexRaw(root: string, maxDepth: number): Promise<RawIndex> {
+  try {
+    const st = await fs.stat(root);
+    if (!st.isDirectory()) throw new InputError(`${root}: --raw must be a folder`);
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    throw new InputError(`${root}: raw folder not found`);
+  }
+  const index: RawIndex = { dirs: new Map(), files: new Map() };
+  const add = (map: Map<string, string[]>, name: string, p: string) => {
+    const list = map.get(name);
+    if (list) list.push(p);
+    else map.set(name, [p]);
+  };
+  const visit = async (dir: string, depth: number): Promise<void> => {
+    const entries = await fs.readdir(dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        add(index.dirs, e.name, p);
+        if (depth < maxDepth) await visit(p, depth + 1);
+      } else {
+        add(index.files, e.name, p);
+      }
+    }
+  };
+  await visit(root, 1);
+  return index;
+}
+
+/** The spatial shape of a volume: 3-D, or 4-D with a single time point. */
+export function spatialShape(vol: Volume, file: string): Shape3 {
+  const s = vol.shape;
+  if (s.length === 3 || (s.length === 4 && s[3] === 1)) return [s[0], s[1], s[2]];
+  throw new InputError(`${file}: expected a 3-D volume, found shape [${s.join(', ')}]`);
+}
+
+/** Plain numbers for arithmetic (BigInt arrays converted). */
+export function numeric(data: VoxelArray): Exclude<VoxelArray, BigInt64Array | BigUint64Array> {
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Float64Array.from(data, Number);
+  return data;
+}
+
+export function checkFinite(data: ArrayLike<number>, shape: number[], file: string): void {
+  const i = firstNonFinite(data);
+  if (i < 0) return;
+  const [, ny, nz] = shape;
+  const v = [Math.floor(i / (ny * nz)), Math.floor(i / nz) % ny, i % nz];
+  throw new InputError(
+    `${file}: non-finite value ${data[i]} at voxel (${v.join(', ')}); the image must hold finite numbers`,
+  );
+}
+
+export function checkSameShape(a: number[], b: number[], fileA: string, fileB: string): void {
+  if (a.length !== b.length || a.some((v, i) => v !== b[i])) {
+    throw new InputError(`shape mismatch: ${fileA} is [${a.join(', ')}] but ${fileB} is [${b.join(', ')}]`);
+  }
+}
+
+export function checkLabelValues(data: ArrayLike<number>, allowed: number[], file: string): void {
+  const values = distinctValues(data);
+  const bad = values.filter((v) => !allowed.includes(v));
+  if (bad.length) {
+    throw new InputError(
+      `${file}: label values [${bad.slice(0, 10).join(', ')}] outside the dataset's classes [${allowed.join(', ')}]`,
+    );
+  }
+}
+
+/** The single path of `name` in the index, or an error naming what is missing / ambiguous. */
+export function uniquePath(
+  map: Map<string, string[]>,
+  name: string,
+  what: string,
+  root: string,
+): string | null {
+  const list = map.get(name);
+  if (!list) return null;
+  if (list.length > 1) {
+    throw new InputError(
+      `${root}: ${what} ${name} found ${list.length} times (${list.join(', ')}); keep one`,
+    );
+  }
+  return list[0];
+}

@@ -1,0 +1,148 @@
+/**
+ * `ssmis prepare <dataset> --raw DIR --out DIR`: an official download (or `ssmis synth` phantoms in the same
+ * layout) → the canonical folder of dataset-format.md, with the reference preprocessing of method-spec
+ * §2.1–2.4 and the official splits filtered to the cases present. The caller exits non-zero when
+ * `result.failed` is not empty; `result.absent` lists the split cases missing from `--raw`.
+ */
+import { InputError } from '../../util/errors.js';
+import { ACDC_META, acdcUnits } from './acdc.js';
+import { BRATS_META, bratsUnits } from './brats2019.js';
+import { indexRaw } from './common.js';
+import { LA_META, laUnits } from './la.js';
+import { PANCREAS_META, pancreasUnits } from './pancreas-nih.js';
+import {
+  type PrepareCaseEvent,
+  type PrepareProgress,
+  type PrepareResult,
+  type PrepareUnit,
+  runUnits,
+} from './runner.js';
+import { PRESET_DATASETS, type PresetDataset, readSplitLists } from './splits.js';
+import type { Shape3 } from './steps.js';
+
+export { parseInfoCfg } from './acdc.js';
+export {
+  buildDatasetJson,
+  type CaseRecord,
+  type DatasetMeta,
+  type PrepareCaseEvent,
+  type PreparedCase,
+  type PrepareProgress,
+  type PrepareResult,
+} from './runner.js';
+export {
+  defaultSplitsDir,
+  PRESET_DATASETS,
+  type PresetDataset,
+  readSplitLists,
+  type SplitLists,
+} from './splits.js';
+export {
+  type BBox,
+  boundingBox,
+  brainCropBox,
+  type CropBox,
+  clip,
+  clipUpper,
+  cropAffine,
+  cropArray,
+  cropShape,
+  cumulativeClipValue,
+  type LaCropOptions,
+  laCropBox,
+  meanStd,
+  minMaxNormalize,
+  type PancreasCropOptions,
+  pancreasCropBox,
+  type Shape3,
+  zscore,
+} from './steps.js';
+
+export interface PrepareOptions {
+  dataset: PresetDataset;
+  /** The raw download folder. */
+  raw: string;
+  /** The canonical dataset folder to write. */
+  out: string;
+  /** Seed of the random crop margins (LA). Default 0. */
+  seed?: number;
+  /** Redo cases whose outputs exist. */
+  force?: boolean;
+  /**
+   * LA: the padding-rule target (reference [112, 112, 80]); Pancreas: the minimum crop (reference [96, 96,
+   * 96]). Small synthetic phantoms use e.g. [32, 32, 32]. A single number applies to every axis.
+   */
+  minSize?: number | number[];
+  /** Pancreas: voxels added around the label bounding box (reference 25). */
+  margin?: number;
+  /** Official split lists folder (default: the package's `configs/splits`). */
+  splitsDir?: string;
+  onCase?: (event: PrepareCaseEvent) => void;
+  onProgress?: (progress: PrepareProgress) => void;
+}
+
+function shape3(value: number | number[] | undefined, name: string): Shape3 | undefined {
+  if (value === undefined) return undefined;
+  const v = typeof value === 'number' ? [value, value, value] : value;
+  if (v.length !== 3 || v.some((x) => !Number.isInteger(x) || x < 1)) {
+    throw new InputError(
+      `prepare: ${name} must be a positive integer or three of them, got ${JSON.stringify(value)}`,
+    );
+  }
+  return [v[0], v[1], v[2]];
+}
+
+export async function prepareDataset(options: PrepareOptions): Promise<PrepareResult> {
+  const { dataset, raw, out } = options;
+  if (!PRESET_DATASETS.includes(dataset)) {
+    throw new InputError(
+      `prepare: unknown dataset ${JSON.stringify(dataset)} (expected ${PRESET_DATASETS.join(', ')})`,
+    );
+  }
+  const seed = options.seed ?? 0;
+  if (!Number.isInteger(seed)) throw new InputError(`prepare: seed must be an integer, got ${seed}`);
+  const minSize = shape3(options.minSize, 'minSize');
+  const margin = options.margin;
+  if (margin !== undefined && (!Number.isInteger(margin) || margin < 0)) {
+    throw new InputError(`prepare: margin must be a non-negative integer, got ${margin}`);
+  }
+  if (margin !== undefined && dataset !== 'pancreas-nih') {
+    throw new InputError(`prepare ${dataset}: margin applies to pancreas-nih only`);
+  }
+  if (minSize !== undefined && dataset !== 'la' && dataset !== 'pancreas-nih') {
+    throw new InputError(`prepare ${dataset}: minSize applies to la and pancreas-nih only`);
+  }
+  const splits = await readSplitLists(dataset, options.splitsDir);
+  const ids = [...splits.train, ...splits.val, ...splits.test];
+  const index = await indexRaw(raw, 3);
+  let found: { units: PrepareUnit[]; absent: string[] };
+  let meta = LA_META;
+  switch (dataset) {
+    case 'la':
+      found = laUnits(raw, index, ids, seed, { target: minSize });
+      break;
+    case 'acdc':
+      meta = ACDC_META;
+      found = acdcUnits(raw, index, ids);
+      break;
+    case 'brats2019':
+      meta = BRATS_META;
+      found = bratsUnits(raw, index, ids);
+      break;
+    case 'pancreas-nih':
+      meta = PANCREAS_META;
+      found = pancreasUnits(raw, index, ids, { minSize, margin });
+      break;
+  }
+  if (found.units.length === 0) {
+    throw new InputError(
+      `${raw}: none of the ${ids.length} ${dataset} cases of the official splits was found (see the README for the expected layout)`,
+    );
+  }
+  return runUnits(meta, splits, found.units, found.absent, {
+    out,
+    force: options.force,
+    onCase: options.onCase,
+    onProgress: options.onProgress,
+  });
+}

@@ -1,0 +1,83 @@
+/**
+ * `ssmis synth`: synthetic phantoms in each dataset's RAW download layout, named with the official case ids
+ * (train ids first, then val, then test) so that `prepare` and the loaders run exactly as on real data.
+ * Deterministic: case `id` is generated from `Rng.stream(seed, 'synth/<dataset>/<id>')`, so a case does not
+ * depend on how many others are generated.
+ */
+import { InputError } from '../../util/errors.js';
+import { PRESET_DATASETS, readSplitLists } from '../prepare/splits.js';
+import { writeAcdcPatient } from './acdc.js';
+import { writeBratsCase } from './brats2019.js';
+import {
+  checkSize,
+  pickIds,
+  SYNTH_DEFAULTS,
+  type SynthesizeOptions,
+  type SynthesizeResult,
+} from './common.js';
+import { writeLaCase } from './la.js';
+import { writePancreasCase } from './pancreas-nih.js';
+
+export { makeAcdcFrame } from './acdc.js';
+export { makeBratsCase } from './brats2019.js';
+export {
+  pickIds,
+  SYNTH_DEFAULTS,
+  type SynthDefaults,
+  type SynthesizeOptions,
+  type SynthesizeResult,
+  type SynthProgress,
+} from './common.js';
+export { makeLaCase } from './la.js';
+export { makePancreasCase } from './pancreas-nih.js';
+
+/** Minimum raw size per dataset (the organ models need room; ACDC needs a few slices). */
+const MIN_SIZE = {
+  la: [24, 24, 8],
+  acdc: [24, 24, 4],
+  brats2019: [24, 24, 24],
+  'pancreas-nih': [32, 32, 16],
+} as const;
+
+export async function synthesize(options: SynthesizeOptions): Promise<SynthesizeResult> {
+  const { dataset, out } = options;
+  if (!PRESET_DATASETS.includes(dataset)) {
+    throw new InputError(
+      `synth: unknown dataset ${JSON.stringify(dataset)} (expected ${PRESET_DATASETS.join(', ')})`,
+    );
+  }
+  if (options.format !== undefined && dataset !== 'la') {
+    throw new InputError(`synth ${dataset}: --format applies to la only (nrrd or h5)`);
+  }
+  const format = options.format ?? 'nrrd';
+  if (format !== 'nrrd' && format !== 'h5') {
+    throw new InputError(`synth la: format must be nrrd or h5, got ${JSON.stringify(format)}`);
+  }
+  const seed = options.seed ?? 0;
+  if (!Number.isInteger(seed)) throw new InputError(`synth ${dataset}: seed must be an integer, got ${seed}`);
+  const size = checkSize(dataset, options.size, [...MIN_SIZE[dataset]]);
+  const lists = await readSplitLists(dataset, options.splitsDir);
+  const ids = pickIds(dataset, lists, options.cases ?? SYNTH_DEFAULTS[dataset].cases);
+  const all = [...ids.train, ...ids.val, ...ids.test];
+  const files: string[] = [];
+  let done = 0;
+  for (const id of all) {
+    switch (dataset) {
+      case 'la':
+        files.push(...(await writeLaCase(out, id, seed, size, format)));
+        break;
+      case 'acdc':
+        files.push(...(await writeAcdcPatient(out, id, seed, size)));
+        break;
+      case 'brats2019':
+        files.push(...(await writeBratsCase(out, id, seed, size)));
+        break;
+      case 'pancreas-nih':
+        files.push(...(await writePancreasCase(out, id, seed, size)));
+        break;
+    }
+    done++;
+    options.onProgress?.({ done, total: all.length, case: id });
+  }
+  return { root: out, ids, files };
+}
