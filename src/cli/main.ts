@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { errorMessage, SsmisError } from '../util/errors.js';
 import { packageVersion } from '../util/package-info.js';
+import { registerPrepare, registerSynth } from './commands/data.js';
 import { registerInfo } from './commands/info.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerTrain, TrainExit } from './commands/train.js';
@@ -11,8 +12,6 @@ import type { CliContext } from './context.js';
 const PENDING: Array<{ name: string; summary: string; issue: number }> = [
   { name: 'eval', summary: 'evaluate a checkpoint or NIfTI predictions: Dice, Jaccard, 95HD, ASD', issue: 5 },
   { name: 'predict', summary: 'write NIfTI label masks in each input scan’s geometry', issue: 5 },
-  { name: 'prepare', summary: 'turn an official dataset download into a ready dataset folder', issue: 3 },
-  { name: 'synth', summary: 'make synthetic phantoms in a dataset’s raw download layout', issue: 3 },
   { name: 'demo', summary: 'synthesise a small dataset, train, evaluate and print the metrics', issue: 6 },
 ];
 
@@ -34,6 +33,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerInspect(program, ctx);
   registerValidate(program, ctx);
   registerTrain(program, ctx);
+  registerPrepare(program, ctx);
+  registerSynth(program, ctx);
   for (const pending of PENDING) {
     program
       .command(pending.name)

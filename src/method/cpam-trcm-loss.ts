@@ -1,0 +1,56 @@
+/**
+ * The paper's full loss, CPAM + TRCM (method-spec §4.8, E21–E25): ground truth supervises its whole region with
+ * weight 1; pseudo-labels supervise only TRCM-reliable voxels with weight u, in the L-U/U-L and U-U mixes.
+ * 3-D form with E19 (E17/E18); 2-D form (§4.11 port) with ½(dice + ce) of E30 (E28/E29) per mix.
+ */
+import { tf } from '../backend/tf.js';
+import type { CpamLossInputs, CpamLossParts } from './cpam-loss.js';
+import { complementMask, type MixTermLoss, mixLoss, mixLoss2dTotal } from './losses.js';
+import { type TrcmMasks, trcmMasks } from './trcm.js';
+
+export interface CpamTrcmLossInputs extends CpamLossInputs {
+  /** Precomputed E16 masks; computed from logitsL/U/LL (E13–E16) when absent. */
+  reliable?: TrcmMasks;
+}
+
+/** The four terms, the total and the reliability masks used; every tensor is owned by the caller. */
+export interface CpamTrcmLossParts extends CpamLossParts {
+  reliableA: tf.Tensor;
+  reliableB: tf.Tensor;
+}
+
+function cpamTrcmWith(term: MixTermLoss, x: CpamTrcmLossInputs): CpamTrcmLossParts {
+  return tf.tidy(() => {
+    const w = x.unlabeledWeight ?? 0.5;
+    const inside = complementMask(x.mask); // 1 − L
+    const r = x.reliable ?? trcmMasks(x.logitsL, x.logitsU, x.logitsLL, x.labelA, x.labelB, x.mask); // E13–E16, zero gradient
+    // E21: Y_a on Ω_out (m₁ = L, w 1), Ŷ_a on the reliable inside (m₂ = R_b, w u).
+    const l = term(x.logitsL, x.labelA, x.pseudoA, x.mask, r.reliableB, 1, w);
+    // E22: Y_b on Ω_in (m₁ = 1 − L, w 1), Ŷ_b on the reliable outside (m₂ = R_a, w u).
+    const u = term(x.logitsU, x.labelB, x.pseudoB, inside, r.reliableA, 1, w);
+    // E23: Y_a on Ω_out, Y_b on Ω_in, weights 1/1.
+    const ll = term(x.logitsLL, x.labelA, x.labelB, x.mask, inside, 1, 1);
+    // E24: Ŷ_a on R_a, Ŷ_b on R_b, weights u/u.
+    const uu = term(x.logitsUU, x.pseudoA, x.pseudoB, r.reliableA, r.reliableB, w, w);
+    // E25: plain sum, no consistency weight. Masks are returned (copies if given, so the caller owns them).
+    return {
+      total: tf.addN([l, u, ll, uu]) as tf.Scalar,
+      l,
+      u,
+      ll,
+      uu,
+      reliableA: x.reliable ? tf.clone(r.reliableA) : r.reliableA,
+      reliableB: x.reliable ? tf.clone(r.reliableB) : r.reliableB,
+    };
+  });
+}
+
+/** E21–E25 (3-D primitives). */
+export function cpamTrcmLoss(inputs: CpamTrcmLossInputs): CpamTrcmLossParts {
+  return cpamTrcmWith(mixLoss, inputs);
+}
+
+/** E21–E25 with the 2-D primitives E28–E30 (§4.11 "recommended 2-D ALL port"). */
+export function cpamTrcmLoss2d(inputs: CpamTrcmLossInputs): CpamTrcmLossParts {
+  return cpamTrcmWith(mixLoss2dTotal, inputs);
+}

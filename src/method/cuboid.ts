@@ -1,0 +1,147 @@
+/**
+ * The cuboid ("context") mask of CPAM, method-spec §4.2 (E1–E4): one draw per iteration, shared by both samples
+ * of every mix and by all four mixes (Q30). M = 1 outside the cuboid (Ω_out), 0 inside (Ω_in).
+ */
+import { tf } from '../backend/tf.js';
+import { InputError } from '../util/errors.js';
+import type { Rng } from '../util/rng.js';
+
+/**
+ * How cuboid starts are drawn (design decision 7, quirk Q1):
+ * - `reference`: start_i = randint(0, ref_i − size_i) with the reference's hard-coded ranges (3-D 112/112/80,
+ *   2-D 256/256). On a 96³ patch (BraTS) starts beyond 32 truncate the cuboid at the border, and z never
+ *   exceeds 15. Like the reference (Q2), the last start that keeps the cuboid inside is never drawn.
+ * - `valid`: start_i = randint(0, shape_i − size_i + 1), i.e. uniform over **every** start that keeps the cuboid
+ *   inside, including the last one (deliberately unlike Q2: this mode is the evident intent, not parity).
+ */
+export type CuboidStartRange = 'reference' | 'valid';
+
+export interface CuboidOptions {
+  /** Default `reference`. */
+  startRange?: CuboidStartRange;
+  /** The hard-coded ranges of `reference`; default [112, 112, 80] for 3-D, [256, 256] for 2-D. */
+  referenceRange?: readonly number[];
+}
+
+export interface CuboidMask {
+  /** float32, shape = spatialShape; 1 outside the cuboid, 0 inside (E3). Owned by the caller. */
+  mask: tf.Tensor;
+  /** Start per axis (drawn in axis order, or the injected one). */
+  start: number[];
+  /** Nominal size per axis, trunc(shape_i · ratio) (E1). */
+  size: number[];
+  /** Extent actually inside the volume, min(size_i, shape_i − start_i) (smaller only when truncated). */
+  clippedSize: number[];
+}
+
+/** The reference's hard-coded start ranges (method-spec §4.2 E2 for 3-D, §3.8 for the ACDC 2-D mask). */
+export const REFERENCE_START_RANGE_3D: readonly number[] = [112, 112, 80];
+export const REFERENCE_START_RANGE_2D: readonly number[] = [256, 256];
+
+/** E1: size_i = int(shape_i · ratio), truncation toward zero as Python's int() (LA 74,74,53; 96³ → 64³; 256 → 170). */
+export function cuboidSize(spatialShape: readonly number[], ratio: number): number[] {
+  return spatialShape.map((s) => Math.trunc(s * ratio));
+}
+
+/**
+ * E1–E4. `rngOrStart` is the cuboid-position generator, or an explicit start (for tests and parity runs).
+ * The mask is built on the host and uploaded once (no tensor ops), so the function never leaks.
+ */
+export function cuboidMask(
+  spatialShape: readonly number[],
+  ratio: number,
+  rngOrStart: Rng | readonly number[],
+  options: CuboidOptions = {},
+): CuboidMask {
+  const rank = spatialShape.length;
+  if (rank < 1 || spatialShape.some((s) => !Number.isInteger(s) || s < 1)) {
+    throw new InputError(
+      `cuboidMask: spatialShape must be positive integers, got [${spatialShape.join(', ')}]`,
+    );
+  }
+  if (!(ratio >= 0 && ratio <= 1)) {
+    throw new InputError(`cuboidMask: ratio must be in [0, 1], got ${ratio}`);
+  }
+  const size = cuboidSize(spatialShape, ratio);
+  let start: number[];
+  if (Array.isArray(rngOrStart)) {
+    const given = rngOrStart as readonly number[];
+    if (given.length !== rank || given.some((s) => !Number.isInteger(s) || s < 0)) {
+      throw new InputError(
+        `cuboidMask: injected start must be ${rank} non-negative integers, got [${given.join(', ')}]`,
+      );
+    }
+    start = [...given];
+  } else {
+    start = drawCuboidStart(spatialShape, size, rngOrStart as Rng, options);
+  }
+  const clippedSize = start.map((s, i) => Math.max(0, Math.min(size[i], spatialShape[i] - s)));
+  const data = new Float32Array(spatialShape.reduce((a, b) => a * b, 1)).fill(1);
+  if (clippedSize.every((c) => c > 0)) zeroBox(data, spatialShape, start, clippedSize);
+  return { mask: tf.tensor(data, [...spatialShape], 'float32'), start, size, clippedSize };
+}
+
+/**
+ * E2: the start of a cuboid of `size` in `spatialShape`, drawn in axis order (the reference's w, h, z) with the
+ * rule of `options.startRange` (see {@link CuboidStartRange}).
+ */
+export function drawCuboidStart(
+  spatialShape: readonly number[],
+  size: readonly number[],
+  rng: Rng,
+  options: CuboidOptions = {},
+): number[] {
+  const rank = spatialShape.length;
+  const startRange = options.startRange ?? 'reference';
+  if (startRange === 'valid') return spatialShape.map((s, i) => rng.randint(0, s - size[i] + 1));
+  if (startRange !== 'reference') {
+    throw new InputError(
+      `cuboidMask: startRange must be 'reference' or 'valid', got '${String(startRange)}'`,
+    );
+  }
+  const ref =
+    options.referenceRange ??
+    (rank === 3 ? REFERENCE_START_RANGE_3D : rank === 2 ? REFERENCE_START_RANGE_2D : undefined);
+  if (ref === undefined || ref.length !== rank) {
+    throw new InputError(
+      `cuboidMask: referenceRange must have ${rank} entries, got ${ref === undefined ? 'none' : `[${ref.join(', ')}]`}`,
+    );
+  }
+  for (let i = 0; i < rank; i++) {
+    if (!Number.isInteger(ref[i]) || ref[i] - size[i] < 1) {
+      throw new InputError(
+        `cuboidMask: reference start range ${ref[i]} on axis ${i} leaves no start for a cuboid of size ${size[i]} ` +
+          `(needs range > size); use startRange 'valid' or a larger referenceRange`,
+      );
+    }
+  }
+  return size.map((s, i) => rng.randint(0, ref[i] - s));
+}
+
+/** Sets the box [start, start + extent) of a row-major array to 0 (any rank). */
+function zeroBox(
+  data: Float32Array,
+  shape: readonly number[],
+  start: readonly number[],
+  extent: readonly number[],
+): void {
+  const rank = shape.length;
+  const strides = new Array<number>(rank);
+  strides[rank - 1] = 1;
+  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * shape[i + 1];
+  const idx = new Array<number>(rank - 1).fill(0);
+  const last = rank - 1;
+  for (;;) {
+    let offset = start[last];
+    for (let i = 0; i < last; i++) offset += (start[i] + idx[i]) * strides[i];
+    data.fill(0, offset, offset + extent[last]);
+    let axis = last - 1;
+    while (axis >= 0) {
+      idx[axis]++;
+      if (idx[axis] < extent[axis]) break;
+      idx[axis] = 0;
+      axis--;
+    }
+    if (axis < 0) return;
+  }
+}

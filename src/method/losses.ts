@@ -1,0 +1,246 @@
+/**
+ * Loss primitives of method-spec §4.7 (3-D: E17–E20) and §4.11 (2-D, BCP ACDC: E28–E30).
+ *
+ * Shapes (design decision 2): logits `[N, ...S, K]` (channels last), targets int32 `[N, ...S]` (one-hot inside),
+ * masks float32 `[N, ...S]` (per sample) or `[...S]` (one cuboid shared by the batch, E4). All functions are
+ * differentiable TF.js functions of the logits: they use softmax/logSoftmax, oneHot, mul, sum, reshape and
+ * broadcastTo only (no stridedSlice, no rank-5 tile, tfjs-notes §2); they run in `tf.tidy` and return a scalar
+ * the caller owns. Sums are float32 (TF.js has no float64 on the cpu backend).
+ *
+ * Targets must lie in [0, K−1]; a value outside gives an all-zero one-hot row (no error here: the training
+ * variants check label ranges once per step, outside the gradient closure).
+ */
+import { tf } from '../backend/tf.js';
+import { InputError } from '../util/errors.js';
+
+/** Dice smoothing of `mask_DiceLoss` (E17). */
+export const DICE_SMOOTH_3D = 1e-5;
+/** Dice smoothing of SSL4MIS `DiceLoss` used by BCP ACDC (E28). */
+export const DICE_SMOOTH_2D = 1e-10;
+/** Added to the mask sum of the masked cross-entropy (E18). */
+export const CE_MASK_EPS = 1e-16;
+
+interface Flat {
+  n: number;
+  v: number;
+  k: number;
+  /** `[N, V, K]` */
+  logits: tf.Tensor3D;
+  /** `[N, V, K]` float32 one-hot target */
+  oneHot: tf.Tensor3D;
+}
+
+function shapeText(s: readonly number[]): string {
+  return `[${s.join(', ')}]`;
+}
+
+function flatten(logits: tf.Tensor, target: tf.Tensor, what: string): Flat {
+  if (logits.rank < 3) {
+    throw new InputError(`${what}: logits must be [N, ...spatial, K], got ${shapeText(logits.shape)}`);
+  }
+  if (target.dtype !== 'int32') throw new InputError(`${what}: target must be int32, got ${target.dtype}`);
+  const expected = logits.shape.slice(0, -1);
+  if (target.rank !== expected.length || target.shape.some((d, i) => d !== expected[i])) {
+    throw new InputError(
+      `${what}: target shape ${shapeText(target.shape)} must equal the logits shape without K ${shapeText(expected)}`,
+    );
+  }
+  const n = logits.shape[0];
+  const k = logits.shape[logits.rank - 1];
+  const v = expected.slice(1).reduce((a, b) => a * b, 1);
+  return {
+    n,
+    v,
+    k,
+    logits: tf.reshape(logits, [n, v, k]),
+    oneHot: tf.oneHot(tf.reshape(target, [n, v]), k, 1, 0, 'float32') as tf.Tensor3D,
+  };
+}
+
+/** The mask as float32 `[N, V]`, broadcasting a shared `[...S]` mask over the batch. */
+function flattenMask(mask: tf.Tensor, target: tf.Tensor, n: number, v: number, what: string): tf.Tensor2D {
+  const m = mask.dtype === 'float32' ? mask : tf.cast(mask, 'float32');
+  const spatial = target.shape.slice(1);
+  const same = (s: readonly number[]) => m.rank === s.length && m.shape.every((d, i) => d === s[i]);
+  if (same(target.shape)) return tf.reshape(m, [n, v]);
+  if (same(spatial)) return tf.broadcastTo(tf.reshape(m, [1, v]), [n, v]);
+  throw new InputError(
+    `${what}: mask shape ${shapeText(mask.shape)} must be [N, ...spatial] ${shapeText(target.shape)} ` +
+      `or [...spatial] ${shapeText(spatial)}`,
+  );
+}
+
+/** E17 on precomputed probabilities `[N,V,K]`: 1 − mean_{n,c} (2·I + ε)/(U + ε). */
+function diceFromProbs(p: tf.Tensor3D, oneHot: tf.Tensor3D, mask: tf.Tensor2D | null): tf.Scalar {
+  const m = mask === null ? null : tf.expandDims(mask, -1);
+  const mp = m === null ? p : tf.mul(p, m);
+  const mt = m === null ? oneHot : tf.mul(oneHot, m);
+  const intersection = tf.sum(tf.mul(mp, oneHot), 1);
+  const union = tf.add(tf.sum(mp, 1), tf.sum(mt, 1));
+  const ratio = tf.div(tf.add(tf.mul(intersection, 2), DICE_SMOOTH_3D), tf.add(union, DICE_SMOOTH_3D));
+  return tf.sub(1, tf.mean(ratio)) as tf.Scalar;
+}
+
+/** E18 on precomputed log-probabilities: Σ m·ce / (Σ m + 1e-16), or the plain mean without a mask. */
+function ceFromLogProbs(logp: tf.Tensor3D, oneHot: tf.Tensor3D, mask: tf.Tensor2D | null): tf.Scalar {
+  const ce = tf.neg(tf.sum(tf.mul(logp, oneHot), -1));
+  if (mask === null) return tf.mean(ce) as tf.Scalar;
+  return tf.div(tf.sum(tf.mul(ce, mask)), tf.add(tf.sum(mask), CE_MASK_EPS)) as tf.Scalar;
+}
+
+/**
+ * E28 (SSL4MIS/BCP `DiceLoss` on softmax probabilities): per class, sums over the whole batch and all voxels,
+ * squared terms in the denominator, smoothing 1e-10; mean over classes, background included.
+ */
+function dice2dFromProbs(p: tf.Tensor3D, oneHot: tf.Tensor3D, mask: tf.Tensor2D | null): tf.Scalar {
+  const m = mask === null ? null : tf.expandDims(mask, -1);
+  const pm = m === null ? p : tf.mul(p, m);
+  const tm = m === null ? oneHot : tf.mul(oneHot, m);
+  const intersection = tf.sum(tf.mul(pm, oneHot), [0, 1]);
+  const zSum = tf.sum(tf.mul(pm, p), [0, 1]);
+  const ySum = tf.sum(tf.mul(tm, oneHot), [0, 1]);
+  const ratio = tf.div(
+    tf.add(tf.mul(intersection, 2), DICE_SMOOTH_2D),
+    tf.add(tf.add(zSum, ySum), DICE_SMOOTH_2D),
+  );
+  return tf.mean(tf.sub(1, ratio)) as tf.Scalar;
+}
+
+/**
+ * E17 masked Dice loss (`mask_DiceLoss`): per sample and per class, smoothing 1e-5, background included,
+ * mean over N and K. Without a mask: the unmasked Dice (m ≡ 1). An empty mask gives ratio 1 (zero loss) for
+ * every sample/class; a class absent inside a non-empty mask gives ratio ≈ 0 (≈ full loss).
+ */
+export function maskedDiceLoss(logits: tf.Tensor, target: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const f = flatten(logits, target, 'maskedDiceLoss');
+    const m = mask === undefined ? null : flattenMask(mask, target, f.n, f.v, 'maskedDiceLoss');
+    return diceFromProbs(tf.softmax(f.logits, -1), f.oneHot, m);
+  });
+}
+
+/**
+ * E18 masked cross-entropy: Σ_{n,v} m·ce / (Σ_{n,v} m + 1e-16), normalised over the whole batch (not per sample);
+ * ce from logSoftmax for stability. Without a mask: the plain mean over all N·V voxels (pre-training).
+ */
+export function maskedCrossEntropy(logits: tf.Tensor, target: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const f = flatten(logits, target, 'maskedCrossEntropy');
+    const m = mask === undefined ? null : flattenMask(mask, target, f.n, f.v, 'maskedCrossEntropy');
+    return ceFromLogProbs(tf.logSoftmax(f.logits, -1), f.oneHot, m);
+  });
+}
+
+/**
+ * E19 `mix_loss_sep`: ½·[w1·D(O,t1,m1) + w2·D(O,t2,m2) + w1·CE(O,t1,m1) + w2·CE(O,t2,m2)] with D = E17 and
+ * CE = E18. E20 (`mix_loss`) is the call with m2 = 1 − m1; the reference's `unlab=True` is the call with w1 and
+ * w2 swapped. Defaults w1 = 1 (l_weight), w2 = 0.5 (u_weight).
+ */
+export function mixLoss(
+  logits: tf.Tensor,
+  target1: tf.Tensor,
+  target2: tf.Tensor,
+  mask1: tf.Tensor,
+  mask2: tf.Tensor,
+  weight1 = 1,
+  weight2 = 0.5,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const f1 = flatten(logits, target1, 'mixLoss (target1)');
+    const f2 = flatten(logits, target2, 'mixLoss (target2)');
+    const m1 = flattenMask(mask1, target1, f1.n, f1.v, 'mixLoss (mask1)');
+    const m2 = flattenMask(mask2, target2, f2.n, f2.v, 'mixLoss (mask2)');
+    const p = tf.softmax(f1.logits, -1);
+    const logp = tf.logSoftmax(f1.logits, -1);
+    const sum = tf.addN([
+      tf.mul(diceFromProbs(p, f1.oneHot, m1), weight1),
+      tf.mul(diceFromProbs(p, f2.oneHot, m2), weight2),
+      tf.mul(ceFromLogProbs(logp, f1.oneHot, m1), weight1),
+      tf.mul(ceFromLogProbs(logp, f2.oneHot, m2), weight2),
+    ]);
+    return tf.mul(sum, 0.5) as tf.Scalar;
+  });
+}
+
+/** E28 2-D Dice loss (BCP ACDC), from logits (softmax inside); no mask = m ≡ 1. See {@link dice2dFromProbs}. */
+export function diceLoss2d(logits: tf.Tensor, target: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const f = flatten(logits, target, 'diceLoss2d');
+    const m = mask === undefined ? null : flattenMask(mask, target, f.n, f.v, 'diceLoss2d');
+    return dice2dFromProbs(tf.softmax(f.logits, -1), f.oneHot, m);
+  });
+}
+
+/** The two weighted sums of E30; the step loss of one mix is ½(dice + ce). Caller owns both scalars. */
+export interface MixLoss2d {
+  dice: tf.Scalar;
+  ce: tf.Scalar;
+}
+
+/**
+ * E30 `mix_loss` of BCP ACDC, generalised like E19 to an explicit second mask (the reference's E30 is the call
+ * with m2 = 1 − m1; `unlab` = swapped weights): dice = w1·D₂(p,t1,m1) + w2·D₂(p,t2,m2),
+ * ce = w1·CE(O,t1,m1) + w2·CE(O,t2,m2) with D₂ = E28 and CE = E29 (= E18).
+ */
+export function mixLoss2d(
+  logits: tf.Tensor,
+  target1: tf.Tensor,
+  target2: tf.Tensor,
+  mask1: tf.Tensor,
+  mask2: tf.Tensor,
+  weight1 = 1,
+  weight2 = 0.5,
+): MixLoss2d {
+  return tf.tidy(() => {
+    const f1 = flatten(logits, target1, 'mixLoss2d (target1)');
+    const f2 = flatten(logits, target2, 'mixLoss2d (target2)');
+    const m1 = flattenMask(mask1, target1, f1.n, f1.v, 'mixLoss2d (mask1)');
+    const m2 = flattenMask(mask2, target2, f2.n, f2.v, 'mixLoss2d (mask2)');
+    const p = tf.softmax(f1.logits, -1);
+    const logp = tf.logSoftmax(f1.logits, -1);
+    const dice = tf.add(
+      tf.mul(dice2dFromProbs(p, f1.oneHot, m1), weight1),
+      tf.mul(dice2dFromProbs(p, f2.oneHot, m2), weight2),
+    ) as tf.Scalar;
+    const ce = tf.add(
+      tf.mul(ceFromLogProbs(logp, f1.oneHot, m1), weight1),
+      tf.mul(ceFromLogProbs(logp, f2.oneHot, m2), weight2),
+    ) as tf.Scalar;
+    return { dice, ce };
+  });
+}
+
+/** ½(dice + ce) of {@link mixLoss2d}: the contribution of one mix to the 2-D step loss (BCP ACDC total). */
+export function mixLoss2dTotal(
+  logits: tf.Tensor,
+  target1: tf.Tensor,
+  target2: tf.Tensor,
+  mask1: tf.Tensor,
+  mask2: tf.Tensor,
+  weight1 = 1,
+  weight2 = 0.5,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const { dice, ce } = mixLoss2d(logits, target1, target2, mask1, mask2, weight1, weight2);
+    return tf.mul(tf.add(dice, ce), 0.5) as tf.Scalar;
+  });
+}
+
+/**
+ * The common signature of {@link mixLoss} (3-D, E19) and {@link mixLoss2dTotal} (2-D, ½(dice + ce) of E30):
+ * the composite losses (E21–E27) are written once against it.
+ */
+export type MixTermLoss = (
+  logits: tf.Tensor,
+  target1: tf.Tensor,
+  target2: tf.Tensor,
+  mask1: tf.Tensor,
+  mask2: tf.Tensor,
+  weight1: number,
+  weight2: number,
+) => tf.Scalar;
+
+/** 1 − m, for the complementary region of a cuboid mask (E20, E22, E23). Caller owns the result. */
+export function complementMask(mask: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.sub(1, tf.cast(mask, 'float32')));
+}

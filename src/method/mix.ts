@@ -1,0 +1,95 @@
+/**
+ * Copy-paste mixing with a cuboid mask: mix(a, b, M) = M⊙a + (1−M)⊙b (method-spec E8–E11, E27), so `a` keeps
+ * the outside of the cuboid (M = 1) and `b` is pasted inside (M = 0).
+ */
+import { tf } from '../backend/tf.js';
+import { InputError } from '../util/errors.js';
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/**
+ * The mask reshaped to broadcast against `a`: a spatial mask `[...S]` (one cuboid shared by the batch, Q30) or a
+ * per-sample mask `[N, ...S]`, against images `[N, ...S, C]` or labels `[N, ...S]`.
+ */
+function broadcastableMask(a: tf.Tensor, mask: tf.Tensor, what: string): tf.Tensor {
+  const hasChannels = a.dtype !== 'int32';
+  const spatial = a.shape.slice(1, hasChannels ? a.rank - 1 : a.rank);
+  if (sameShape(mask.shape, spatial)) {
+    return tf.reshape(mask, hasChannels ? [1, ...spatial, 1] : [1, ...spatial]);
+  }
+  if (sameShape(mask.shape, [a.shape[0], ...spatial])) {
+    return hasChannels ? tf.reshape(mask, [...mask.shape, 1]) : mask;
+  }
+  throw new InputError(
+    `${what}: mask shape [${mask.shape.join(', ')}] matches neither the spatial shape [${spatial.join(', ')}] ` +
+      `nor [N, ...spatial] of the ${hasChannels ? 'image' : 'label'} tensor [${a.shape.join(', ')}]`,
+  );
+}
+
+function checkPair(a: tf.Tensor, b: tf.Tensor, what: string): void {
+  if (!sameShape(a.shape, b.shape) || a.dtype !== b.dtype) {
+    throw new InputError(
+      `${what}: a and b must have the same shape and dtype, got [${a.shape.join(', ')}] ${a.dtype} and ` +
+        `[${b.shape.join(', ')}] ${b.dtype}`,
+    );
+  }
+}
+
+/** Images `[N, ...S, C]` (float32): M⊙a + (1−M)⊙b, the mask broadcast over N and C. Caller owns the result. */
+export function mixImages(a: tf.Tensor, b: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  checkPair(a, b, 'mixImages');
+  if (a.dtype === 'int32')
+    throw new InputError('mixImages: images must be float32; use mixLabels for labels');
+  return tf.tidy(() => {
+    const m = tf.cast(broadcastableMask(a, mask, 'mixImages'), a.dtype);
+    return tf.add(tf.mul(m, a), tf.mul(tf.sub(1, m), b));
+  });
+}
+
+/**
+ * Integer labels `[N, ...S]` (int32): M⊙a + (1−M)⊙b computed in int32, so labels stay exact class ids.
+ * The mask must be binary (a cuboid mask is).
+ */
+export function mixLabels(a: tf.Tensor, b: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  checkPair(a, b, 'mixLabels');
+  if (a.dtype !== 'int32') throw new InputError(`mixLabels: labels must be int32, got ${a.dtype}`);
+  return tf.tidy(() => {
+    const m = tf.cast(broadcastableMask(a, mask, 'mixLabels'), 'int32');
+    return tf.add(tf.mul(m, a), tf.mul(tf.sub(tf.scalar(1, 'int32'), m), b));
+  });
+}
+
+/** Dispatches on dtype: int32 → {@link mixLabels}, otherwise {@link mixImages}. */
+export function mix(a: tf.Tensor, b: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  return a.dtype === 'int32' ? mixLabels(a, b, mask) : mixImages(a, b, mask);
+}
+
+/** The four CPAM inputs (E8–E11). Caller owns the tensors. */
+export interface CpamMixedImages {
+  /** E8 L-U: labeled a outside, unlabeled a pasted in the cuboid. */
+  xl: tf.Tensor;
+  /** E9 U-L: unlabeled b outside, labeled b in the cuboid. */
+  xu: tf.Tensor;
+  /** E10 L-L: labeled a outside, labeled b inside. */
+  xll: tf.Tensor;
+  /** E11 U-U: unlabeled a outside, unlabeled b inside. */
+  xuu: tf.Tensor;
+}
+
+/** E8–E11 from the labeled pair (La, Lb), the unlabeled pair (Ua, Ub) and the cuboid mask. */
+export function cpamMixes(
+  labeledA: tf.Tensor,
+  labeledB: tf.Tensor,
+  unlabeledA: tf.Tensor,
+  unlabeledB: tf.Tensor,
+  mask: tf.Tensor,
+): CpamMixedImages {
+  return {
+    xl: mixImages(labeledA, unlabeledA, mask),
+    xu: mixImages(unlabeledB, labeledB, mask),
+    xll: mixImages(labeledA, labeledB, mask),
+    xuu: mixImages(unlabeledA, unlabeledB, mask),
+  };
+}

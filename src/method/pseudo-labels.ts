@@ -1,0 +1,69 @@
+/**
+ * Teacher pseudo-labels (method-spec §4.3, E5–E7; ACDC §3.8). No gradient: call outside any gradient closure
+ * (it reads the teacher output back to the host to run the connected-component filter).
+ */
+import { tf } from '../backend/tf.js';
+import { InputError } from '../util/errors.js';
+import { type Connectivity, largestConnectedComponent } from './connected-components.js';
+import { hardPredictions } from './predictions.js';
+
+export interface PseudoLabelOptions {
+  /** Keep only the largest connected component, per sample (and per class for K > 2). Default true (E7). */
+  largestComponent?: boolean;
+  /**
+   * Neighbourhood of the component filter. Default: full connectivity, 26 in 3-D and 8 in 2-D (skimage's
+   * default, used by the LA/BraTS/ACDC reference); the pancreas reference uses 18 (Q15).
+   */
+  connectivity?: Connectivity;
+}
+
+/**
+ * int32 pseudo-labels `[N, ...S]` from teacher logits `[N, ...S, K]` (3-D `[N,X,Y,Z,K]` or 2-D `[N,H,W,K]`).
+ * - K = 2 (E6–E7): softmax, p1 ≥ 0.5, then the largest component of the foreground of each sample.
+ * - K > 2 (BCP ACDC, §3.8): argmax (ties → lowest class), then for each sample and each class c ≥ 1 the largest
+ *   component of {pred = c}; the result is Σ_c c·LCC_c (a class with no voxel stays empty).
+ * Caller owns the result.
+ */
+export function pseudoLabels(teacherLogits: tf.Tensor, options: PseudoLabelOptions = {}): tf.Tensor {
+  if (teacherLogits.rank !== 4 && teacherLogits.rank !== 5) {
+    throw new InputError(
+      `pseudoLabels: teacher logits must be [N,H,W,K] or [N,X,Y,Z,K], got [${teacherLogits.shape.join(', ')}]`,
+    );
+  }
+  const spatial = teacherLogits.shape.slice(1, -1);
+  const numClasses = teacherLogits.shape[teacherLogits.rank - 1];
+  const n = teacherLogits.shape[0];
+  const connectivity: Connectivity = options.connectivity ?? (spatial.length === 3 ? 26 : 8);
+  const hardTensor = hardPredictions(teacherLogits);
+  const hard = hardTensor.dataSync() as Int32Array;
+  hardTensor.dispose();
+  const outShape = [n, ...spatial];
+  if (options.largestComponent === false) return tf.tensor(Int32Array.from(hard), outShape, 'int32');
+  const v = spatial.reduce((a, b) => a * b, 1);
+  const out = new Int32Array(n * v);
+  const classMask = new Uint8Array(v);
+  for (let s = 0; s < n; s++) {
+    const sample = hard.subarray(s * v, (s + 1) * v);
+    for (let c = 1; c < numClasses; c++) {
+      let any = false;
+      for (let i = 0; i < v; i++) {
+        const hit = sample[i] === c;
+        classMask[i] = hit ? 1 : 0;
+        any ||= hit;
+      }
+      if (!any) continue;
+      const lcc = largestConnectedComponent(classMask, spatial, connectivity);
+      for (let i = 0; i < v; i++) if (lcc[i] !== 0) out[s * v + i] = c;
+    }
+  }
+  return tf.tensor(out, outShape, 'int32');
+}
+
+/** Fraction of non-background voxels of an int32 label tensor (diagnostics: pseudo-label foreground). */
+export function foregroundFraction(labels: tf.Tensor): number {
+  const data = labels.dataSync();
+  if (data.length === 0) return 0;
+  let fg = 0;
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0) fg++;
+  return fg / data.length;
+}

@@ -1,0 +1,114 @@
+/**
+ * TRCM reliability masks (method-spec §4.6, E13–E16). R_a marks outside-cuboid voxels where the student predicts
+ * labeled image a correctly in both contexts it appears in (L-L and L-U); R_b marks inside-cuboid voxels where
+ * it predicts labeled image b correctly in both L-L and U-L. These positional maps then gate the pseudo-label
+ * supervision of the unlabeled instances occupying the same regions (E21–E24).
+ *
+ * No gradient: the masks are built from hard predictions (softmax ≥ 0.5 / argmax) and one-hot equality, whose
+ * gradients are zero, so they can be computed inside the loss closure from the *current* student logits
+ * without a host read (TF.js has no stopGradient). A test checks that they contribute no gradient.
+ */
+import { tf } from '../backend/tf.js';
+import { InputError } from '../util/errors.js';
+import { classEquality, hardPredictions } from './predictions.js';
+
+export interface TrcmMasks {
+  /** E16 R_a, float32 `[N, ...S]`, non-zero only where the cuboid mask M = 1 (Ω_out). */
+  reliableA: tf.Tensor;
+  /** E16 R_b, float32 `[N, ...S]`, non-zero only where M = 0 (Ω_in). */
+  reliableB: tf.Tensor;
+}
+
+/** M as float32 broadcastable to `[N, ...S]`: a shared `[...S]` mask becomes `[1, ...S]`. */
+function regionMask(mask: tf.Tensor, labels: tf.Tensor): tf.Tensor {
+  const spatial = labels.shape.slice(1);
+  const m = tf.cast(mask, 'float32');
+  const same = (s: readonly number[]) => m.rank === s.length && m.shape.every((d, i) => d === s[i]);
+  if (same(labels.shape)) return m;
+  if (same(spatial)) return tf.reshape(m, [1, ...spatial]);
+  throw new InputError(
+    `trcmMasks: mask shape [${mask.shape.join(', ')}] must be [N, ...spatial] [${labels.shape.join(', ')}] ` +
+      `or [...spatial] [${spatial.join(', ')}]`,
+  );
+}
+
+/**
+ * E13–E16 from the student logits of the L-U (O_l), U-L (O_u) and L-L (O_ll) mixes, the labels Y_a, Y_b (int32)
+ * and the cuboid mask M (1 outside). H_k is the hard prediction of §predictions (2 classes: p1 ≥ 0.5; more:
+ * argmax, the §4.11 generalisation); equality is on class ids, so correctly predicted background is reliable.
+ *   R_a = 1[H_ll = Y_a]·1[H_l = Y_a]·M,   R_b = 1[H_ll = Y_b]·1[H_u = Y_b]·(1 − M).
+ * (E16's 1[a_mask_m + a_mask_o > 1]⊙M equals this product because both factors are 0/1 and already ⊙M.)
+ * Caller owns both tensors.
+ */
+export function trcmMasks(
+  logitsL: tf.Tensor,
+  logitsU: tf.Tensor,
+  logitsLL: tf.Tensor,
+  labelA: tf.Tensor,
+  labelB: tf.Tensor,
+  mask: tf.Tensor,
+): TrcmMasks {
+  const expected = logitsLL.shape;
+  for (const [name, t] of [
+    ['logitsL', logitsL],
+    ['logitsU', logitsU],
+  ] as const) {
+    if (t.rank !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
+      throw new InputError(
+        `trcmMasks: ${name} shape [${t.shape.join(', ')}] differs from logitsLL [${expected.join(', ')}]`,
+      );
+    }
+  }
+  const labelShape = expected.slice(0, -1);
+  for (const [name, t] of [
+    ['labelA', labelA],
+    ['labelB', labelB],
+  ] as const) {
+    if (t.dtype !== 'int32' || t.rank !== labelShape.length || t.shape.some((d, i) => d !== labelShape[i])) {
+      throw new InputError(
+        `trcmMasks: ${name} must be int32 [${labelShape.join(', ')}], got ${t.dtype} [${t.shape.join(', ')}]`,
+      );
+    }
+  }
+  const k = expected[expected.length - 1];
+  return tf.tidy(() => {
+    const m = regionMask(mask, labelA);
+    const inside = tf.sub(1, m);
+    const hL = hardPredictions(logitsL);
+    const hU = hardPredictions(logitsU);
+    const hLL = hardPredictions(logitsLL);
+    const aMaskO = tf.mul(classEquality(hLL, labelA, k), m); // E14
+    const aMaskM = tf.mul(classEquality(hL, labelA, k), m);
+    const bMaskO = tf.mul(classEquality(hLL, labelB, k), inside); // E15
+    const bMaskM = tf.mul(classEquality(hU, labelB, k), inside);
+    return { reliableA: tf.mul(aMaskM, aMaskO), reliableB: tf.mul(bMaskM, bMaskO) }; // E16
+  });
+}
+
+/** Diagnostics: reliable fractions as plain numbers. */
+export interface ReliableFraction {
+  /** |R_a| / |Ω_out| over the batch (0 when Ω_out is empty). */
+  outside: number;
+  /** |R_b| / |Ω_in| over the batch (0 when Ω_in is empty). */
+  inside: number;
+  /** (|R_a| + |R_b|) / (N·V): the fraction of voxels whose pseudo-label is used. */
+  total: number;
+}
+
+/** Reliable fractions of TRCM masks for the log (reads three scalars from the device). */
+export function reliableFraction(masks: TrcmMasks, mask: tf.Tensor): ReliableFraction {
+  const [a, b, out, all] = tf.tidy(() => {
+    const m = regionMask(mask, masks.reliableA);
+    const full = tf.mul(m, tf.onesLike(masks.reliableA));
+    return [
+      tf.sum(masks.reliableA),
+      tf.sum(masks.reliableB),
+      tf.sum(full),
+      tf.scalar(masks.reliableA.size, 'float32'),
+    ];
+  });
+  const [sa, sb, so, sn] = [a, b, out, all].map((t) => t.dataSync()[0]);
+  tf.dispose([a, b, out, all]);
+  const si = sn - so;
+  return { outside: so > 0 ? sa / so : 0, inside: si > 0 ? sb / si : 0, total: sn > 0 ? (sa + sb) / sn : 0 };
+}

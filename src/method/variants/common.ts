@@ -1,0 +1,227 @@
+/**
+ * Pieces shared by the method variants: defaults, batch validation, batch splitting (§2.6), teacher forwards,
+ * the copy-paste preparation (E1–E11) and the supervised loss.
+ */
+import { tf } from '../../backend/tf.js';
+import type { SegmentationModel } from '../../nn/types.js';
+import { InputError, SsmisError } from '../../util/errors.js';
+import { cuboidMask } from '../cuboid.js';
+import { diceLoss2d, maskedCrossEntropy, maskedDiceLoss } from '../losses.js';
+import { mixImages } from '../mix.js';
+import { pseudoLabels } from '../pseudo-labels.js';
+import type { MethodVariant, PreparedStep, StepBatch, StepConfig, StepContext } from './types.js';
+
+/** The reference values (method-spec §3.1, §4, Appendix A). */
+export const DEFAULT_STEP_CONFIG = {
+  maskRatio: 2 / 3,
+  startRange: 'reference',
+  unlabeledWeight: 0.5,
+  teacherMode: 'train',
+  consistencyWeight: 1,
+  rampupIterations: 6000,
+} as const;
+
+export type ResolvedStepConfig = Required<Omit<StepConfig, 'referenceRange' | 'pseudoLabel'>> &
+  Pick<StepConfig, 'referenceRange'> & { pseudoLabel: NonNullable<StepConfig['pseudoLabel']> };
+
+export function resolveConfig(ctx: StepContext): ResolvedStepConfig {
+  const c = ctx.config;
+  return {
+    maskRatio: c.maskRatio ?? DEFAULT_STEP_CONFIG.maskRatio,
+    startRange: c.startRange ?? DEFAULT_STEP_CONFIG.startRange,
+    referenceRange: c.referenceRange,
+    unlabeledWeight: c.unlabeledWeight ?? DEFAULT_STEP_CONFIG.unlabeledWeight,
+    teacherMode: c.teacherMode ?? DEFAULT_STEP_CONFIG.teacherMode,
+    pseudoLabel: c.pseudoLabel ?? {},
+    consistencyWeight: c.consistencyWeight ?? DEFAULT_STEP_CONFIG.consistencyWeight,
+    rampupIterations: c.rampupIterations ?? DEFAULT_STEP_CONFIG.rampupIterations,
+    lossFamily: c.lossFamily ?? (ctx.student.spatialDims === 3 ? '3d' : '2d'),
+  };
+}
+
+function shapeText(s: readonly number[]): string {
+  return `[${s.join(', ')}]`;
+}
+
+/**
+ * Checks shapes, dtypes, the sub-batch split and the label range (one host read of the labels, outside the
+ * gradient closure, so the losses can trust their targets).
+ */
+export function validateBatch(variant: MethodVariant, ctx: StepContext, batch: StepBatch): void {
+  const what = `method variant '${variant.name}'`;
+  const dims = ctx.student.spatialDims;
+  const img = batch.labeledImages;
+  if (img.rank !== dims + 2) {
+    throw new InputError(
+      `${what}: labeledImages must be [N, ...${dims} spatial, C], got ${shapeText(img.shape)}`,
+    );
+  }
+  if (img.shape[img.rank - 1] !== ctx.student.inChannels) {
+    throw new InputError(
+      `${what}: labeledImages has ${img.shape[img.rank - 1]} channels, the student expects ${ctx.student.inChannels}`,
+    );
+  }
+  const lab = batch.labeledLabels;
+  const expected = img.shape.slice(0, -1);
+  if (lab.dtype !== 'int32' || lab.rank !== expected.length || lab.shape.some((d, i) => d !== expected[i])) {
+    throw new InputError(
+      `${what}: labeledLabels must be int32 ${shapeText(expected)}, got ${lab.dtype} ${shapeText(lab.shape)}`,
+    );
+  }
+  if (variant.needsTeacher && ctx.teacher === undefined) {
+    throw new InputError(`${what}: needs a teacher model (ctx.teacher)`);
+  }
+  if (variant.needsUnlabeled) {
+    const u = batch.unlabeledImages;
+    if (u === undefined) throw new InputError(`${what}: needs unlabeledImages`);
+    const sameAsLabeled = u.rank === img.rank && u.shape.every((d, i) => i === 0 || d === img.shape[i]);
+    if (!sameAsLabeled) {
+      throw new InputError(
+        `${what}: unlabeledImages ${shapeText(u.shape)} must match labeledImages ${shapeText(img.shape)} ` +
+          'except for the batch size',
+      );
+    }
+  }
+  const k = ctx.student.numClasses;
+  const data = lab.dataSync();
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] < 0 || data[i] >= k || !Number.isInteger(data[i])) {
+      throw new InputError(`${what}: labeledLabels contains ${data[i]}, expected class ids in [0, ${k - 1}]`);
+    }
+  }
+}
+
+/** Checks N_l = N_u = 2·sub (the mixes pair a labeled with an unlabeled sub-batch) and returns sub. */
+export function subBatchSize(variant: MethodVariant, batch: StepBatch, needsUnlabeled: boolean): number {
+  const nl = batch.labeledImages.shape[0];
+  if (nl < 2 || nl % 2 !== 0) {
+    throw new InputError(
+      `method variant '${variant.name}': the labeled batch must split into two equal sub-batches a and b, got ${nl} images`,
+    );
+  }
+  const nu = batch.unlabeledImages?.shape[0];
+  if (needsUnlabeled && nu !== nl) {
+    throw new InputError(
+      `method variant '${variant.name}': needs as many unlabeled as labeled images (${nl}), got ${nu}`,
+    );
+  }
+  return nl / 2;
+}
+
+/** Rows [start, start + count) of the batch axis (tf.slice: differentiable, no stridedSlice). */
+export function batchRows(t: tf.Tensor, start: number, count: number): tf.Tensor {
+  const begin = new Array<number>(t.rank).fill(0);
+  begin[0] = start;
+  const size = new Array<number>(t.rank).fill(-1);
+  size[0] = count;
+  return tf.slice(t, begin, size);
+}
+
+/** Teacher logits (no gradient: only ever called in `prepare`). Q3: train mode by default. */
+export function teacherLogits(ctx: StepContext, cfg: ResolvedStepConfig, x: tf.Tensor): tf.Tensor {
+  const teacher = ctx.teacher as SegmentationModel;
+  return teacher.apply(x, { training: cfg.teacherMode === 'train', rng: ctx.dropoutRng });
+}
+
+/** Student logits in train mode (dropout seeds from the dropout stream). */
+export function studentLogits(ctx: StepContext, x: tf.Tensor): tf.Tensor {
+  return ctx.student.apply(x, { training: true, rng: ctx.dropoutRng });
+}
+
+/** Builds a PreparedStep whose `dispose` frees its tensors. */
+export function preparedStep(
+  tensors: Record<string, tf.Tensor>,
+  diagnostics: Record<string, number>,
+  cuboid?: PreparedStep['cuboid'],
+): PreparedStep {
+  return {
+    tensors,
+    diagnostics,
+    cuboid,
+    dispose: () => tf.dispose(Object.values(tensors)),
+  };
+}
+
+/** A prepared tensor by name, with a clear error when `prepare` of another variant was passed in. */
+export function prepared(p: PreparedStep, name: string, variant: string): tf.Tensor {
+  const t = p.tensors[name];
+  if (t === undefined || t.isDisposed) {
+    throw new SsmisError(
+      `method variant '${variant}': prepared tensor '${name}' is missing or disposed (was prepare() of this variant called for this step?)`,
+    );
+  }
+  return t;
+}
+
+/**
+ * The copy-paste preparation of bcp / cpam / cpam-trcm (method-spec §4.9 steps 2–4): two separate teacher
+ * forwards on U_a and U_b (E5, BN statistics per call as the reference), pseudo-labels (E6–E7), one cuboid
+ * (E1–E4, Q30) and the mixed inputs E8–E9 (and E10–E11 when `withPairs`).
+ * Tensors: mask (M, `[...S]`), labelA, labelB, pseudoA, pseudoB, xl, xu (, xll, xuu).
+ */
+export function prepareCopyPaste(
+  variant: MethodVariant,
+  ctx: StepContext,
+  batch: StepBatch,
+  withPairs: boolean,
+): PreparedStep {
+  validateBatch(variant, ctx, batch);
+  const sub = subBatchSize(variant, batch, true);
+  const cfg = resolveConfig(ctx);
+  const unlabeled = batch.unlabeledImages as tf.Tensor;
+  const spatial = batch.labeledImages.shape.slice(1, -1);
+  let cuboid: PreparedStep['cuboid'];
+  let foreground = 0;
+  const tensors = tf.tidy(() => {
+    const la = batchRows(batch.labeledImages, 0, sub);
+    const lb = batchRows(batch.labeledImages, sub, sub);
+    const ua = batchRows(unlabeled, 0, sub);
+    const ub = batchRows(unlabeled, sub, sub);
+    const pseudoA = pseudoLabels(teacherLogits(ctx, cfg, ua), cfg.pseudoLabel);
+    const pseudoB = pseudoLabels(teacherLogits(ctx, cfg, ub), cfg.pseudoLabel);
+    const c = cuboidMask(spatial, cfg.maskRatio, ctx.rng, {
+      startRange: cfg.startRange,
+      referenceRange: cfg.referenceRange,
+    });
+    cuboid = { start: c.start, size: c.size, clippedSize: c.clippedSize };
+    foreground = tf.mean(tf.cast(tf.notEqual(tf.concat([pseudoA, pseudoB]), 0), 'float32')).dataSync()[0];
+    const out: Record<string, tf.Tensor> = {
+      mask: c.mask,
+      labelA: batchRows(batch.labeledLabels, 0, sub),
+      labelB: batchRows(batch.labeledLabels, sub, sub),
+      pseudoA,
+      pseudoB,
+      xl: mixImages(la, ua, c.mask), // E8
+      xu: mixImages(ub, lb, c.mask), // E9
+    };
+    if (withPairs) {
+      out.xll = mixImages(la, lb, c.mask); // E10
+      out.xuu = mixImages(ua, ub, c.mask); // E11
+    }
+    return out;
+  });
+  return preparedStep(tensors, { pseudoForegroundFraction: foreground }, cuboid);
+}
+
+/**
+ * Supervised loss on un-mixed labeled images: ½(CE_mean + Dice) with the unmasked Dice (the E27 form without the
+ * mix) for `3d`, ½(D₂ + CE_mean) (E28 unmasked, E29) for `2d`.
+ */
+export function supervisedLoss(
+  logits: tf.Tensor,
+  labels: tf.Tensor,
+  family: '3d' | '2d',
+): { total: tf.Scalar; dice: tf.Scalar; ce: tf.Scalar } {
+  return tf.tidy(() => {
+    const ce = maskedCrossEntropy(logits, labels);
+    const dice = family === '3d' ? maskedDiceLoss(logits, labels) : diceLoss2d(logits, labels);
+    return { total: tf.mul(tf.add(ce, dice), 0.5) as tf.Scalar, dice, ce };
+  });
+}
+
+/** Scalars to numbers (one host read each; the step is synchronous on every TF.js backend we use). */
+export function toNumbers(scalars: Record<string, tf.Tensor>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(scalars)) out[k] = v.dataSync()[0];
+  return out;
+}

@@ -1,0 +1,55 @@
+/**
+ * `mean-teacher` (Tarvainen & Valpola; SSL4MIS/UA-MT style):
+ *   ℒ = ½(CE + Dice)(student(L), Y)  +  w(t) · mean((softmax(student(U)) − softmax(teacher(U)))²)
+ * with w(t) = consistencyWeight · sigmoidRampup(iteration, rampupIterations) (§3.1 ramp formula).
+ * Choices: the student sees labeled and unlabeled images in ONE forward (concatenated, as SSL4MIS), so batch
+ * norm uses the statistics of the whole batch; the teacher sees the unlabeled images without the Gaussian input
+ * noise of UA-MT (noise-free, so the only teacher stochasticity is its dropout in train mode, Q3); the MSE is the
+ * mean over all unlabeled voxels and classes. No mixing, no cuboid.
+ */
+import { tf } from '../../backend/tf.js';
+import { sigmoidRampup } from '../ramps.js';
+import {
+  batchRows,
+  prepared,
+  preparedStep,
+  resolveConfig,
+  studentLogits,
+  supervisedLoss,
+  teacherLogits,
+  toNumbers,
+  validateBatch,
+} from './common.js';
+import type { MethodVariant, StepLoss } from './types.js';
+
+export const meanTeacherVariant: MethodVariant = {
+  name: 'mean-teacher',
+  needsTeacher: true,
+  needsUnlabeled: true,
+  prepare(ctx, batch) {
+    validateBatch(meanTeacherVariant, ctx, batch);
+    const cfg = resolveConfig(ctx);
+    const unlabeled = batch.unlabeledImages as tf.Tensor;
+    const teacherProbs = tf.tidy(() => tf.softmax(teacherLogits(ctx, cfg, unlabeled), -1));
+    return preparedStep({ teacherProbs }, {});
+  },
+  loss(ctx, batch, prep): StepLoss {
+    const cfg = resolveConfig(ctx);
+    const teacherProbs = prepared(prep, 'teacherProbs', meanTeacherVariant.name);
+    const unlabeled = batch.unlabeledImages as tf.Tensor;
+    const nl = batch.labeledImages.shape[0];
+    const nu = unlabeled.shape[0];
+    const weight = cfg.consistencyWeight * sigmoidRampup(ctx.iteration, cfg.rampupIterations);
+    let parts: Record<string, number> = {};
+    const loss = tf.tidy(() => {
+      const logits = studentLogits(ctx, tf.concat([batch.labeledImages, unlabeled], 0));
+      const sup = supervisedLoss(batchRows(logits, 0, nl), batch.labeledLabels, cfg.lossFamily);
+      const studentProbs = tf.softmax(batchRows(logits, nl, nu), -1);
+      const consistency = tf.mean(tf.squaredDifference(studentProbs, teacherProbs)) as tf.Scalar;
+      const total = tf.add(sup.total, tf.mul(consistency, weight)) as tf.Scalar;
+      parts = toNumbers({ total, supervised: sup.total, dice: sup.dice, ce: sup.ce, consistency });
+      return total;
+    });
+    return { loss, parts, diagnostics: { consistencyWeight: weight } };
+  },
+};

@@ -1,0 +1,70 @@
+/**
+ * Stage-1 pre-training step (method-spec §3.2, §3.8): the labeled batch split into a = [0:sub] and b = [sub:2·sub],
+ * one cuboid, X_mix = M⊙L_a + (1−M)⊙L_b, one student forward, loss E27 (`3d`) or the BCP ACDC 2-D form.
+ * Unlabeled images are ignored (the reference loads and discards them). Not a method variant of the registry:
+ * every variant shares this stage.
+ */
+import { tf } from '../../backend/tf.js';
+import { cuboidMask } from '../cuboid.js';
+import { mixImages } from '../mix.js';
+import { pretrainLoss, pretrainLoss2d } from '../pretrain-loss.js';
+import {
+  batchRows,
+  prepared,
+  preparedStep,
+  resolveConfig,
+  studentLogits,
+  subBatchSize,
+  toNumbers,
+  validateBatch,
+} from './common.js';
+import type { MethodVariant, PreparedStep, StepLoss } from './types.js';
+
+export const pretrainStep: MethodVariant = {
+  name: 'pretrain',
+  needsTeacher: false,
+  needsUnlabeled: false,
+  prepare(ctx, batch) {
+    validateBatch(pretrainStep, ctx, batch);
+    const sub = subBatchSize(pretrainStep, batch, false);
+    const cfg = resolveConfig(ctx);
+    const spatial = batch.labeledImages.shape.slice(1, -1);
+    let cuboid: PreparedStep['cuboid'];
+    const tensors = tf.tidy(() => {
+      const c = cuboidMask(spatial, cfg.maskRatio, ctx.rng, {
+        startRange: cfg.startRange,
+        referenceRange: cfg.referenceRange,
+      });
+      cuboid = { start: c.start, size: c.size, clippedSize: c.clippedSize };
+      const out: Record<string, tf.Tensor> = {
+        mask: c.mask,
+        labelA: batchRows(batch.labeledLabels, 0, sub),
+        labelB: batchRows(batch.labeledLabels, sub, sub),
+        x: mixImages(
+          batchRows(batch.labeledImages, 0, sub),
+          batchRows(batch.labeledImages, sub, sub),
+          c.mask,
+        ),
+      };
+      return out;
+    });
+    return preparedStep(tensors, {}, cuboid);
+  },
+  loss(ctx, _batch, prep): StepLoss {
+    const family = resolveConfig(ctx).lossFamily;
+    const t = (name: string) => prepared(prep, name, pretrainStep.name);
+    let parts: Record<string, number> = {};
+    const loss = tf.tidy(() => {
+      const logits = studentLogits(ctx, t('x'));
+      const r = (family === '3d' ? pretrainLoss : pretrainLoss2d)(
+        logits,
+        t('labelA'),
+        t('labelB'),
+        t('mask'),
+      );
+      parts = toNumbers({ ...r });
+      return r.total;
+    });
+    return { loss, parts, diagnostics: {} };
+  },
+};

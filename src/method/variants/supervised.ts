@@ -1,0 +1,34 @@
+/**
+ * `supervised`: labeled images only, no teacher, no mixing. Loss ½(CE + Dice) on the un-mixed labeled batch
+ * (the E27 form without the cuboid mix; E28/E29 for `2d`). All N_l labeled images go through one forward.
+ */
+import { tf } from '../../backend/tf.js';
+import {
+  preparedStep,
+  resolveConfig,
+  studentLogits,
+  supervisedLoss,
+  toNumbers,
+  validateBatch,
+} from './common.js';
+import type { MethodVariant, StepLoss } from './types.js';
+
+export const supervisedVariant: MethodVariant = {
+  name: 'supervised',
+  needsTeacher: false,
+  needsUnlabeled: false,
+  prepare(ctx, batch) {
+    validateBatch(supervisedVariant, ctx, batch);
+    return preparedStep({}, {});
+  },
+  loss(ctx, batch): StepLoss {
+    const family = resolveConfig(ctx).lossFamily;
+    let parts: Record<string, number> = {};
+    const loss = tf.tidy(() => {
+      const p = supervisedLoss(studentLogits(ctx, batch.labeledImages), batch.labeledLabels, family);
+      parts = toNumbers({ ...p });
+      return p.total;
+    });
+    return { loss, parts, diagnostics: {} };
+  },
+};

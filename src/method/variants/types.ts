@@ -1,0 +1,99 @@
+/**
+ * The contract between a method variant and the training loop (design decision 7).
+ *
+ * A step runs in two phases because TF.js has no stopGradient (tfjs-notes §2):
+ * 1. `prepare(ctx, batch)` — OUTSIDE the gradient closure: validates the batch, runs the teacher, builds the
+ *    pseudo-labels, draws the cuboid and builds the mixed inputs. Returns kept tensors; the caller disposes them
+ *    with `prepared.dispose()` after the optimizer step.
+ * 2. `loss(ctx, batch, prepared)` — INSIDE `optimizer.minimize`: the student forwards and the loss. It runs in
+ *    its own `tf.tidy`, returns the scalar to minimise (the caller owns it; minimize disposes it unless asked to
+ *    return it) and the loss parts and diagnostics as plain numbers, captured through a closure variable:
+ *
+ * ```ts
+ * const prepared = variant.prepare(ctx, batch);
+ * let step: StepLoss | undefined;
+ * const cost = optimizer.minimize(() => (step = variant.loss(ctx, batch, prepared)).loss, true, student.trainableWeights());
+ * cost?.dispose(); prepared.dispose();
+ * ```
+ * Batch positions follow the reference sampler (§2.6): labeled `[0:sub]` = a, `[sub:2·sub]` = b, unlabeled likewise.
+ */
+import type { tf } from '../../backend/tf.js';
+import type { SegmentationModel } from '../../nn/types.js';
+import type { Rng } from '../../util/rng.js';
+import type { CuboidStartRange } from '../cuboid.js';
+import type { PseudoLabelOptions } from '../pseudo-labels.js';
+
+export type MethodVariantName = 'supervised' | 'mean-teacher' | 'bcp' | 'cpam' | 'cpam-trcm';
+
+/** One training batch, channels last. */
+export interface StepBatch {
+  /** `[N_l, ...S, C]` float32; N_l = 2·sub for the copy-paste variants and pre-training. */
+  labeledImages: tf.Tensor;
+  /** `[N_l, ...S]` int32 class ids in [0, K−1]. */
+  labeledLabels: tf.Tensor;
+  /** `[N_u, ...S, C]` float32; required by mean-teacher (any N_u) and the copy-paste variants (N_u = N_l). */
+  unlabeledImages?: tf.Tensor;
+}
+
+/** Step settings; every field has the reference default (see `DEFAULT_STEP_CONFIG`). */
+export interface StepConfig {
+  /** Cuboid size ratio per axis (E1); default 2/3. */
+  maskRatio?: number;
+  /** Cuboid start draw (Q1); default `reference`. */
+  startRange?: CuboidStartRange;
+  /** Hard-coded ranges of `reference`; default 112/112/80 (3-D), 256/256 (2-D). */
+  referenceRange?: readonly number[];
+  /** Weight u of the pseudo-label terms; default 0.5. */
+  unlabeledWeight?: number;
+  /** Teacher forward mode; default `train` (Q3: dropout and batch-statistics BN, as the reference). */
+  teacherMode?: 'train' | 'eval';
+  /** Pseudo-label rule; default largest component with full connectivity (E7). */
+  pseudoLabel?: PseudoLabelOptions;
+  /** Mean teacher: maximum consistency weight; default 1.0 (the reference's logged, unused weight, §3.1). */
+  consistencyWeight?: number;
+  /** Mean teacher: ramp-up length in iterations; default 6000 (= 40 × 150 of the reference's `iter // 150`). */
+  rampupIterations?: number;
+  /** `3d` = E17–E20/E27 (VNet scripts), `2d` = E28–E30 (BCP ACDC); default from the student's spatialDims (Q26). */
+  lossFamily?: '3d' | '2d';
+}
+
+export interface StepContext {
+  student: SegmentationModel;
+  /** Required by mean-teacher, bcp, cpam and cpam-trcm. */
+  teacher?: SegmentationModel;
+  /** Cuboid positions (design decision 5). */
+  rng: Rng;
+  /** Dropout seeds of every teacher and student forward. */
+  dropoutRng: Rng;
+  /** 0-based iteration of the stage (mean-teacher ramp-up). */
+  iteration: number;
+  config: StepConfig;
+}
+
+/** Output of `prepare`: kept tensors for `loss`, plus numbers for the log. */
+export interface PreparedStep {
+  tensors: Record<string, tf.Tensor>;
+  diagnostics: Record<string, number>;
+  /** The cuboid of this step, when one was drawn. */
+  cuboid?: { start: number[]; size: number[]; clippedSize: number[] };
+  /** Frees every tensor in `tensors`. */
+  dispose(): void;
+}
+
+/** Output of `loss`. */
+export interface StepLoss {
+  /** The scalar to minimise; owned by the caller (minimize disposes it unless returnCost). */
+  loss: tf.Scalar;
+  /** Loss terms as numbers (always includes `total`). */
+  parts: Record<string, number>;
+  /** e.g. `pseudoForegroundFraction`, `reliableFraction`, `consistencyWeight`. */
+  diagnostics: Record<string, number>;
+}
+
+export interface MethodVariant {
+  readonly name: MethodVariantName | 'pretrain';
+  readonly needsTeacher: boolean;
+  readonly needsUnlabeled: boolean;
+  prepare(ctx: StepContext, batch: StepBatch): PreparedStep;
+  loss(ctx: StepContext, batch: StepBatch, prepared: PreparedStep): StepLoss;
+}

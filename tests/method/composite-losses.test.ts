@@ -1,0 +1,243 @@
+/** cpam-loss.ts (bcpLoss, cpamLoss, E26), cpam-trcm-loss.ts (E21–E25) and pretrain-loss.ts (E27), 3-D and 2-D. */
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/backend/tf.js';
+import { bcpLoss, bcpLoss2d, cpamLoss, cpamLoss2d } from '../../src/method/cpam-loss.js';
+import { cpamTrcmLoss, cpamTrcmLoss2d } from '../../src/method/cpam-trcm-loss.js';
+import { cuboidMask } from '../../src/method/cuboid.js';
+import { mixLoss, mixLoss2dTotal } from '../../src/method/losses.js';
+import { pretrainLoss, pretrainLoss2d } from '../../src/method/pretrain-loss.js';
+import { trcmMasks } from '../../src/method/trcm.js';
+import { Rng } from '../../src/util/rng.js';
+import { randomLabels, randomLogits, refCe, refDice, refDice2d, refSoftmax } from './helpers.js';
+
+type Arr = ArrayLike<number>;
+const N = 2;
+const SPATIAL = [3, 4, 2];
+
+function setup(seed: number, k = 2, spatial = SPATIAL) {
+  const rng = new Rng(seed);
+  const shape = [N, ...spatial, k];
+  const [oL, oU, oLL, oUU] = [0, 1, 2, 3].map(() => randomLogits(rng, shape));
+  const [ya, yb, pa, pb] = [0, 1, 2, 3].map(() => randomLabels(rng, [N, ...spatial], k));
+  const c = cuboidMask(
+    spatial,
+    0.5,
+    spatial.map(() => 1),
+  );
+  const all = [oL, oU, oLL, oUU, ya, yb, pa, pb, c.mask];
+  const host = Object.fromEntries(
+    Object.entries({ oL, oU, oLL, oUU, ya, yb, pa, pb, m: c.mask }).map(([n, t]) => [n, t.dataSync()]),
+  ) as Record<string, Arr>;
+  const inputs = {
+    logitsL: oL,
+    logitsU: oU,
+    logitsLL: oLL,
+    logitsUU: oUU,
+    labelA: ya,
+    labelB: yb,
+    pseudoA: pa,
+    pseudoB: pb,
+    mask: c.mask,
+  };
+  return { inputs, all, host, k };
+}
+
+/** Float64 E19 (or the 2-D ½(dice + ce) of E30) from flat host arrays; masks of length N·V. */
+function refMix(o: Arr, t1: Arr, t2: Arr, m1: Arr, m2: Arr, w1: number, w2: number, k: number, twoD = false) {
+  const dice = twoD ? refDice2d : refDice;
+  return (
+    0.5 *
+    (w1 * dice(o, t1, m1, N, k) +
+      w2 * dice(o, t2, m2, N, k) +
+      w1 * refCe(o, t1, m1, N, k) +
+      w2 * refCe(o, t2, m2, N, k))
+  );
+}
+
+const perSample = (m: Arr) => Float64Array.from({ length: N * m.length }, (_, i) => m[i % m.length]);
+const complement = (m: Arr) => Float64Array.from(m, (v) => 1 - v);
+
+/** Float64 E13–E16 from host arrays (2 classes: p1 ≥ 0.5). */
+function refReliable(h: Record<string, Arr>, k: number) {
+  const hard = (o: Arr) => {
+    const p = refSoftmax(o, k);
+    return Int32Array.from({ length: o.length / k }, (_, i) => {
+      if (k === 2) return p[i * 2 + 1] >= 0.5 ? 1 : 0;
+      let best = 0;
+      for (let c = 1; c < k; c++) if (p[i * k + c] > p[i * k + best]) best = c;
+      return best;
+    });
+  };
+  const [hl, hu, hll] = [hard(h.oL), hard(h.oU), hard(h.oLL)];
+  const m = perSample(h.m);
+  const ra = Float64Array.from(m, (mv, i) => (hll[i] === h.ya[i] && hl[i] === h.ya[i] ? mv : 0));
+  const rb = Float64Array.from(m, (mv, i) => (hll[i] === h.yb[i] && hu[i] === h.yb[i] ? 1 - mv : 0));
+  return { ra, rb };
+}
+
+const num = (t: tf.Tensor) => t.dataSync()[0];
+
+describe('cpamTrcmLoss (E21–E25)', () => {
+  it('equals the sum of the four mix_loss_sep terms with the right masks (float64 reference)', () => {
+    for (const u of [0.5, 0.3]) {
+      const { inputs, all, host: h, k } = setup(31);
+      const { ra, rb } = refReliable(h, k);
+      expect(ra.some((v) => v === 1) && rb.some((v) => v === 1)).toBe(true);
+      const m = perSample(h.m);
+      const mi = complement(m);
+      const l = refMix(h.oL, h.ya, h.pa, m, rb, 1, u, k);
+      const uu0 = refMix(h.oU, h.yb, h.pb, mi, ra, 1, u, k);
+      const ll = refMix(h.oLL, h.ya, h.yb, m, mi, 1, 1, k);
+      const uu = refMix(h.oUU, h.pa, h.pb, ra, rb, u, u, k);
+      const r = cpamTrcmLoss({ ...inputs, unlabeledWeight: u });
+      expect(num(r.l)).toBeCloseTo(l, 5);
+      expect(num(r.u)).toBeCloseTo(uu0, 5);
+      expect(num(r.ll)).toBeCloseTo(ll, 5);
+      expect(num(r.uu)).toBeCloseTo(uu, 5);
+      expect(num(r.total)).toBeCloseTo(l + uu0 + ll + uu, 5);
+      expect(Array.from(r.reliableA.dataSync())).toEqual(Array.from(ra));
+      expect(Array.from(r.reliableB.dataSync())).toEqual(Array.from(rb));
+      tf.dispose([...all, ...Object.values(r)]);
+    }
+  });
+
+  it('equals the sum of four mixLoss calls (TS) with masks L, R_b / 1−L, R_a / L, 1−L / R_a, R_b', () => {
+    const { inputs: x, all } = setup(5);
+    const r = cpamTrcmLoss(x); // default u = 0.5
+    const expected = tf.tidy(() => {
+      const t = trcmMasks(x.logitsL, x.logitsU, x.logitsLL, x.labelA, x.labelB, x.mask);
+      const inside = tf.sub(1, x.mask);
+      return num(
+        tf.addN([
+          mixLoss(x.logitsL, x.labelA, x.pseudoA, x.mask, t.reliableB, 1, 0.5),
+          mixLoss(x.logitsU, x.labelB, x.pseudoB, inside, t.reliableA, 1, 0.5),
+          mixLoss(x.logitsLL, x.labelA, x.labelB, x.mask, inside, 1, 1),
+          mixLoss(x.logitsUU, x.pseudoA, x.pseudoB, t.reliableA, t.reliableB, 0.5, 0.5),
+        ]),
+      );
+    });
+    expect(num(r.total)).toBeCloseTo(expected, 6);
+    tf.dispose([...all, ...Object.values(r)]);
+  });
+
+  it('2-D port: the same terms with ½(dice + ce) of E30 (4 classes, argmax TRCM)', () => {
+    const { inputs, all, host: h, k } = setup(17, 4, [4, 3]);
+    const { ra, rb } = refReliable(h, k);
+    const m = perSample(h.m);
+    const mi = complement(m);
+    const expected =
+      refMix(h.oL, h.ya, h.pa, m, rb, 1, 0.5, k, true) +
+      refMix(h.oU, h.yb, h.pb, mi, ra, 1, 0.5, k, true) +
+      refMix(h.oLL, h.ya, h.yb, m, mi, 1, 1, k, true) +
+      refMix(h.oUU, h.pa, h.pb, ra, rb, 0.5, 0.5, k, true);
+    const r = cpamTrcmLoss2d(inputs);
+    expect(num(r.total)).toBeCloseTo(expected, 5);
+    const viaTs = tf.tidy(() =>
+      num(
+        tf.addN([
+          mixLoss2dTotal(inputs.logitsL, inputs.labelA, inputs.pseudoA, inputs.mask, r.reliableB, 1, 0.5),
+          mixLoss2dTotal(
+            inputs.logitsU,
+            inputs.labelB,
+            inputs.pseudoB,
+            tf.sub(1, inputs.mask),
+            r.reliableA,
+            1,
+            0.5,
+          ),
+          mixLoss2dTotal(
+            inputs.logitsLL,
+            inputs.labelA,
+            inputs.labelB,
+            inputs.mask,
+            tf.sub(1, inputs.mask),
+            1,
+            1,
+          ),
+          mixLoss2dTotal(inputs.logitsUU, inputs.pseudoA, inputs.pseudoB, r.reliableA, r.reliableB, 0.5, 0.5),
+        ]),
+      ),
+    );
+    expect(num(r.total)).toBeCloseTo(viaTs, 6);
+    tf.dispose([...all, ...Object.values(r)]);
+  });
+});
+
+describe('cpamLoss (E26) and bcpLoss', () => {
+  it('E26: L-U (1/u), U-L with the unlab weight swap (u on Ŷ_b outside, 1 on Y_b inside), L-L (1/1), U-U (u/u)', () => {
+    const { inputs, all, host: h, k } = setup(77);
+    const m = perSample(h.m);
+    const mi = complement(m);
+    const u = 0.4;
+    const l = refMix(h.oL, h.ya, h.pa, m, mi, 1, u, k);
+    const uTerm = refMix(h.oU, h.pb, h.yb, m, mi, u, 1, k);
+    const ll = refMix(h.oLL, h.ya, h.yb, m, mi, 1, 1, k);
+    const uu = refMix(h.oUU, h.pa, h.pb, m, mi, u, u, k);
+    const r = cpamLoss({ ...inputs, unlabeledWeight: u });
+    expect(num(r.l)).toBeCloseTo(l, 5);
+    expect(num(r.u)).toBeCloseTo(uTerm, 5);
+    expect(num(r.ll)).toBeCloseTo(ll, 5);
+    expect(num(r.uu)).toBeCloseTo(uu, 5);
+    expect(num(r.total)).toBeCloseTo(l + uTerm + ll + uu, 5);
+    const b = bcpLoss({ ...inputs, unlabeledWeight: u });
+    expect(num(b.total)).toBeCloseTo(l + uTerm, 5);
+    expect(Object.keys(b).sort()).toEqual(['l', 'total', 'u']);
+    tf.dispose([...all, ...Object.values(r), ...Object.values(b)]);
+  });
+
+  it('2-D forms use E28–E30', () => {
+    const { inputs, all, host: h, k } = setup(78, 4, [4, 3]);
+    const m = perSample(h.m);
+    const mi = complement(m);
+    const l = refMix(h.oL, h.ya, h.pa, m, mi, 1, 0.5, k, true);
+    const u = refMix(h.oU, h.pb, h.yb, m, mi, 0.5, 1, k, true);
+    const ll = refMix(h.oLL, h.ya, h.yb, m, mi, 1, 1, k, true);
+    const uu = refMix(h.oUU, h.pa, h.pb, m, mi, 0.5, 0.5, k, true);
+    const r = cpamLoss2d(inputs);
+    const b = bcpLoss2d(inputs);
+    expect(num(r.total)).toBeCloseTo(l + u + ll + uu, 5);
+    expect(num(b.total)).toBeCloseTo(l + u, 5);
+    tf.dispose([...all, ...Object.values(r), ...Object.values(b)]);
+  });
+});
+
+describe('pretrainLoss (E27) and its 2-D form', () => {
+  it('3-D: ½[CE_mean + unmasked Dice] on the mixed label M⊙Y_a + (1−M)⊙Y_b', () => {
+    const { inputs, all, host: h, k } = setup(90);
+    const m = perSample(h.m);
+    const mixed = Int32Array.from(m, (mv, i) => (mv === 1 ? h.ya[i] : h.yb[i]));
+    const dice = refDice(h.oL, mixed, null, N, k);
+    const ce = refCe(h.oL, mixed, null, N, k);
+    const r = pretrainLoss(inputs.logitsL, inputs.labelA, inputs.labelB, inputs.mask);
+    expect(num(r.dice)).toBeCloseTo(dice, 5);
+    expect(num(r.ce)).toBeCloseTo(ce, 5);
+    expect(num(r.total)).toBeCloseTo(0.5 * (dice + ce), 5);
+    tf.dispose([...all, ...Object.values(r)]);
+  });
+
+  it('2-D (BCP ACDC): ½(dice + ce) of E30 with both weights 1', () => {
+    const { inputs, all, host: h, k } = setup(91, 4, [4, 3]);
+    const m = perSample(h.m);
+    const r = pretrainLoss2d(inputs.logitsL, inputs.labelA, inputs.labelB, inputs.mask);
+    expect(num(r.total)).toBeCloseTo(refMix(h.oL, h.ya, h.yb, m, complement(m), 1, 1, k, true), 5);
+    tf.dispose([...all, ...Object.values(r)]);
+  });
+});
+
+describe('memory', () => {
+  it('composite losses keep numTensors flat', () => {
+    const { inputs, all } = setup(3);
+    const run = () => {
+      for (const r of [cpamTrcmLoss(inputs), cpamLoss(inputs), bcpLoss(inputs), cpamTrcmLoss2d(inputs)]) {
+        tf.dispose(Object.values(r));
+      }
+      tf.dispose(Object.values(pretrainLoss(inputs.logitsL, inputs.labelA, inputs.labelB, inputs.mask)));
+      tf.dispose(Object.values(pretrainLoss2d(inputs.logitsL, inputs.labelA, inputs.labelB, inputs.mask)));
+    };
+    run();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) run();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(all);
+  });
+});

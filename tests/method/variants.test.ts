@@ -1,0 +1,304 @@
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/backend/tf.js';
+import { cpamTrcmLoss } from '../../src/method/cpam-trcm-loss.js';
+import { maskedCrossEntropy, maskedDiceLoss } from '../../src/method/losses.js';
+import { sigmoidRampup } from '../../src/method/ramps.js';
+import {
+  getMethodVariant,
+  METHOD_VARIANT_NAMES,
+  type MethodVariant,
+  methodVariants,
+  pretrainStep,
+  type StepBatch,
+  type StepConfig,
+  type StepContext,
+  type StepLoss,
+} from '../../src/method/variants/index.js';
+import { InputError } from '../../src/util/errors.js';
+import { Rng } from '../../src/util/rng.js';
+import { randomLabels, randomLogits, type TinyModel, tinyModel } from './helpers.js';
+
+const SPATIAL: Record<2 | 3, number[]> = { 3: [4, 4, 2], 2: [6, 6] };
+const CLASSES: Record<2 | 3, number> = { 3: 2, 2: 4 };
+
+function makeBatch(dims: 2 | 3, n: number, seed: number): StepBatch {
+  const rng = new Rng(seed);
+  const spatial = SPATIAL[dims];
+  return {
+    labeledImages: randomLogits(rng, [n, ...spatial, 1], 1),
+    labeledLabels: randomLabels(rng, [n, ...spatial], CLASSES[dims]),
+    unlabeledImages: randomLogits(rng, [n, ...spatial, 1], 1),
+  };
+}
+
+function disposeBatch(b: StepBatch): void {
+  tf.dispose([b.labeledImages, b.labeledLabels, ...(b.unlabeledImages ? [b.unlabeledImages] : [])]);
+}
+
+function makeContext(
+  dims: 2 | 3,
+  config: StepConfig = {},
+): StepContext & { student: TinyModel; teacher: TinyModel } {
+  return {
+    student: tinyModel(dims, 1, CLASSES[dims], 1),
+    teacher: tinyModel(dims, 1, CLASSES[dims], 2),
+    rng: new Rng(10),
+    dropoutRng: new Rng(20),
+    iteration: 0,
+    config: { maskRatio: 0.5, startRange: 'valid', ...config },
+  };
+}
+
+function disposeContext(ctx: StepContext): void {
+  ctx.student.dispose();
+  ctx.teacher?.dispose();
+}
+
+/** One full training step as the training loop will run it: prepare, minimize, dispose, EMA. */
+function trainStep(variant: MethodVariant, ctx: StepContext, batch: StepBatch, opt: tf.Optimizer): StepLoss {
+  const prepared = variant.prepare(ctx, batch);
+  let step: StepLoss | undefined;
+  const cost = opt.minimize(
+    () => {
+      step = variant.loss(ctx, batch, prepared);
+      return step.loss;
+    },
+    true,
+    ctx.student.trainableWeights(),
+  );
+  cost?.dispose();
+  prepared.dispose();
+  const teacher = ctx.teacher;
+  if (teacher) {
+    tf.tidy(() => {
+      const s = ctx.student.trainableWeights();
+      teacher.trainableWeights().forEach((t, i) => {
+        t.assign(tf.add(tf.mul(t, 0.99), tf.mul(s[i], 0.01)));
+      });
+    });
+  }
+  ctx.iteration++;
+  return step as StepLoss;
+}
+
+const ALL: MethodVariant[] = [...Object.values(methodVariants), pretrainStep];
+
+describe('variant registry', () => {
+  it('lists the five method variants and rejects unknown names', () => {
+    expect(METHOD_VARIANT_NAMES).toEqual(['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm']);
+    for (const name of METHOD_VARIANT_NAMES) expect(getMethodVariant(name).name).toBe(name);
+    expect(() => getMethodVariant('fixmatch')).toThrow(InputError);
+    expect(() => getMethodVariant('toString')).toThrow(/unknown method variant/);
+  });
+});
+
+for (const dims of [3, 2] as const) {
+  describe(`${dims}-D variant steps`, () => {
+    for (const variant of ALL) {
+      it(`${variant.name}: finite loss, gradients through tf.variableGrads, numTensors flat over steps`, () => {
+        const ctx = makeContext(dims);
+        const batch = makeBatch(dims, 4, 3);
+        const opt = tf.train.sgd(0.1);
+        // Gradient through tf.variableGrads.
+        const prepared = variant.prepare(ctx, batch);
+        let step: StepLoss | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          step = variant.loss(ctx, batch, prepared);
+          return step.loss;
+        }, ctx.student.trainableWeights());
+        expect(Number.isFinite(value.dataSync()[0])).toBe(true);
+        expect((step as StepLoss).parts.total).toBeCloseTo(value.dataSync()[0], 5);
+        const gradValues = Object.values(grads).flatMap((g) => Array.from(g.dataSync()));
+        expect(Object.keys(grads)).toHaveLength(2);
+        expect(gradValues.every(Number.isFinite)).toBe(true);
+        expect(gradValues.some((g) => g !== 0)).toBe(true);
+        tf.dispose([value, ...Object.values(grads)]);
+        prepared.dispose();
+
+        const w0 = ctx.student.trainableWeights()[0].dataSync().slice();
+        trainStep(variant, ctx, batch, opt);
+        const before = tf.memory().numTensors;
+        for (let i = 0; i < 3; i++) {
+          const s = trainStep(variant, ctx, batch, opt);
+          expect(Number.isFinite(s.parts.total)).toBe(true);
+        }
+        expect(tf.memory().numTensors).toBe(before);
+        expect(Array.from(ctx.student.trainableWeights()[0].dataSync())).not.toEqual(Array.from(w0));
+        opt.dispose();
+        disposeBatch(batch);
+        disposeContext(ctx);
+      });
+    }
+  });
+}
+
+describe('forward calls and batch positions (§2.6, E5, E12)', () => {
+  const expectations: Record<string, { teacher: number[]; student: number[] }> = {
+    supervised: { teacher: [], student: [4] },
+    'mean-teacher': { teacher: [4], student: [8] },
+    bcp: { teacher: [2, 2], student: [2, 2] },
+    cpam: { teacher: [2, 2], student: [2, 2, 2, 2] },
+    'cpam-trcm': { teacher: [2, 2], student: [2, 2, 2, 2] },
+    pretrain: { teacher: [], student: [2] },
+  };
+  for (const variant of ALL) {
+    it(`${variant.name}: teacher/student forward batch sizes and modes`, () => {
+      for (const teacherMode of ['train', 'eval'] as const) {
+        const ctx = makeContext(3, { teacherMode });
+        const batch = makeBatch(3, 4, 5);
+        const prepared = variant.prepare(ctx, batch);
+        const l = variant.loss(ctx, batch, prepared);
+        l.loss.dispose();
+        prepared.dispose();
+        const e = expectations[variant.name];
+        expect(ctx.teacher.calls.map((c) => c.batch)).toEqual(e.teacher);
+        expect(ctx.teacher.calls.every((c) => c.training === (teacherMode === 'train'))).toBe(true);
+        expect(ctx.student.calls.map((c) => c.batch)).toEqual(e.student);
+        expect(ctx.student.calls.every((c) => c.training)).toBe(true);
+        disposeBatch(batch);
+        disposeContext(ctx);
+      }
+    });
+  }
+
+  it('copy-paste preparation: a = rows [0:sub], b = rows [sub:2·sub], mixes E8–E11 with one cuboid', () => {
+    const ctx = makeContext(3);
+    const spatial = SPATIAL[3];
+    const fill = (values: number[]) => tf.concat(values.map((v) => tf.fill([1, ...spatial, 1], v)));
+    const batch: StepBatch = {
+      labeledImages: fill([1, 2, 3, 4]),
+      labeledLabels: tf.concat([0, 1, 1, 0].map((v) => tf.fill([1, ...spatial], v, 'int32'))),
+      unlabeledImages: fill([11, 12, 13, 14]),
+    };
+    const p = methodVariants['cpam-trcm'].prepare(ctx, batch);
+    const m = Array.from(p.tensors.mask.dataSync());
+    const v = m.length;
+    const expectMix = (name: string, outside: number[], inside: number[]) => {
+      const data = p.tensors[name].dataSync();
+      for (let s = 0; s < 2; s++)
+        for (let i = 0; i < v; i++) expect(data[s * v + i]).toBe(m[i] === 1 ? outside[s] : inside[s]);
+    };
+    expect(m.some((x) => x === 0) && m.some((x) => x === 1)).toBe(true);
+    expectMix('xl', [1, 2], [11, 12]);
+    expectMix('xu', [13, 14], [3, 4]);
+    expectMix('xll', [1, 2], [3, 4]);
+    expectMix('xuu', [11, 12], [13, 14]);
+    expect(Array.from(p.tensors.labelA.dataSync())).toEqual([
+      ...new Array(v).fill(0),
+      ...new Array(v).fill(1),
+    ]);
+    expect(Array.from(p.tensors.labelB.dataSync())).toEqual([
+      ...new Array(v).fill(1),
+      ...new Array(v).fill(0),
+    ]);
+    expect(p.tensors.pseudoA.shape).toEqual([2, ...spatial]);
+    expect(p.cuboid?.size).toEqual([2, 2, 1]);
+    const f = p.diagnostics.pseudoForegroundFraction;
+    expect(f).toBeGreaterThanOrEqual(0);
+    expect(f).toBeLessThanOrEqual(1);
+    p.dispose();
+    disposeBatch(batch);
+    disposeContext(ctx);
+  });
+
+  it('cpam-trcm loss = cpamTrcmLoss on the student outputs of X_l, X_u, X_ll, X_uu in that order', () => {
+    const ctx = makeContext(3, { unlabeledWeight: 0.3 });
+    const batch = makeBatch(3, 4, 9);
+    const variant = methodVariants['cpam-trcm'];
+    const p = variant.prepare(ctx, batch);
+    const replay = ctx.dropoutRng.clone();
+    const step = variant.loss(ctx, batch, p);
+    const t = p.tensors;
+    const expected = tf.tidy(() => {
+      const f = (x: tf.Tensor) => ctx.student.apply(x, { training: true, rng: replay });
+      const r = cpamTrcmLoss({
+        logitsL: f(t.xl),
+        logitsU: f(t.xu),
+        logitsLL: f(t.xll),
+        logitsUU: f(t.xuu),
+        labelA: t.labelA,
+        labelB: t.labelB,
+        pseudoA: t.pseudoA,
+        pseudoB: t.pseudoB,
+        mask: t.mask,
+        unlabeledWeight: 0.3,
+      });
+      return [r.l, r.u, r.ll, r.uu, r.total].map((s) => s.dataSync()[0]);
+    });
+    expect([step.parts.l, step.parts.u, step.parts.ll, step.parts.uu, step.parts.total]).toEqual(expected);
+    expect(step.loss.dataSync()[0]).toBe(expected[4]);
+    for (const key of ['reliableFraction', 'reliableFractionOutside', 'reliableFractionInside']) {
+      expect(step.diagnostics[key]).toBeGreaterThanOrEqual(0);
+      expect(step.diagnostics[key]).toBeLessThanOrEqual(1);
+    }
+    step.loss.dispose();
+    p.dispose();
+    disposeBatch(batch);
+    disposeContext(ctx);
+  });
+
+  it('mean-teacher: ½(CE + Dice) on labeled + ramped MSE of softmaxes on unlabeled', () => {
+    const ctx = makeContext(3, { teacherMode: 'eval', consistencyWeight: 0.7, rampupIterations: 100 });
+    ctx.iteration = 30;
+    const batch = makeBatch(3, 4, 13);
+    const variant = methodVariants['mean-teacher'];
+    const p = variant.prepare(ctx, batch);
+    const replay = ctx.dropoutRng.clone();
+    const step = variant.loss(ctx, batch, p);
+    const w = 0.7 * sigmoidRampup(30, 100);
+    expect(step.diagnostics.consistencyWeight).toBeCloseTo(w, 12);
+    const expected = tf.tidy(() => {
+      const logits = ctx.student.apply(tf.concat([batch.labeledImages, batch.unlabeledImages as tf.Tensor]), {
+        training: true,
+        rng: replay,
+      });
+      const lab = tf.slice(logits, [0, 0, 0, 0, 0], [4, -1, -1, -1, -1]);
+      const unl = tf.slice(logits, [4, 0, 0, 0, 0], [4, -1, -1, -1, -1]);
+      const sup = tf.mul(
+        tf.add(maskedCrossEntropy(lab, batch.labeledLabels), maskedDiceLoss(lab, batch.labeledLabels)),
+        0.5,
+      );
+      const teacher = tf.softmax(ctx.teacher.apply(batch.unlabeledImages as tf.Tensor, { training: false }));
+      const mse = tf.mean(tf.square(tf.sub(tf.softmax(unl), teacher)));
+      return tf.add(sup, tf.mul(mse, w)).dataSync()[0];
+    });
+    expect(step.loss.dataSync()[0]).toBeCloseTo(expected, 6);
+    step.loss.dispose();
+    p.dispose();
+    disposeBatch(batch);
+    disposeContext(ctx);
+  });
+});
+
+describe('batch validation', () => {
+  it('rejects odd labeled batches, unequal unlabeled batches, missing teacher, bad labels and channels', () => {
+    const ctx = makeContext(3);
+    const odd = makeBatch(3, 3, 1);
+    expect(() => methodVariants.bcp.prepare(ctx, odd)).toThrow(/two equal sub-batches/);
+    const batch = makeBatch(3, 4, 1);
+    const fewer = { ...batch, unlabeledImages: tf.slice(batch.unlabeledImages as tf.Tensor, 0, 2) };
+    expect(() => methodVariants.cpam.prepare(ctx, fewer)).toThrow(/as many unlabeled as labeled/);
+    expect(() => methodVariants.cpam.prepare({ ...ctx, teacher: undefined }, batch)).toThrow(
+      /needs a teacher/,
+    );
+    expect(() =>
+      methodVariants['mean-teacher'].prepare(ctx, { ...batch, unlabeledImages: undefined }),
+    ).toThrow(/needs unlabeledImages/);
+    const badLabels = { ...batch, labeledLabels: tf.fill(batch.labeledLabels.shape, 2, 'int32') };
+    expect(() => methodVariants.supervised.prepare(ctx, badLabels)).toThrow(
+      /contains 2, expected class ids in \[0, 1\]/,
+    );
+    const twoChannels = {
+      ...batch,
+      labeledImages: tf.concat([batch.labeledImages, batch.labeledImages], -1),
+    };
+    expect(() => methodVariants.supervised.prepare(ctx, twoChannels)).toThrow(/2 channels/);
+    const p = methodVariants.bcp.prepare(ctx, batch);
+    expect(() => methodVariants.cpam.loss(ctx, batch, p)).toThrow(/prepared tensor 'xll'/);
+    p.dispose();
+    tf.dispose([fewer.unlabeledImages, badLabels.labeledLabels, twoChannels.labeledImages]);
+    disposeBatch(odd);
+    disposeBatch(batch);
+    disposeContext(ctx);
+  });
+});
