@@ -2,18 +2,14 @@ import { Command, CommanderError } from 'commander';
 import { errorMessage, SsmisError } from '../util/errors.js';
 import { packageVersion } from '../util/package-info.js';
 import { registerPrepare, registerSynth } from './commands/data.js';
+import { registerDemo } from './commands/demo.js';
+import { finalEvaluationHook, registerEval } from './commands/eval.js';
 import { registerInfo } from './commands/info.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerPredict } from './commands/predict.js';
 import { registerTrain, TrainExit } from './commands/train.js';
 import { registerValidate } from './commands/validate.js';
 import type { CliContext } from './context.js';
-
-/** Commands whose capability has not landed yet: listed in --help, and say so when run. */
-const PENDING: Array<{ name: string; summary: string; issue: number }> = [
-  { name: 'eval', summary: 'evaluate a checkpoint or NIfTI predictions: Dice, Jaccard, 95HD, ASD', issue: 5 },
-  { name: 'predict', summary: 'write NIfTI label masks in each input scan’s geometry', issue: 5 },
-  { name: 'demo', summary: 'synthesise a small dataset, train, evaluate and print the metrics', issue: 6 },
-];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('ssmis')
@@ -29,24 +25,15 @@ export function buildProgram(ctx: CliContext): Command {
   program.hook('preAction', (_this, action) => {
     ctx.verbose = Boolean(action.optsWithGlobals().verbose);
   });
-  registerInfo(program, ctx);
-  registerInspect(program, ctx);
-  registerValidate(program, ctx);
-  registerTrain(program, ctx);
+  registerDemo(program, ctx);
+  registerTrain(program, ctx, finalEvaluationHook(ctx));
+  registerEval(program, ctx);
+  registerPredict(program, ctx);
   registerPrepare(program, ctx);
   registerSynth(program, ctx);
-  for (const pending of PENDING) {
-    program
-      .command(pending.name)
-      .description(`${pending.summary} (not implemented yet)`)
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(() => {
-        throw new SsmisError(
-          `\`ssmis ${pending.name}\` is not implemented yet; it lands with issue #${pending.issue}`,
-        );
-      });
-  }
+  registerValidate(program, ctx);
+  registerInfo(program, ctx);
+  registerInspect(program, ctx);
   return program;
 }
 

@@ -1,0 +1,614 @@
+/**
+ * Evaluation of a model on a dataset split, and of NIfTI predictions against labels (method-spec §5, design
+ * decisions 8 and 10): inference (3-D sliding window or 2-D slice by slice), optional largest-component
+ * post-processing, per-class metrics under a protocol, and the `eval/` folder (cases.csv, summary.json,
+ * predictions, probabilities, report.html with overlays).
+ *
+ * Memory is bounded by one case: cases are loaded one at a time (the dataset's cache is the caller's choice;
+ * `evaluate` opens it without cache), inference keeps its tensors inside `tf.tidy` per window batch, and only
+ * the metrics of finished cases are kept.
+ */
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { initBackend } from '../backend/init.js';
+import type { SsmisConfig } from '../config/index.js';
+import { type Dataset, openDataset, type SplitName } from '../data/dataset.js';
+import { readNifti, volumeFromArray, writeNifti } from '../io/nifti.js';
+import type { Affine, Volume } from '../io/volume.js';
+import { type Connectivity, largestConnectedComponent } from '../method/connected-components.js';
+import { loadWeights } from '../nn/checkpoint.js';
+import { createModel } from '../nn/create.js';
+import type { FinalEvaluationContext } from '../train/train.js';
+import { errorMessage, InputError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import {
+  type CaseEvaluation,
+  type DistanceUnits,
+  type EvaluationProtocol,
+  evaluateCase,
+} from './protocol.js';
+import {
+  buildReport,
+  type EvaluationReport,
+  type EvaluationSource,
+  formatReportHeader,
+  formatSummaryTable,
+  type OverlayRef,
+  type SelectionInfo,
+  safeFileStem,
+  writeCaseOverlays,
+  writeReportFiles,
+} from './report.js';
+import { type InferenceModel, slidingWindowInference, slidingWindowInference2d } from './sliding-window.js';
+
+/** Affine entries of prediction and label may differ by this much (float32 header round-off), in mm. */
+export const GEOMETRY_TOLERANCE_MM = 1e-3;
+
+/** Progress of a long evaluation: cases done, and the windows (or slices) of the current case. */
+export interface EvaluationProgress {
+  /** `window`: a forward pass of the current case finished; `case`: the case is finished. */
+  phase: 'window' | 'case';
+  casesDone: number;
+  cases: number;
+  caseId: string;
+  windowsDone: number;
+  windows: number;
+}
+
+export interface EvaluationResult {
+  cases: CaseEvaluation[];
+  summary: EvaluationReport;
+  /** The folder written, when there was one. */
+  outDir?: string;
+}
+
+export interface EvaluateModelOptions {
+  model: InferenceModel;
+  dataset: Dataset;
+  ids: readonly string[];
+  /** `eval` settings (patch, strides, protocol, largestComponent, connectivity, units, batchWindows,
+   * savePredictions, saveProbabilities) and, for 2-D models, `data.sliceResize`. */
+  config: SsmisConfig;
+  outDir?: string;
+  onProgress?: (progress: EvaluationProgress) => void;
+  /** How the model was selected (recorded in summary.json and the header). */
+  selection?: SelectionInfo;
+  /** Split name recorded as the source (when `ids` is a split). */
+  split?: string | null;
+  /** Fixed report date (tests). */
+  createdAt?: string;
+}
+
+/** Path of an id's file in a sub-folder of `outDir`, refusing ids that would leave it. */
+function caseFile(outDir: string, folder: string, id: string, suffix: string): string {
+  return path.join(outDir, folder, `${safeFileStem(id)}${suffix}`);
+}
+
+function isPlanar(connectivity: Connectivity): boolean {
+  return connectivity === 4 || connectivity === 8;
+}
+
+/**
+ * Keeps, for every class in `classes`, only the largest connected component of its voxels (the others become
+ * background 0), as the reference's `getLargestCC` on the binary prediction (§5.2) and per class for
+ * multi-class maps. A 2-D connectivity (4 or 8) on a 3-D map works slice by slice along the last axis, the
+ * axis 2-D models run over (choice: a 2-D model's post-processing stays in its slices).
+ */
+export function keepLargestComponents(
+  labels: Uint8Array,
+  shape: readonly [number, number, number],
+  classes: readonly number[],
+  connectivity: Connectivity,
+): Uint8Array {
+  const out = labels.slice();
+  const [nx, ny, nz] = shape;
+  for (const cls of classes) {
+    if (isPlanar(connectivity)) {
+      const mask = new Uint8Array(nx * ny);
+      for (let k = 0; k < nz; k++) {
+        let any = false;
+        for (let q = 0, v = k; q < nx * ny; q++, v += nz) {
+          mask[q] = out[v] === cls ? 1 : 0;
+          any ||= mask[q] === 1;
+        }
+        if (!any) continue;
+        const kept = largestConnectedComponent(mask, [nx, ny], connectivity);
+        for (let q = 0, v = k; q < nx * ny; q++, v += nz) if (mask[q] === 1 && kept[q] === 0) out[v] = 0;
+      }
+    } else {
+      const mask = new Uint8Array(out.length);
+      let any = false;
+      for (let v = 0; v < out.length; v++) {
+        mask[v] = out[v] === cls ? 1 : 0;
+        any ||= mask[v] === 1;
+      }
+      if (!any) continue;
+      const kept = largestConnectedComponent(mask, [nx, ny, nz], connectivity);
+      for (let v = 0; v < out.length; v++) if (mask[v] === 1 && kept[v] === 0) out[v] = 0;
+    }
+  }
+  return out;
+}
+
+function classNamesOf(dataset: Dataset): Record<number, string> {
+  const names: Record<number, string> = {};
+  for (const [name, id] of Object.entries(dataset.info.labels)) names[id] = name;
+  return names;
+}
+
+/**
+ * Evaluates `model` on the cases `ids` of `dataset` with the config's `eval` settings. Classes are the
+ * foreground classes 1..K−1 of the model. With `outDir`: predictions (uint8, in the case's exact geometry)
+ * when `eval.savePredictions`, probabilities (float32; the foreground map for two classes, `[X, Y, Z, K]`
+ * otherwise) when `eval.saveProbabilities`, overlays, cases.csv, summary.json and report.html.
+ */
+export async function evaluateModel(options: EvaluateModelOptions): Promise<EvaluationResult> {
+  const { model, dataset, ids, config, outDir } = options;
+  const ev = config.eval;
+  if (ids.length === 0) throw new InputError('evaluateModel: no case to evaluate (empty case list)');
+  const classes = Array.from({ length: model.numClasses - 1 }, (_, i) => i + 1);
+  const lcc: Connectivity | false = ev.largestComponent ? (ev.connectivity as Connectivity) : false;
+  const cases: CaseEvaluation[] = [];
+  const overlays = new Map<string, OverlayRef[]>();
+  for (const [index, id] of ids.entries()) {
+    if (outDir !== undefined) safeFileStem(id);
+    const c = await dataset.loadCase(id);
+    const volume = { data: c.image, shape: [...c.shape, c.channels] as [number, number, number, number] };
+    const report = (done: number, total: number) =>
+      options.onProgress?.({
+        phase: 'window',
+        casesDone: index,
+        cases: ids.length,
+        caseId: id,
+        windowsDone: done,
+        windows: total,
+      });
+    const result =
+      model.spatialDims === 3
+        ? await slidingWindowInference(model, volume, {
+            patch: ev.patch as [number, number, number],
+            strides: ev.strides as [number, number, number],
+            numClasses: model.numClasses,
+            batchWindows: ev.batchWindows,
+            onProgress: report,
+          })
+        : await slidingWindowInference2d(model, volume, {
+            numClasses: model.numClasses,
+            size: (config.data.sliceResize ?? ev.patch) as [number, number],
+            batchSlices: ev.batchWindows,
+            onProgress: report,
+          });
+    const pred = lcc === false ? result.labels : keepLargestComponents(result.labels, c.shape, classes, lcc);
+    cases.push(
+      evaluateCase(pred, c.label, c.shape, {
+        protocol: ev.protocol,
+        units: ev.units,
+        spacing: c.spacing,
+        classes,
+        caseId: id,
+      }),
+    );
+    if (outDir !== undefined) {
+      if (ev.savePredictions) {
+        await writeNifti(
+          caseFile(outDir, 'predictions', id, '.nii.gz'),
+          volumeFromArray(pred, [...c.shape], { like: c.imageVolume }),
+          { datatype: 'uint8', description: 'ssmis prediction' },
+        );
+      }
+      if (ev.saveProbabilities) {
+        await writeNifti(
+          caseFile(outDir, 'probabilities', id, '.nii.gz'),
+          volumeFromArray(result.probabilities, result.probabilityShape, { like: c.imageVolume }),
+          { datatype: 'float32', description: 'ssmis probabilities' },
+        );
+      }
+      overlays.set(
+        id,
+        await writeCaseOverlays(outDir, id, {
+          image: c.image,
+          channels: c.channels,
+          label: c.label,
+          pred,
+          shape: c.shape,
+        }),
+      );
+    }
+    options.onProgress?.({
+      phase: 'case',
+      casesDone: index + 1,
+      cases: ids.length,
+      caseId: id,
+      windowsDone: 1,
+      windows: 1,
+    });
+  }
+  const source: EvaluationSource = { mode: 'model', dataset: dataset.dir, split: options.split ?? null };
+  const summary = buildReport(cases, {
+    largestComponent: lcc,
+    selection: options.selection,
+    source,
+    classNames: classNamesOf(dataset),
+    createdAt: options.createdAt,
+  });
+  if (outDir !== undefined) await writeReportFiles(outDir, summary, cases, overlays);
+  return outDir === undefined ? { cases, summary } : { cases, summary, outDir };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Model from a checkpoint
+
+/** `<run>` when the checkpoint lives in `<run>/checkpoints/`, else null. */
+export function runDirOfCheckpoint(checkpoint: string): string | null {
+  const dir = path.dirname(path.resolve(checkpoint));
+  return path.basename(dir) === 'checkpoints' ? path.dirname(dir) : null;
+}
+
+/**
+ * The model-selection record of a checkpoint file (design decision 8): `best`/`pretrain-best` were selected
+ * on `train.validation.split`, `last`/`pretrain-last` are the last weights, any other file is not recorded.
+ * The best value and iteration come from the run's `last.json` state when it is there.
+ */
+export async function selectionOfCheckpoint(checkpoint: string, config: SsmisConfig): Promise<SelectionInfo> {
+  const base = path.basename(checkpoint).replace(/\.safetensors$/, '');
+  const file = path.resolve(checkpoint);
+  const valSplit = config.train.validation.split;
+  if (base === 'last' || base === 'pretrain-last') return { split: 'last', checkpoint: file };
+  if (base !== 'best' && base !== 'pretrain-best') return { split: null, checkpoint: file };
+  const selection: SelectionInfo = { split: valSplit === 'none' ? 'last' : valSplit, checkpoint: file };
+  try {
+    const state = JSON.parse(await fs.readFile(path.join(path.dirname(file), 'last.json'), 'utf8')) as {
+      best?: Record<string, { dice: number; iteration: number }>;
+    };
+    const best = base === 'best' ? (state.best?.selftrain ?? state.best?.pretrain) : state.best?.pretrain;
+    if (best && typeof best.dice === 'number' && typeof best.iteration === 'number') {
+      selection.best = { dice: best.dice, iteration: best.iteration };
+    }
+  } catch {
+    // No state beside the weights (a copied checkpoint): the best value is simply not recorded.
+  }
+  return selection;
+}
+
+/** Case ids of a split: the config's override (a list, or a list file) or the dataset's own split (as train). */
+export async function configSplitIds(
+  config: SsmisConfig,
+  dataset: Dataset,
+  split: SplitName,
+): Promise<string[]> {
+  const override = config.data.splits[split];
+  if (override === undefined) return dataset.ids(split);
+  if (Array.isArray(override)) return [...override];
+  let text: string;
+  try {
+    text = await fs.readFile(override, 'utf8');
+  } catch (error) {
+    throw new InputError(`data.splits.${split}: cannot read ${override} (${errorMessage(error)})`);
+  }
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.split(',')[0].trim())
+    .filter((line) => line.length > 0);
+}
+
+/** Opens `config.data.dataset` and checks it against the model config (classes, channels). */
+export async function openConfigDataset(config: SsmisConfig, cacheSize = 0): Promise<Dataset> {
+  if (!existsSync(config.data.dataset)) {
+    throw new InputError(
+      `data.dataset: folder ${config.data.dataset} does not exist (prepare one with \`ssmis prepare\`)`,
+    );
+  }
+  const dataset = await openDataset(config.data.dataset, { cacheSize });
+  if (dataset.info.numClasses !== config.model.numClasses) {
+    throw new InputError(
+      `model.numClasses: expected ${dataset.info.numClasses} (the labels of ${path.join(dataset.dir, 'dataset.json')}), got ${config.model.numClasses}`,
+    );
+  }
+  const channels = dataset.info.channelNames.length;
+  if (config.model.inChannels !== channels) {
+    throw new InputError(
+      `model.inChannels: the dataset ${dataset.dir} has ${channels} channel(s), the model takes ${config.model.inChannels}`,
+    );
+  }
+  return dataset;
+}
+
+/** Builds the config's network and fills it with the checkpoint's `student.*` tensors. Caller disposes it. */
+export async function loadModelFromCheckpoint(config: SsmisConfig, checkpoint: string) {
+  if (!existsSync(checkpoint)) throw new InputError(`${checkpoint}: checkpoint file not found`);
+  const model = createModel(config, { name: 'eval', rng: Rng.stream(config.train.seed, 'eval-init') });
+  try {
+    await loadWeights(checkpoint, { models: { student: model } });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return model;
+}
+
+export interface EvaluateOptions {
+  /** Weights file (`student.*` tensors), e.g. `runs/la/checkpoints/best.safetensors`. */
+  checkpoint: string;
+  /** Default `config.eval.split`. */
+  split?: 'test' | 'val';
+  /** Default `<run>/eval` when the checkpoint is in `<run>/checkpoints/`; required otherwise. */
+  outDir?: string;
+  onProgress?: (progress: EvaluationProgress) => void;
+}
+
+/**
+ * What `ssmis eval --config C --checkpoint CK` runs (public API): opens `config.data.dataset`, builds the
+ * model, loads the checkpoint's student weights, evaluates the split and writes the eval folder.
+ */
+export async function evaluate(config: SsmisConfig, options: EvaluateOptions): Promise<EvaluationResult> {
+  const runDir = runDirOfCheckpoint(options.checkpoint);
+  const outDir = options.outDir ?? (runDir === null ? undefined : path.join(runDir, 'eval'));
+  if (outDir === undefined) {
+    throw new InputError(
+      `${options.checkpoint} is not inside a run folder (<run>/checkpoints/); pass an output folder (--out DIR)`,
+    );
+  }
+  const split = options.split ?? config.eval.split;
+  if (!existsSync(options.checkpoint))
+    throw new InputError(`${options.checkpoint}: checkpoint file not found`);
+  await initBackend({ backend: config.backend.name });
+  const dataset = await openConfigDataset(config);
+  const ids = await configSplitIds(config, dataset, split);
+  if (ids.length === 0) {
+    throw new InputError(`the dataset ${dataset.dir} has no '${split}' cases to evaluate (choose --split)`);
+  }
+  const selection = await selectionOfCheckpoint(options.checkpoint, config);
+  const model = await loadModelFromCheckpoint(config, options.checkpoint);
+  try {
+    return await evaluateModel({
+      model,
+      dataset,
+      ids,
+      config,
+      outDir: path.resolve(outDir),
+      onProgress: options.onProgress,
+      selection,
+      split,
+    });
+  } finally {
+    model.dispose();
+  }
+}
+
+export interface FinalEvaluationOptions {
+  /** Receives the header line and the table (the CLI prints them). */
+  print?: (text: string) => void;
+  onProgress?: (progress: EvaluationProgress) => void;
+}
+
+/**
+ * The hook `train` calls with the selected model (TrainOptions.finalEvaluation): evaluates `config.eval.split`
+ * into `<run>/eval`, recording the selection split and checkpoint. A dataset without cases in that split is
+ * not an error after a finished training (choice): nothing is evaluated, `print` says so, null is returned.
+ */
+export async function finalEvaluation(
+  context: FinalEvaluationContext,
+  options: FinalEvaluationOptions = {},
+): Promise<EvaluationResult | null> {
+  const { config, model, dataset, paths, selected } = context;
+  const split = config.eval.split;
+  const ids = await configSplitIds(config, dataset, split);
+  if (ids.length === 0) {
+    options.print?.(`no '${split}' cases in ${dataset.dir}: final evaluation skipped`);
+    return null;
+  }
+  const checkpoint = path.join(paths.checkpoints, `${selected.checkpoint}.safetensors`);
+  const selection: SelectionInfo = {
+    split: selected.checkpoint === 'last' || selected.split === 'none' ? 'last' : selected.split,
+    checkpoint,
+    best: selected.best === null ? null : { dice: selected.best.dice, iteration: selected.best.iteration },
+  };
+  const result = await evaluateModel({
+    model,
+    dataset,
+    ids,
+    config,
+    outDir: paths.evalDir,
+    onProgress: options.onProgress,
+    selection,
+    split,
+  });
+  options.print?.(`${formatReportHeader(result.summary)}\n${formatSummaryTable(result.summary)}`);
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Predictions against labels, no model
+
+const NIFTI_RE = /\.nii(\.gz)?$/i;
+
+/** The case name of a NIfTI file name: extension removed, and an nnU-Net `_0000` channel suffix. */
+export function caseKeyOf(fileName: string): string {
+  return fileName.replace(NIFTI_RE, '').replace(/_0000$/, '');
+}
+
+async function statKind(p: string, what: string): Promise<'file' | 'dir'> {
+  try {
+    const s = await fs.stat(p);
+    return s.isDirectory() ? 'dir' : 'file';
+  } catch {
+    throw new InputError(`${what} ${p}: not found`);
+  }
+}
+
+async function niftiFilesByCase(dir: string, what: string): Promise<Map<string, string>> {
+  const names = (await fs.readdir(dir)).filter((n) => NIFTI_RE.test(n)).sort();
+  const out = new Map<string, string>();
+  for (const name of names) {
+    const key = caseKeyOf(name);
+    const before = out.get(key);
+    if (before !== undefined) {
+      throw new InputError(
+        `${what} folder ${dir}: ${path.basename(before)} and ${name} are the same case "${key}"; keep one`,
+      );
+    }
+    out.set(key, path.join(dir, name));
+  }
+  if (out.size === 0) throw new InputError(`${what} folder ${dir}: no .nii or .nii.gz file`);
+  return out;
+}
+
+export interface FilePair {
+  caseId: string;
+  pred: string;
+  label: string;
+}
+
+/** Pairs prediction and label files by case name (see {@link caseKeyOf}); a missing partner is an error. */
+export async function matchPredictionFiles(pred: string, label: string): Promise<FilePair[]> {
+  const kp = await statKind(pred, 'prediction');
+  const kl = await statKind(label, 'label');
+  if (kp !== kl) {
+    throw new InputError(
+      `--pred ${pred} is a ${kp === 'dir' ? 'folder' : 'file'} but --label ${label} is a ${kl === 'dir' ? 'folder' : 'file'}; give two files or two folders`,
+    );
+  }
+  if (kp === 'file') return [{ caseId: caseKeyOf(path.basename(label)), pred, label }];
+  const preds = await niftiFilesByCase(pred, 'prediction');
+  const labels = await niftiFilesByCase(label, 'label');
+  const noPred = [...labels.keys()].filter((k) => !preds.has(k));
+  const noLabel = [...preds.keys()].filter((k) => !labels.has(k));
+  if (noPred.length > 0 || noLabel.length > 0) {
+    const list = (ids: string[]) =>
+      `${ids.slice(0, 10).join(', ')}${ids.length > 10 ? `, … (${ids.length})` : ''}`;
+    const parts: string[] = [];
+    if (noPred.length > 0) parts.push(`no prediction in ${pred} for label case(s) ${list(noPred)}`);
+    if (noLabel.length > 0) parts.push(`no label in ${label} for prediction case(s) ${list(noLabel)}`);
+    throw new InputError(`cases do not match: ${parts.join('; ')}`);
+  }
+  return [...labels.keys()].map((k) => ({
+    caseId: k,
+    pred: preds.get(k) as string,
+    label: labels.get(k) as string,
+  }));
+}
+
+function spatialShapeOf(volume: Volume, file: string): [number, number, number] {
+  const s = volume.shape;
+  if (s.length === 3 || (s.length === 4 && s[3] === 1)) return [s[0], s[1], s[2]];
+  throw new InputError(`${file}: shape [${s.join(', ')}]; expected a 3-D label map`);
+}
+
+function maxAffineDiff(a: Affine, b: Affine): number {
+  let m = 0;
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) m = Math.max(m, Math.abs(a[r][c] - b[r][c]));
+  return m;
+}
+
+/** Label values as integers (float-stored labels within 1e-3 of an integer are rounded), else InputError. */
+function integerValues(volume: Volume, file: string): Int32Array {
+  const src = volume.data;
+  const out = new Int32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = Number(src[i]);
+    const r = Math.round(v);
+    if (!(Math.abs(v - r) <= 1e-3) || r < -2147483648 || r > 2147483647) {
+      throw new InputError(`${file}: value ${v} is not an integer label (expected integer class ids)`);
+    }
+    out[i] = r;
+  }
+  return out;
+}
+
+export interface EvaluateFilesOptions {
+  /** A NIfTI file or a folder of them. */
+  pred: string;
+  /** A NIfTI file or a folder of them (matched to `pred` by case name). */
+  label: string;
+  /** Default `strict`. */
+  protocol?: EvaluationProtocol;
+  /** Default: `mm` under strict, `voxel` under paper. */
+  units?: DistanceUnits;
+  /** Default: every non-zero value found in the labels. */
+  classes?: number[];
+  /** Default off. */
+  largestComponent?: Connectivity | false;
+  outDir?: string;
+  onProgress?: (progress: EvaluationProgress) => void;
+  createdAt?: string;
+}
+
+/**
+ * `ssmis eval --pred P --label L`: scores NIfTI predictions against labels without a model. Each pair must
+ * have the same spatial shape and affines within {@link GEOMETRY_TOLERANCE_MM}; spacing (for mm) comes from
+ * the label. Writes cases.csv, summary.json and report.html (no overlays: there is no image) to `outDir`.
+ */
+export async function evaluateFiles(options: EvaluateFilesOptions): Promise<EvaluationResult> {
+  const protocol = options.protocol ?? 'strict';
+  const units = options.units ?? (protocol === 'paper' ? 'voxel' : 'mm');
+  const lcc = options.largestComponent ?? false;
+  const pairs = await matchPredictionFiles(options.pred, options.label);
+  let classes = options.classes;
+  if (classes === undefined) {
+    const found = new Set<number>();
+    for (const pair of pairs) {
+      const values = integerValues(await readNifti(pair.label), pair.label);
+      for (let i = 0; i < values.length; i++) if (values[i] !== 0) found.add(values[i]);
+    }
+    classes = [...found].sort((a, b) => a - b);
+    if (classes.length === 0) {
+      throw new InputError(
+        `the labels in ${options.label} have no non-zero voxel; name the classes to score (--classes)`,
+      );
+    }
+  }
+  const cases: CaseEvaluation[] = [];
+  for (const [index, pair] of pairs.entries()) {
+    const labelVolume = await readNifti(pair.label);
+    const predVolume = await readNifti(pair.pred);
+    const shape = spatialShapeOf(labelVolume, pair.label);
+    const predShape = spatialShapeOf(predVolume, pair.pred);
+    if (shape.some((s, a) => s !== predShape[a])) {
+      throw new InputError(
+        `${pair.pred} has shape [${predShape.join(', ')}] but its label ${pair.label} has [${shape.join(', ')}]`,
+      );
+    }
+    const diff = maxAffineDiff(predVolume.affine, labelVolume.affine);
+    if (diff > GEOMETRY_TOLERANCE_MM) {
+      throw new InputError(
+        `${pair.pred} and its label ${pair.label} have different affines (max difference ${diff.toPrecision(3)} mm > ${GEOMETRY_TOLERANCE_MM}); predictions must be in the label's geometry`,
+      );
+    }
+    const label = integerValues(labelVolume, pair.label);
+    let pred = integerValues(predVolume, pair.pred);
+    if (lcc !== false) {
+      const u8 = new Uint8Array(pred.length);
+      for (let i = 0; i < pred.length; i++) u8[i] = pred[i] >= 0 && pred[i] <= 255 ? pred[i] : 0;
+      const kept = keepLargestComponents(u8, shape, classes, lcc);
+      // Only voxels of scored classes can be removed by the component step.
+      pred = Int32Array.from(pred, (v, i) => (u8[i] !== kept[i] ? 0 : v));
+    }
+    cases.push(
+      evaluateCase(pred, label, shape, {
+        protocol,
+        units,
+        spacing: labelVolume.spacing.slice(0, 3),
+        classes,
+        caseId: pair.caseId,
+      }),
+    );
+    options.onProgress?.({
+      phase: 'case',
+      casesDone: index + 1,
+      cases: pairs.length,
+      caseId: pair.caseId,
+      windowsDone: 1,
+      windows: 1,
+    });
+  }
+  const summary = buildReport(cases, {
+    largestComponent: lcc,
+    source: { mode: 'files', pred: path.resolve(options.pred), label: path.resolve(options.label) },
+    createdAt: options.createdAt,
+  });
+  if (options.outDir !== undefined) {
+    await writeReportFiles(options.outDir, summary, cases);
+    return { cases, summary, outDir: options.outDir };
+  }
+  return { cases, summary };
+}

@@ -1,0 +1,556 @@
+/**
+ * `ssmis predict`: label masks (uint8 NIfTI) for new images or prepared cases, written in each input's exact
+ * geometry (design decision 6; landscape "Design implications" 3: never an identity affine).
+ *
+ * Two kinds of input:
+ * - prepared cases (`<dataset>/imagesTr/<case>_0000.nii.gz` of a canonical folder, or the folder itself): the
+ *   images are already preprocessed; the mask is written in the prepared grid, and — when dataset.json records
+ *   `cases[<case>].cropStart/originalShape` — also padded back into the original scan's grid as
+ *   `original/<case>.nii.gz`. The original geometry is the source scan's own NIfTI header when `raw` (the
+ *   folder `prepare --raw` read) is given and `cases[<case>].source` is a NIfTI file there; otherwise it is
+ *   COMPUTED from the prepared affine and cropStart (same linear part, origin moved back by A·cropStart, which
+ *   inverts `prepare`'s crop exactly; the header fields besides the affine — qform code, units, description —
+ *   come from the prepared file, the qform is re-derived from the affine).
+ * - any other NIfTI image: the dataset preset's intensity normalisation is applied first (implemented here
+ *   on the functions `src/data/prepare/` exports): `la` z-score over the whole volume; `brats2019` per channel
+ *   upper clip at the 99.9 % cumulative-histogram value then z-score over voxels > 0, with both statistics
+ *   taken inside FLAIR's brain bounding box as `prepare` does (the volume is not cropped: outside the box the
+ *   values are the same function of intensity); `pancreas-nih` HU clip [−125, 275] then min–max; `acdc`
+ *   min–max; `custom` none (prepare does not transform custom datasets). Multi-channel models need the
+ *   nnU-Net channel set `<case>_0000 … _<C−1>` next to each other; what is missing is named.
+ *
+ * Post-processing follows `eval.largestComponent` / `eval.connectivity`, so a predicted mask is the one
+ * `ssmis eval` scores.
+ */
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { initBackend } from '../backend/init.js';
+import { loadConfig, type SsmisConfig } from '../config/index.js';
+import { type DatasetJson, parseDatasetJson } from '../data/dataset.js';
+import {
+  brainCropBox,
+  type CropBox,
+  clip,
+  clipUpper,
+  cropArray,
+  cumulativeClipValue,
+  meanStd,
+  minMaxNormalize,
+  zscore,
+} from '../data/prepare/index.js';
+import { readNifti, readNiftiHeader, volumeFromArray, writeNifti } from '../io/nifti.js';
+import type { Affine, Volume, VoxelArray } from '../io/volume.js';
+import type { Connectivity } from '../method/connected-components.js';
+import type { SegmentationModel } from '../nn/types.js';
+import { errorMessage, InputError } from '../util/errors.js';
+import {
+  type EvaluationProgress,
+  GEOMETRY_TOLERANCE_MM,
+  keepLargestComponents,
+  loadModelFromCheckpoint,
+  runDirOfCheckpoint,
+} from './evaluate.js';
+import { safeFileStem } from './report.js';
+import {
+  type SlidingWindowResult,
+  slidingWindowInference,
+  slidingWindowInference2d,
+} from './sliding-window.js';
+
+export type Preset = DatasetJson['preset'];
+
+export interface PredictOptions {
+  checkpoint: string;
+  /** A NIfTI file, a folder of them, a canonical dataset folder, or its `imagesTr` folder. */
+  input: string;
+  output: string;
+  /** The model config, or a config file; default `<run>/config.yaml` of the checkpoint's run folder. */
+  config?: SsmisConfig | string;
+  /** `--set` overrides when the config is read from a file. */
+  set?: readonly string[];
+  /** Also write `<case>_probabilities.nii.gz` (float32; the foreground map for two classes). */
+  probabilities?: boolean;
+  /** The raw folder `prepare` read, to take the original scan's header for prepared inputs. */
+  raw?: string;
+  onProgress?: (progress: EvaluationProgress) => void;
+}
+
+export interface PredictedCase {
+  caseId: string;
+  kind: 'prepared' | 'image';
+  /** Image files read (one per channel). */
+  inputs: string[];
+  output: string;
+  probabilities?: string;
+  /** Prepared inputs: the mask in the original scan's grid. */
+  original?: string;
+  /** How the original geometry was obtained. */
+  originalGeometry?: 'source-header' | 'computed';
+}
+
+export interface PredictResult {
+  cases: PredictedCase[];
+  /** Preset whose normalisation was applied to non-prepared images. */
+  preset: Preset;
+  /** Things the user should know (ignored files, computed geometry). */
+  notes: string[];
+}
+
+/** One unit of work: the channel files of a case and how to treat them. */
+interface PredictJob {
+  caseId: string;
+  files: string[];
+  prepared: { datasetDir: string; json: DatasetJson } | null;
+}
+
+const NIFTI_RE = /\.nii(\.gz)?$/i;
+const CHANNEL_RE = /^(.*)_(\d{4})\.nii(\.gz)?$/i;
+
+// ---------------------------------------------------------------------------------------------------------
+// Intensity normalisation
+
+function numeric(data: VoxelArray): Exclude<VoxelArray, BigInt64Array | BigUint64Array> {
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Float64Array.from(data, Number);
+  return data;
+}
+
+/**
+ * The preset's intensity normalisation of `prepare` (method-spec §2.1–2.4) for one case's channels (row-major
+ * over `shape`), without the crops (see the module comment for BraTS).
+ */
+export function normalizeForPreset(
+  preset: Preset,
+  channels: readonly VoxelArray[],
+  shape: number[],
+): Float32Array[] {
+  const data = channels.map(numeric);
+  for (const [c, d] of data.entries()) {
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i]))
+        throw new InputError(`channel ${c}: non-finite intensity ${d[i]} at index ${i}`);
+    }
+  }
+  switch (preset) {
+    case 'la':
+      return data.map((d) => zscore(d));
+    case 'acdc':
+      return data.map((d) => minMaxNormalize(d));
+    case 'pancreas-nih':
+      return data.map((d) => minMaxNormalize(clip(d, -125, 275)));
+    case 'brats2019': {
+      const whole: CropBox = { start: [0, 0, 0], end: [shape[0], shape[1], shape[2]] };
+      const box = brainCropBox(data[0], shape);
+      const region = box?.end.every((e, a) => e > box.start[a]) ? box : whole;
+      return data.map((d) => {
+        const cropped = cropArray(d, shape, region);
+        const hi = cumulativeClipValue(cropped, 0.999);
+        const { mean, std } = meanStd(clipUpper(cropped, hi), (v) => v > 0);
+        const inv = std > 0 ? 1 / std : 0;
+        const out = new Float32Array(d.length);
+        for (let i = 0; i < d.length; i++) out[i] = (Math.min(d[i], hi) - mean) * inv;
+        return out;
+      });
+    }
+    default:
+      return data.map((d) => (d instanceof Float32Array ? d : Float32Array.from(d)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Inputs
+
+async function readDatasetJson(dir: string): Promise<DatasetJson> {
+  const file = path.join(dir, 'dataset.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (error) {
+    throw new InputError(`${file}: cannot read (${errorMessage(error)})`);
+  }
+  return parseDatasetJson(raw, file).json;
+}
+
+function ending(json: DatasetJson): string {
+  return json.file_ending ?? '.nii.gz';
+}
+
+async function preparedJobs(datasetDir: string, channels: number, only?: string): Promise<PredictJob[]> {
+  const json = await readDatasetJson(datasetDir);
+  const end = ending(json);
+  const imagesDir = path.join(datasetDir, 'imagesTr');
+  const suffix = `_0000${end}`;
+  const ids =
+    only !== undefined
+      ? [only]
+      : (await fs.readdir(imagesDir))
+          .filter((n) => n.endsWith(suffix) && n.length > suffix.length)
+          .map((n) => n.slice(0, -suffix.length))
+          .sort();
+  if (ids.length === 0) throw new InputError(`${imagesDir}: no *${suffix} image`);
+  return ids.map((id) => {
+    const files = Array.from({ length: channels }, (_, c) =>
+      path.join(imagesDir, `${id}_${String(c).padStart(4, '0')}${end}`),
+    );
+    const missing = files.filter((f) => !existsSync(f));
+    if (missing.length > 0) {
+      throw new InputError(
+        `case ${id}: the model takes ${channels} channel(s); missing ${missing.map((f) => path.basename(f)).join(', ')} in ${imagesDir}`,
+      );
+    }
+    return { caseId: id, files, prepared: { datasetDir, json } };
+  });
+}
+
+/** Channel files of `name`'s case in `dir` for a C-channel model, or an error naming the missing ones. */
+function channelSet(dir: string, caseId: string, present: Map<number, string>, channels: number): string[] {
+  const files: string[] = [];
+  const missing: string[] = [];
+  for (let c = 0; c < channels; c++) {
+    const f = present.get(c);
+    if (f === undefined) missing.push(`${caseId}_${String(c).padStart(4, '0')}.nii.gz`);
+    else files.push(f);
+  }
+  if (missing.length > 0) {
+    throw new InputError(
+      `case ${caseId} in ${dir}: the model takes ${channels} channel(s) (${caseId}_0000 … _${String(channels - 1).padStart(4, '0')}); missing ${missing.join(', ')}`,
+    );
+  }
+  return files;
+}
+
+async function imageJobs(
+  input: string,
+  isDir: boolean,
+  channels: number,
+  notes: string[],
+): Promise<PredictJob[]> {
+  const dir = isDir ? input : path.dirname(input);
+  const names = isDir
+    ? (await fs.readdir(dir)).filter((n) => NIFTI_RE.test(n)).sort()
+    : [path.basename(input)];
+  if (isDir && names.length === 0) throw new InputError(`${dir}: no .nii or .nii.gz file`);
+  const groups = new Map<string, Map<number, string>>();
+  const singles: string[] = [];
+  for (const name of names) {
+    const m = CHANNEL_RE.exec(name);
+    if (m === null) {
+      singles.push(name);
+      continue;
+    }
+    const group = groups.get(m[1]) ?? new Map<number, string>();
+    group.set(Number(m[2]), path.join(dir, name));
+    groups.set(m[1], group);
+  }
+  // A single file `<case>_0000.nii.gz` of a multi-channel model: its siblings complete the set.
+  if (!isDir && groups.size === 1 && channels > 1) {
+    const [caseId, group] = [...groups][0];
+    for (let c = 0; c < channels; c++) {
+      for (const ext of ['.nii.gz', '.nii']) {
+        const f = path.join(dir, `${caseId}_${String(c).padStart(4, '0')}${ext}`);
+        if (!group.has(c) && existsSync(f)) group.set(c, f);
+      }
+    }
+  }
+  const jobs: PredictJob[] = [];
+  for (const name of singles) {
+    const caseId = name.replace(NIFTI_RE, '');
+    if (channels > 1) {
+      throw new InputError(
+        `${path.join(dir, name)}: the model takes ${channels} channels; give the nnU-Net set ${caseId}_0000 … _${String(channels - 1).padStart(4, '0')}`,
+      );
+    }
+    jobs.push({ caseId, files: [path.join(dir, name)], prepared: null });
+  }
+  for (const [caseId, group] of groups) {
+    const files = channelSet(dir, caseId, group, channels);
+    const extra = [...group.keys()].filter((c) => c >= channels);
+    if (extra.length > 0) {
+      notes.push(
+        `case ${caseId}: ignored channel file(s) ${extra.map((c) => `_${String(c).padStart(4, '0')}`).join(', ')} (the model takes ${channels})`,
+      );
+    }
+    jobs.push({ caseId, files, prepared: null });
+  }
+  const seen = new Set<string>();
+  for (const j of jobs) {
+    if (seen.has(j.caseId)) throw new InputError(`${dir}: two inputs are named ${j.caseId}; rename one`);
+    seen.add(j.caseId);
+  }
+  return jobs.sort((a, b) => (a.caseId < b.caseId ? -1 : a.caseId > b.caseId ? 1 : 0));
+}
+
+async function planJobs(input: string, channels: number, notes: string[]): Promise<PredictJob[]> {
+  let isDir: boolean;
+  try {
+    isDir = (await fs.stat(input)).isDirectory();
+  } catch {
+    throw new InputError(`--input ${input}: not found`);
+  }
+  if (isDir) {
+    if (existsSync(path.join(input, 'dataset.json')) && existsSync(path.join(input, 'imagesTr'))) {
+      return preparedJobs(input, channels);
+    }
+    if (path.basename(input) === 'imagesTr' && existsSync(path.join(input, '..', 'dataset.json'))) {
+      return preparedJobs(path.dirname(path.resolve(input)), channels);
+    }
+    return imageJobs(input, true, channels, notes);
+  }
+  if (!NIFTI_RE.test(input))
+    throw new InputError(`--input ${input}: expected a .nii or .nii.gz file or a folder`);
+  const parent = path.dirname(path.resolve(input));
+  const m = CHANNEL_RE.exec(path.basename(input));
+  if (
+    m !== null &&
+    path.basename(parent) === 'imagesTr' &&
+    existsSync(path.join(parent, '..', 'dataset.json'))
+  ) {
+    return preparedJobs(path.dirname(parent), channels, m[1]);
+  }
+  return imageJobs(input, false, channels, notes);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Geometry
+
+function spatial(volume: Volume, file: string): [number, number, number] {
+  const s = volume.shape;
+  if (s.length === 3 || (s.length === 4 && s[3] === 1)) return [s[0], s[1], s[2]];
+  throw new InputError(`${file}: shape [${s.join(', ')}]; expected a 3-D image (one file per channel)`);
+}
+
+function maxAffineDiff(a: Affine, b: Affine): number {
+  let m = 0;
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) m = Math.max(m, Math.abs(a[r][c] - b[r][c]));
+  return m;
+}
+
+/** The affine of the uncropped grid: same linear part, origin moved back by A·cropStart (inverse of the crop). */
+export function uncropAffine(affine: Affine, cropStart: readonly number[]): Affine {
+  const out = affine.map((row) => [...row]);
+  for (let r = 0; r < 3; r++) {
+    out[r][3] =
+      affine[r][3] -
+      (affine[r][0] * cropStart[0] + affine[r][1] * cropStart[1] + affine[r][2] * cropStart[2]);
+  }
+  return out;
+}
+
+/** Pastes a row-major `[x, y, z]` mask into a zero `[X, Y, Z]` grid at `start`. */
+export function padIntoGrid(
+  mask: Uint8Array,
+  shape: readonly number[],
+  grid: readonly number[],
+  start: readonly number[],
+): Uint8Array {
+  const [nx, ny, nz] = shape;
+  const [gx, gy, gz] = grid;
+  for (let a = 0; a < 3; a++) {
+    if (!Number.isInteger(start[a]) || start[a] < 0 || start[a] + shape[a] > grid[a]) {
+      throw new InputError(
+        `cropStart [${start.join(', ')}] with shape [${shape.join(', ')}] does not fit the original shape [${grid.join(', ')}]`,
+      );
+    }
+  }
+  const out = new Uint8Array(gx * gy * gz);
+  for (let i = 0; i < nx; i++) {
+    for (let j = 0; j < ny; j++) {
+      const src = (i * ny + j) * nz;
+      out.set(mask.subarray(src, src + nz), ((i + start[0]) * gy + (j + start[1])) * gz + start[2]);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function resolveConfig(options: PredictOptions): Promise<SsmisConfig> {
+  if (options.config !== undefined && typeof options.config !== 'string') return options.config;
+  let file = options.config;
+  if (file === undefined) {
+    const run = runDirOfCheckpoint(options.checkpoint);
+    const candidate = run === null ? null : path.join(run, 'config.yaml');
+    if (candidate === null || !existsSync(candidate)) {
+      throw new InputError(
+        `${options.checkpoint}: no run folder config (<run>/config.yaml) next to the checkpoint; pass the model config with --config`,
+      );
+    }
+    file = candidate;
+  }
+  return (await loadConfig(file, { set: options.set ?? [] })).config;
+}
+
+/** The preset whose normalisation applies: the config's, else the dataset's own (`dataset.json`). */
+async function presetOf(config: SsmisConfig): Promise<Preset> {
+  if (config.data.preset !== 'custom') return config.data.preset;
+  const file = path.join(config.data.dataset, 'dataset.json');
+  if (!existsSync(file)) return 'custom';
+  try {
+    return (await readDatasetJson(config.data.dataset)).preset;
+  } catch {
+    return 'custom';
+  }
+}
+
+async function infer(
+  model: SegmentationModel,
+  config: SsmisConfig,
+  image: Float32Array,
+  shape: [number, number, number],
+  channels: number,
+  onProgress: (done: number, total: number) => void,
+): Promise<SlidingWindowResult> {
+  const volume = { data: image, shape: [...shape, channels] as [number, number, number, number] };
+  return model.spatialDims === 3
+    ? slidingWindowInference(model, volume, {
+        patch: config.eval.patch as [number, number, number],
+        strides: config.eval.strides as [number, number, number],
+        numClasses: model.numClasses,
+        batchWindows: config.eval.batchWindows,
+        onProgress,
+      })
+    : slidingWindowInference2d(model, volume, {
+        numClasses: model.numClasses,
+        size: (config.data.sliceResize ?? config.eval.patch) as [number, number],
+        batchSlices: config.eval.batchWindows,
+        onProgress,
+      });
+}
+
+/** Writes label masks for every input (see the module comment). Returns what was written. */
+export async function predict(options: PredictOptions): Promise<PredictResult> {
+  const config = await resolveConfig(options);
+  if (!existsSync(options.checkpoint))
+    throw new InputError(`${options.checkpoint}: checkpoint file not found`);
+  const notes: string[] = [];
+  const channels = config.model.inChannels;
+  const jobs = await planJobs(options.input, channels, notes);
+  const preset = await presetOf(config);
+  await initBackend({ backend: config.backend.name });
+  const model = await loadModelFromCheckpoint(config, options.checkpoint);
+  const classes = Array.from({ length: model.numClasses - 1 }, (_, i) => i + 1);
+  const lcc: Connectivity | false = config.eval.largestComponent
+    ? (config.eval.connectivity as Connectivity)
+    : false;
+  const out = path.resolve(options.output);
+  const cases: PredictedCase[] = [];
+  try {
+    for (const [index, job] of jobs.entries()) {
+      const stem = safeFileStem(job.caseId);
+      const volumes: Volume[] = [];
+      for (const f of job.files) volumes.push(await readNifti(f));
+      const shape = spatial(volumes[0], job.files[0]);
+      for (let c = 1; c < volumes.length; c++) {
+        const sc = spatial(volumes[c], job.files[c]);
+        if (sc.some((s, a) => s !== shape[a])) {
+          throw new InputError(
+            `${job.files[c]} has shape [${sc.join(', ')}] but ${job.files[0]} has [${shape.join(', ')}]`,
+          );
+        }
+        const d = maxAffineDiff(volumes[c].affine, volumes[0].affine);
+        if (d > GEOMETRY_TOLERANCE_MM) {
+          throw new InputError(
+            `${job.files[c]} and ${job.files[0]} have different affines (max difference ${d.toPrecision(3)} mm); channels must share geometry`,
+          );
+        }
+      }
+      const perChannel =
+        job.prepared !== null
+          ? volumes.map((v) => (v.data instanceof Float32Array ? v.data : Float32Array.from(numeric(v.data))))
+          : normalizeForPreset(
+              preset,
+              volumes.map((v) => v.data),
+              shape,
+            );
+      const n = shape[0] * shape[1] * shape[2];
+      const image = new Float32Array(n * channels);
+      for (let c = 0; c < channels; c++) {
+        const src = perChannel[c];
+        for (let v = 0; v < n; v++) image[v * channels + c] = src[v];
+      }
+      const result = await infer(model, config, image, shape, channels, (done, total) =>
+        options.onProgress?.({
+          phase: 'window',
+          casesDone: index,
+          cases: jobs.length,
+          caseId: job.caseId,
+          windowsDone: done,
+          windows: total,
+        }),
+      );
+      const labels =
+        lcc === false ? result.labels : keepLargestComponents(result.labels, shape, classes, lcc);
+      const record: PredictedCase = {
+        caseId: job.caseId,
+        kind: job.prepared === null ? 'image' : 'prepared',
+        inputs: job.files,
+        output: path.join(out, `${stem}.nii.gz`),
+      };
+      await writeNifti(record.output, volumeFromArray(labels, [...shape], { like: volumes[0] }), {
+        datatype: 'uint8',
+        description: 'ssmis prediction',
+      });
+      if (options.probabilities) {
+        record.probabilities = path.join(out, `${stem}_probabilities.nii.gz`);
+        await writeNifti(
+          record.probabilities,
+          volumeFromArray(result.probabilities, result.probabilityShape, { like: volumes[0] }),
+          { datatype: 'float32', description: 'ssmis probabilities' },
+        );
+      }
+      const entry = job.prepared?.json.cases?.[job.caseId];
+      if (job.prepared !== null && entry !== undefined) {
+        const padded = padIntoGrid(labels, shape, entry.originalShape, entry.cropStart);
+        record.original = path.join(out, 'original', `${stem}.nii.gz`);
+        let target: Volume | null = null;
+        if (options.raw !== undefined && NIFTI_RE.test(entry.source)) {
+          const sourceFile = path.join(options.raw, entry.source);
+          if (existsSync(sourceFile)) {
+            const info = await readNiftiHeader(sourceFile);
+            const s = info.shape;
+            if (s.slice(0, 3).some((v, a) => v !== entry.originalShape[a])) {
+              throw new InputError(
+                `${sourceFile} has shape [${s.join(', ')}] but dataset.json records originalShape [${entry.originalShape.join(', ')}] for case ${job.caseId}`,
+              );
+            }
+            target = {
+              data: padded,
+              shape: [...entry.originalShape],
+              spacing: info.spacing.slice(0, 3),
+              affine: info.affine,
+              header: info.header,
+            };
+            record.originalGeometry = 'source-header';
+          }
+        }
+        if (target === null) {
+          target = {
+            data: padded,
+            shape: [...entry.originalShape],
+            spacing: volumes[0].spacing.slice(0, 3),
+            affine: uncropAffine(volumes[0].affine, entry.cropStart),
+            header: volumes[0].header,
+          };
+          record.originalGeometry = 'computed';
+        }
+        await writeNifti(record.original, target, { datatype: 'uint8', description: 'ssmis prediction' });
+      }
+      cases.push(record);
+      options.onProgress?.({
+        phase: 'case',
+        casesDone: index + 1,
+        cases: jobs.length,
+        caseId: job.caseId,
+        windowsDone: 1,
+        windows: 1,
+      });
+    }
+  } finally {
+    model.dispose();
+  }
+  if (cases.some((c) => c.originalGeometry === 'computed')) {
+    notes.push(
+      'original-grid masks use an affine computed from the prepared affine and cropStart (pass --raw <the folder prepare read> to copy the source scan headers)',
+    );
+  }
+  return { cases, preset, notes };
+}
