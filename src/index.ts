@@ -48,11 +48,22 @@ export { prepareDataset } from './data/prepare/index.js';
 export { type SamplerState, TwoStreamBatchSampler } from './data/sampler.js';
 export { synthesize } from './data/synth/index.js';
 export { acdcRandomGenerator, rotateNearest, zoomNearest } from './data/transforms2d.js';
-// Evaluation
 export {
   type DistanceTransformOptions,
   euclideanDistanceTransform,
 } from './eval/distance-transform.js';
+// Evaluation
+export {
+  type EvaluateFilesOptions,
+  type EvaluateModelOptions,
+  type EvaluateOptions,
+  type EvaluationProgress,
+  type EvaluationResult,
+  evaluate,
+  evaluateFiles,
+  evaluateModel,
+  finalEvaluation,
+} from './eval/evaluate.js';
 export {
   computeMetrics,
   type MetricOptions,
@@ -61,6 +72,7 @@ export {
   surfaceBorder,
   surfaceDistances,
 } from './eval/metrics.js';
+export { type PredictOptions, type PredictResult, predict } from './eval/predict.js';
 export {
   type CaseEvaluation,
   type ClassMetrics,
@@ -76,6 +88,11 @@ export {
   summarizeCases,
 } from './eval/protocol.js';
 export {
+  type EvaluationReport,
+  formatReportHeader,
+  formatSummaryTable,
+} from './eval/report.js';
+export {
   type SliceInferenceOptions,
   type SlidingWindowOptions,
   type SlidingWindowResult,
@@ -83,7 +100,6 @@ export {
   slidingWindowInference2d,
   windowStarts,
 } from './eval/sliding-window.js';
-// I/O
 export { readH5Datasets, writeH5Datasets } from './io/hdf5.js';
 export {
   type NiftiHeaderInfo,
@@ -95,6 +111,8 @@ export {
   writeNifti,
 } from './io/nifti.js';
 export { readNrrd, writeNrrd } from './io/nrrd.js';
+// I/O
+export { encodePng } from './io/png.js';
 export {
   decodeSafetensors,
   encodeSafetensors,
