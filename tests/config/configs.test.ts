@@ -1,0 +1,59 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+
+const configsDir = new URL('../../configs/', import.meta.url).pathname;
+const files = [
+  ...readdirSync(configsDir).filter((f) => f.endsWith('.yaml')),
+  ...readdirSync(path.join(configsDir, 'base')).map((f) => `base/${f}`),
+];
+
+describe('shipped configs', () => {
+  it('are all present: one per paper setting, the ablations and the demo', () => {
+    for (const name of [
+      'la-5pct.yaml',
+      'la-10pct.yaml',
+      'acdc-5pct.yaml',
+      'acdc-10pct.yaml',
+      'acdc-20pct.yaml',
+      'brats2019-10pct.yaml',
+      'pancreas-nih-20pct.yaml',
+      'la-5pct-supervised.yaml',
+      'la-5pct-bcp.yaml',
+      'la-5pct-cpam.yaml',
+      'demo.yaml',
+    ]) {
+      expect(files).toContain(name);
+    }
+  });
+
+  it.each(files.map((f) => [f]))('%s validates', async (file) => {
+    const { config } = await loadConfig(path.join(configsDir, file));
+    expect(config.run.name.length).toBeGreaterThan(0);
+  });
+
+  it('paper settings carry the reference values', async () => {
+    const la = (await loadConfig(path.join(configsDir, 'la-5pct.yaml'))).config;
+    expect(la.data.labeled).toEqual({ count: 4 });
+    expect(la.data.patchSize).toEqual([112, 112, 80]);
+    expect(la.train.stages.pretrain.iterations).toBe(2000);
+    expect(la.train.stages.selftrain.iterations).toBe(15000);
+    expect(la.train.stages.selftrain.schedule).toEqual({ name: 'poly', power: 0.9 });
+    expect(la.train.validation.split).toBe('test');
+    expect(la.method.startRange).toBe('reference');
+    const cpam = (await loadConfig(path.join(configsDir, 'la-5pct-cpam.yaml'))).config;
+    expect(cpam.method.name).toBe('cpam');
+    expect(cpam.train.stages.selftrain.schedule).toEqual({ name: 'step', gamma: 0.1, every: 2500 });
+    const acdc = (await loadConfig(path.join(configsDir, 'acdc-5pct.yaml'))).config;
+    expect(acdc.model.name).toBe('unet2d');
+    expect(acdc.data.labeled).toEqual({ count: 3 });
+    expect(acdc.method.teacher.includeBatchNormStats).toBe(true);
+    const brats = (await loadConfig(path.join(configsDir, 'brats2019-10pct.yaml'))).config;
+    expect(brats.data.labeled).toEqual({ count: 25 });
+    expect(brats.method.startRange).toBe('valid');
+    const pancreas = (await loadConfig(path.join(configsDir, 'pancreas-nih-20pct.yaml'))).config;
+    expect(pancreas.train.stages.selftrain.optimizer.name).toBe('adam');
+    expect(pancreas.method.pseudoLabel.connectivity).toBe(18);
+  });
+});
