@@ -13,6 +13,7 @@ import path from 'node:path';
 import { initBackend } from '../backend/init.js';
 import type { SsmisConfig } from '../config/index.js';
 import { type Dataset, openDataset, type SplitName } from '../data/dataset.js';
+import { configSplitIds, openConfigDataset } from '../data/from-config.js';
 import { readNifti, volumeFromArray, writeNifti } from '../io/nifti.js';
 import type { Affine, Volume } from '../io/volume.js';
 import { type Connectivity, largestConnectedComponent } from '../method/connected-components.js';
@@ -39,7 +40,7 @@ import {
   writeCaseOverlays,
   writeReportFiles,
 } from './report.js';
-import { type InferenceModel, slidingWindowInference, slidingWindowInference2d } from './sliding-window.js';
+import { type InferenceModel, inferVolume } from './sliding-window.js';
 
 /** Affine entries of prediction and label may differ by this much (float32 header round-off), in mm. */
 export const GEOMETRY_TOLERANCE_MM = 1e-3;
@@ -163,21 +164,13 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
         windowsDone: done,
         windows: total,
       });
-    const result =
-      model.spatialDims === 3
-        ? await slidingWindowInference(model, volume, {
-            patch: ev.patch as [number, number, number],
-            strides: ev.strides as [number, number, number],
-            numClasses: model.numClasses,
-            batchWindows: ev.batchWindows,
-            onProgress: report,
-          })
-        : await slidingWindowInference2d(model, volume, {
-            numClasses: model.numClasses,
-            size: (config.data.sliceResize ?? ev.patch) as [number, number],
-            batchSlices: ev.batchWindows,
-            onProgress: report,
-          });
+    const result = await inferVolume(model, volume, {
+      patch: ev.patch,
+      strides: ev.strides,
+      sliceSize: config.data.sliceResize,
+      batchWindows: ev.batchWindows,
+      onProgress: report,
+    });
     const pred = lcc === false ? result.labels : keepLargestComponents(result.labels, c.shape, classes, lcc);
     cases.push(
       evaluateCase(pred, c.label, c.shape, {
@@ -270,49 +263,6 @@ export async function selectionOfCheckpoint(checkpoint: string, config: SsmisCon
   return selection;
 }
 
-/** Case ids of a split: the config's override (a list, or a list file) or the dataset's own split (as train). */
-export async function configSplitIds(
-  config: SsmisConfig,
-  dataset: Dataset,
-  split: SplitName,
-): Promise<string[]> {
-  const override = config.data.splits[split];
-  if (override === undefined) return dataset.ids(split);
-  if (Array.isArray(override)) return [...override];
-  let text: string;
-  try {
-    text = await fs.readFile(override, 'utf8');
-  } catch (error) {
-    throw new InputError(`data.splits.${split}: cannot read ${override} (${errorMessage(error)})`);
-  }
-  return text
-    .split(/\r?\n/)
-    .map((line) => line.split(',')[0].trim())
-    .filter((line) => line.length > 0);
-}
-
-/** Opens `config.data.dataset` and checks it against the model config (classes, channels). */
-export async function openConfigDataset(config: SsmisConfig, cacheSize = 0): Promise<Dataset> {
-  if (!existsSync(config.data.dataset)) {
-    throw new InputError(
-      `data.dataset: folder ${config.data.dataset} does not exist (prepare one with \`ssmis prepare\`)`,
-    );
-  }
-  const dataset = await openDataset(config.data.dataset, { cacheSize });
-  if (dataset.info.numClasses !== config.model.numClasses) {
-    throw new InputError(
-      `model.numClasses: expected ${dataset.info.numClasses} (the labels of ${path.join(dataset.dir, 'dataset.json')}), got ${config.model.numClasses}`,
-    );
-  }
-  const channels = dataset.info.channelNames.length;
-  if (config.model.inChannels !== channels) {
-    throw new InputError(
-      `model.inChannels: the dataset ${dataset.dir} has ${channels} channel(s), the model takes ${config.model.inChannels}`,
-    );
-  }
-  return dataset;
-}
-
 /** Builds the config's network and fills it with the checkpoint's `student.*` tensors. Caller disposes it. */
 export async function loadModelFromCheckpoint(config: SsmisConfig, checkpoint: string) {
   if (!existsSync(checkpoint)) throw new InputError(`${checkpoint}: checkpoint file not found`);
@@ -352,7 +302,7 @@ export async function evaluate(config: SsmisConfig, options: EvaluateOptions): P
   if (!existsSync(options.checkpoint))
     throw new InputError(`${options.checkpoint}: checkpoint file not found`);
   await initBackend({ backend: config.backend.name });
-  const dataset = await openConfigDataset(config);
+  const dataset = await openConfigDataset(config, 0);
   const ids = await configSplitIds(config, dataset, split);
   if (ids.length === 0) {
     throw new InputError(`the dataset ${dataset.dir} has no '${split}' cases to evaluate (choose --split)`);

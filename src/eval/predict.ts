@@ -51,11 +51,7 @@ import {
   runDirOfCheckpoint,
 } from './evaluate.js';
 import { safeFileStem } from './report.js';
-import {
-  type SlidingWindowResult,
-  slidingWindowInference,
-  slidingWindowInference2d,
-} from './sliding-window.js';
+import { inferVolume, type SlidingWindowResult } from './sliding-window.js';
 
 export type Preset = DatasetJson['preset'];
 
@@ -400,20 +396,13 @@ async function infer(
   onProgress: (done: number, total: number) => void,
 ): Promise<SlidingWindowResult> {
   const volume = { data: image, shape: [...shape, channels] as [number, number, number, number] };
-  return model.spatialDims === 3
-    ? slidingWindowInference(model, volume, {
-        patch: config.eval.patch as [number, number, number],
-        strides: config.eval.strides as [number, number, number],
-        numClasses: model.numClasses,
-        batchWindows: config.eval.batchWindows,
-        onProgress,
-      })
-    : slidingWindowInference2d(model, volume, {
-        numClasses: model.numClasses,
-        size: (config.data.sliceResize ?? config.eval.patch) as [number, number],
-        batchSlices: config.eval.batchWindows,
-        onProgress,
-      });
+  return inferVolume(model, volume, {
+    patch: config.eval.patch,
+    strides: config.eval.strides,
+    sliceSize: config.data.sliceResize,
+    batchWindows: config.eval.batchWindows,
+    onProgress,
+  });
 }
 
 /** Writes label masks for every input (see the module comment). Returns what was written. */

@@ -408,3 +408,40 @@ export async function slidingWindowInference2d(
   }
   return { probabilities, probabilityShape: [nx, ny, nz, numClasses], labels, shape: [nx, ny, nz] };
 }
+
+export interface VolumeInferenceOptions {
+  /** 3-D models: window patch and strides (§5.1). */
+  patch: readonly number[];
+  strides: readonly number[];
+  /** 2-D models: the in-plane size each slice is resized to (§5.5); default `patch`. */
+  sliceSize?: readonly number[];
+  /** Windows (3-D) or slices (2-D) per forward pass. */
+  batchWindows?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Whole-volume inference with the rule of the model's dimensionality: sliding window for 3-D models, slice by
+ * slice for 2-D models. What validation during training, evaluation and prediction all call.
+ */
+export function inferVolume(
+  model: InferenceModel,
+  volume: VolumeInput,
+  options: VolumeInferenceOptions,
+): Promise<SlidingWindowResult> {
+  if (model.spatialDims === 3) {
+    return slidingWindowInference(model, volume, {
+      patch: options.patch as [number, number, number],
+      strides: options.strides as [number, number, number],
+      numClasses: model.numClasses,
+      batchWindows: options.batchWindows,
+      onProgress: options.onProgress,
+    });
+  }
+  return slidingWindowInference2d(model, volume, {
+    numClasses: model.numClasses,
+    size: (options.sliceSize ?? options.patch) as [number, number],
+    batchSlices: options.batchWindows,
+    onProgress: options.onProgress,
+  });
+}

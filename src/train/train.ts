@@ -10,7 +10,8 @@ import { type BackendInfo, initBackend } from '../backend/init.js';
 import { tf } from '../backend/tf.js';
 import { configToYaml, labeledCaseCount, type SsmisConfig } from '../config/index.js';
 import { BatchLoader, disposeBatch } from '../data/batches.js';
-import { type Dataset, openDataset, type SplitName } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
+import { configSplitIds, openConfigDataset } from '../data/from-config.js';
 import { getMethodVariant, pretrainStep } from '../method/variants/index.js';
 import type { MethodVariant, StepConfig, StepContext, StepLoss } from '../method/variants/types.js';
 import { createModel } from '../nn/create.js';
@@ -162,23 +163,6 @@ function stepConfig(config: SsmisConfig): StepConfig {
   };
 }
 
-/** Case ids of a split: the config's override (a list, or a list file) or the dataset's own split. */
-async function splitIds(config: SsmisConfig, dataset: Dataset, split: SplitName): Promise<string[]> {
-  const override = config.data.splits[split];
-  if (override === undefined) return dataset.ids(split);
-  if (Array.isArray(override)) return [...override];
-  let text: string;
-  try {
-    text = await fs.readFile(override, 'utf8');
-  } catch (error) {
-    throw new InputError(`data.splits.${split}: cannot read ${override} (${errorMessage(error)})`);
-  }
-  return text
-    .split(/\r?\n/)
-    .map((line) => line.split(',')[0].trim())
-    .filter((line) => line.length > 0);
-}
-
 interface DataPlan {
   dataset: Dataset;
   labeledIds: string[];
@@ -188,21 +172,7 @@ interface DataPlan {
 
 /** Opens the dataset and resolves labeled/unlabeled/validation cases, failing before any work on a mismatch. */
 async function planData(config: SsmisConfig): Promise<DataPlan> {
-  if (!existsSync(config.data.dataset)) {
-    throw new InputError(
-      `data.dataset: folder ${config.data.dataset} does not exist (prepare one with \`ssmis prepare\` or \`ssmis synth\` + \`ssmis prepare\`)`,
-    );
-  }
-  const dataset = await openDataset(config.data.dataset, {
-    cacheSize: config.data.cacheSize,
-    channels: config.data.channels,
-  });
-  const numClasses = dataset.info.numClasses;
-  if (numClasses !== config.model.numClasses) {
-    throw new InputError(
-      `model.numClasses: expected ${numClasses} (the labels of ${path.join(config.data.dataset, 'dataset.json')}), got ${config.model.numClasses}`,
-    );
-  }
+  const dataset = await openConfigDataset(config);
   let labeledIds: string[];
   let unlabeledIds: string[];
   if (config.data.splits.train === undefined) {
@@ -216,13 +186,13 @@ async function planData(config: SsmisConfig): Promise<DataPlan> {
     labeledIds = dataset.labeledIds({ count });
     unlabeledIds = dataset.unlabeledIds({ count });
   } else {
-    const train = await splitIds(config, dataset, 'train');
+    const train = await configSplitIds(config, dataset, 'train');
     const count = labeledCaseCount(config.data.labeled, train.length);
     labeledIds = train.slice(0, count);
     unlabeledIds = train.slice(count);
   }
   const split = config.train.validation.split;
-  const validationIds = split === 'none' ? [] : await splitIds(config, dataset, split);
+  const validationIds = split === 'none' ? [] : await configSplitIds(config, dataset, split);
   if (split !== 'none' && validationIds.length === 0) {
     throw new InputError(
       `train.validation.split: the dataset has no '${split}' cases; use 'test' (as the LA reference does, Q9) or 'none'`,
@@ -545,7 +515,7 @@ export async function train(config: SsmisConfig, options: TrainOptions = {}): Pr
             const result = await validateModel(student, data.dataset, data.validationIds, {
               patch: validationPatch,
               strides: validationStrides,
-              sliceSize: config.data.sliceResize as [number, number] | undefined,
+              sliceSize: config.data.sliceResize,
               batchWindows: config.eval.batchWindows,
             });
             valDice = result.meanDice;

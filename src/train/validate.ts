@@ -1,5 +1,5 @@
 import type { Dataset } from '../data/dataset.js';
-import { slidingWindowInference, slidingWindowInference2d } from '../eval/sliding-window.js';
+import { inferVolume } from '../eval/sliding-window.js';
 import type { SegmentationModel } from '../nn/types.js';
 
 export interface ValidationOptions {
@@ -7,7 +7,7 @@ export interface ValidationOptions {
   patch: number[];
   strides: number[];
   /** 2-D models: in-plane size each slice is resized to. */
-  sliceSize?: [number, number];
+  sliceSize?: readonly number[];
   batchWindows?: number;
   onCase?: (done: number, total: number) => void;
 }
@@ -48,18 +48,12 @@ export async function validateModel(
   for (const [index, id] of ids.entries()) {
     const c = await dataset.loadCase(id);
     const volume = { data: c.image, shape: [...c.shape, c.channels] as [number, number, number, number] };
-    const result =
-      model.spatialDims === 3
-        ? await slidingWindowInference(model, volume, {
-            patch: options.patch as [number, number, number],
-            strides: options.strides as [number, number, number],
-            numClasses: model.numClasses,
-            batchWindows: options.batchWindows,
-          })
-        : await slidingWindowInference2d(model, volume, {
-            numClasses: model.numClasses,
-            size: options.sliceSize,
-          });
+    const result = await inferVolume(model, volume, {
+      patch: options.patch,
+      strides: options.strides,
+      sliceSize: options.sliceSize,
+      batchWindows: options.batchWindows,
+    });
     let sum = 0;
     for (let cls = 1; cls < model.numClasses; cls++) sum += classDice(result.labels, c.label, cls);
     perCase.push({ id, dice: sum / (model.numClasses - 1) });
