@@ -12,7 +12,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../backend/init.js';
 import type { SsmisConfig } from '../config/index.js';
-import { type Dataset, openDataset, type SplitName } from '../data/dataset.js';
+import type { Dataset, SplitName } from '../data/dataset.js';
 import { configSplitIds, openConfigDataset } from '../data/from-config.js';
 import { readNifti, volumeFromArray, writeNifti } from '../io/nifti.js';
 import type { Affine, Volume } from '../io/volume.js';
@@ -20,7 +20,7 @@ import { type Connectivity, largestConnectedComponent } from '../method/connecte
 import { loadWeights } from '../nn/checkpoint.js';
 import { createModel } from '../nn/create.js';
 import type { FinalEvaluationContext } from '../train/train.js';
-import { errorMessage, InputError } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import {
   type CaseEvaluation,
