@@ -12,7 +12,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../backend/init.js';
 import type { SsmisConfig } from '../config/index.js';
-import type { Dataset, SplitName } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { configSplitIds, openConfigDataset } from '../data/from-config.js';
 import { readNifti, volumeFromArray, writeNifti } from '../io/nifti.js';
 import type { Affine, Volume } from '../io/volume.js';
