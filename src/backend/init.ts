@@ -1,5 +1,14 @@
 import { createRequire } from 'node:module';
 import { SsmisError } from '../util/errors.js';
+import {
+  fastKernelsActive,
+  fastKernelsAllowedByEnv,
+  fastKernelsSupported,
+  fastKernelWorkerCount,
+  fastKernelWorkersReady,
+  registerFastKernels,
+  unregisterFastKernels,
+} from './kernels/index.js';
 import { tf } from './tf.js';
 
 export type BackendChoice = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'cpu';
@@ -15,6 +24,8 @@ export interface BackendInfo {
   unavailable: Record<string, string>;
   /** The TF.js version. */
   tfjsVersion: string;
+  /** The fast CPU kernels: whether they are in use (pure-JS cpu backend only), why not, and their threads. */
+  fastKernels: { active: boolean; reason: string; workers: number };
 }
 
 const NATIVE_PACKAGES: Record<'tensorflow-gpu' | 'tensorflow', string> = {
@@ -65,7 +76,9 @@ async function tryNative(choice: 'tensorflow-gpu' | 'tensorflow'): Promise<strin
  * native backend that cannot load is an error naming the package to install. The wasm backend is never used:
  * its Conv3DBackpropInputV2 kernel returns wrong gradients (tfjs-notes §4).
  */
-export async function initBackend(options: { backend?: BackendChoice } = {}): Promise<BackendInfo> {
+export async function initBackend(
+  options: { backend?: BackendChoice; fastKernels?: boolean } = {},
+): Promise<BackendInfo> {
   const choice = options.backend ?? 'auto';
   const unavailable: Record<string, string> = {};
   const order: ActiveBackend[] =
@@ -74,12 +87,30 @@ export async function initBackend(options: { backend?: BackendChoice } = {}): Pr
     if (candidate === 'cpu') {
       await tf.setBackend('cpu');
       await tf.ready();
-      return { active: 'cpu', tfBackendName: tf.getBackend(), unavailable, tfjsVersion: tf.version_core };
+      const fastKernels = await setupFastKernels(options.fastKernels ?? true);
+      return {
+        active: 'cpu',
+        tfBackendName: tf.getBackend(),
+        unavailable,
+        tfjsVersion: tf.version_core,
+        fastKernels,
+      };
     }
     const reason = await tryNative(candidate);
     if (reason === null) {
       await tf.ready();
-      return { active: candidate, tfBackendName: tf.getBackend(), unavailable, tfjsVersion: tf.version_core };
+      const fastKernels = {
+        active: false,
+        reason: 'native backend (the fast kernels replace pure-JS cpu kernels only)',
+        workers: 0,
+      };
+      return {
+        active: candidate,
+        tfBackendName: tf.getBackend(),
+        unavailable,
+        tfjsVersion: tf.version_core,
+        fastKernels,
+      };
     }
     unavailable[NATIVE_PACKAGES[candidate]] = reason;
     if (choice !== 'auto') {
@@ -93,6 +124,25 @@ export async function initBackend(options: { backend?: BackendChoice } = {}): Pr
   }
   /* c8 ignore next */
   throw new SsmisError('no TF.js backend could be initialised');
+}
+
+/**
+ * Registers (or removes) the fast CPU kernels of issue 7: WebAssembly SIMD convolutions on worker threads and
+ * fused element-wise ops. Off with `backend.fastKernels: false` or `SSMIS_FAST_KERNELS=0`.
+ */
+async function setupFastKernels(wanted: boolean): Promise<BackendInfo['fastKernels']> {
+  let reason = 'on';
+  if (!wanted) reason = 'off (backend.fastKernels is false)';
+  else if (!fastKernelsAllowedByEnv()) reason = 'off (SSMIS_FAST_KERNELS=0)';
+  else if (!fastKernelsSupported())
+    reason = 'unavailable (this Node.js lacks WebAssembly SIMD or shared memory)';
+  if (reason !== 'on') {
+    unregisterFastKernels();
+    return { active: false, reason, workers: 0 };
+  }
+  registerFastKernels();
+  await fastKernelWorkersReady();
+  return { active: fastKernelsActive(), reason, workers: fastKernelWorkerCount() };
 }
 
 /** Installed version of an optional package, or null, without importing it. */

@@ -301,7 +301,7 @@ export async function evaluate(config: SsmisConfig, options: EvaluateOptions): P
   const split = options.split ?? config.eval.split;
   if (!existsSync(options.checkpoint))
     throw new InputError(`${options.checkpoint}: checkpoint file not found`);
-  await initBackend({ backend: config.backend.name });
+  await initBackend({ backend: config.backend.name, fastKernels: config.backend.fastKernels });
   const dataset = await openConfigDataset(config, 0);
   const ids = await configSplitIds(config, dataset, split);
   if (ids.length === 0) {

@@ -414,7 +414,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   const channels = config.model.inChannels;
   const jobs = await planJobs(options.input, channels, notes);
   const preset = await presetOf(config);
-  await initBackend({ backend: config.backend.name });
+  await initBackend({ backend: config.backend.name, fastKernels: config.backend.fastKernels });
   const model = await loadModelFromCheckpoint(config, options.checkpoint);
   const classes = Array.from({ length: model.numClasses - 1 }, (_, i) => i + 1);
   const lcc: Connectivity | false = config.eval.largestComponent

@@ -4,6 +4,7 @@
  * Dropout3d / element-wise dropout with masks drawn from an injected `Rng`, and align-corners bilinear ×2
  * upsampling. Tensors are channels last (design decision 2).
  */
+import { fastKernelsActive, fusedBatchNormRelu } from '../backend/kernels/index.js';
 import { tf } from '../backend/tf.js';
 import { InputError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
@@ -93,13 +94,7 @@ export function batchNorm<T extends tf.Tensor>(
     return tf.add(tf.mul(x, alpha), shift) as T;
   }
   const axes = x.shape.slice(0, -1).map((_, i) => i);
-  const n = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-  if (n <= 1) {
-    throw new InputError(
-      `${store.prefix}/${key}: batch norm in train mode needs more than 1 value per channel, input shape ` +
-        `[${x.shape}] has ${n} (use a larger batch or patch, or eval mode)`,
-    );
-  }
+  const n = valuesPerChannel(x, store, key);
   const { mean, variance } = tf.moments(x, axes);
   const alpha = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPS)));
   const shift = tf.sub(beta, tf.mul(mean, alpha));
@@ -112,6 +107,40 @@ export function batchNorm<T extends tf.Tensor>(
     });
   }
   return y;
+}
+
+/** Values per channel of a train-mode batch norm; PyTorch refuses a single one (its variance is undefined). */
+function valuesPerChannel(x: tf.Tensor, store: ParameterStore, key: string): number {
+  const n = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  if (n <= 1) {
+    throw new InputError(
+      `${store.prefix}/${key}: batch norm in train mode needs more than 1 value per channel, input shape ` +
+        `[${x.shape}] has ${n} (use a larger batch or patch, or eval mode)`,
+    );
+  }
+  return n;
+}
+
+/**
+ * ReLU(batch norm(x)): one fused op with its own gradient when the fast CPU kernels are active (the element-wise
+ * work of batch norm dominated a training step once the convolutions were fast), else the two stock ops. Both
+ * paths give the same outputs, gradients and running statistics (tests/backend/kernels.test.ts).
+ */
+export function batchNormRelu<T extends tf.Tensor>(
+  x: T,
+  store: ParameterStore,
+  key: string,
+  ctx: ForwardContext,
+): T {
+  if (!fastKernelsActive()) return tf.relu(batchNorm(x, store, key, ctx)) as T;
+  if (ctx.training) valuesPerChannel(x, store, key);
+  return fusedBatchNormRelu(x, store.get(`${key}.weight`), store.get(`${key}.bias`), {
+    training: ctx.training,
+    updateStats: ctx.training && ctx.updateStats,
+    runningMean: store.get(`${key}.running_mean`),
+    runningVar: store.get(`${key}.running_var`),
+    name: `${store.prefix}/${key}`,
+  }) as T;
 }
 
 /** Keep-mask values: 0 with probability p, else 1/(1−p) (PyTorch's bernoulli(1−p)/(1−p)). */

@@ -11,7 +11,7 @@
 import { tf } from '../backend/tf.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { batchNorm, channelDropout, conv3d, conv3dTranspose2, type ForwardContext } from './layers.js';
+import { batchNormRelu, channelDropout, conv3d, conv3dTranspose2, type ForwardContext } from './layers.js';
 import { countParameters, type ParameterSpec, ParameterStore } from './params.js';
 import type { ApplyOptions, CloneOptions, SegmentationModel } from './types.js';
 
@@ -150,10 +150,6 @@ export interface VNetModel extends SegmentationModel {
   clone(options?: CloneOptions): VNetModel;
 }
 
-function relu<T extends tf.Tensor>(x: T): T {
-  return tf.relu(x);
-}
-
 function runBlock(
   x: tf.Tensor5D,
   b: Block,
@@ -165,15 +161,13 @@ function runBlock(
   if (b.kind === 'conv') {
     let h = x;
     for (let s = 0; s < b.stages; s++) {
-      h = relu(
-        batchNorm(conv3d(h, store, `${base}.${3 * s}`, 1, 'same'), store, `${base}.${3 * s + 1}`, ctx),
-      );
+      h = batchNormRelu(conv3d(h, store, `${base}.${3 * s}`, 1, 'same'), store, `${base}.${3 * s + 1}`, ctx);
     }
     return h;
   }
   const y =
     b.kind === 'down' ? conv3d(x, store, `${base}.0`, 2, 'valid') : conv3dTranspose2(x, store, `${base}.0`);
-  return relu(batchNorm(y, store, `${base}.1`, ctx));
+  return batchNormRelu(y, store, `${base}.1`, ctx);
 }
 
 function buildVNet(o: ResolvedVNetOptions, name: string, store: ParameterStore, seed: number): VNetModel {

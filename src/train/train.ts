@@ -281,7 +281,10 @@ export function historyToSvg(
  */
 export async function train(config: SsmisConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const emit = options.onEvent ?? (() => {});
-  const backend = await initBackend({ backend: config.backend.name });
+  const backend = await initBackend({
+    backend: config.backend.name,
+    fastKernels: config.backend.fastKernels,
+  });
   const plans = stagePlans(config);
   const data = await planData(config);
   const dir = options.runDir ?? path.join(config.run.outputDir, config.run.name);

@@ -12,9 +12,10 @@ export function registerInfo(program: Command, ctx: CliContext): void {
       'show the TF.js backend in use (and why the others are not), versions, CPU threads and memory',
     )
     .option('--backend <name>', 'backend to try: auto | tensorflow-gpu | tensorflow | cpu', 'auto')
+    .option('--no-fast-kernels', 'report the stock TF.js cpu kernels (as backend.fastKernels: false)')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { backend: BackendChoice; json?: boolean }) => {
-      const backend = await initBackend({ backend: opts.backend });
+    .action(async (opts: { backend: BackendChoice; json?: boolean; fastKernels: boolean }) => {
+      const backend = await initBackend({ backend: opts.backend, fastKernels: opts.fastKernels });
       const info = {
         ssmis: packageVersion(),
         node: process.version,
@@ -22,6 +23,7 @@ export function registerInfo(program: Command, ctx: CliContext): void {
         backend: backend.active,
         tfBackendName: backend.tfBackendName,
         unavailable: backend.unavailable,
+        fastKernels: backend.fastKernels,
         optionalPackages: {
           '@tensorflow/tfjs-node': installedVersion('@tensorflow/tfjs-node'),
           '@tensorflow/tfjs-node-gpu': installedVersion('@tensorflow/tfjs-node-gpu'),
@@ -38,6 +40,13 @@ export function registerInfo(program: Command, ctx: CliContext): void {
       writeLine(ctx.out, `TF.js ${info.tfjs}, backend: ${describeBackend(info.backend)}`);
       for (const [pkg, reason] of Object.entries(info.unavailable)) {
         writeLine(ctx.out, `  not used: ${pkg}: ${reason}`);
+      }
+      if (backend.active === 'cpu') {
+        const fk = backend.fastKernels;
+        writeLine(
+          ctx.out,
+          `fast CPU kernels: ${fk.reason}${fk.active ? ` (WebAssembly SIMD, ${fk.workers + 1} threads)` : ''}`,
+        );
       }
       writeLine(ctx.out, `CPU: ${info.cpu.model}, ${info.cpu.threads} threads`);
       writeLine(ctx.out, `memory: ${info.memory.totalGiB} GiB total, ${info.memory.freeGiB} GiB free`);

@@ -1,0 +1,259 @@
+/**
+ * Broadcasting binary ops (Add, Sub, Multiply, RealDiv), the Sum/Mean reductions and Relu/Step (the ReLU
+ * gradient) for float32 tensors.
+ *
+ * The stock cpu kernels compute a multi-index per element for any broadcast (the batch-norm and bias ops of a
+ * channels-last network broadcast `[C]` over `[N, X, Y, Z, C]` on every call), and Sum/Mean transpose the
+ * input whenever the reduced axes are not the innermost ones (every `tf.moments` over `[0, 1, 2, 3]` and every
+ * bias gradient). Here adjacent axes that broadcast alike are merged first, so `[N,X,Y,Z,C] + [C]` becomes a
+ * `[N·X·Y·Z, C]` loop and `[N,X,Y,Z,C] · [N,1,1,1,C]` a `[N, X·Y·Z, C]` loop, and a reduction over leading
+ * axes is a column sum. Sums accumulate in doubles like the stock kernels. Other dtypes fall back.
+ */
+import type { tf } from '../tf.js';
+import { asCpuBackend, float32Values } from './cpu-backend.js';
+
+type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
+
+/** Result shape of numpy broadcasting, or null when the shapes do not broadcast. */
+export function broadcastShape(a: readonly number[], b: readonly number[]): number[] | null {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) return null;
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+/**
+ * Out shape and per-axis element strides of a and b (0 where broadcast), with adjacent axes merged when both
+ * operands step through them contiguously (or both repeat over them), and size-1 axes dropped.
+ */
+function mergedLayout(
+  out: readonly number[],
+  a: readonly number[],
+  b: readonly number[],
+): { dims: number[]; sa: number[]; sb: number[] } {
+  const rank = out.length;
+  const strides = (shape: readonly number[]): number[] => {
+    const s = new Array<number>(rank).fill(0);
+    let acc = 1;
+    for (let i = rank - 1; i >= 0; i--) {
+      const d = shape[shape.length - rank + i] ?? 1;
+      s[i] = d === 1 ? 0 : acc;
+      acc *= d;
+    }
+    return s;
+  };
+  const fa = strides(a);
+  const fb = strides(b);
+  const dims: number[] = [];
+  const sa: number[] = [];
+  const sb: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    if (out[i] === 1) continue;
+    const k = dims.length - 1;
+    // Axis i joins the previous (outer) merged axis when, for each operand, stepping the outer axis is the
+    // same as stepping i through its whole extent (contiguous) or both strides are 0 (repeated).
+    const joins =
+      k >= 0 &&
+      ((sa[k] === 0 && fa[i] === 0) || (sa[k] !== 0 && fa[i] !== 0 && sa[k] === fa[i] * out[i])) &&
+      ((sb[k] === 0 && fb[i] === 0) || (sb[k] !== 0 && fb[i] !== 0 && sb[k] === fb[i] * out[i]));
+    if (joins) {
+      dims[k] *= out[i];
+      sa[k] = fa[i];
+      sb[k] = fb[i];
+    } else {
+      dims.push(out[i]);
+      sa.push(fa[i]);
+      sb.push(fb[i]);
+    }
+  }
+  if (dims.length === 0) return { dims: [1], sa: [0], sb: [0] };
+  return { dims, sa, sb };
+}
+
+function innerLoop(
+  op: BinaryOp,
+  o: Float32Array,
+  oi: number,
+  a: Float32Array,
+  ai: number,
+  sa: number,
+  b: Float32Array,
+  bi: number,
+  sb: number,
+  n: number,
+): void {
+  // One loop per op and stride pattern keeps each loop monomorphic for V8.
+  if (op === 'add') {
+    if (sa === 1 && sb === 1) for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] + b[bi + i];
+    else for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] + b[bi + i * sb];
+  } else if (op === 'sub') {
+    if (sa === 1 && sb === 1) for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] - b[bi + i];
+    else for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] - b[bi + i * sb];
+  } else if (op === 'mul') {
+    if (sa === 1 && sb === 1) for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] * b[bi + i];
+    else for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] * b[bi + i * sb];
+  } else if (sa === 1 && sb === 1) for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] / b[bi + i];
+  else for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] / b[bi + i * sb];
+}
+
+/** a op b with numpy broadcasting; `outShape` from `broadcastShape`. */
+export function binaryBroadcast(
+  op: BinaryOp,
+  a: Float32Array,
+  aShape: readonly number[],
+  b: Float32Array,
+  bShape: readonly number[],
+  outShape: readonly number[],
+): Float32Array {
+  const size = outShape.reduce((p, d) => p * d, 1);
+  const out = new Float32Array(size);
+  if (size === 0) return out;
+  const { dims, sa, sb } = mergedLayout(outShape, aShape, bShape);
+  const r = dims.length;
+  const n = dims[r - 1];
+  const rows = size / n;
+  const idx = new Array<number>(r).fill(0);
+  let ai = 0;
+  let bi = 0;
+  for (let row = 0; row < rows; row++) {
+    innerLoop(op, out, row * n, a, ai, sa[r - 1], b, bi, sb[r - 1], n);
+    // Odometer over the outer merged axes.
+    for (let k = r - 2; k >= 0; k--) {
+      idx[k]++;
+      ai += sa[k];
+      bi += sb[k];
+      if (idx[k] < dims[k]) break;
+      ai -= sa[k] * dims[k];
+      bi -= sb[k] * dims[k];
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * Sums of x over `axes`, or null when the axes are not a leading or a trailing run (the caller falls back).
+ * Leading run → column sums over [outer, inner]; trailing run → row sums.
+ */
+export function reduceSum(
+  x: Float32Array,
+  shape: readonly number[],
+  axes: readonly number[],
+): Float64Array | null {
+  const sorted = [...new Set(axes)].sort((p, q) => p - q);
+  const rank = shape.length;
+  const k = sorted.length;
+  const leading = sorted.every((v, i) => v === i);
+  const trailing = sorted.every((v, i) => v === rank - k + i);
+  if ((!leading && !trailing) || x.length === 0) return null;
+  const reduced = sorted.reduce((p, ax) => p * shape[ax], 1);
+  const kept = x.length / reduced;
+  const out = new Float64Array(kept);
+  if (leading) {
+    for (let i = 0; i < reduced; i++) {
+      const base = i * kept;
+      for (let j = 0; j < kept; j++) out[j] += x[base + j];
+    }
+  } else {
+    for (let j = 0; j < kept; j++) {
+      let s = 0;
+      const base = j * reduced;
+      for (let i = 0; i < reduced; i++) s += x[base + i];
+      out[j] = s;
+    }
+  }
+  return out;
+}
+
+function normalizeAxes(axis: unknown, rank: number): number[] | null {
+  const list =
+    axis === undefined || axis === null ? [...Array(rank).keys()] : Array.isArray(axis) ? axis : [axis];
+  const out: number[] = [];
+  for (const a of list) {
+    if (typeof a !== 'number' || !Number.isInteger(a) || a < -rank || a >= rank) return null;
+    out.push(a < 0 ? a + rank : a);
+  }
+  return out;
+}
+
+/** Replacement kernel functions; each falls back to `original(name)` outside its fast cases. */
+export function makeElementwiseKernels(
+  original: (name: string) => tf.KernelFunc,
+): Record<string, tf.KernelFunc> {
+  const binary =
+    (name: string, op: BinaryOp): tf.KernelFunc =>
+    (args) => {
+      const backend = asCpuBackend(args.backend);
+      const { a, b } = args.inputs;
+      if (backend === null || a === undefined || b === undefined) return original(name)(args);
+      const av = float32Values(backend, a);
+      const bv = float32Values(backend, b);
+      const outShape = broadcastShape(a.shape, b.shape);
+      if (av === null || bv === null || outShape === null) return original(name)(args);
+      return backend.makeTensorInfo(
+        outShape,
+        'float32',
+        binaryBroadcast(op, av, a.shape, bv, b.shape, outShape),
+      );
+    };
+  const reduction =
+    (name: 'Sum' | 'Mean'): tf.KernelFunc =>
+    (args) => {
+      const backend = asCpuBackend(args.backend);
+      const { x } = args.inputs;
+      if (backend === null || x === undefined) return original(name)(args);
+      const xv = float32Values(backend, x);
+      const { axis, keepDims } = (args.attrs ?? {}) as { axis?: unknown; keepDims?: boolean };
+      const axes = normalizeAxes(axis, x.shape.length);
+      if (xv === null || axes === null || axes.length === 0) return original(name)(args);
+      const sums = reduceSum(xv, x.shape, axes);
+      if (sums === null) return original(name)(args);
+      const count = axes.reduce((p, ax) => p * x.shape[ax], 1);
+      const out = new Float32Array(sums.length);
+      if (name === 'Sum') for (let i = 0; i < out.length; i++) out[i] = sums[i];
+      else for (let i = 0; i < out.length; i++) out[i] = sums[i] / count;
+      const shape = keepDims
+        ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
+        : x.shape.filter((_, i) => !axes.includes(i));
+      return backend.makeTensorInfo(shape, 'float32', out);
+    };
+  const relu: tf.KernelFunc = (args) => {
+    const backend = asCpuBackend(args.backend);
+    const xv = backend === null ? null : float32Values(backend, args.inputs.x);
+    if (backend === null || xv === null) return original('Relu')(args);
+    const out = new Float32Array(xv.length);
+    // Math.max(0, v) semantics: NaN stays NaN.
+    for (let i = 0; i < xv.length; i++) {
+      const v = xv[i];
+      out[i] = v > 0 || Number.isNaN(v) ? v : 0;
+    }
+    return backend.makeTensorInfo(args.inputs.x?.shape ?? [], 'float32', out);
+  };
+  const step: tf.KernelFunc = (args) => {
+    const backend = asCpuBackend(args.backend);
+    const xv = backend === null ? null : float32Values(backend, args.inputs.x);
+    const alpha = (args.attrs as { alpha?: number } | undefined)?.alpha ?? 0;
+    if (backend === null || xv === null) return original('Step')(args);
+    const out = new Float32Array(xv.length);
+    for (let i = 0; i < xv.length; i++) {
+      const v = xv[i];
+      out[i] = v > 0 ? 1 : Number.isNaN(v) ? v : alpha;
+    }
+    return backend.makeTensorInfo(args.inputs.x?.shape ?? [], 'float32', out);
+  };
+  return {
+    Relu: relu,
+    Step: step,
+    Add: binary('Add', 'add'),
+    Sub: binary('Sub', 'sub'),
+    Multiply: binary('Multiply', 'mul'),
+    RealDiv: binary('RealDiv', 'div'),
+    Sum: reduction('Sum'),
+    Mean: reduction('Mean'),
+  };
+}

@@ -1,0 +1,390 @@
+/**
+ * The runtime behind the fast kernels: one shared WebAssembly memory holding the operands, the SIMD
+ * microkernels instantiated on it by the main thread and by every worker thread, and a synchronous fork/join
+ * over `Atomics` (kernels are synchronous, and `Atomics.wait` is allowed on Node's main thread).
+ *
+ * A task is a parameter block in the shared memory plus a number of items; the main thread and the workers
+ * take items in chunks from a shared counter (dynamic scheduling, so a core slowed by another process does not
+ * hold the others back) and run them through `runItems`, the one driver both sides execute. Workers are unref'd
+ * (they never keep the process alive) and start asynchronously: until a worker has instantiated the module, the
+ * main thread simply does its share.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { SsmisError } from '../../util/errors.js';
+import { type WasmInstance, type WasmMemory, wasmApi } from './wasm/api.js';
+import { MAX_PAGES, MAX_TILE, microkernelModuleBytes } from './wasm/microkernels.js';
+
+export type Kernel = (...args: number[]) => void;
+/** The microkernels by tile height: `fwd[r]` / `dw[r]` for r = 1…MAX_TILE (index 0 unused). */
+export interface KernelTable {
+  fwd: Kernel[];
+  dw: Kernel[];
+}
+
+/** Task kinds understood by `runItems`. */
+export const TASK_CONV = 1;
+export const TASK_DW = 2;
+
+// Control words (Int32Array over a SharedArrayBuffer).
+const C_DONE = 0;
+const C_KIND = 1;
+const C_PARAMS = 2;
+const C_ITEMS = 3;
+const C_CHUNK = 4;
+const C_NEXT = 5;
+const C_ERROR = 6;
+const C_WORKER_ITEMS = 7; // items run by workers in the last task (diagnostics and tests)
+const C_PARTICIPANTS = 8;
+const C_JOIN = 9; // workers that joined the open task; CLOSED once the main thread stops waiting for joiners
+const CLOSED = -(1 << 30);
+const C_SLOT = 16; // + worker index: epoch of the task assigned to that worker (−1 = quit)
+const C_READY = 16 + 64; // + worker index: 1 once the worker waits for tasks
+const MAX_WORKERS = 64;
+
+/**
+ * Runs items [next…) of the current task in chunks until none is left. Executed verbatim by the workers
+ * (through `Function.prototype.toString`), so it must not refer to anything outside its body.
+ *
+ * TASK_CONV parameter block (i32 words, byte pointers): 0 rows per phase (N·RX·RY), 1 RX, 2 RY, 3 Z (pixels
+ * per row), 4 in base, 5–8 in strides (n, x, y, z), 9 out base, 10–13 out strides, 14 tap table, 15 taps,
+ * 16 K, 17 channel blocks, 18 weight bytes per block, 19 phase table ((out offset, weight pointer) pairs),
+ * 20 phases, 21 weight row stride. Item = phase · rows + row.
+ *
+ * TASK_DW parameter block: 0 rows, 1 row table, 2 Z, 3 x base, 4 dy base, 5 acc base, 6 x z-stride,
+ * 7 dy z-stride, 8 acc stride (bytes per reduction row), 9 tap table, 10 taps, 11 M (reduction rows per tap),
+ * 12 channel blocks, 13 reduction rows per group, 14 groups per tap, 15 rows per chunk. Item = group.
+ */
+export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): number {
+  const i32 = new Int32Array(memory.buffer);
+  const kind = ctl[1];
+  const p = ctl[2] >> 2;
+  const n = ctl[3];
+  const chunk = ctl[4];
+  const tile = ex.fwd.length - 1;
+  const participants = ctl[8];
+  let ran = 0;
+  for (;;) {
+    // Guided self-scheduling: take a share of what is left (at least `chunk`), so the participants finish
+    // within one small chunk of each other even when a core is shared with another process.
+    const start = Atomics.load(ctl, 5);
+    if (start >= n) return ran;
+    const guided = ((n - start) / (2 * participants)) | 0;
+    const size = Math.max(guided, chunk);
+    const end = Math.min(start + size, n);
+    if (Atomics.compareExchange(ctl, 5, start, end) !== start) continue;
+    ran += end - start;
+    if (kind === 1) {
+      const rows = i32[p];
+      const rx = i32[p + 1];
+      const ry = i32[p + 2];
+      const Z = i32[p + 3];
+      const inSZ = i32[p + 8];
+      const outSZ = i32[p + 13];
+      const taps = i32[p + 14];
+      const nTaps = i32[p + 15];
+      const K = i32[p + 16];
+      const nCb = i32[p + 17];
+      const wCb = i32[p + 18];
+      const phases = i32[p + 19] >> 2;
+      const wS = i32[p + 21];
+      for (let item = start; item < end; item++) {
+        const phase = (item / rows) | 0;
+        const row = item - phase * rows;
+        const b = (row / (rx * ry)) | 0;
+        const x = ((row / ry) | 0) % rx;
+        const y = row % ry;
+        const inRow = i32[p + 4] + b * i32[p + 5] + x * i32[p + 6] + y * i32[p + 7];
+        const outRow =
+          i32[p + 9] + i32[phases + 2 * phase] + b * i32[p + 10] + x * i32[p + 11] + y * i32[p + 12];
+        const w = i32[phases + 2 * phase + 1];
+        for (let cb = 0; cb < nCb; cb++) {
+          for (let z = 0; z < Z; z += tile) {
+            const r = Math.min(Z - z, tile);
+            ex.fwd[r](
+              inRow + z * inSZ,
+              w + cb * wCb,
+              outRow + z * outSZ + cb * 32,
+              taps,
+              nTaps,
+              K,
+              inSZ,
+              outSZ,
+              wS,
+            );
+          }
+        }
+      }
+    } else {
+      const nRows = i32[p];
+      const rowTab = i32[p + 1];
+      const Z = i32[p + 2];
+      const xBase = i32[p + 3];
+      const dyBase = i32[p + 4];
+      const accBase = i32[p + 5];
+      const xSZ = i32[p + 6];
+      const dySZ = i32[p + 7];
+      const accS = i32[p + 8];
+      const taps = i32[p + 9] >> 2;
+      const M = i32[p + 11];
+      const nCb = i32[p + 12];
+      const perGroup = i32[p + 13];
+      const groupsPerTap = i32[p + 14];
+      const perChunk = i32[p + 15];
+      for (let g = start; g < end; g++) {
+        const t = (g / groupsPerTap) | 0;
+        const m0 = (g - t * groupsPerTap) * perGroup;
+        const m1 = Math.min(m0 + perGroup, M);
+        const xTap = xBase + i32[taps + t];
+        for (let r0 = 0; r0 < nRows; r0 += perChunk) {
+          const nr = Math.min(nRows - r0, perChunk);
+          for (let m = m0; m < m1; m += tile) {
+            const r = Math.min(m1 - m, tile);
+            const acc = accBase + (t * M + m) * accS;
+            for (let cb = 0; cb < nCb; cb++) {
+              ex.dw[r](
+                xTap + 4 * m,
+                dyBase + cb * 32,
+                acc + cb * 32,
+                rowTab + 8 * r0,
+                nr,
+                Z,
+                xSZ,
+                dySZ,
+                accS,
+              );
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+function kernelTable(instance: WasmInstance): KernelTable {
+  const table: KernelTable = { fwd: [], dw: [] };
+  const noop: Kernel = () => {};
+  table.fwd.push(noop);
+  table.dw.push(noop);
+  for (let r = 1; r <= MAX_TILE; r++) {
+    table.fwd.push(instance.exports[`fwd${r}`] as Kernel);
+    table.dw.push(instance.exports[`dw${r}`] as Kernel);
+  }
+  return table;
+}
+
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { memory, module, ctl, index, tile } = workerData;
+${runItems.toString()}
+const instance = new WebAssembly.Instance(module, { env: { memory } });
+const ex = { fwd: [() => {}], dw: [() => {}] };
+for (let r = 1; r <= tile; r++) { ex.fwd.push(instance.exports['fwd' + r]); ex.dw.push(instance.exports['dw' + r]); }
+let seen = 0;
+Atomics.store(ctl, ${C_READY} + index, 1);
+for (;;) {
+  Atomics.wait(ctl, ${C_SLOT} + index, seen);
+  seen = Atomics.load(ctl, ${C_SLOT} + index);
+  if (seen < 0) break;
+  // A worker woken after the main thread closed the task (it had already run every item) stays out of it.
+  if (Atomics.add(ctl, ${C_JOIN}, 1) < 0) continue;
+  try { Atomics.add(ctl, ${C_WORKER_ITEMS}, runItems(ex, memory, ctl)); } catch (e) { Atomics.store(ctl, ${C_ERROR}, 1); }
+  Atomics.add(ctl, ${C_DONE}, 1);
+  Atomics.notify(ctl, ${C_DONE});
+}
+`;
+
+/** Bytes reserved at address 0 for task parameter blocks. */
+const PARAM_BYTES = 4096;
+const PAGE = 65536;
+
+export interface RuntimeOptions {
+  /** Worker threads besides the main thread (default: `os.availableParallelism() − 1`). */
+  workers?: number;
+  /** Tasks below this many floating-point operations run on the main thread only. */
+  parallelFlops?: number;
+}
+
+/** The operands of one kernel call do not fit in the wasm memory; the caller falls back to the stock kernel. */
+export class WasmHeapLimitError extends SsmisError {}
+
+let active: KernelRuntime | null = null;
+
+/** The runtime of the registered fast kernels, or null (set by `registerFastKernels`). */
+export function activeRuntime(): KernelRuntime | null {
+  return active;
+}
+
+export function setActiveRuntime(rt: KernelRuntime | null): void {
+  active = rt;
+}
+
+/** One shared memory, the main-thread instance and the worker pool. */
+export class KernelRuntime {
+  readonly memory: WasmMemory;
+  private readonly ex: KernelTable;
+  private readonly instance: WasmInstance;
+  private readonly ctl = KernelRuntime.control();
+  private readonly workers: Worker[] = [];
+  private readonly parallelFlops: number;
+  private epoch = 0;
+  private top = PARAM_BYTES;
+  private f32view: Float32Array;
+  private i32view: Int32Array;
+  private terminated = false;
+
+  constructor(options: RuntimeOptions = {}) {
+    const wasm = wasmApi();
+    if (wasm === null) throw new SsmisError('fast kernels: this JavaScript runtime has no WebAssembly');
+    const initialPages = 256;
+    this.memory = new wasm.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: true });
+    const module = new wasm.Module(microkernelModuleBytes(initialPages));
+    this.instance = new wasm.Instance(module, { env: { memory: this.memory } });
+    this.ex = kernelTable(this.instance);
+    this.f32view = new Float32Array(this.memory.buffer);
+    this.i32view = new Int32Array(this.memory.buffer);
+    this.parallelFlops = options.parallelFlops ?? 4e6;
+    const count = Math.max(0, Math.min(MAX_WORKERS, options.workers ?? availableParallelism() - 1));
+    for (let index = 0; index < count; index++) {
+      const worker = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { memory: this.memory, module, ctl: this.ctl, index, tile: MAX_TILE },
+      });
+      // A worker that fails to start never sets its ready flag, so it is never given work.
+      worker.on('error', () => Atomics.store(this.ctl, C_READY + index, 0));
+      worker.unref();
+      this.workers.push(worker);
+    }
+  }
+
+  private static control(): Int32Array {
+    const ctl = new Int32Array(new SharedArrayBuffer(4 * (C_READY + MAX_WORKERS)));
+    ctl[C_JOIN] = CLOSED;
+    return ctl;
+  }
+
+  get workerCount(): number {
+    return this.workers.length;
+  }
+
+  /** Workers that have instantiated the module and wait for tasks. */
+  readyWorkers(): number {
+    let n = 0;
+    for (let i = 0; i < this.workers.length; i++) n += Atomics.load(this.ctl, C_READY + i);
+    return n;
+  }
+
+  /** Resolves once every worker waits for tasks (or after `timeoutMs`). */
+  async whenReady(timeoutMs = 10_000): Promise<void> {
+    const t0 = Date.now();
+    while (this.readyWorkers() < this.workers.length && Date.now() - t0 < timeoutMs) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /** An exported function of the main-thread instance (the batch-norm kernels run on the main thread). */
+  kernel(name: string): Kernel {
+    const fn = this.instance.exports[name];
+    if (typeof fn !== 'function') throw new SsmisError(`fast kernels: the wasm module exports no ${name}`);
+    return fn as Kernel;
+  }
+
+  /** Frees every allocation (kernels are not re-entrant: each starts from an empty heap). */
+  reset(): void {
+    this.top = PARAM_BYTES;
+  }
+
+  /** A 64-byte aligned block of `bytes` bytes (+64 bytes of slack for vector over-reads), growing memory. */
+  alloc(bytes: number): number {
+    const ptr = this.top;
+    const end = ptr + Math.ceil((bytes + 64) / 64) * 64;
+    if (end > this.memory.buffer.byteLength) {
+      const pages = Math.ceil((end - this.memory.buffer.byteLength) / PAGE);
+      if (this.memory.buffer.byteLength / PAGE + pages > MAX_PAGES) {
+        throw new WasmHeapLimitError(
+          `fast kernels: an operation needs ${end} bytes, more than the 2 GiB wasm limit`,
+        );
+      }
+      try {
+        this.memory.grow(pages);
+      } catch (error) {
+        throw new WasmHeapLimitError(
+          `fast kernels: could not grow the wasm memory to ${end} bytes: ${error instanceof Error ? error.message : error}`,
+        );
+      }
+    }
+    this.top = end;
+    return ptr;
+  }
+
+  /** Float32 view of the memory (refreshed after growth). */
+  get f32(): Float32Array {
+    if (this.f32view.buffer.byteLength !== this.memory.buffer.byteLength) {
+      this.f32view = new Float32Array(this.memory.buffer);
+      this.i32view = new Int32Array(this.memory.buffer);
+    }
+    return this.f32view;
+  }
+
+  /** Int32 view of the memory (refreshed after growth). */
+  get i32(): Int32Array {
+    void this.f32;
+    return this.i32view;
+  }
+
+  /** Runs a task to completion on the main thread and every ready worker. */
+  run(kind: number, params: number, items: number, flops: number): void {
+    if (items <= 0) return;
+    const ctl = this.ctl;
+    const parallel = !this.terminated && flops >= this.parallelFlops && this.workers.length > 0;
+    const participants = parallel ? this.readyWorkers() + 1 : 1;
+    const chunk = Math.max(1, Math.floor(items / (64 * participants)));
+    ctl[C_KIND] = kind;
+    ctl[C_PARAMS] = params;
+    ctl[C_ITEMS] = items;
+    ctl[C_CHUNK] = chunk;
+    ctl[C_PARTICIPANTS] = participants;
+    ctl[C_ERROR] = 0;
+    ctl[C_WORKER_ITEMS] = 0;
+    Atomics.store(ctl, C_NEXT, 0);
+    Atomics.store(ctl, C_DONE, 0);
+    if (participants > 1) {
+      Atomics.store(ctl, C_JOIN, 0);
+      // Workers start waiting on epoch 0, so 0 is never a task's epoch.
+      this.epoch = this.epoch >= 0x3fffffff ? 1 : this.epoch + 1;
+      for (let i = 0; i < this.workers.length; i++) {
+        if (Atomics.load(ctl, C_READY + i) !== 1) continue;
+        Atomics.store(ctl, C_SLOT + i, this.epoch);
+        Atomics.notify(ctl, C_SLOT + i);
+      }
+    }
+    runItems(this.ex, this.memory, ctl);
+    // Every item is taken: close the task, then wait only for the workers that joined it (a worker the OS
+    // has not woken yet would otherwise cost its whole wake-up latency).
+    const joined = participants > 1 ? Math.max(0, Atomics.exchange(ctl, C_JOIN, CLOSED)) : 0;
+    for (;;) {
+      const done = Atomics.load(ctl, C_DONE);
+      if (done >= joined) break;
+      Atomics.wait(ctl, C_DONE, done, 1000);
+    }
+    if (ctl[C_ERROR] !== 0)
+      throw new SsmisError('fast kernels: a worker thread failed while running a kernel');
+  }
+
+  /** Items of the last task run by worker threads (the rest ran on the main thread). */
+  lastWorkerItems(): number {
+    return Atomics.load(this.ctl, C_WORKER_ITEMS);
+  }
+
+  /** Stops the workers; the runtime then runs everything on the main thread. */
+  terminate(): void {
+    if (this.terminated) return;
+    this.terminated = true;
+    for (let i = 0; i < this.workers.length; i++) {
+      Atomics.store(this.ctl, C_READY + i, 0);
+      Atomics.store(this.ctl, C_SLOT + i, -1);
+      Atomics.notify(this.ctl, C_SLOT + i);
+    }
+    for (const w of this.workers) void w.terminate();
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * The two SIMD microkernels every fast 3-D convolution kernel is made of (see `../conv3d.ts` for how the
+ * convolutions map onto them), plus the per-channel passes of the fused batch norm (`channelKernel` below).
+ * All pointers and strides are in bytes; a "block" is 8 output channels held as two f32x4 accumulators per row
+ * of the register tile. x64 has 16 vector registers, so a tile of
+ * R ≤ 6 rows (2R accumulators, 2 weight vectors, 1 broadcast) stays in registers.
+ *
+ * - `fwd<R>(in, w, out, taps, nTaps, K, inStride, outStride, wStride)`: R output pixels × 8 channels,
+ *   out[r][0..8) = Σ_t Σ_k in[r·inStride + taps[t] + 4k] · w[(t·K + k)·wStride][0..8). `taps` is an i32 table
+ *   of byte offsets; the 8 weights of one (t, k) are contiguous and rows are `wStride` bytes apart (32 for
+ *   packed weights, 4·Co when reading a `[t][k][Co]` filter in place). Overwrites `out`.
+ * - `dw<R>(x, dy, acc, rows, nRows, Z, xStride, dyStride, accStride)`: R consecutive reduction rows × 8 channels
+ *   of a filter gradient, acc[r][0..8) += Σ_rows Σ_z x[row.x + z·xStride + 4r] · dy[row.dy + z·dyStride][0..8).
+ *   `rows` is an i32 table of (x, dy) byte-offset pairs. Adds into `acc`.
+ */
+import { emitModule, FunctionBuilder, I32, V128, type ValType } from './emit.js';
+
+export const MAX_TILE = 6;
+
+function fwdKernel(R: number): FunctionBuilder {
+  // params: 0 in, 1 w, 2 out, 3 taps, 4 nTaps, 5 K, 6 inStride, 7 outStride, 8 wStride
+  const f = new FunctionBuilder(`fwd${R}`, [I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [IN, W, OUT, TAPS, NTAPS, K, INS, OUTS, WS] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const acc = Array.from({ length: R }, () => [f.local(V128), f.local(V128)]);
+  const w0 = f.local(V128);
+  const w1 = f.local(V128);
+  const s = f.local(V128);
+  const p = Array.from({ length: R }, () => f.local(I32));
+  const k = f.local(I32);
+  f.loop(); // taps
+  f.get(IN).get(TAPS).i32Load().add().set(p[0]);
+  for (let r = 1; r < R; r++)
+    f.get(p[r - 1])
+      .get(INS)
+      .add()
+      .set(p[r]);
+  f.get(K).set(k);
+  f.loop(); // k
+  f.get(W).v128Load(0).set(w0);
+  f.get(W).v128Load(16).set(w1);
+  for (let r = 0; r < R; r++) {
+    f.get(p[r]).v128Load32Splat().set(s);
+    f.get(acc[r][0]).get(s).get(w0).f32x4Mul().f32x4Add().set(acc[r][0]);
+    f.get(acc[r][1]).get(s).get(w1).f32x4Mul().f32x4Add().set(acc[r][1]);
+  }
+  for (let r = 0; r < R; r++) f.inc(p[r], 4);
+  f.inc(W, { local: WS });
+  f.get(k).i32(1).sub().tee(k).brIf(0);
+  f.end();
+  f.inc(TAPS, 4);
+  f.get(NTAPS).i32(1).sub().tee(NTAPS).brIf(0);
+  f.end();
+  for (let r = 0; r < R; r++) {
+    f.get(OUT).get(acc[r][0]).v128Store(0);
+    f.get(OUT).get(acc[r][1]).v128Store(16);
+    if (r < R - 1) f.inc(OUT, { local: OUTS });
+  }
+  return f;
+}
+
+function dwKernel(R: number): FunctionBuilder {
+  // params: 0 x, 1 dy, 2 acc, 3 rows, 4 nRows, 5 Z, 6 xStride, 7 dyStride, 8 accStride
+  const f = new FunctionBuilder(`dw${R}`, [I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [X, DY, ACC, ROWS, NROWS, Z, XS, DYS, ACCS] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const acc = Array.from({ length: R }, () => [f.local(V128), f.local(V128)]);
+  const d0 = f.local(V128);
+  const d1 = f.local(V128);
+  const s = f.local(V128);
+  const xp = f.local(I32);
+  const dp = f.local(I32);
+  const z = f.local(I32);
+  const q = f.local(I32);
+  f.get(ACC).set(q);
+  for (let r = 0; r < R; r++) {
+    f.get(q).v128Load(0).set(acc[r][0]);
+    f.get(q).v128Load(16).set(acc[r][1]);
+    if (r < R - 1) f.inc(q, { local: ACCS });
+  }
+  f.loop(); // rows
+  f.get(X).get(ROWS).i32Load(0).add().set(xp);
+  f.get(DY).get(ROWS).i32Load(4).add().set(dp);
+  f.get(Z).set(z);
+  f.loop(); // z
+  f.get(dp).v128Load(0).set(d0);
+  f.get(dp).v128Load(16).set(d1);
+  for (let r = 0; r < R; r++) {
+    f.get(xp)
+      .v128Load32Splat(4 * r)
+      .set(s);
+    f.get(acc[r][0]).get(s).get(d0).f32x4Mul().f32x4Add().set(acc[r][0]);
+    f.get(acc[r][1]).get(s).get(d1).f32x4Mul().f32x4Add().set(acc[r][1]);
+  }
+  f.inc(xp, { local: XS });
+  f.inc(dp, { local: DYS });
+  f.get(z).i32(1).sub().tee(z).brIf(0);
+  f.end();
+  f.inc(ROWS, 8);
+  f.get(NROWS).i32(1).sub().tee(NROWS).brIf(0);
+  f.end();
+  f.get(ACC).set(q);
+  for (let r = 0; r < R; r++) {
+    f.get(q).get(acc[r][0]).v128Store(0);
+    f.get(q).get(acc[r][1]).v128Store(16);
+    if (r < R - 1) f.inc(q, { local: ACCS });
+  }
+  return f;
+}
+
+/**
+ * Per-channel kernels of the fused batch norm + ReLU (`../batchnorm.ts`) over `n` pixels of `c` channels
+ * (c a multiple of 4), channels last. The pixel pointers advance by 4c bytes per pixel; the per-channel
+ * vectors (acc, mean, alpha, …) are indexed by the byte offset o ∈ [0, 4c).
+ */
+function channelKernel(
+  name: string,
+  pixelPtrs: number,
+  vectorPtrs: number,
+  body: (f: FunctionBuilder, px: (i: number) => void, vec: (i: number) => void) => void,
+): FunctionBuilder {
+  // params: pixel pointers…, vector pointers…, n, c
+  const params = new Array<ValType>(pixelPtrs + vectorPtrs + 2).fill(I32);
+  const f = new FunctionBuilder(name, params);
+  const N = pixelPtrs + vectorPtrs;
+  const C = N + 1;
+  const o = f.local(I32);
+  const bytes = f.local(I32);
+  f.get(C).i32(4).mul().set(bytes);
+  f.loop(); // pixels
+  f.i32(0).set(o);
+  f.loop(); // channel blocks of 4
+  body(
+    f,
+    (i) => f.get(i).get(o).add(),
+    (i) =>
+      f
+        .get(pixelPtrs + i)
+        .get(o)
+        .add(),
+  );
+  f.get(o).i32(16).add().tee(o).get(bytes).ltS().brIf(0);
+  f.end();
+  for (let i = 0; i < pixelPtrs; i++) f.inc(i, { local: bytes });
+  f.get(N).i32(1).sub().tee(N).brIf(0);
+  f.end();
+  return f;
+}
+
+function batchNormKernels(): FunctionBuilder[] {
+  const fns: FunctionBuilder[] = [];
+  // bnSum(x; acc): acc += x
+  fns.push(
+    channelKernel('bnSum', 1, 1, (f, px, vec) => {
+      vec(0);
+      vec(0);
+      f.v128Load();
+      px(0);
+      f.v128Load().f32x4Add().v128Store();
+    }),
+  );
+  // bnSqDev(x; mean, acc): acc += (x − mean)²
+  fns.push(
+    channelKernel('bnSqDev', 1, 2, (f, px, vec) => {
+      const d = f.local(V128);
+      px(0);
+      f.v128Load();
+      vec(0);
+      f.v128Load().f32x4Sub().set(d);
+      vec(1);
+      vec(1);
+      f.v128Load().get(d).get(d).f32x4Mul().f32x4Add().v128Store();
+    }),
+  );
+  for (const relu of [false, true]) {
+    const suffix = relu ? 'Relu' : '';
+    // bnApply(x, y; alpha, shift): y = x·alpha + shift, then max(·, 0) with ReLU
+    fns.push(
+      channelKernel(`bnApply${suffix}`, 2, 2, (f, px, vec) => {
+        px(1);
+        px(0);
+        f.v128Load();
+        vec(0);
+        f.v128Load().f32x4Mul();
+        vec(1);
+        f.v128Load().f32x4Add();
+        if (relu) f.v128Zero().f32x4Max();
+        f.v128Store();
+      }),
+    );
+    // bnGradSum(dy, y, x; mean, sumG, sumGX): g = dy·[y > 0]; sumG += g; sumGX += g·(x − mean)
+    fns.push(
+      channelKernel(`bnGradSum${suffix}`, 3, 3, (f, px, vec) => {
+        const g = f.local(V128);
+        px(0);
+        f.v128Load();
+        if (relu) {
+          px(1);
+          f.v128Load().v128Zero().f32x4Gt().v128And();
+        }
+        f.set(g);
+        vec(1);
+        vec(1);
+        f.v128Load().get(g).f32x4Add().v128Store();
+        vec(2);
+        vec(2);
+        f.v128Load().get(g);
+        px(2);
+        f.v128Load();
+        vec(0);
+        f.v128Load().f32x4Sub().f32x4Mul().f32x4Add().v128Store();
+      }),
+    );
+    // bnGradApply(dy, y, x, dx; mean, k, a, b): dx = k·(g − a − (x − mean)·b)
+    fns.push(
+      channelKernel(`bnGradApply${suffix}`, 4, 4, (f, px, vec) => {
+        px(3);
+        vec(1);
+        f.v128Load();
+        px(0);
+        f.v128Load();
+        if (relu) {
+          px(1);
+          f.v128Load().v128Zero().f32x4Gt().v128And();
+        }
+        vec(2);
+        f.v128Load().f32x4Sub();
+        px(2);
+        f.v128Load();
+        vec(0);
+        f.v128Load().f32x4Sub();
+        vec(3);
+        f.v128Load().f32x4Mul().f32x4Sub().f32x4Mul().v128Store();
+      }),
+    );
+  }
+  return fns;
+}
+
+/**
+ * Upper bound of the shared memory: just under 2 GiB, so that every byte address is a non-negative i32 in the
+ * JS-side parameter blocks (virtual reservation only; pages are committed on growth).
+ */
+export const MAX_PAGES = 32767;
+
+/**
+ * Bytes of the module exporting fwd1…fwd6, dw1…dw6 and the batch-norm kernels over an imported shared memory.
+ */
+export function microkernelModuleBytes(initialPages: number): Uint8Array<ArrayBuffer> {
+  const fns: FunctionBuilder[] = [];
+  for (let r = 1; r <= MAX_TILE; r++) fns.push(fwdKernel(r));
+  for (let r = 1; r <= MAX_TILE; r++) fns.push(dwKernel(r));
+  fns.push(...batchNormKernels());
+  return emitModule(fns, { initialPages, maximumPages: MAX_PAGES });
+}
