@@ -1,0 +1,568 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench` (issue 8): speed and memory of ssmis on this machine, against the compiled library in
+ * `dist/` (run `npm run build` first). Prints one table per section and writes every number as JSON.
+ *
+ * Usage: node scripts/bench.mjs [--quick] [--section NAME[,NAME…]] [--out FILE] [--backend auto|cpu|…]
+ *   --quick     fewer repeats and smaller sizes: a smoke run of one to a few minutes;
+ *   --section   run only these sections: train, inference, metrics, nifti, kernels;
+ *   --out       JSON file (default ./bench-results.json).
+ * `SSMIS_FAST_KERNELS=0 npm run bench` measures the stock TF.js cpu kernels instead of the fast ones.
+ *
+ * Every timing is the median of several runs after (at least) one untimed warm-up; every ratio compares two
+ * numbers measured in the same process.
+ *
+ * Sections and their table columns:
+ * - train: one training iteration (prepare → optimizer.step of the variant's loss → EMA update when there is a
+ *   teacher) of `supervised`, `mean-teacher`, `bcp`, `cpam`, `cpam-trcm` and the stage-1 `pretrain` step,
+ *   built directly from the public API (createVNet, createTeacher, getMethodVariant/pretrainStep,
+ *   createOptimizer with SGD 0.01/0.9/1e-4, updateEma) on random blob images, no files, at two sizes (demo:
+ *   VNet base 4, 32³ patch, batch 2 labeled + 2 unlabeled; large: base 16, same patch and batch; --quick:
+ *   the demo size and base 8 on 32×32×16). The six variants run in interleaved rounds (one step of each per round) so that load
+ *   drift on a shared machine hits them alike. Columns: `ms/iter` (median over rounds), `× sup` (time / the
+ *   supervised time of the same size), `tensors/step` (change of tf.memory().numTensors summed over the timed
+ *   steps: `0 ok`, or `+n LEAK`). Under each table: peak RSS (largest `process.memoryUsage().rss` sampled after
+ *   every step, all six set-ups alive) and numTensors before → after the timed rounds (must be equal).
+ *   Pre-training and supervised use the 2 labeled images only (pre-training mixes the pair into 1 image).
+ * - inference: `slidingWindowInference` (eval mode, 32³ patch, stride 16, 2 classes) of a 96×96×64 volume
+ *   (--quick: 64×64×32) by a VNet of base 4 and base 16. Columns: windows, seconds (median), voxels/s of the
+ *   volume, windows/s.
+ * - metrics: `computeMetrics` (Dice, Jaccard, HD95, HD, ASD, ASSD) on a 256×256×100 pair, without spacing and
+ *   with the anisotropic spacing 0.7×0.7×2.5 mm: `blobs` = two overlapping smooth ellipsoids (the realistic
+ *   case; issue 5 asks for about a second), `random 30%` = two independent random masks with 30 % foreground
+ *   (the worst case: almost every foreground voxel is a surface voxel). Columns: case, spacing, seconds, Dice.
+ * - nifti: a 256×256×100 int16 volume (smooth field + noise) written as `.nii.gz` with `writeNifti` and read
+ *   back with `readNifti`. Columns: file size, write seconds, read seconds, read MB/s of decompressed data
+ *   (voxel bytes, MB = 10⁶ bytes).
+ * - kernels: the stock vs fast kernel bench of issue 7 (`scripts/bench-kernels.mjs`, its own tables: GFLOP/s
+ *   per VNet convolution and the VNet step time, stock vs fast), or "fast kernels not available".
+ *
+ * JSON (`schema: "ssmis-bench/1"`): { createdAt, command, quick, machine: {cpuModel, logicalCpus,
+ * totalMemoryGiB, node, platform}, backend: {active, tfjsVersion, fastKernels, kernelWorkers},
+ * sections: { train: {runs, warmup, interleaved, sizes: [{label, baseFilters, patch, labeled, unlabeled,
+ * peakRssBytes, tensorsBefore, tensorsAfter, rows: [{variant, msPerIteration, times, ratioToSupervised,
+ * leakedTensors}]}]}, inference: {runs, rows: [{baseFilters, volume, patch, strides, windows, ms, times,
+ * voxelsPerSecond, windowsPerSecond, leakedTensors}]}, metrics: {runs, rows: [{case, spacing, ms, times, dice, hd95}]},
+ * nifti: {shape, datatype, dataBytes, fileBytes, writeMs, readMs, readMBps, runs}, kernels: {available,
+ * reason?, result?} }, maxRssBytes } — times in milliseconds, sizes in bytes.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadDist, machineInfo, setupBackend } from './lib/runtime.mjs';
+import {
+  formatMiB,
+  formatMs,
+  formatRate,
+  formatRatio,
+  formatTable,
+  median,
+  timeMedian,
+} from './lib/stats.mjs';
+
+const SECTIONS = ['train', 'inference', 'metrics', 'nifti', 'kernels'];
+const VARIANTS = ['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm', 'pretrain'];
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      section: { type: 'string', multiple: true },
+      out: { type: 'string', default: 'bench-results.json' },
+      backend: { type: 'string', default: 'auto' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(
+      'usage: node scripts/bench.mjs [--quick] [--section train|inference|metrics|nifti|kernels] [--out FILE]',
+    );
+    process.exit(0);
+  }
+  const sections = (values.section ?? SECTIONS).flatMap((s) => s.split(',')).map((s) => s.trim());
+  for (const s of sections) {
+    if (!SECTIONS.includes(s)) {
+      console.error(`bench: unknown section '${s}', expected one of ${SECTIONS.join(', ')}`);
+      process.exit(2);
+    }
+  }
+  return { quick: values.quick, sections, out: values.out, backend: values.backend };
+}
+
+/** Peak RSS seen so far by explicit samples (steps are synchronous: a timer would not fire during one). */
+let sampledPeakRss = 0;
+function sampleRss() {
+  const rss = process.memoryUsage().rss;
+  if (rss > sampledPeakRss) sampledPeakRss = rss;
+  return rss;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// train
+
+/** Blob images and labels: a sphere per sample (random centre) brighter than its surroundings, plus noise. */
+function blobBatch(lib, n, patch, rng, withLabels) {
+  const [nx, ny, nz] = patch;
+  const voxels = nx * ny * nz;
+  const images = new Float32Array(n * voxels);
+  const labels = new Int32Array(n * voxels);
+  for (let b = 0; b < n; b++) {
+    const c = patch.map((s) => s * (0.35 + 0.3 * rng.random()));
+    const r = Math.min(...patch) * (0.2 + 0.1 * rng.random());
+    for (let i = 0, v = b * voxels; i < nx; i++) {
+      for (let j = 0; j < ny; j++) {
+        for (let k = 0; k < nz; k++, v++) {
+          const inside = (i - c[0]) ** 2 + (j - c[1]) ** 2 + (k - c[2]) ** 2 <= r * r;
+          labels[v] = inside ? 1 : 0;
+          images[v] = (inside ? 1 : 0) + 0.5 * rng.normal();
+        }
+      }
+    }
+  }
+  const { tf } = lib;
+  return {
+    images: tf.tensor(images, [n, nx, ny, nz, 1]),
+    labels: withLabels ? tf.tensor(labels, [n, nx, ny, nz], 'int32') : null,
+  };
+}
+
+/**
+ * One training-iteration closure per variant, as `train` runs it: prepare (teacher, pseudo-labels, mixes)
+ * outside the gradient, the student loss inside `optimizer.step`, then the EMA update.
+ */
+function makeSetup(lib, name, size, lab, unl) {
+  const { Rng, createVNet, createTeacher, getMethodVariant, pretrainStep, createOptimizer, updateEma } = lib;
+  const variant = name === 'pretrain' ? pretrainStep : getMethodVariant(name);
+  const tag = name.replace(/-/g, '_');
+  const student = createVNet({
+    baseFilters: size.baseFilters,
+    numClasses: 2,
+    dropout: 0.5,
+    name: `bench_${tag}`,
+    seed: 1,
+  });
+  const teacher = variant.needsTeacher ? createTeacher(student, { name: `bench_teacher_${tag}` }) : null;
+  const optimizer = createOptimizer({ type: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+  const batch = {
+    labeledImages: lab.images,
+    labeledLabels: lab.labels,
+    unlabeledImages: variant.needsUnlabeled ? unl.images : undefined,
+  };
+  const ctx = {
+    student,
+    teacher: teacher ?? undefined,
+    rng: new Rng(11),
+    dropoutRng: new Rng(12),
+    iteration: 0,
+    config: { startRange: 'valid' },
+  };
+  return {
+    name,
+    step() {
+      const prepared = variant.prepare(ctx, batch);
+      try {
+        optimizer.step(() => variant.loss(ctx, batch, prepared).loss, student.namedParameters());
+      } finally {
+        prepared.dispose();
+      }
+      if (teacher) updateEma(teacher, student, 0.99);
+      ctx.iteration++;
+    },
+    dispose() {
+      optimizer.dispose();
+      teacher?.dispose();
+      student.dispose();
+    },
+  };
+}
+
+/**
+ * Interleaved rounds: every round runs one step of each variant in turn, and each variant's time is the
+ * median over rounds. On a shared machine the load drifts over minutes; interleaving exposes every variant to
+ * the same drift, so the ratios to `supervised` stay meaningful even when the absolute times are noisy.
+ */
+async function benchTrain(lib, quick) {
+  const { tf, Rng } = lib;
+  const runs = quick ? 2 : 3;
+  const warmup = 1;
+  const sizes = quick
+    ? [
+        { label: 'demo', baseFilters: 4, patch: [32, 32, 32], labeled: 2, unlabeled: 2 },
+        { label: 'base 8', baseFilters: 8, patch: [32, 32, 16], labeled: 2, unlabeled: 2 },
+      ]
+    : [
+        { label: 'demo', baseFilters: 4, patch: [32, 32, 32], labeled: 2, unlabeled: 2 },
+        { label: 'large', baseFilters: 16, patch: [32, 32, 32], labeled: 2, unlabeled: 2 },
+      ];
+  const out = { runs, warmup, interleaved: true, sizes: [] };
+  for (const [sizeIndex, size] of sizes.entries()) {
+    const rng = new Rng(7);
+    const lab = blobBatch(lib, size.labeled, size.patch, rng, true);
+    const unl = blobBatch(lib, size.unlabeled, size.patch, rng, false);
+    console.log(
+      `\ntrain: ${size.label} (VNet base ${size.baseFilters}, patch ${size.patch.join('×')}, batch ${size.labeled} + ${size.unlabeled}): median of ${runs} interleaved round(s) after ${warmup} warm-up`,
+    );
+    const setups = VARIANTS.map((name) => makeSetup(lib, name, size, lab, unl));
+    sampledPeakRss = 0;
+    // The first size also absorbs the process's JIT warm-up (one extra untimed round).
+    const warmRounds = warmup + (sizeIndex === 0 ? 1 : 0);
+    for (let r = 0; r < warmRounds; r++) for (const s of setups) s.step();
+    sampleRss();
+    // The warm-up created the optimizer slots (momentum buffers); from here on no step may change the count.
+    const tensorsBefore = tf.memory().numTensors;
+    const times = new Map(VARIANTS.map((v) => [v, []]));
+    const leaked = new Map(VARIANTS.map((v) => [v, 0]));
+    for (let r = 0; r < runs; r++) {
+      for (const s of setups) {
+        const n0 = tf.memory().numTensors;
+        const t0 = performance.now();
+        s.step();
+        times.get(s.name).push(performance.now() - t0);
+        leaked.set(s.name, leaked.get(s.name) + tf.memory().numTensors - n0);
+        sampleRss();
+      }
+      process.stdout.write(`  round ${r + 1}/${runs} done\n`);
+    }
+    const tensorsAfter = tf.memory().numTensors;
+    for (const s of setups) s.dispose();
+    tf.dispose([lab.images, lab.labels, unl.images]);
+    const rows = VARIANTS.map((variant) => ({
+      variant,
+      msPerIteration: median(times.get(variant)),
+      times: times.get(variant),
+      ratioToSupervised: null,
+      leakedTensors: leaked.get(variant),
+    }));
+    const sup = rows[0].msPerIteration;
+    for (const r of rows) r.ratioToSupervised = r.msPerIteration / sup;
+    out.sizes.push({ ...size, rows, peakRssBytes: sampledPeakRss, tensorsBefore, tensorsAfter });
+    console.log(
+      formatTable(
+        ['variant', 'ms/iter', '× sup', 'tensors/step'],
+        rows.map((r) => [
+          r.variant,
+          formatMs(r.msPerIteration),
+          formatRatio(r.ratioToSupervised),
+          r.leakedTensors === 0 ? '0 ok' : `+${r.leakedTensors} LEAK`,
+        ]),
+      ),
+    );
+    console.log(
+      `peak RSS ${formatMiB(sampledPeakRss)} (all six set-ups alive); numTensors ${tensorsBefore} before → ${tensorsAfter} after the timed rounds${tensorsBefore === tensorsAfter ? ' (equal)' : ' (NOT EQUAL: leak)'}`,
+    );
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// inference
+
+async function benchInference(lib, quick) {
+  const { tf, Rng, createVNet, slidingWindowInference } = lib;
+  const runs = quick ? 1 : 3;
+  const volume = quick ? [64, 64, 32] : [96, 96, 64];
+  const patch = [32, 32, 32];
+  const strides = [16, 16, 16];
+  const rng = new Rng(3);
+  const voxels = volume[0] * volume[1] * volume[2];
+  const data = Float32Array.from({ length: voxels }, () => rng.normal());
+  const input = { data, shape: [...volume, 1] };
+  const warm = { data: data.subarray(0, patch[0] * patch[1] * patch[2]), shape: [...patch, 1] };
+  const rows = [];
+  console.log(
+    `\ninference: sliding window over ${volume.join('×')}, patch ${patch.join('×')}, stride ${strides.join('×')}, median of ${runs}`,
+  );
+  for (const baseFilters of [4, 16]) {
+    const model = createVNet({
+      baseFilters,
+      numClasses: 2,
+      dropout: 0.5,
+      name: `bench_inf_${baseFilters}`,
+      seed: 2,
+    });
+    const opts = { patch, strides, numClasses: 2 };
+    const before = tf.memory().numTensors;
+    let windows = 0;
+    await slidingWindowInference(model, warm, opts);
+    const timing = await timeMedian(
+      async () => {
+        await slidingWindowInference(model, input, {
+          ...opts,
+          onProgress: (_done, total) => {
+            windows = total;
+          },
+        });
+      },
+      { runs, warmup: 0, after: sampleRss },
+    );
+    const leaked = tf.memory().numTensors - before;
+    model.dispose();
+    const row = {
+      baseFilters,
+      volume,
+      patch,
+      strides,
+      windows,
+      ms: timing.median,
+      times: timing.times,
+      voxelsPerSecond: voxels / (timing.median / 1000),
+      windowsPerSecond: windows / (timing.median / 1000),
+      leakedTensors: leaked,
+    };
+    rows.push(row);
+  }
+  console.log(
+    formatTable(
+      ['VNet', 'windows', 'time', 'voxels/s', 'windows/s', 'tensors'],
+      rows.map((r) => [
+        `base ${r.baseFilters}`,
+        r.windows,
+        formatMs(r.ms),
+        formatRate(r.voxelsPerSecond, 'voxels/s'),
+        r.windowsPerSecond.toFixed(2),
+        r.leakedTensors === 0 ? 'ok' : `LEAK +${r.leakedTensors}`,
+      ]),
+    ),
+  );
+  return { runs, rows };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// metrics
+
+function ellipsoidMask(shape, center, radii) {
+  const [nx, ny, nz] = shape;
+  const m = new Uint8Array(nx * ny * nz);
+  for (let i = 0, v = 0; i < nx; i++) {
+    for (let j = 0; j < ny; j++) {
+      for (let k = 0; k < nz; k++, v++) {
+        // A low-frequency ripple makes the surface irregular (smooth, not a perfect quadric).
+        const ripple = 0.08 * Math.sin(i / 9) * Math.cos(j / 11) + 0.05 * Math.sin(k / 5);
+        const d =
+          ((i - center[0]) / radii[0]) ** 2 +
+          ((j - center[1]) / radii[1]) ** 2 +
+          ((k - center[2]) / radii[2]) ** 2;
+        m[v] = d <= 1 + ripple ? 1 : 0;
+      }
+    }
+  }
+  return m;
+}
+
+async function benchMetrics(lib, quick) {
+  const { Rng, computeMetrics } = lib;
+  const runs = quick ? 1 : 3;
+  const shape = [256, 256, 100];
+  const n = shape[0] * shape[1] * shape[2];
+  const blobs = {
+    pred: ellipsoidMask(shape, [128, 126, 50], [70, 55, 30]),
+    label: ellipsoidMask(shape, [133, 122, 52], [66, 58, 28]),
+  };
+  const rng = new Rng(5);
+  const random = {
+    pred: Uint8Array.from({ length: n }, () => (rng.random() < 0.3 ? 1 : 0)),
+    label: Uint8Array.from({ length: n }, () => (rng.random() < 0.3 ? 1 : 0)),
+  };
+  console.log(`\nmetrics: computeMetrics on ${shape.join('×')}, median of ${runs} after 1 warm-up`);
+  const rows = [];
+  for (const [name, pair] of [
+    ['blobs', blobs],
+    ['random 30%', random],
+  ]) {
+    for (const spacing of [undefined, [0.7, 0.7, 2.5]]) {
+      let result;
+      const timing = await timeMedian(
+        () => {
+          result = computeMetrics(pair.pred, pair.label, shape, spacing ? { spacing } : {});
+        },
+        { runs, warmup: 1, after: sampleRss },
+      );
+      rows.push({
+        case: name,
+        spacing: spacing ?? null,
+        ms: timing.median,
+        times: timing.times,
+        dice: result.dice,
+        hd95: result.hd95,
+      });
+    }
+  }
+  console.log(
+    formatTable(
+      ['case', 'spacing', 'time', 'Dice', 'HD95'],
+      rows.map((r) => [
+        r.case,
+        r.spacing ? `${r.spacing.join('×')} mm` : 'voxels',
+        formatMs(r.ms),
+        r.dice.toFixed(4),
+        r.hd95 === null ? null : r.hd95.toFixed(2),
+      ]),
+    ),
+  );
+  return { runs, rows };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// nifti
+
+async function benchNifti(lib, quick) {
+  const { Rng, writeNifti, readNifti, volumeFromArray } = lib;
+  const runs = quick ? 2 : 5;
+  const shape = [256, 256, 100];
+  const [nx, ny, nz] = shape;
+  const rng = new Rng(9);
+  // CT-like int16: a smooth body with structure plus noise, so the gzip ratio is that of a real scan.
+  const data = new Int16Array(nx * ny * nz);
+  for (let i = 0, v = 0; i < nx; i++) {
+    for (let j = 0; j < ny; j++) {
+      const body = (i - 128) ** 2 / 110 ** 2 + (j - 128) ** 2 / 90 ** 2 <= 1;
+      for (let k = 0; k < nz; k++, v++) {
+        const tissue = 40 + 60 * Math.sin(i / 13) * Math.cos(j / 17) + 30 * Math.sin(k / 7);
+        data[v] = body ? Math.round(tissue + 20 * rng.normal()) : -1000 + Math.round(5 * rng.normal());
+      }
+    }
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ssmis-bench-'));
+  const file = path.join(dir, 'volume.nii.gz');
+  try {
+    const volume = volumeFromArray(data, shape, { spacing: [0.7, 0.7, 2.5] });
+    const write = await timeMedian(() => writeNifti(file, volume, { datatype: 'int16' }), {
+      runs,
+      warmup: 1,
+      after: sampleRss,
+    });
+    const fileBytes = statSync(file).size;
+    let readBack;
+    const read = await timeMedian(
+      async () => {
+        readBack = await readNifti(file);
+      },
+      { runs, warmup: 1, after: sampleRss },
+    );
+    if (readBack.data.length !== data.length || readBack.data[12345] !== data[12345]) {
+      throw new Error('bench nifti: the volume read back differs from the one written');
+    }
+    const dataBytes = data.byteLength;
+    const row = {
+      shape,
+      datatype: 'int16',
+      dataBytes,
+      fileBytes,
+      writeMs: write.median,
+      writeTimes: write.times,
+      readMs: read.median,
+      readTimes: read.times,
+      readMBps: dataBytes / 1e6 / (read.median / 1000),
+      runs,
+    };
+    console.log(`\nnifti: ${shape.join('×')} int16 .nii.gz, median of ${runs} after 1 warm-up`);
+    console.log(
+      formatTable(
+        ['file', 'data', 'write', 'read', 'read MB/s'],
+        [
+          [
+            formatMiB(fileBytes),
+            formatMiB(dataBytes),
+            formatMs(row.writeMs),
+            formatMs(row.readMs),
+            row.readMBps.toFixed(1),
+          ],
+        ],
+      ),
+    );
+    return row;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// kernels
+
+async function benchKernels(backend, quick) {
+  const script = new URL('./bench-kernels.mjs', import.meta.url);
+  let mod;
+  try {
+    mod = await import(script.href);
+  } catch (error) {
+    const reason =
+      error?.code === 'ERR_MODULE_NOT_FOUND' ? 'scripts/bench-kernels.mjs not found' : String(error?.message);
+    console.log(`\nkernels: fast kernels not available (${reason})`);
+    return { available: false, reason };
+  }
+  if (typeof mod.runKernelBench !== 'function' || backend.kernels === null || backend.active !== 'cpu') {
+    const reason =
+      backend.active !== 'cpu'
+        ? `the active backend is ${backend.active}, the fast kernels replace cpu kernels only`
+        : 'the build has no fast kernels (dist/backend/kernels) or bench-kernels exports no runKernelBench';
+    console.log(`\nkernels: fast kernels not available (${reason})`);
+    return { available: false, reason };
+  }
+  // runKernelBench compares stock and fast itself: it registers and unregisters them around each measurement.
+  backend.kernels.unregisterFastKernels();
+  console.log('\nkernels: stock vs fast (scripts/bench-kernels.mjs)');
+  try {
+    const result = await mod.runKernelBench(quick ? { runs: 1, steps: false } : { runs: 3 });
+    return { available: true, result };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    console.log(`kernels: fast kernels not available (${reason})`);
+    return { available: false, reason };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function main() {
+  const opts = options();
+  const lib = await loadDist('index.js');
+  const backend = await setupBackend({ backend: opts.backend });
+  const { writeFileAtomic } = lib;
+  const result = {
+    schema: 'ssmis-bench/1',
+    createdAt: new Date().toISOString(),
+    command: `node scripts/bench.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+    quick: opts.quick,
+    machine: machineInfo(),
+    backend: {
+      active: backend.active,
+      tfjsVersion: backend.tfjsVersion,
+      fastKernels: backend.fastKernels,
+      kernelWorkers: backend.kernelWorkers,
+    },
+    sections: {},
+    maxRssBytes: 0,
+  };
+  const m = result.machine;
+  console.log(
+    `ssmis bench${opts.quick ? ' (quick)' : ''}: ${m.cpuModel}, ${m.logicalCpus} logical CPUs, Node ${m.node}, ` +
+      `backend ${backend.active} (TF.js ${backend.tfjsVersion}), fast kernels ${backend.fastKernels ? `on (${backend.kernelWorkers} worker thread(s))` : 'off'}`,
+  );
+  const save = async () => {
+    result.maxRssBytes = process.resourceUsage().maxRSS * 1024;
+    await writeFileAtomic(path.resolve(opts.out), `${JSON.stringify(result, null, 2)}\n`);
+  };
+  const started = performance.now();
+  // kernels last: it leaves the stock kernels registered.
+  for (const section of SECTIONS.filter((s) => opts.sections.includes(s))) {
+    if (section === 'train') result.sections.train = await benchTrain(lib, opts.quick);
+    else if (section === 'inference') result.sections.inference = await benchInference(lib, opts.quick);
+    else if (section === 'metrics') result.sections.metrics = await benchMetrics(lib, opts.quick);
+    else if (section === 'nifti') result.sections.nifti = await benchNifti(lib, opts.quick);
+    else if (section === 'kernels') result.sections.kernels = await benchKernels(backend, opts.quick);
+    await save();
+  }
+  console.log(
+    `\npeak RSS of the process ${formatMiB(process.resourceUsage().maxRSS * 1024)}; ${((performance.now() - started) / 1000).toFixed(0)} s in all; JSON: ${path.resolve(opts.out)}`,
+  );
+  backend.kernels?.unregisterFastKernels();
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((error) => {
+    console.error(`bench: ${error instanceof Error ? (error.stack ?? error.message) : error}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,64 @@
+/**
+ * Backend set-up and machine description shared by the bench and the experiment scripts. Both run against the
+ * compiled library in `dist/` (`npm run build` first).
+ */
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+
+export const DIST = new URL('../../dist/', import.meta.url);
+
+/**
+ * Imports a module of `dist/` by its path (e.g. `index.js`), failing with the command that builds it.
+ * @param {string} rel
+ */
+export async function loadDist(rel) {
+  const url = new URL(rel, DIST);
+  if (!existsSync(url)) {
+    throw new Error(`${url.pathname} not found: build the library first (npm run build)`);
+  }
+  return import(url.href);
+}
+
+/**
+ * Initialises the backend as `train` does, and on the pure-JS `cpu` backend activates the fast kernels of
+ * issue 7 when the build has them, they are not already active (a later `initBackend` may register them
+ * itself) and `SSMIS_FAST_KERNELS` does not turn them off, so that the numbers are what a user of the default
+ * config (`backend.fastKernels: true`) gets. `SSMIS_FAST_KERNELS=0` measures the stock kernels.
+ * @param {{ backend?: string }} [options]
+ * @returns {Promise<{ active: string, tfjsVersion: string, fastKernels: boolean, kernelWorkers: number, kernels: any }>}
+ */
+export async function setupBackend(options = {}) {
+  const { initBackend } = await loadDist('index.js');
+  const info = await initBackend({ backend: options.backend ?? 'auto' });
+  let kernels = null;
+  let fastKernels = false;
+  let kernelWorkers = 0;
+  if (info.active === 'cpu' && existsSync(new URL('backend/kernels/index.js', DIST))) {
+    try {
+      kernels = await loadDist('backend/kernels/index.js');
+    } catch (error) {
+      console.warn(`fast kernels not loadable: ${error instanceof Error ? error.message : error}`);
+    }
+    if (kernels !== null) {
+      if (!kernels.fastKernelsActive()) kernels.registerFastKernels();
+      if (kernels.fastKernelsActive()) {
+        await kernels.fastKernelWorkersReady();
+        fastKernels = true;
+        kernelWorkers = kernels.fastKernelWorkerCount();
+      }
+    }
+  }
+  return { active: info.active, tfjsVersion: info.tfjsVersion, fastKernels, kernelWorkers, kernels };
+}
+
+/** CPU model, logical CPUs, memory, Node and OS: what a reader needs to compare numbers across machines. */
+export function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model?.trim() ?? 'unknown',
+    logicalCpus: os.availableParallelism(),
+    totalMemoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+  };
+}
