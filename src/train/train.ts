@@ -452,6 +452,9 @@ export async function train(config: SsmisConfig, options: TrainOptions = {}): Pr
       let windowCount = 0;
       try {
         for (let i = startIteration + 1; i <= plan.iterations; i++) {
+          // With a warm data cache an iteration never waits for I/O, so without this turn of the event loop a
+          // SIGINT handler would only run at the next checkpoint write.
+          await new Promise((resolve) => setImmediate(resolve));
           if (stopRequested()) {
             await saveLast();
             interrupted = true;
