@@ -21,18 +21,11 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import h5wasm from 'h5wasm/node';
 import { errorMessage, InputError, SsmisError } from '../util/errors.js';
+import { type NumberVoxelArray, type NumberVoxelDtype, voxelDtype } from './dtype.js';
 
-export type H5DType = 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
+export type H5DType = NumberVoxelDtype;
 
-export type H5Array =
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | Float32Array
-  | Float64Array;
+export type H5Array = NumberVoxelArray;
 
 export interface H5Dataset {
   /** Row-major (C order) over `shape`. */
@@ -158,17 +151,6 @@ const WRITE_DTYPES: Record<H5DType, string> = {
   float64: '<d',
 };
 
-function dtypeOf(data: H5Array): H5DType {
-  if (data instanceof Int8Array) return 'int8';
-  if (data instanceof Uint8Array) return 'uint8';
-  if (data instanceof Int16Array) return 'int16';
-  if (data instanceof Uint16Array) return 'uint16';
-  if (data instanceof Int32Array) return 'int32';
-  if (data instanceof Uint32Array) return 'uint32';
-  if (data instanceof Float32Array) return 'float32';
-  return 'float64';
-}
-
 /**
  * Reads the named numeric datasets of an HDF5 file. Errors name the file and the dataset: missing file,
  * not HDF5, truncated, a missing dataset (listing the ones present), a non-numeric dataset.
@@ -272,7 +254,7 @@ export async function writeH5Datasets(
           name,
           data: ds.data,
           shape: ds.shape,
-          dtype: WRITE_DTYPES[dtypeOf(ds.data)],
+          dtype: WRITE_DTYPES[voxelDtype(ds.data)],
           ...(level > 0 ? { chunks, compression: 'gzip' as const, compression_opts: level } : {}),
         });
       }

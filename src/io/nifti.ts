@@ -15,6 +15,7 @@ import { endianness } from 'node:os';
 import { gunzipSync, gzipSync, constants as zlibConstants } from 'node:zlib';
 import { writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, InputError, SsmisError } from '../util/errors.js';
+import { cannotRead, readInputFile } from './read-file.js';
 import type { Affine, NiftiGeometry, Volume, VoxelArray } from './volume.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -702,17 +703,12 @@ function readFailure(path: string, error: unknown): InputError {
   const code = (error as { code?: string }).code;
   if (code === 'ENOENT') return new InputError(`${path}: file not found`, { cause: error });
   if (code === 'EISDIR') return new InputError(`${path}: is a directory, not a NIfTI file`, { cause: error });
-  return new InputError(`${path}: cannot read file (${errorMessage(error)})`, { cause: error });
+  return cannotRead(path, 'file', error);
 }
 
 /** Reads a `.nii` or `.nii.gz` file (NIfTI-1 or NIfTI-2, either byte order) into a row-major Volume. */
 export async function readNifti(path: string): Promise<Volume> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await fs.readFile(path);
-  } catch (error) {
-    throw readFailure(path, error);
-  }
+  const bytes = await readInputFile(path, 'file', (error) => readFailure(path, error));
   return parseNifti(bytes, path);
 }
 

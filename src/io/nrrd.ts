@@ -11,23 +11,14 @@
  * Geometry: NRRD's LPS (`left-posterior-superior`) world is converted to RAS+ by negating x and y, as nibabel
  * and ITK do, so a `Volume` from NRRD and one from NIfTI share the same world convention.
  */
-import { promises as fs } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
+import { type VoxelDtype, voxelDtype } from './dtype.js';
+import { readInputFile } from './read-file.js';
 import type { Affine, Volume, VoxelArray } from './volume.js';
 
-type NrrdType =
-  | 'int8'
-  | 'uint8'
-  | 'int16'
-  | 'uint16'
-  | 'int32'
-  | 'uint32'
-  | 'int64'
-  | 'uint64'
-  | 'float32'
-  | 'float64';
+type NrrdType = VoxelDtype;
 
 const TYPE_ALIASES: Record<string, NrrdType> = {
   'signed char': 'int8',
@@ -411,27 +402,9 @@ export function parseNrrd(file: string, buf: Buffer): Volume & { nrrd: NrrdHeade
 
 /** Reads an attached-header NRRD file into a row-major {@link Volume} with a RAS+ affine. */
 export async function readNrrd(file: string): Promise<Volume> {
-  let buf: Buffer;
-  try {
-    buf = await fs.readFile(file);
-  } catch (error) {
-    throw new InputError(`${file}: cannot read NRRD file (${errorMessage(error)})`, { cause: error });
-  }
+  const buf = await readInputFile(file, 'NRRD file');
   const { nrrd: _nrrd, ...volume } = parseNrrd(file, buf);
   return volume;
-}
-
-function nrrdTypeOf(data: VoxelArray): NrrdType {
-  if (data instanceof Int8Array) return 'int8';
-  if (data instanceof Uint8Array) return 'uint8';
-  if (data instanceof Int16Array) return 'int16';
-  if (data instanceof Uint16Array) return 'uint16';
-  if (data instanceof Int32Array) return 'int32';
-  if (data instanceof Uint32Array) return 'uint32';
-  if (data instanceof BigInt64Array) return 'int64';
-  if (data instanceof BigUint64Array) return 'uint64';
-  if (data instanceof Float32Array) return 'float32';
-  return 'float64';
 }
 
 function fmt(v: number): string {
@@ -458,7 +431,7 @@ export async function writeNrrd(file: string, volume: Volume, options: WriteNrrd
       `${file}: volume data has ${data.length} voxels, shape [${shape.join(', ')}] needs ${n}`,
     );
   }
-  const type = nrrdTypeOf(data);
+  const type = voxelDtype(data);
   const info = TYPE_INFO[type];
   const fortran = info.make(n);
   const dst = fortran as unknown as { [i: number]: number | bigint };

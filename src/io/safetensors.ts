@@ -7,9 +7,9 @@
  * Files are checkpoints the user may have copied from anywhere, so the reader treats every field as hostile:
  * each inconsistency is an `InputError` naming the file and the tensor, never an out-of-bounds read.
  */
-import { promises as fs } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
+import { readInputFile } from './read-file.js';
 
 export type SafetensorsDtype = 'F32' | 'I32' | 'U8' | 'F64';
 
@@ -274,11 +274,6 @@ export async function writeSafetensors(
 
 /** Reads and validates a safetensors file; errors name the path. */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await fs.readFile(path);
-  } catch (error) {
-    throw new InputError(`${path}: cannot read safetensors file (${errorMessage(error)})`, { cause: error });
-  }
+  const bytes = await readInputFile(path, 'safetensors file');
   return decodeSafetensors(bytes, path);
 }

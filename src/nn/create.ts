@@ -7,22 +7,15 @@ import { createVNet } from './vnet.js';
 /** The network a config describes (`model.name`), with its engine-variable prefix and init stream. */
 export function createModel(config: SsmisConfig, options: { name: string; rng: Rng }): SegmentationModel {
   const m = config.model;
-  if (m.name === 'vnet') {
-    return createVNet({
-      inChannels: m.inChannels,
-      numClasses: m.numClasses,
-      baseFilters: m.baseFilters,
-      dropout: m.dropout,
-      name: options.name,
-      rng: options.rng,
-    });
-  }
-  return createUNet2d({
+  // `dropout` is the one option whose type differs (one rate for VNet, five for UNet2d).
+  const common = {
     inChannels: m.inChannels,
     numClasses: m.numClasses,
     baseFilters: m.baseFilters,
-    dropout: m.dropout,
     name: options.name,
     rng: options.rng,
-  });
+  };
+  return m.name === 'vnet'
+    ? createVNet({ ...common, dropout: m.dropout })
+    : createUNet2d({ ...common, dropout: m.dropout });
 }

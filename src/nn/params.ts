@@ -37,6 +37,16 @@ export function countParameters(specs: readonly ParameterSpec[]): number {
   return n;
 }
 
+/** The four state-dict entries of a BatchNorm layer (γ, β, running mean, running var) with `c` channels. */
+export function bnSpecs(key: string, c: number): ParameterSpec[] {
+  return [
+    { key: `${key}.weight`, shape: [c], role: 'bn_weight' },
+    { key: `${key}.bias`, shape: [c], role: 'bn_bias' },
+    { key: `${key}.running_mean`, shape: [c], role: 'running_mean' },
+    { key: `${key}.running_var`, shape: [c], role: 'running_var' },
+  ];
+}
+
 /**
  * Initial values with PyTorch's default distributions: conv/deconv weights and biases U(−1/√fan_in, 1/√fan_in)
  * (kaiming_uniform with a=√5 reduces to this), BN γ=1, β=0, running mean 0, running var 1. One uint32 per

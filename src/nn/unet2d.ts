@@ -11,7 +11,8 @@ import { tf } from '../backend/tf.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { batchNorm, conv2d, elementDropout, type ForwardContext, upsampleBilinear2x } from './layers.js';
-import { countParameters, type ParameterSpec, ParameterStore } from './params.js';
+import { forwardContext, storeModelMembers } from './model.js';
+import { bnSpecs, countParameters, type ParameterSpec, ParameterStore } from './params.js';
 import type { ApplyOptions, CloneOptions, SegmentationModel } from './types.js';
 
 export interface UNet2dOptions {
@@ -77,15 +78,6 @@ function convSpecs(key: string, k: number, cin: number, cout: number): Parameter
   ];
 }
 
-function bnSpecs(key: string, c: number): ParameterSpec[] {
-  return [
-    { key: `${key}.weight`, shape: [c], role: 'bn_weight' },
-    { key: `${key}.bias`, shape: [c], role: 'bn_bias' },
-    { key: `${key}.running_mean`, shape: [c], role: 'running_mean' },
-    { key: `${key}.running_var`, shape: [c], role: 'running_var' },
-  ];
-}
-
 /** `conv_conv` Sequential indices: conv 0, bn 1, leaky 2, dropout 3, conv 4, bn 5, leaky 6. */
 function convBlockSpecs(key: string, cin: number, cout: number): ParameterSpec[] {
   return [
@@ -147,24 +139,9 @@ function buildUNet2d(
   store: ParameterStore,
   seed: number,
 ): UNet2dModel {
-  const params = countParameters(store.specs);
   const fallbackRng = Rng.stream(seed, `${store.prefix}/dropout`);
   const apply = (x: tf.Tensor, options: ApplyOptions): tf.Tensor => {
-    if (store.isDisposed) throw new InputError(`UNet2d ${store.prefix}: the model was disposed`);
-    const s = x.shape;
-    if (x.rank !== 4 || s[3] !== o.inChannels || s.slice(1, 3).some((d) => d % 16 !== 0 || d === 0)) {
-      throw new InputError(
-        `UNet2d ${store.prefix}: input must be [N, H, W, ${o.inChannels}] with H, W positive multiples of 16, ` +
-          `found [${s}]`,
-      );
-    }
-    if (x.dtype !== 'float32')
-      throw new InputError(`UNet2d ${store.prefix}: input must be float32, found ${x.dtype}`);
-    const ctx: ForwardContext = {
-      training: options.training,
-      updateStats: options.updateStats ?? true,
-      rng: options.rng ?? fallbackRng,
-    };
+    const ctx = forwardContext('UNet2d', store, x, ['H', 'W'], o.inChannels, options, fallbackRng);
     const feats: tf.Tensor4D[] = [];
     let h = x as tf.Tensor4D;
     ENCODER_KEYS.forEach((key, i) => {
@@ -186,20 +163,7 @@ function buildUNet2d(
     options: o,
     name: store.prefix,
     apply,
-    parameterCount: () => params,
-    namedWeights: () => store.named(),
-    namedParameters: () => store.namedParameters(),
-    namedBuffers: () => store.namedBuffers(),
-    trainableWeights: () => [...store.namedParameters().values()],
-    clone: (c: CloneOptions = {}) => {
-      const cloneName = c.name ?? name;
-      const copy = new ParameterStore(cloneName, store.specs, new Rng(seed), {
-        trainable: c.trainable ?? true,
-        values: store.snapshot(),
-      });
-      return buildUNet2d(o, cloneName, copy, seed);
-    },
-    dispose: () => store.dispose(),
+    ...storeModelMembers(store, name, seed, (cloneName, copy) => buildUNet2d(o, cloneName, copy, seed)),
   };
 }
 

@@ -12,7 +12,8 @@ import { tf } from '../backend/tf.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { batchNormRelu, channelDropout, conv3d, conv3dTranspose2, type ForwardContext } from './layers.js';
-import { countParameters, type ParameterSpec, ParameterStore } from './params.js';
+import { forwardContext, storeModelMembers } from './model.js';
+import { bnSpecs, countParameters, type ParameterSpec, ParameterStore } from './params.js';
 import type { ApplyOptions, CloneOptions, SegmentationModel } from './types.js';
 
 export interface VNetOptions {
@@ -75,15 +76,6 @@ function vnetBlocks(o: ResolvedVNetOptions): { encoder: Block[]; decoder: Block[
       conv('block_nine', 1, f, f),
     ],
   };
-}
-
-function bnSpecs(key: string, c: number): ParameterSpec[] {
-  return [
-    { key: `${key}.weight`, shape: [c], role: 'bn_weight' },
-    { key: `${key}.bias`, shape: [c], role: 'bn_bias' },
-    { key: `${key}.running_mean`, shape: [c], role: 'running_mean' },
-    { key: `${key}.running_var`, shape: [c], role: 'running_var' },
-  ];
 }
 
 function resolve(options: VNetOptions): ResolvedVNetOptions {
@@ -173,23 +165,8 @@ function runBlock(
 function buildVNet(o: ResolvedVNetOptions, name: string, store: ParameterStore, seed: number): VNetModel {
   const { encoder, decoder } = vnetBlocks(o);
   const fallbackRng = Rng.stream(seed, `${store.prefix}/dropout`);
-  const params = countParameters(store.specs);
   const apply = (x: tf.Tensor, options: ApplyOptions): tf.Tensor => {
-    if (store.isDisposed) throw new InputError(`VNet ${store.prefix}: the model was disposed`);
-    const s = x.shape;
-    if (x.rank !== 5 || s[4] !== o.inChannels || s.slice(1, 4).some((d) => d % 16 !== 0 || d === 0)) {
-      throw new InputError(
-        `VNet ${store.prefix}: input must be [N, X, Y, Z, ${o.inChannels}] with X, Y, Z positive multiples of 16, ` +
-          `found [${s}]`,
-      );
-    }
-    if (x.dtype !== 'float32')
-      throw new InputError(`VNet ${store.prefix}: input must be float32, found ${x.dtype}`);
-    const ctx: ForwardContext = {
-      training: options.training,
-      updateStats: options.updateStats ?? true,
-      rng: options.rng ?? fallbackRng,
-    };
+    const ctx = forwardContext('VNet', store, x, ['X', 'Y', 'Z'], o.inChannels, options, fallbackRng);
     // Encoder: x1..x5 are the outputs of the conv blocks (index 0, 2, 4, 6, 8).
     const skips: tf.Tensor5D[] = [];
     let h = x as tf.Tensor5D;
@@ -215,20 +192,7 @@ function buildVNet(o: ResolvedVNetOptions, name: string, store: ParameterStore, 
     options: o,
     name: store.prefix,
     apply,
-    parameterCount: () => params,
-    namedWeights: () => store.named(),
-    namedParameters: () => store.namedParameters(),
-    namedBuffers: () => store.namedBuffers(),
-    trainableWeights: () => [...store.namedParameters().values()],
-    clone: (c: CloneOptions = {}) => {
-      const cloneName = c.name ?? name;
-      const copy = new ParameterStore(cloneName, store.specs, new Rng(seed), {
-        trainable: c.trainable ?? true,
-        values: store.snapshot(),
-      });
-      return buildVNet(o, cloneName, copy, seed);
-    },
-    dispose: () => store.dispose(),
+    ...storeModelMembers(store, name, seed, (cloneName, copy) => buildVNet(o, cloneName, copy, seed)),
   };
   return model;
 }

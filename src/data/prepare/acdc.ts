@@ -9,14 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readNifti } from '../../io/nifti.js';
 import { errorMessage, InputError } from '../../util/errors.js';
-import {
-  checkFinite,
-  checkLabelValues,
-  checkSameShape,
-  numeric,
-  type RawIndex,
-  spatialShape,
-} from './common.js';
+import { type RawIndex, readImageLabelPair } from './common.js';
 import type { DatasetMeta, PreparedCase, PrepareUnit } from './runner.js';
 import { minMaxNormalize } from './steps.js';
 
@@ -91,14 +84,12 @@ async function preparePatient(raw: string, dir: string, patient: string): Promis
     const stem = `${patient}_frame${String(frames[f]).padStart(2, '0')}`;
     const imgFile = await niftiIn(dir, stem);
     const labFile = await niftiIn(dir, `${stem}_gt`);
-    const img = await readNifti(imgFile);
-    const lab = await readNifti(labFile);
-    const shape = spatialShape(img, imgFile);
-    checkSameShape(shape, spatialShape(lab, labFile), imgFile, labFile);
-    const data = numeric(img.data);
-    checkFinite(data, shape, imgFile);
-    const labels = numeric(lab.data);
-    checkLabelValues(labels, [0, 1, 2, 3], labFile);
+    const {
+      img,
+      shape,
+      image: data,
+      labels,
+    } = await readImageLabelPair(readNifti, imgFile, labFile, [0, 1, 2, 3]);
     out.push({
       id: `${patient}_frame0${f + 1}`,
       channels: [minMaxNormalize(data)],

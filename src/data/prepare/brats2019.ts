@@ -15,6 +15,7 @@ import { readNifti } from '../../io/nifti.js';
 import type { Volume } from '../../io/volume.js';
 import { InputError } from '../../util/errors.js';
 import {
+  caseFolderUnits,
   checkFinite,
   checkLabelValues,
   checkSameShape,
@@ -100,24 +101,10 @@ export function bratsUnits(
   index: RawIndex,
   ids: string[],
 ): { units: PrepareUnit[]; absent: string[] } {
-  const units: PrepareUnit[] = [];
-  const absent: string[] = [];
-  for (const id of ids) {
-    const dirs = index.dirs.get(id) ?? [];
-    if (dirs.length === 0) {
-      absent.push(id);
-      continue;
-    }
-    units.push({
-      name: id,
-      outputs: [id],
-      channels: MODALITIES.length,
-      run: async () => {
-        if (dirs.length > 1)
-          throw new InputError(`case ${id} found in ${dirs.length} folders: ${dirs.join(', ')}`);
-        return [await prepareCase(raw, id, dirs[0])];
-      },
-    });
-  }
-  return { units, absent };
+  return caseFolderUnits(
+    ids,
+    (id) => index.dirs.get(id) ?? [],
+    MODALITIES.length,
+    async (id, dir) => [await prepareCase(raw, id, dir)],
+  );
 }

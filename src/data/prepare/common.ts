@@ -1,8 +1,9 @@
-/** Input checks and raw-folder discovery shared by the four `prepare` pipelines. */
+/** Input checks, raw-folder discovery and unit construction shared by the four `prepare` pipelines. */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Volume, VoxelArray } from '../../io/volume.js';
 import { InputError } from '../../util/errors.js';
+import type { PreparedCase, PrepareUnit } from './runner.js';
 import { distinctValues, firstNonFinite, type Shape3 } from './steps.js';
 
 export interface RawIndex {
@@ -103,4 +104,68 @@ export function uniquePath(
     );
   }
   return list[0];
+}
+
+/** A read and checked image/label pair (see {@link readImageLabelPair}). */
+export interface ImageLabelPair<V extends Volume> {
+  img: V;
+  lab: V;
+  shape: Shape3;
+  /** The image voxels as plain numbers, all finite. */
+  image: Exclude<VoxelArray, BigInt64Array | BigUint64Array>;
+  /** The label voxels as plain numbers, all in `allowed`. */
+  labels: Exclude<VoxelArray, BigInt64Array | BigUint64Array>;
+}
+
+/**
+ * Reads an image and its label volume with `read` and checks them, in this order: both 3-D (or 4-D with one
+ * time point), the same shape, finite image values, label values among `allowed`.
+ */
+export async function readImageLabelPair<V extends Volume>(
+  read: (file: string) => Promise<V>,
+  imgFile: string,
+  labFile: string,
+  allowed: number[],
+): Promise<ImageLabelPair<V>> {
+  const img = await read(imgFile);
+  const lab = await read(labFile);
+  const shape = spatialShape(img, imgFile);
+  checkSameShape(shape, spatialShape(lab, labFile), imgFile, labFile);
+  const image = numeric(img.data);
+  checkFinite(image, shape, imgFile);
+  const labels = numeric(lab.data);
+  checkLabelValues(labels, allowed, labFile);
+  return { img, lab, shape, image, labels };
+}
+
+/**
+ * One unit per listed case id whose case folder `<id>/` is among `folders(id)`; ids without one are `absent`.
+ * A case found in several folders fails when its unit runs (so the other cases still get prepared).
+ */
+export function caseFolderUnits(
+  ids: string[],
+  folders: (id: string) => string[],
+  channels: number,
+  prepare: (id: string, dir: string) => Promise<PreparedCase[]>,
+): { units: PrepareUnit[]; absent: string[] } {
+  const units: PrepareUnit[] = [];
+  const absent: string[] = [];
+  for (const id of ids) {
+    const dirs = folders(id);
+    if (dirs.length === 0) {
+      absent.push(id);
+      continue;
+    }
+    units.push({
+      name: id,
+      outputs: [id],
+      channels,
+      run: async () => {
+        if (dirs.length > 1)
+          throw new InputError(`case ${id} found in ${dirs.length} folders: ${dirs.join(', ')}`);
+        return prepare(id, dirs[0]);
+      },
+    });
+  }
+  return { units, absent };
 }

@@ -13,12 +13,12 @@ import { readNrrd } from '../../io/nrrd.js';
 import { InputError } from '../../util/errors.js';
 import { Rng } from '../../util/rng.js';
 import {
+  caseFolderUnits,
   checkFinite,
   checkLabelValues,
   checkSameShape,
-  numeric,
   type RawIndex,
-  spatialShape,
+  readImageLabelPair,
 } from './common.js';
 import type { DatasetMeta, PreparedCase, PrepareUnit } from './runner.js';
 import { boundingBox, cropAffine, cropArray, cropShape, laCropBox, type Shape3, zscore } from './steps.js';
@@ -50,14 +50,7 @@ async function fromNrrd(
 ): Promise<PreparedCase> {
   const imgFile = path.join(dir, 'lgemri.nrrd');
   const labFile = path.join(dir, 'laendo.nrrd');
-  const img = await readNrrd(imgFile);
-  const lab = await readNrrd(labFile);
-  const shape = spatialShape(img, imgFile);
-  checkSameShape(shape, spatialShape(lab, labFile), imgFile, labFile);
-  const image = numeric(img.data);
-  checkFinite(image, shape, imgFile);
-  const endo = numeric(lab.data);
-  checkLabelValues(endo, [0, 255], labFile);
+  const { img, shape, image, labels: endo } = await readImageLabelPair(readNrrd, imgFile, labFile, [0, 255]);
   const label = new Uint8Array(endo.length);
   for (let p = 0; p < endo.length; p++) label[p] = endo[p] === 255 ? 1 : 0;
   const bbox = boundingBox(label, shape);
@@ -119,37 +112,18 @@ export function laUnits(
   seed: number,
   options: LaOptions,
 ): { units: PrepareUnit[]; absent: string[] } {
-  const units: PrepareUnit[] = [];
-  const absent: string[] = [];
-  for (const id of ids) {
-    const dirs = (index.dirs.get(id) ?? []).filter((d) =>
-      ['lgemri.nrrd', 'mri_norm2.h5', 'laendo.nrrd'].some((f) =>
-        (index.files.get(f) ?? []).includes(path.join(d, f)),
-      ),
+  const inCaseFolder = (d: string, f: string) => (index.files.get(f) ?? []).includes(path.join(d, f));
+  const folders = (id: string) =>
+    (index.dirs.get(id) ?? []).filter((d) =>
+      ['lgemri.nrrd', 'mri_norm2.h5', 'laendo.nrrd'].some((f) => inCaseFolder(d, f)),
     );
-    if (dirs.length === 0) {
-      absent.push(id);
-      continue;
+  return caseFolderUnits(ids, folders, 1, async (id, dir) => {
+    const has = (f: string) => inCaseFolder(dir, f);
+    if (has('lgemri.nrrd') || has('laendo.nrrd')) {
+      if (!has('lgemri.nrrd')) throw new InputError(`${path.join(dir, 'lgemri.nrrd')}: missing image file`);
+      if (!has('laendo.nrrd')) throw new InputError(`${path.join(dir, 'laendo.nrrd')}: missing label file`);
+      return [await fromNrrd(raw, id, dir, seed, options)];
     }
-    units.push({
-      name: id,
-      outputs: [id],
-      channels: 1,
-      run: async () => {
-        if (dirs.length > 1)
-          throw new InputError(`case ${id} found in ${dirs.length} folders: ${dirs.join(', ')}`);
-        const dir = dirs[0];
-        const has = (f: string) => (index.files.get(f) ?? []).includes(path.join(dir, f));
-        if (has('lgemri.nrrd') || has('laendo.nrrd')) {
-          if (!has('lgemri.nrrd'))
-            throw new InputError(`${path.join(dir, 'lgemri.nrrd')}: missing image file`);
-          if (!has('laendo.nrrd'))
-            throw new InputError(`${path.join(dir, 'laendo.nrrd')}: missing label file`);
-          return [await fromNrrd(raw, id, dir, seed, options)];
-        }
-        return [await fromH5(raw, id, path.join(dir, 'mri_norm2.h5'))];
-      },
-    });
-  }
-  return { units, absent };
+    return [await fromH5(raw, id, path.join(dir, 'mri_norm2.h5'))];
+  });
 }

@@ -10,14 +10,7 @@
 import path from 'node:path';
 import { readNifti } from '../../io/nifti.js';
 import { InputError } from '../../util/errors.js';
-import {
-  checkFinite,
-  checkLabelValues,
-  checkSameShape,
-  numeric,
-  type RawIndex,
-  spatialShape,
-} from './common.js';
+import { type RawIndex, readImageLabelPair } from './common.js';
 import type { DatasetMeta, PreparedCase, PrepareUnit } from './runner.js';
 import {
   boundingBox,
@@ -48,14 +41,7 @@ async function prepareCase(
   labFile: string,
   options: PancreasCropOptions,
 ): Promise<PreparedCase> {
-  const img = await readNifti(imgFile);
-  const lab = await readNifti(labFile);
-  const shape = spatialShape(img, imgFile);
-  checkSameShape(shape, spatialShape(lab, labFile), imgFile, labFile);
-  const hu = numeric(img.data);
-  checkFinite(hu, shape, imgFile);
-  const labels = numeric(lab.data);
-  checkLabelValues(labels, [0, 1], labFile);
+  const { img, shape, image: hu, labels } = await readImageLabelPair(readNifti, imgFile, labFile, [0, 1]);
   const bbox = boundingBox(labels, shape);
   if (!bbox)
     throw new InputError(`${labFile}: empty foreground (no pancreas voxel); the crop needs the label`);

@@ -5,11 +5,12 @@
 import { tf } from '../../backend/tf.js';
 import type { SegmentationModel } from '../../nn/types.js';
 import { InputError, SsmisError } from '../../util/errors.js';
+import type { BcpLossInputs, CpamLossInputs } from '../cpam-loss.js';
 import { cuboidMask } from '../cuboid.js';
 import { diceLoss2d, maskedCrossEntropy, maskedDiceLoss } from '../losses.js';
 import { mixImages } from '../mix.js';
 import { pseudoLabels } from '../pseudo-labels.js';
-import type { MethodVariant, PreparedStep, StepBatch, StepConfig, StepContext } from './types.js';
+import type { MethodVariant, PreparedStep, StepBatch, StepConfig, StepContext, StepLoss } from './types.js';
 
 /** The reference values (method-spec §3.1, §4, Appendix A). */
 export const DEFAULT_STEP_CONFIG = {
@@ -201,6 +202,92 @@ export function prepareCopyPaste(
     return out;
   });
   return preparedStep(tensors, { pseudoForegroundFraction: foreground }, cuboid);
+}
+
+/**
+ * The inputs of the copy-paste losses (bcp / cpam / cpam-trcm) from a `prepareCopyPaste` step: the student
+ * forwards on the mixes, then the prepared labels, pseudo-labels, mask and the unlabeled weight. E12: the forwards
+ * run separately in the order xl, xu (, xll, xuu) — each draws its own dropout masks and BN batch statistics, so
+ * the order is part of the result. Call inside the loss `tf.tidy`.
+ */
+export function copyPasteLossInputs(
+  ctx: StepContext,
+  prep: PreparedStep,
+  variant: string,
+  opts: { fourMixes: true },
+): CpamLossInputs;
+export function copyPasteLossInputs(
+  ctx: StepContext,
+  prep: PreparedStep,
+  variant: string,
+  opts: { fourMixes: false },
+): BcpLossInputs;
+export function copyPasteLossInputs(
+  ctx: StepContext,
+  prep: PreparedStep,
+  variant: string,
+  opts: { fourMixes: boolean },
+): BcpLossInputs | CpamLossInputs {
+  const cfg = resolveConfig(ctx);
+  const t = (name: string) => prepared(prep, name, variant);
+  const logitsL = studentLogits(ctx, t('xl'));
+  const logitsU = studentLogits(ctx, t('xu'));
+  const pairs = opts.fourMixes
+    ? { logitsLL: studentLogits(ctx, t('xll')), logitsUU: studentLogits(ctx, t('xuu')) }
+    : {};
+  return {
+    logitsL,
+    logitsU,
+    ...pairs,
+    labelA: t('labelA'),
+    labelB: t('labelB'),
+    pseudoA: t('pseudoA'),
+    pseudoB: t('pseudoB'),
+    mask: t('mask'),
+    unlabeledWeight: cfg.unlabeledWeight,
+  };
+}
+
+/** The 3-D and 2-D forms of one copy-paste loss; `fourMixes` says whether it takes the L-L / U-U mixes too. */
+export type CopyPasteLosses<P> =
+  | { fourMixes: false; loss3d: (inputs: BcpLossInputs) => P; loss2d: (inputs: BcpLossInputs) => P }
+  | { fourMixes: true; loss3d: (inputs: CpamLossInputs) => P; loss2d: (inputs: CpamLossInputs) => P };
+
+/**
+ * The `loss` of a copy-paste variant: builds the loss inputs, applies the loss of the configured family and
+ * hands the result to `summarize` (inside the same tidy) for the host-side parts and any extra diagnostics,
+ * which are added to the prepared step's diagnostics.
+ */
+export function copyPasteStepLoss<P extends { total: tf.Scalar }>(
+  ctx: StepContext,
+  prep: PreparedStep,
+  variant: string,
+  losses: CopyPasteLosses<P>,
+  summarize: (
+    result: P,
+    inputs: BcpLossInputs,
+  ) => { parts: Record<string, number>; diagnostics?: Record<string, number> },
+): StepLoss {
+  const family = resolveConfig(ctx).lossFamily;
+  let parts: Record<string, number> = {};
+  let diagnostics: Record<string, number> = {};
+  const loss = tf.tidy(() => {
+    let result: P;
+    let inputs: BcpLossInputs;
+    if (losses.fourMixes) {
+      const four = copyPasteLossInputs(ctx, prep, variant, { fourMixes: true });
+      result = family === '3d' ? losses.loss3d(four) : losses.loss2d(four);
+      inputs = four;
+    } else {
+      inputs = copyPasteLossInputs(ctx, prep, variant, { fourMixes: false });
+      result = family === '3d' ? losses.loss3d(inputs) : losses.loss2d(inputs);
+    }
+    const summary = summarize(result, inputs);
+    parts = summary.parts;
+    diagnostics = { ...prep.diagnostics, ...summary.diagnostics };
+    return result.total;
+  });
+  return { loss, parts, diagnostics };
 }
 
 /**
