@@ -34,6 +34,8 @@
  *   --force                    delete the work folder's data/ and runs/ first
  *   --baselines-from-scratch   supervised and mean-teacher skip stage 1 (same total iterations)
  *   --backend NAME             auto (default), cpu, tensorflow, tensorflow-gpu
+ *   --teacher-mode train|eval  teacher forward mode (default train, the reference's quirk Q3)
+ *   --dropout X                Dropout3d rate of the VNet (default 0.5)
  * Ctrl-C writes the current run's `last` checkpoint; rerun with --resume to continue. Each run folder keeps its
  * compute time (training + evaluation, summed over resumes) in `experiment-time.json`.
  */
@@ -82,6 +84,8 @@ function parseOptions(argv) {
       force: { type: 'boolean', default: false },
       'baselines-from-scratch': { type: 'boolean', default: false },
       backend: { type: 'string', default: 'auto' },
+      'teacher-mode': { type: 'string', default: 'train' },
+      dropout: { type: 'string', default: '0.5' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -107,6 +111,13 @@ function parseOptions(argv) {
   if (!(lr > 0)) throw new UsageError(`--lr: expected a positive number, got ${values.lr}`);
   const out = path.resolve(values.out ?? path.join('runs', q ? 'experiment-quick' : 'experiment'));
   const labeled = positiveInt(values.labeled ?? '2', 'labeled');
+  const teacherMode = values['teacher-mode'];
+  if (teacherMode !== 'train' && teacherMode !== 'eval') {
+    throw new UsageError(`--teacher-mode: expected train or eval, got ${teacherMode}`);
+  }
+  const dropout = Number(values.dropout);
+  if (!(dropout >= 0 && dropout < 1))
+    throw new UsageError(`--dropout: expected a number in [0, 1), got ${values.dropout}`);
   return {
     help: false,
     seeds: positiveInt(values.seeds ?? (q ? '1' : '3'), 'seeds'),
@@ -133,6 +144,8 @@ function parseOptions(argv) {
     force: values.force,
     baselinesFromScratch: values['baselines-from-scratch'],
     backend: values.backend,
+    teacherMode,
+    dropout,
   };
 }
 
@@ -150,6 +163,9 @@ function planOf(o) {
     baselinesFromScratch: o.baselinesFromScratch,
     synthSeed: SYNTH_SEED,
     synthSize: SYNTH_SIZE,
+    // Only when changed, so experiments started before these options existed still resume.
+    ...(o.teacherMode !== 'train' ? { teacherMode: o.teacherMode } : {}),
+    ...(o.dropout !== 0.5 ? { dropout: o.dropout } : {}),
   };
 }
 
@@ -188,10 +204,11 @@ function runConfig(lib, o, { dataset, runsDir, name, method, seed, stage1Only, s
     run: { name, outputDir: runsDir, description: `scripts/experiment.mjs: ${method}, seed ${seed}` },
     backend: { name: o.backend },
     data: { dataset, preset: 'la', patchSize: o.patch, labeled: { count: o.labeled } },
-    model: { name: 'vnet', baseFilters: o.baseFilters, dropout: 0.5 },
+    model: { name: 'vnet', baseFilters: o.baseFilters, dropout: o.dropout },
     method: {
       name: method,
       startRange: 'valid',
+      teacher: { mode: o.teacherMode },
       // The reference ramps the consistency weight over 6000 of 15000 iterations: keep that 40 % ratio.
       consistency: { rampupIterations: Math.max(1, Math.round(0.4 * selftrainIterations)) },
     },
@@ -472,6 +489,8 @@ async function main() {
       batch: { labeled: 2, unlabeled: 2 },
       rampupIterations: Math.max(1, Math.round(0.4 * o.selftrainIterations)),
       baselinesFromScratch: o.baselinesFromScratch,
+      teacherMode: o.teacherMode,
+      dropout: o.dropout,
       evalPatch: o.patch,
       evalStrides: o.patch.map((p) => Math.max(1, Math.floor(p / 2))),
       units: first?.units ?? 'mm',

@@ -62,6 +62,8 @@ export interface ResultsInput {
     batch: { labeled: number; unlabeled: number };
     rampupIterations: number;
     baselinesFromScratch: boolean;
+    teacherMode?: 'train' | 'eval';
+    dropout?: number;
     evalPatch: number[];
     evalStrides: number[];
     units: string;

@@ -270,7 +270,7 @@ export function renderResultsMarkdown(input) {
     `- Data: ${setup.totalCases} synthetic LA-like phantoms (\`synthesize({ dataset: 'la', size: [${setup.synthSize.join(', ')}], seed: ${setup.synthSeed} })\` → \`prepareDataset\`): ${setup.labeled} labeled + ${setup.unlabeled} unlabeled training cases, ${setup.test} held-out test cases. Every method and seed uses the same labeled cases.`,
   );
   lines.push(
-    `- Model: VNet with ${setup.baseFilters} base filters, dropout 0.5; patch ${setup.patch.join('×')}; batch ${setup.batch.labeled} labeled + ${setup.batch.unlabeled} unlabeled (supervised and stage 1 use the labeled images only); SGD (momentum 0.9, weight decay 1e-4), learning rate ${setup.lr} (stage 1 constant, stage 2 poly 0.9).`,
+    `- Model: VNet with ${setup.baseFilters} base filters, dropout ${setup.dropout ?? 0.5}, teacher forward in ${setup.teacherMode ?? 'train'} mode; patch ${setup.patch.join('×')}; batch ${setup.batch.labeled} labeled + ${setup.batch.unlabeled} unlabeled (supervised and stage 1 use the labeled images only); SGD (momentum 0.9, weight decay 1e-4), learning rate ${setup.lr} (stage 1 constant, stage 2 poly 0.9).`,
   );
   if (setup.baselinesFromScratch) {
     lines.push(
