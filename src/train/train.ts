@@ -511,12 +511,8 @@ export async function train(config: SsmisConfig, options: TrainOptions = {}): Pr
           });
 
           let valDice: number | undefined;
-          const validate = validationIdsDue(
-            data.validationIds,
-            config.train.validation.interval,
-            i,
-            plan.iterations,
-          );
+          // Every `interval` iterations, as the reference's `iter % 200 == 0`, when there is a selection split.
+          const validate = data.validationIds.length > 0 && i % config.train.validation.interval === 0;
           if (validate) {
             const result = await validateModel(student, data.dataset, data.validationIds, {
               patch: validationPatch,
@@ -626,9 +622,4 @@ export async function train(config: SsmisConfig, options: TrainOptions = {}): Pr
     history: state.history,
     finalCheckpoint: checkpointFiles(paths.checkpoints, finalCheckpoint).weights,
   };
-}
-
-/** Validation runs every `interval` iterations (the reference: iter % 200 == 0) when there is a split. */
-function validationIdsDue(ids: readonly string[], interval: number, i: number, _total: number): boolean {
-  return ids.length > 0 && i % interval === 0;
 }
