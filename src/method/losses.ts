@@ -132,6 +132,25 @@ export function maskedCrossEntropy(logits: tf.Tensor, target: tf.Tensor, mask?: 
 }
 
 /**
+ * What both terms of a two-target mix loss share (E19, E30): the flattened logits, each target's one-hot and mask,
+ * and one softmax/log-softmax of the logits. Call inside a tidy.
+ */
+function mixTerms(
+  logits: tf.Tensor,
+  target1: tf.Tensor,
+  target2: tf.Tensor,
+  mask1: tf.Tensor,
+  mask2: tf.Tensor,
+  where: string,
+) {
+  const f1 = flatten(logits, target1, `${where} (target1)`);
+  const f2 = flatten(logits, target2, `${where} (target2)`);
+  const m1 = flattenMask(mask1, target1, f1.n, f1.v, `${where} (mask1)`);
+  const m2 = flattenMask(mask2, target2, f2.n, f2.v, `${where} (mask2)`);
+  return { f1, f2, m1, m2, p: tf.softmax(f1.logits, -1), logp: tf.logSoftmax(f1.logits, -1) };
+}
+
+/**
  * E19 `mix_loss_sep`: ½·[w1·D(O,t1,m1) + w2·D(O,t2,m2) + w1·CE(O,t1,m1) + w2·CE(O,t2,m2)] with D = E17 and
  * CE = E18. E20 (`mix_loss`) is the call with m2 = 1 − m1; the reference's `unlab=True` is the call with w1 and
  * w2 swapped. Defaults w1 = 1 (l_weight), w2 = 0.5 (u_weight).
@@ -146,12 +165,7 @@ export function mixLoss(
   weight2 = 0.5,
 ): tf.Scalar {
   return tf.tidy(() => {
-    const f1 = flatten(logits, target1, 'mixLoss (target1)');
-    const f2 = flatten(logits, target2, 'mixLoss (target2)');
-    const m1 = flattenMask(mask1, target1, f1.n, f1.v, 'mixLoss (mask1)');
-    const m2 = flattenMask(mask2, target2, f2.n, f2.v, 'mixLoss (mask2)');
-    const p = tf.softmax(f1.logits, -1);
-    const logp = tf.logSoftmax(f1.logits, -1);
+    const { f1, f2, m1, m2, p, logp } = mixTerms(logits, target1, target2, mask1, mask2, 'mixLoss');
     const sum = tf.addN([
       tf.mul(diceFromProbs(p, f1.oneHot, m1), weight1),
       tf.mul(diceFromProbs(p, f2.oneHot, m2), weight2),
@@ -192,12 +206,7 @@ export function mixLoss2d(
   weight2 = 0.5,
 ): MixLoss2d {
   return tf.tidy(() => {
-    const f1 = flatten(logits, target1, 'mixLoss2d (target1)');
-    const f2 = flatten(logits, target2, 'mixLoss2d (target2)');
-    const m1 = flattenMask(mask1, target1, f1.n, f1.v, 'mixLoss2d (mask1)');
-    const m2 = flattenMask(mask2, target2, f2.n, f2.v, 'mixLoss2d (mask2)');
-    const p = tf.softmax(f1.logits, -1);
-    const logp = tf.logSoftmax(f1.logits, -1);
+    const { f1, f2, m1, m2, p, logp } = mixTerms(logits, target1, target2, mask1, mask2, 'mixLoss2d');
     const dice = tf.add(
       tf.mul(dice2dFromProbs(p, f1.oneHot, m1), weight1),
       tf.mul(dice2dFromProbs(p, f2.oneHot, m2), weight2),
