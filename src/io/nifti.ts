@@ -708,7 +708,7 @@ function readFailure(path: string, error: unknown): InputError {
 
 /** Reads a `.nii` or `.nii.gz` file (NIfTI-1 or NIfTI-2, either byte order) into a row-major Volume. */
 export async function readNifti(path: string): Promise<Volume> {
-  const bytes = await readInputFile(path, 'file', (error) => readFailure(path, error));
+  const bytes = await readInputFile(path, 'file', { failure: (error) => readFailure(path, error) });
   return parseNifti(bytes, path);
 }
 
