@@ -9,7 +9,7 @@ import path from 'node:path';
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = atomicTempPath(file);
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(tmp, 'w');
@@ -23,4 +23,60 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await fs.rm(tmp, { force: true }).catch(() => {});
     throw error;
   }
+}
+
+/** The temp path {@link writeFileAtomic} writes before its rename: `<file>.tmp-<pid>-<8 hex digits>`. */
+export function atomicTempPath(file: string): string {
+  return `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+const ATOMIC_TEMP_RE = /^(.+)\.tmp-(\d+)-[0-9a-f]{8}$/;
+
+/**
+ * The target name and writer pid of a name made by {@link atomicTempPath} (`a.txt.tmp-123-0badf00d` →
+ * `{ target: 'a.txt', pid: 123 }`), or null for any other name.
+ */
+export function parseAtomicTempName(name: string): { target: string; pid: number } | null {
+  const m = ATOMIC_TEMP_RE.exec(name);
+  return m === null ? null : { target: m[1], pid: Number(m[2]) };
+}
+
+/** Whether process `pid` is running on this machine (a process of another user counts as running). */
+export function processIsAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temp files an interrupted {@link writeFileAtomic} left in `dir` (only regular files named by
+ * {@link atomicTempPath} whose writer process is no longer running, so a live writer is never disturbed).
+ * Returns the removed paths; a missing folder removes nothing.
+ */
+export async function removeOrphanTemps(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const temp = parseAtomicTempName(name);
+    if (temp === null || processIsAlive(temp.pid)) continue;
+    const file = path.join(dir, name);
+    try {
+      if (!(await fs.lstat(file)).isFile()) continue;
+      await fs.rm(file, { force: true });
+      removed.push(file);
+    } catch {
+      // Gone meanwhile, or not ours to remove: nothing to clean.
+    }
+  }
+  return removed;
 }
