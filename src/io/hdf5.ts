@@ -22,6 +22,7 @@ import path from 'node:path';
 import h5wasm from 'h5wasm/node';
 import { errorMessage, InputError, SsmisError } from '../util/errors.js';
 import { type NumberVoxelArray, type NumberVoxelDtype, voxelDtype } from './dtype.js';
+import { assertRegularFile } from './read-file.js';
 
 export type H5DType = NumberVoxelDtype;
 
@@ -70,11 +71,14 @@ function readUint(bytes: Uint8Array, offset: number, size: number): number {
  * end-of-file address with the file size, which is how the HDF5 library itself detects truncation.
  */
 async function checkFile(file: string): Promise<void> {
+  const failure = (error: unknown) =>
+    new InputError(`${file}: cannot open HDF5 file (${errorMessage(error)})`, { cause: error });
+  await assertRegularFile(file, 'HDF5 file', { failure });
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(file, 'r');
   } catch (error) {
-    throw new InputError(`${file}: cannot open HDF5 file (${errorMessage(error)})`, { cause: error });
+    throw failure(error);
   }
   try {
     const { size } = await handle.stat();

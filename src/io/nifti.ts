@@ -15,7 +15,7 @@ import { endianness } from 'node:os';
 import { gunzipSync, gzipSync, constants as zlibConstants } from 'node:zlib';
 import { writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, InputError, SsmisError } from '../util/errors.js';
-import { cannotRead, readInputFile } from './read-file.js';
+import { assertRegularFile, cannotRead, readInputFile } from './read-file.js';
 import type { Affine, NiftiGeometry, Volume, VoxelArray } from './volume.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -155,11 +155,12 @@ function showMagic(bytes: Uint8Array, offset: number, length: number): string {
   return JSON.stringify(String.fromCharCode(...bytes.subarray(offset, offset + length)));
 }
 
-function parseHeader(bytes: Uint8Array, name: string): ParsedHeader {
+function parseHeader(bytes: Uint8Array, name: string, gz = false): ParsedHeader {
   if (bytes.length === 0) throw new InputError(`${name}: file is empty (expected a NIfTI file)`);
+  const got = `${bytes.length} bytes${gz ? ' after decompression' : ''}`;
   if (bytes.length < 4) {
     throw new InputError(
-      `${name}: truncated header: ${bytes.length} bytes, a NIfTI header needs at least 348 (NIfTI-1) or 540 (NIfTI-2)`,
+      `${name}: truncated header: ${got}, a NIfTI header needs at least 348 (NIfTI-1) or 540 (NIfTI-2)`,
     );
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -181,9 +182,7 @@ function parseHeader(bytes: Uint8Array, name: string): ParsedHeader {
   }
   const sizeofHdr = version === 1 ? 348 : 540;
   if (bytes.length < sizeofHdr) {
-    throw new InputError(
-      `${name}: truncated header: ${bytes.length} bytes, a NIfTI-${version} header needs ${sizeofHdr}`,
-    );
+    throw new InputError(`${name}: truncated header: ${got}, a NIfTI-${version} header needs ${sizeofHdr}`);
   }
   return version === 1 ? parseHeader1(bytes, dv, le, name) : parseHeader2(bytes, dv, le, name);
 }
@@ -397,6 +396,36 @@ function geometryAffine(g: NiftiGeometry, name: string): Affine {
   return pixdimAffine(g.pixdim.slice(1, 4).map(Math.abs));
 }
 
+/**
+ * Refuses a header whose geometry holds NaN or ±Inf in a field ssmis uses: pixdim[1..3] (the spacing), the sform
+ * rows when sform_code > 0, else the quaternion and offset when qform_code > 0. Such a volume has no position in
+ * the world, and NaN slips through every later tolerance check (NaN > tol is false).
+ */
+function checkGeometry(g: NiftiGeometry, name: string): void {
+  const check = (field: string, value: number) => {
+    if (!Number.isFinite(value)) {
+      throw new InputError(
+        `${name}: non-finite ${field} = ${value}; the voxel geometry must be finite numbers`,
+      );
+    }
+  };
+  for (let a = 1; a <= 3; a++) check(`pixdim[${a}] (voxel spacing)`, g.pixdim[a]);
+  if (g.sformCode > 0) {
+    g.srow.forEach((row, r) => {
+      row.forEach((v, c) => {
+        check(`srow_${'xyz'[r]}[${c}] (sform, sform_code ${g.sformCode})`, v);
+      });
+    });
+  } else if (g.qformCode > 0) {
+    g.quatern.forEach((v, i) => {
+      check(`quatern_${'bcd'[i]} (qform, qform_code ${g.qformCode})`, v);
+    });
+    g.qoffset.forEach((v, i) => {
+      check(`qoffset_${'xyz'[i]} (qform, qform_code ${g.qformCode})`, v);
+    });
+  }
+}
+
 function spacingOf(g: NiftiGeometry): number[] {
   return [Math.abs(g.pixdim[1]), Math.abs(g.pixdim[2]), Math.abs(g.pixdim[3])];
 }
@@ -532,10 +561,32 @@ function gunzipHeader(compressed: Uint8Array, wholeFile: boolean, name: string):
     } catch (error) {
       throw corruptGzip(name, error);
     }
-    if (out.length >= 540 || (wholeFile && n === compressed.length)) return out;
+    if (out.length >= 540) return out;
+    if (wholeFile && n === compressed.length)
+      return out.length >= 348 ? out : shortGzip(compressed, out, name);
     if (n === compressed.length) break;
   }
   throw new InputError(`${name}: no NIfTI header found in the first 64 KiB of the gzip stream`);
+}
+
+/**
+ * A whole gzip file that inflates to less than a NIfTI-1 header: either the stream is cut short (a lenient
+ * inflate returns what it decoded, possibly nothing) or it is complete and simply too short to be NIfTI.
+ */
+function shortGzip(compressed: Uint8Array, lenient: Uint8Array, name: string): Uint8Array {
+  try {
+    gunzipSync(compressed, { maxOutputLength: 1 << 20 });
+  } catch (error) {
+    throw new InputError(
+      `${name}: truncated gzip stream: the ${compressed.length}-byte file ends before the compressed data does ` +
+        `(${lenient.length} bytes decoded; zlib: ${errorMessage(error)})`,
+      { cause: error },
+    );
+  }
+  if (lenient.length > 0) return lenient; // complete but short: parseHeader says what is wrong with it
+  throw new InputError(
+    `${name}: not a NIfTI file: 0 bytes after decompression, a NIfTI header needs at least 348`,
+  );
 }
 
 function gunzipWhole(compressed: Uint8Array, h: ParsedHeader, layout: Layout, name: string): Uint8Array {
@@ -678,8 +729,9 @@ function decodeVoxels(bytes: Uint8Array, h: ParsedHeader, layout: Layout, name: 
 export function parseNifti(bytes: Uint8Array, name: string): Volume {
   const gz = isGzip(bytes);
   const headerBytes = gz ? gunzipHeader(bytes, true, name) : bytes;
-  const h = parseHeader(headerBytes, name);
+  const h = parseHeader(headerBytes, name, gz);
   const layout = layoutOf(h, name);
+  checkGeometry(h.geometry, name);
   let data: Uint8Array;
   if (gz) {
     data = gunzipWhole(bytes, h, layout, name);
@@ -718,6 +770,7 @@ export async function readNifti(path: string): Promise<Volume> {
  * only the deflate-ratio bound is checked.
  */
 export async function readNiftiHeader(path: string): Promise<NiftiHeaderInfo> {
+  await assertRegularFile(path, 'file', { failure: (error) => readFailure(path, error) });
   let prefix: Uint8Array;
   let fileSize: number;
   try {
@@ -736,8 +789,9 @@ export async function readNiftiHeader(path: string): Promise<NiftiHeaderInfo> {
   }
   const gz = isGzip(prefix);
   const headerBytes = gz ? gunzipHeader(prefix, prefix.length === fileSize, path) : prefix;
-  const h = parseHeader(headerBytes, path);
+  const h = parseHeader(headerBytes, path, gz);
   const layout = layoutOf(h, path);
+  checkGeometry(h.geometry, path);
   const needed = h.voxOffset + layout.dataBytes;
   if (!gz && fileSize < needed) {
     throw new InputError(`${truncatedDataMessage(path, h, layout)}, the file holds ${fileSize}`);

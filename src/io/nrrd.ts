@@ -238,8 +238,12 @@ function decodeAscii(file: string, text: string, type: NrrdType, n: number): Vox
   const out = TYPE_INFO[type].make(n);
   const big = type === 'int64' || type === 'uint64';
   for (let i = 0; i < n; i++) {
-    if (big) (out as BigInt64Array)[i] = BigInt(tokens[i]);
-    else {
+    if (big) {
+      if (!/^[+-]?\d+$/.test(tokens[i])) {
+        throw new InputError(`${file}: NRRD ascii data has a non-integer value ${JSON.stringify(tokens[i])}`);
+      }
+      (out as BigInt64Array)[i] = BigInt(tokens[i]);
+    } else {
       const v = Number(tokens[i]);
       if (Number.isNaN(v) && tokens[i].toLowerCase() !== 'nan') {
         throw new InputError(`${file}: NRRD ascii data has a non-numeric value ${JSON.stringify(tokens[i])}`);
@@ -390,9 +394,18 @@ export function parseNrrd(file: string, buf: Buffer): Volume & { nrrd: NrrdHeade
       if (origin) for (let r = 0; r < 3; r++) affine[r][3] = (origin[r] ?? 0) * flips[r] + 0;
     }
   } else {
-    const sp = f.spacings?.split(/\s+/).map(Number);
+    // Without "spacings" the voxel size is 1; a given spacing must be a finite number (NaN means unknown).
+    const sp = f.spacings?.trim().split(/\s+/);
     spatial.forEach((a, col) => {
-      const v = sp && Number.isFinite(sp[a]) ? Math.abs(sp[a]) : 1;
+      let v = 1;
+      if (sp !== undefined) {
+        v = Math.abs(Number(sp[a]));
+        if (!Number.isFinite(v)) {
+          throw new InputError(
+            `${file}: NRRD field "spacings" has a non-finite value ${JSON.stringify(sp[a] ?? '')} for axis ${a}; the voxel geometry must be finite numbers`,
+          );
+        }
+      }
       affine[col][col] = v;
       spacing.push(v);
     });

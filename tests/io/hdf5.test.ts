@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,5 +73,23 @@ describe('HDF5 datasets', () => {
     await expect(
       writeH5Datasets(path.join(dir, 'bad.h5'), { image: { data: new Float32Array(5), shape: [2, 2] } }),
     ).rejects.toThrow(/shape \[2, 2\] does not match its 5 values/);
+  });
+});
+
+describe('HDF5: non-regular files', () => {
+  it('a FIFO, a device or a folder is refused before it is opened (reading a FIFO would hang)', async () => {
+    const fifo = path.join(dir, 'pipe.h5');
+    execFileSync('mkfifo', [fifo]);
+    for (const [file, kind] of [
+      [fifo, 'a FIFO (named pipe)'],
+      ['/dev/zero', 'a device'],
+      [dir, 'a folder'],
+    ]) {
+      const err = await readH5Datasets(file, ['image']).catch((e: unknown) => e);
+      expect(err, file).toBeInstanceOf(InputError);
+      expect((err as Error).message).toBe(
+        `${file}: cannot read HDF5 file: it is ${kind}, not a regular file`,
+      );
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -538,7 +539,7 @@ describe('readNifti: robustness', () => {
   it('missing file, directory, empty file', async () => {
     const missing = path.join(dir, 'missing.nii.gz');
     await expectInputError(readNifti(missing), `${missing}: file not found`);
-    await expectInputError(readNifti(dir), 'is a directory');
+    await expectInputError(readNifti(dir), 'it is a folder, not a regular file');
     await expectInputError(readNifti(tmpFile(new Uint8Array(0))), 'file is empty');
   });
 
@@ -924,5 +925,81 @@ describe('writeNifti', () => {
     expect(error).toBeInstanceOf(SsmisError);
     expect((error as Error).message).toContain('cannot write NIfTI file');
     expect(readdirSync(sub)).toEqual(['target.nii']);
+  });
+});
+
+describe('readNifti / readNiftiHeader: unsafe inputs give one line naming the file', () => {
+  const spec = (extra: Partial<Spec>) => buildNifti1({ dim: [3, 2, 2, 2], datatype: 2, ...extra });
+  /** Both readers refuse `file` with an InputError whose single line contains every substring. */
+  async function bothRefuse(file: string, ...substrings: string[]): Promise<void> {
+    for (const read of [readNifti, readNiftiHeader]) {
+      const error = await (read as (f: string) => Promise<unknown>)(file).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InputError);
+      const message = (error as Error).message;
+      expect(message.split('\n')).toHaveLength(1);
+      expect(message.startsWith(`${file}: `)).toBe(true);
+      for (const s of substrings) expect(message).toContain(s);
+    }
+  }
+
+  it('a FIFO or a device is refused before it is opened (reading one would hang)', async () => {
+    const fifo = path.join(dir, 'pipe.nii.gz');
+    execFileSync('mkfifo', [fifo]);
+    await bothRefuse(fifo, 'a FIFO (named pipe), not a regular file');
+    await bothRefuse('/dev/zero', 'a device, not a regular file');
+  });
+
+  it('gzip stubs: a cut stream and a stream too short for a header', async () => {
+    const empty = gzipSync(new Uint8Array(0));
+    await bothRefuse(tmpFile(empty.subarray(0, 11), '.nii.gz'), 'truncated gzip stream', 'the 11-byte file');
+    await bothRefuse(tmpFile(empty, '.nii.gz'), 'not a NIfTI file: 0 bytes after decompression');
+    const header = buildNifti1({ dim: [3, 2, 2, 2], datatype: 2 });
+    await bothRefuse(tmpFile(gzipSync(header).subarray(0, 15), '.nii.gz'), 'truncated gzip stream');
+    await bothRefuse(
+      tmpFile(gzipSync(header.subarray(0, 200)), '.nii.gz'),
+      'truncated header: 200 bytes after decompression, a NIfTI-1 header needs 348',
+    );
+  });
+
+  it('non-finite geometry is an error naming the field (pixdim, sform, qform)', async () => {
+    const nan = Number.NaN;
+    await bothRefuse(
+      tmpFile(spec({ pixdim: [1, 1, nan, 1, 1, 1, 1, 1] })),
+      'non-finite pixdim[2] (voxel spacing)',
+    );
+    await bothRefuse(
+      tmpFile(
+        spec({
+          sformCode: 1,
+          srow: [
+            [1, 0, 0, 0],
+            [0, 1, 0, nan],
+            [0, 0, 1, 0],
+          ],
+        }),
+      ),
+      'non-finite srow_y[3] (sform, sform_code 1) = NaN',
+    );
+    await bothRefuse(
+      tmpFile(spec({ qformCode: 1, qoffset: [0, 0, Number.POSITIVE_INFINITY] })),
+      'non-finite qoffset_z (qform, qform_code 1) = Infinity',
+    );
+    const v2 = buildNifti2({
+      version: 2,
+      dim: [3, 2, 2, 2],
+      datatype: 2,
+      pixdim: [1, nan, 1, 1, 1, 1, 1, 1],
+    });
+    await bothRefuse(tmpFile(gzipSync(v2), '.nii.gz'), 'non-finite pixdim[1]');
+    // A NaN in a field the affine does not use (sform_code 0, qform_code 0) is ignored, as nibabel does.
+    const unused = spec({
+      srow: [
+        [nan, 0, 0, 0],
+        [0, nan, 0, 0],
+        [0, 0, nan, 0],
+      ],
+      qoffset: [nan, nan, nan],
+    });
+    expect(parseNifti(unused, 'mem').affine[0][0]).toBe(1);
   });
 });

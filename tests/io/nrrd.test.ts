@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -246,5 +247,50 @@ describe('readNrrd', () => {
     await fs.writeFile(noBlank, 'NRRD0004\ntype: short\n');
     await expect(readNrrd(noBlank)).rejects.toThrow(/no blank line ends the header/);
     await expect(readNrrd(path.join(dir, 'missing.nrrd'))).rejects.toThrow(/missing\.nrrd: cannot read NRRD/);
+  });
+});
+
+describe('readNrrd: unsafe inputs', () => {
+  it('a FIFO or a device is refused before it is opened (reading a FIFO would hang)', async () => {
+    const fifo = path.join(dir, 'pipe.nrrd');
+    execFileSync('mkfifo', [fifo]);
+    await expect(readNrrd(fifo)).rejects.toThrow(
+      `${fifo}: cannot read NRRD file: it is a FIFO (named pipe), not a regular file`,
+    );
+    await expect(readNrrd('/dev/zero')).rejects.toThrow('/dev/zero: cannot read NRRD file: it is a device');
+  });
+
+  it('non-finite geometry is an error naming the file and the field', async () => {
+    const base = ['NRRD0004', 'type: uchar', 'dimension: 3', `sizes: ${NX} ${NY} ${NZ}`, 'encoding: raw'];
+    const payload = new Uint8Array(NX * NY * NZ);
+    const cases: [string, string, RegExp][] = [
+      ['spacing-nan.nrrd', 'spacings: 1 nan 1', /field "spacings" has a non-finite value "nan" for axis 1/],
+      ['spacing-short.nrrd', 'spacings: 1 1', /field "spacings" has a non-finite value "" for axis 2/],
+      [
+        'dir-nan.nrrd',
+        'space directions: (1,0,0) (0,NaN,0) (0,0,1)',
+        /field "space directions" has a non-numeric/,
+      ],
+      ['origin-inf.nrrd', 'space origin: (0,Infinity,0)', /field "space origin" has a non-numeric/],
+    ];
+    for (const [name, line, re] of cases) {
+      const extra = name.startsWith('origin') ? ['space directions: (1,0,0) (0,1,0) (0,0,1)', line] : [line];
+      const file = await write(name, [...base, ...extra], payload);
+      const err = await readNrrd(file).catch((e: unknown) => e);
+      expect(err, name).toBeInstanceOf(InputError);
+      expect((err as Error).message.startsWith(`${file}: `)).toBe(true);
+      expect((err as Error).message).toMatch(re);
+    }
+  });
+
+  it('a non-integer token in int64 ascii data is an InputError, not a raw SyntaxError', async () => {
+    const file = await write(
+      'ascii64.nrrd',
+      ['NRRD0004', 'type: int64', 'dimension: 1', 'sizes: 2', 'encoding: ascii'],
+      Buffer.from('1 2.5\n'),
+    );
+    const err = await readNrrd(file).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toBe(`${file}: NRRD ascii data has a non-integer value "2.5"`);
   });
 });
