@@ -185,7 +185,48 @@ type Issue = z.core.$ZodIssue;
 
 /** Renders zod issues into config problems, one per issue (one per key for unknown keys). */
 export function renderIssues(issues: readonly Issue[], context: RenderContext): ConfigProblem[] {
-  return issues.flatMap((issue) => renderIssue(issue, [], context));
+  return tightestBounds(issues).flatMap((issue) => renderIssue(issue, [], context));
+}
+
+/** The numeric bound of a too_big / too_small issue on a number (not a list or string length), else undefined. */
+function numberBound(issue: Issue): number | undefined {
+  if (
+    issue.code === 'too_big' &&
+    issue.origin !== 'array' &&
+    issue.origin !== 'set' &&
+    issue.origin !== 'string'
+  )
+    return Number(issue.maximum);
+  if (
+    issue.code === 'too_small' &&
+    issue.origin !== 'array' &&
+    issue.origin !== 'set' &&
+    issue.origin !== 'string'
+  )
+    return Number(issue.minimum);
+  return undefined;
+}
+
+/**
+ * Keeps one bound problem per key and direction, the tightest: zod reports every failed bound, so an integer key
+ * with its own maximum (train.seed ≤ 2³² − 1) given 2⁵³ + 1 also fails the safe-integer range of `z.int()`, and
+ * "at most 9007199254740991" beside "at most 4294967295" would contradict each other.
+ */
+function tightestBounds(issues: readonly Issue[]): Issue[] {
+  const keyOf = (issue: Issue) => JSON.stringify([issue.code, issue.path.map(String)]);
+  const best = new Map<string, { issue: Issue; bound: number }>();
+  for (const issue of issues) {
+    const bound = numberBound(issue);
+    if (bound === undefined) continue;
+    const key = keyOf(issue);
+    const current = best.get(key);
+    const tighter =
+      current === undefined || (issue.code === 'too_big' ? bound < current.bound : bound > current.bound);
+    if (tighter) best.set(key, { issue, bound });
+  }
+  return issues.filter(
+    (issue) => numberBound(issue) === undefined || best.get(keyOf(issue))?.issue === issue,
+  );
 }
 
 function renderIssue(issue: Issue, prefix: readonly PathSegment[], context: RenderContext): ConfigProblem[] {

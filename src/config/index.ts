@@ -4,6 +4,8 @@ export {
   type LoadedConfig,
   type LoadOptions,
   loadConfig,
+  MAX_CONFIG_BYTES,
+  MAX_CONFIG_DEPTH,
   MAX_EXTENDS_DEPTH,
   MAX_YAML_ALIASES,
   type ParseOptionsConfig,
@@ -12,14 +14,20 @@ export {
 export { type ConfigYamlOptions, configToYaml } from './output.js';
 export { type ConfigKeyDoc, configReferenceMarkdown, describeConfigSchema } from './reference.js';
 export {
+  type ConfigWarning,
   configSchema,
+  configWarnings,
   cuboidSize,
   type LabeledAmount,
   labeledCaseCount,
+  MAX_PATCH_EDGE,
+  MAX_TYPED_ARRAY_LENGTH,
   METHOD_NAMES,
   type MethodName,
   modelDims,
   rawConfigSchema,
   type SsmisConfig,
   type SsmisConfigInput,
+  type TrainModeForward,
+  trainModeForwards,
 } from './schema.js';

@@ -3,16 +3,18 @@
  * parents, `--set key.path=value` overrides, path resolution against the defining file, and validation with every
  * problem reported at once.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
+  type CST,
   type DocumentOptions,
   type ParseOptions,
+  Parser,
   parseDocument,
   type SchemaOptions,
   type ToJSOptions,
 } from 'yaml';
-import { errorMessage } from '../util/errors.js';
+import { readInputText } from '../io/read-file.js';
+import { errorMessage, InputError } from '../util/errors.js';
 import { ConfigError, type ConfigProblem, displayFile, renderIssues } from './errors.js';
 import { cloneData, isPlainObject, Layers, nest, type Plain, resolveLayerPaths } from './merge.js';
 import { configSchema, rawConfigSchema, type SsmisConfig } from './schema.js';
@@ -31,6 +33,16 @@ import {
 export const MAX_EXTENDS_DEPTH = 16;
 /** Alias expansions allowed per YAML document ("billion laughs" guard). */
 export const MAX_YAML_ALIASES = 100;
+/**
+ * Largest config file read (1 MiB; the biggest shipped config is a few KiB): a device such as `/dev/zero` or a huge
+ * file is refused before it is read instead of failing with "Invalid string length".
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/**
+ * Deepest nesting of lists and mappings accepted in a config file or `--set` value (a valid config needs 5): deeper
+ * data would overflow the call stack of the parser and the validation, which walk it recursively.
+ */
+export const MAX_CONFIG_DEPTH = 64;
 
 const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions & ToJSOptions = {
   schema: 'core',
@@ -70,8 +82,58 @@ function yamlMessage(message: string): string {
   return first.replace(/ at line \d+, column \d+:?\s*$/, '');
 }
 
+/** Line and column (1-based) of a character offset. */
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  return { line: before.split('\n').length, column: offset - before.lastIndexOf('\n') };
+}
+
+function tooDeep(source: string, where?: { line: number; column: number }): ConfigProblem {
+  return {
+    source,
+    ...where,
+    message: `nested more than ${MAX_CONFIG_DEPTH} levels deep (lists and mappings inside each other); a config needs far fewer`,
+  };
+}
+
+/**
+ * Offset of the first YAML collection nested deeper than {@link MAX_CONFIG_DEPTH}, found on the concrete syntax
+ * tree without recursion (the `yaml` composer recurses and would overflow the stack), or undefined.
+ */
+function firstTooDeepYaml(text: string): number | undefined {
+  const stack: [CST.Token, number][] = [];
+  for (const token of new Parser().parse(text)) stack.push([token, 0]);
+  while (stack.length > 0) {
+    const [token, depth] = stack.pop() as [CST.Token, number];
+    if (token.type === 'document') {
+      if (token.value) stack.push([token.value, depth]);
+    } else if (token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') {
+      if (depth + 1 > MAX_CONFIG_DEPTH) return token.offset;
+      for (const item of token.items) {
+        if (item.key) stack.push([item.key, depth + 1]);
+        if (item.value) stack.push([item.value, depth + 1]);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** True when parsed data nests lists and mappings deeper than {@link MAX_CONFIG_DEPTH} (checked without recursion). */
+function isTooDeep(value: unknown): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth + 1 > MAX_CONFIG_DEPTH) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** Parses YAML text with the safe options; problems carry the line and column. */
 function parseYaml(text: string, source: string): { value?: unknown; problems: ConfigProblem[] } {
+  const deep = firstTooDeepYaml(text);
+  if (deep !== undefined) return { problems: [tooDeep(source, lineColumn(text, deep))] };
   const doc = parseDocument(text, YAML_OPTIONS);
   const problems: ConfigProblem[] = [];
   for (const error of doc.errors) {
@@ -98,7 +160,10 @@ function parseYaml(text: string, source: string): { value?: unknown; problems: C
   }
   if (problems.length > 0) return { problems };
   try {
-    return { value: doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }), problems };
+    const value: unknown = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+    // Aliases can stack collections deeper than the text shows.
+    if (isTooDeep(value)) return { problems: [tooDeep(source)] };
+    return { value, problems };
   } catch (error) {
     return {
       problems: [{ source, message: `YAML: ${errorMessage(error)} (at most ${MAX_YAML_ALIASES} aliases)` }],
@@ -107,20 +172,17 @@ function parseYaml(text: string, source: string): { value?: unknown; problems: C
 }
 
 function parseJson(text: string, source: string): { value?: unknown; problems: ConfigProblem[] } {
+  let value: unknown;
   try {
-    return { value: JSON.parse(text), problems: [] };
+    // JSON.parse itself does not recurse, so the depth is checked on its result.
+    value = JSON.parse(text);
   } catch (error) {
     const message = errorMessage(error);
     const position = /at position (\d+)/.exec(message);
-    let line: number | undefined;
-    let column: number | undefined;
-    if (position) {
-      const before = text.slice(0, Number(position[1]));
-      line = before.split('\n').length;
-      column = Number(position[1]) - before.lastIndexOf('\n');
-    }
-    return { problems: [{ source, line, column, message: `JSON syntax error: ${message}` }] };
+    const where = position ? lineColumn(text, Number(position[1])) : {};
+    return { problems: [{ source, ...where, message: `JSON syntax error: ${message}` }] };
   }
+  return isTooDeep(value) ? { problems: [tooDeep(source)] } : { value, problems: [] };
 }
 
 /** Reads one config file into a mapping; throws a ConfigError for unreadable, malformed or non-mapping files. */
@@ -135,14 +197,24 @@ async function readConfigFile(file: string): Promise<Plain> {
       },
     ]);
   }
+  const what = 'the config file';
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    // `source` names the same file as `file` (relative to the working directory, or absolute).
+    text = await readInputText(source, what, {
+      maxBytes: MAX_CONFIG_BYTES,
+      failure: (error) => {
+        const code = (error as NodeJS.ErrnoException).code;
+        const reason = code === 'ENOENT' ? 'no such file' : errorMessage(error);
+        return new ConfigError([{ source, message: `cannot read ${what}: ${reason}` }]);
+      },
+    });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : errorMessage(error);
-    throw new ConfigError([{ source, message: `cannot read the config file: ${reason}` }]);
+    if (error instanceof ConfigError || !(error instanceof InputError)) throw error;
+    // A folder, FIFO, device or oversized file: the message already starts with `<source>: `.
+    const prefix = `${source}: `;
+    const message = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+    throw new ConfigError([{ source, message }]);
   }
   const { value, problems } = ext === '.json' ? parseJson(text, source) : parseYaml(text, source);
   if (problems.length > 0) throw new ConfigError(problems);

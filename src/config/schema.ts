@@ -5,6 +5,7 @@
  * `resolveDefaults` after the cross-field checks, so the parsed `SsmisConfig` has every value set.
  */
 import { z } from 'zod';
+import { fullResolutionChannels, inputSizeMultiple } from '../nn/downsampling.js';
 
 /** Extra metadata read by the reference table and the error renderer. */
 export interface KeyMeta {
@@ -629,6 +630,72 @@ export function cuboidSize(patch: readonly number[], ratio: number): number[] {
 
 type Issue = { path: (string | number)[]; message: string };
 
+/**
+ * Largest patch edge accepted (voxels per axis): far above every benchmark's (LA 112, ACDC slices 256), and a
+ * 3-D patch of 1024³ already exceeds what one feature map can hold.
+ */
+export const MAX_PATCH_EDGE = 1024;
+/** Most elements of one typed array in Node's V8 (2³²): a larger feature map fails with "Invalid typed array length". */
+export const MAX_TYPED_ARRAY_LENGTH = 2 ** 32;
+
+function product(values: readonly number[]): number {
+  return values.reduce((a, b) => a * b, 1);
+}
+
+/** What {@link trainModeForwards} reads: the same keys in the raw and in the resolved config. */
+interface ForwardKeys {
+  method: { name: MethodName; teacher: { mode: 'train' | 'eval' } };
+  train: {
+    batch: { labeled: number; unlabeled: number };
+    stages: { pretrain: { enabled: boolean }; selftrain: { enabled: boolean } };
+  };
+}
+
+/** One train-mode forward of an iteration: the samples its batch norm normalises over. */
+export interface TrainModeForward {
+  samples: number;
+  /** The batch key that sets `samples`. */
+  batchKey: 'labeled' | 'unlabeled';
+  /** Which forward, as the start of a sentence ending in "<samples> sample(s)". */
+  what: string;
+}
+
+/**
+ * The train-mode forwards of a training iteration, as the method variants split their batches: pre-training and
+ * the copy-paste methods forward each mix of one sub-batch of labeled/2 (the teacher too, on each unlabeled
+ * sub-batch); `supervised` forwards the labeled batch; `mean-teacher` forwards labeled and unlabeled together
+ * (its teacher the unlabeled batch, in train mode unless method.teacher.mode is eval).
+ */
+export function trainModeForwards(config: ForwardKeys): TrainModeForward[] {
+  const { labeled, unlabeled } = config.train.batch;
+  const { pretrain, selftrain } = config.train.stages;
+  const method = config.method.name;
+  const forwards: TrainModeForward[] = [];
+  const half = Math.floor(labeled / 2);
+  if (pretrain.enabled)
+    forwards.push({ samples: half, batchKey: 'labeled', what: 'pre-training forwards labeled/2 =' });
+  if (!selftrain.enabled) return forwards;
+  if (MIXING_METHODS.includes(method)) {
+    forwards.push({ samples: half, batchKey: 'labeled', what: `method '${method}' forwards labeled/2 =` });
+  } else if (method === 'supervised') {
+    forwards.push({ samples: labeled, batchKey: 'labeled', what: "method 'supervised' forwards labeled =" });
+  } else {
+    forwards.push({
+      samples: labeled + unlabeled,
+      batchKey: 'labeled',
+      what: "method 'mean-teacher' forwards labeled + unlabeled =",
+    });
+    if (config.method.teacher.mode === 'train') {
+      forwards.push({
+        samples: unlabeled,
+        batchKey: 'unlabeled',
+        what: "the teacher of method 'mean-teacher' forwards unlabeled =",
+      });
+    }
+  }
+  return forwards.filter((forward) => forward.samples > 0);
+}
+
 function show(value: unknown): string {
   return JSON.stringify(value);
 }
@@ -652,22 +719,30 @@ function crossCheck(raw: RawConfig, blocked: (path: readonly (string | number)[]
   const dims = modelDims(modelName);
   const forModel = `for model.name '${modelName}'`;
 
-  const checkSizes = (key: (string | number)[], sizes: readonly number[], multipleOf16: boolean) => {
+  const multiple = inputSizeMultiple(modelName);
+  /** Checks a network input size; true when it is usable (so that checks built on it may run). */
+  const checkSizes = (key: (string | number)[], sizes: readonly number[]): boolean => {
     if (sizes.length !== dims) {
       add(key, `expected ${dims} sizes ${forModel}, got ${sizes.length} (${show(sizes)})`);
-      return;
+      return false;
     }
-    if (multipleOf16) {
-      sizes.forEach((size, i) => {
-        if (size % 16 !== 0) add([...key, i], `expected a multiple of 16 ${forModel}, got ${size}`);
-      });
-    }
+    let ok = !blocked(key);
+    sizes.forEach((size, i) => {
+      if (size > MAX_PATCH_EDGE) {
+        add([...key, i], `expected at most ${MAX_PATCH_EDGE} (the largest patch edge accepted), got ${size}`);
+        ok = false;
+      } else if (size % multiple !== 0) {
+        add([...key, i], `expected a multiple of ${multiple} ${forModel}, got ${size}`);
+        ok = false;
+      }
+    });
+    return ok;
   };
 
-  // Patch sizes: the networks down-sample four times by 2 (§1.2, §1.4).
+  // Patch sizes: every axis is halved at each down-sampling of the network.
   const patchKey =
     raw.data.patchSize === undefined && raw.data.sliceResize !== undefined ? 'sliceResize' : 'patchSize';
-  checkSizes(['data', patchKey], r.data.patchSize, true);
+  const patchOk = checkSizes(['data', patchKey], r.data.patchSize);
   if (dims === 3 && raw.data.sliceResize !== undefined) {
     add(
       ['data', 'sliceResize'],
@@ -685,7 +760,19 @@ function crossCheck(raw: RawConfig, blocked: (path: readonly (string | number)[]
       `expected the same size as data.sliceResize ${show(raw.data.sliceResize)} ${forModel} (slices are fed whole), got ${show(raw.data.patchSize)}`,
     );
   }
-  if (raw.eval.patch !== undefined) checkSizes(['eval', 'patch'], raw.eval.patch, true);
+  const evalPatchOk = raw.eval.patch === undefined ? patchOk : checkSizes(['eval', 'patch'], raw.eval.patch);
+  if (
+    dims === 2 &&
+    raw.eval.patch !== undefined &&
+    evalPatchOk &&
+    show(raw.eval.patch) !== show(r.data.sliceResize)
+  ) {
+    add(
+      ['eval', 'patch'],
+      `expected no value or data.sliceResize ${show(r.data.sliceResize)} ${forModel} (a 2-D model sees whole slices resized to data.sliceResize), got ${show(raw.eval.patch)}`,
+      patchDeps,
+    );
+  }
   const checkStrides = (key: (string | number)[], strides: readonly number[]) => {
     if (strides.length !== dims) {
       add(key, `expected ${dims} sizes ${forModel}, got ${strides.length} (${show(strides)})`);
@@ -748,6 +835,46 @@ function crossCheck(raw: RawConfig, blocked: (path: readonly (string | number)[]
   }
   if (selftrain.enabled && method === 'mean-teacher' && unlabeled < 1) {
     add(['train', 'batch', 'unlabeled'], `expected at least 1 for method '${method}', got ${unlabeled}`);
+  }
+
+  // Memory: the widest full-resolution feature map of one forward must fit one typed array.
+  const width = fullResolutionChannels(modelName, raw.model.baseFilters);
+  const forwards = trainModeForwards(raw);
+  /** Reports a forward whose largest feature map cannot be allocated; true when it did. */
+  const tooLarge = (key: (string | number)[], samples: number, patch: readonly number[], what: string) => {
+    const elements = samples * product(patch) * width;
+    if (elements <= MAX_TYPED_ARRAY_LENGTH) return false;
+    add(
+      key,
+      `expected a size whose feature maps fit in memory, got ${show(patch)}: ${what} ${samples} sample(s) × ${product(patch)} voxels × ${width} channels = ${elements} values in one feature map, more than the ${MAX_TYPED_ARRAY_LENGTH} a typed array holds`,
+    );
+    return true;
+  };
+  let trainTooLarge = false;
+  if (patchOk && forwards.length > 0) {
+    const largest = forwards.reduce((a, b) => (b.samples > a.samples ? b : a));
+    trainTooLarge = tooLarge(['data', patchKey], largest.samples, r.data.patchSize, largest.what);
+  }
+  const evalFromData = raw.eval.patch === undefined || dims === 2;
+  if (evalPatchOk && !blocked(['eval', 'batchWindows']) && !(evalFromData && trainTooLarge)) {
+    const evalKey = evalFromData ? ['data', patchKey] : ['eval', 'patch'];
+    const evalSize = dims === 2 ? (r.data.sliceResize ?? r.data.patchSize) : r.eval.patch;
+    tooLarge(evalKey, raw.eval.batchWindows, evalSize, 'evaluation forwards eval.batchWindows =');
+  }
+
+  // Train-mode batch norm needs more than one value per channel (it refuses one, as PyTorch does): the smallest
+  // feature map is patch / 2^down-samplings per axis, times the samples of the forward.
+  if (patchOk) {
+    const bottleneck = r.data.patchSize.map((size) => size / multiple);
+    for (const forward of forwards) {
+      if (forward.samples * product(bottleneck) > 1) continue;
+      add(
+        ['train', 'batch', forward.batchKey],
+        `expected a batch that gives train-mode batch norm more than 1 value per channel, got ${raw.train.batch[forward.batchKey]}: ${forward.what} ${forward.samples} sample(s), and the smallest feature map of patch ${show(r.data.patchSize)} is ${bottleneck.join('×')} (1/${multiple} per axis); use a larger batch or patch`,
+        patchDeps,
+      );
+      break;
+    }
   }
 
   // Stages.
@@ -844,6 +971,31 @@ export const configSchema = rawConfigSchema
 
 /** The parsed config with every default filled. */
 export type SsmisConfig = z.output<typeof configSchema>;
+
+/** A setting that is valid but known to hurt: the key to change and why. */
+export interface ConfigWarning {
+  /** Key path such as `train.batch.labeled`. */
+  path: string;
+  message: string;
+}
+
+/**
+ * Valid settings that are known to hurt training, for `ssmis validate` to print: a train-mode forward of a single
+ * sample makes batch norm normalise each sample by its own statistics (the running statistics used at evaluation
+ * then describe another distribution). A forward whose batch norm would see only one value is an error instead.
+ */
+export function configWarnings(config: SsmisConfig): ConfigWarning[] {
+  const warnings: ConfigWarning[] = [];
+  for (const batchKey of ['labeled', 'unlabeled'] as const) {
+    const single = trainModeForwards(config).filter((f) => f.batchKey === batchKey && f.samples === 1);
+    if (single.length === 0) continue;
+    warnings.push({
+      path: `train.batch.${batchKey}`,
+      message: `${single.map((f) => `${f.what} 1 sample`).join('; ')}: train-mode batch norm then normalises each sample by its own statistics, unlike the running statistics used at evaluation (use a larger batch)`,
+    });
+  }
+  return warnings;
+}
 /** What a config file or object may contain (most keys optional). */
 export type SsmisConfigInput = z.input<typeof configSchema>;
 

@@ -1,8 +1,17 @@
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, configToYaml, loadConfig, MAX_EXTENDS_DEPTH } from '../../src/config/index.js';
+import {
+  ConfigError,
+  configToYaml,
+  loadConfig,
+  MAX_CONFIG_BYTES,
+  MAX_CONFIG_DEPTH,
+  MAX_EXTENDS_DEPTH,
+} from '../../src/config/index.js';
 
 let dir: string;
 
@@ -456,3 +465,62 @@ describe('resolved config round trip', () => {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('hostile config files', () => {
+  it('refuses nesting deeper than MAX_CONFIG_DEPTH in JSON, YAML flow and block style and through aliases', async () => {
+    const deep = 100_000;
+    const json = await write(
+      'deep.json',
+      `{"run": {"name": "x"}, "data": {"dataset": "d"}, "x": ${'['.repeat(deep)}${']'.repeat(deep)}}`,
+    );
+    const flow = await write('deep.yaml', `run: {name: x}\nx: ${'['.repeat(deep)}${']'.repeat(deep)}\n`);
+    const block = await write(
+      'block.yaml',
+      `a:\n${Array.from({ length: 1200 }, (_, i) => `${' '.repeat(i + 1)}-\n`).join('')}`,
+    );
+    // Each alias repeats a 40-deep list, so the data is deeper than the text.
+    const nest = (n: number, inner: string) => `${'['.repeat(n)}${inner}${']'.repeat(n)}`;
+    const aliases = await write(
+      'aliases.yaml',
+      `a: &a ${nest(40, '1')}\nb: &b ${nest(40, '*a')}\nc: ${nest(40, '*b')}\n`,
+    );
+    const limit = `nested more than ${MAX_CONFIG_DEPTH} levels deep`;
+    for (const file of [json, flow, block, aliases]) {
+      const error = await failure(file);
+      expect(error.message).toContain(path.basename(file));
+      expect(error.message).toContain(limit);
+    }
+    expect((await failure(flow)).message).toMatch(/deep\.yaml:2:\d+: nested more than 64 levels deep/);
+    const set = await failure(await write('c.yaml', MINIMAL), [`train.seed=${nest(deep, '1')}`]);
+    expect(set.message).toContain(limit);
+    // Nesting up to the limit is fine (the schema then reports the unknown key).
+    const ok = await failure(
+      await write('ok.json', `{"run": {"name": "x"}, "x": ${nest(MAX_CONFIG_DEPTH - 1, '')}}`),
+    );
+    expect(ok.message).not.toContain(limit);
+  });
+
+  it('refuses a device, a FIFO, a folder and an oversized file before reading them', async () => {
+    const zero = path.join(dir, 'zero.yaml');
+    await fs.symlink('/dev/zero', zero);
+    expect((await failure(zero)).message).toMatch(
+      /zero\.yaml: cannot read the config file: it is a device, not a regular file$/,
+    );
+    const fifo = path.join(dir, 'fifo.yaml');
+    await promisify(execFile)('mkfifo', [fifo]);
+    expect((await failure(fifo)).message).toMatch(
+      /fifo\.yaml: cannot read the config file: it is a FIFO \(named pipe\), not a regular file$/,
+    );
+    const folder = path.join(dir, 'folder.yaml');
+    await fs.mkdir(folder);
+    expect((await failure(folder)).message).toMatch(
+      /folder\.yaml: cannot read the config file: it is a folder/,
+    );
+    const big = await write('big.yaml', `${MINIMAL}# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`);
+    expect((await failure(big)).message).toMatch(
+      new RegExp(
+        `big\\.yaml: cannot read the config file: it has \\d+ bytes, more than the limit of ${MAX_CONFIG_BYTES}$`,
+      ),
+    );
+  });
+});

@@ -6,9 +6,12 @@ import {
   configReferenceMarkdown,
   configSchema,
   configToYaml,
+  configWarnings,
   cuboidSize,
   describeConfigSchema,
   labeledCaseCount,
+  MAX_PATCH_EDGE,
+  MAX_TYPED_ARRAY_LENGTH,
   parseConfig,
   type SsmisConfig,
   type SsmisConfigInput,
@@ -280,6 +283,16 @@ describe('field checks', () => {
     ]);
   });
 
+  it('reports one bound per key, the real one, for a number beyond the safe-integer range', () => {
+    // 2^53 + 1 reads as 2^53: it fails both z.int()'s safe range and the key's own maximum.
+    expect(problems(minimal({ train: { seed: 2 ** 53 } }))).toEqual([
+      'train.seed: expected an integer of at most 4294967295, got 9007199254740992',
+    ]);
+    expect(problems(minimal({ train: { stages: { pretrain: { iterations: 2 ** 53 } } } }))).toEqual([
+      'train.stages.pretrain.iterations: expected an integer of at most 9007199254740991, got 9007199254740992',
+    ]);
+  });
+
   it('validates split lists and files', () => {
     const ok = parseConfig(
       minimal({ data: { dataset: 'd', splits: { train: ['a', 'b'], test: 'lists/test.list' } } }),
@@ -375,6 +388,130 @@ describe('cross-field checks', () => {
     ).toEqual([
       'train.batch.labeled: expected an even number ≥ 2 (pre-training mix two labeled sub-batches of labeled/2), got 3',
     ]);
+  });
+
+  it('bounds each patch edge and the largest feature map, for data and eval', () => {
+    const valid = { startRange: 'valid' };
+    expect(
+      problems(minimal({ data: { dataset: 'd', patchSize: [4096, 4096, 4096] }, method: valid })),
+    ).toEqual(
+      [0, 1, 2].map(
+        (i) =>
+          `data.patchSize[${i}]: expected at most ${MAX_PATCH_EDGE} (the largest patch edge accepted), got 4096`,
+      ),
+    );
+    expect(
+      problems(minimal({ data: { dataset: 'd', patchSize: [1024, 1024, 1024] }, method: valid })),
+    ).toEqual([
+      `data.patchSize: expected a size whose feature maps fit in memory, got [1024,1024,1024]: pre-training forwards labeled/2 = 2 sample(s) × 1073741824 voxels × 16 channels = 34359738368 values in one feature map, more than the ${MAX_TYPED_ARRAY_LENGTH} a typed array holds`,
+    ]);
+    expect(problems(minimal({ eval: { patch: [512, 512, 512], batchWindows: 4 } }))).toEqual([
+      `eval.patch: expected a size whose feature maps fit in memory, got [512,512,512]: evaluation forwards eval.batchWindows = 4 sample(s) × 134217728 voxels × 16 channels = 8589934592 values in one feature map, more than the ${MAX_TYPED_ARRAY_LENGTH} a typed array holds`,
+    ]);
+    // UNet2d's widest full-resolution map is the last decoder concat (2 × baseFilters).
+    expect(
+      problems(
+        minimal({
+          model: { name: 'unet2d', baseFilters: 512 },
+          data: { dataset: 'd', sliceResize: [1024, 1024] },
+          method: valid,
+          train: { batch: { labeled: 16, unlabeled: 16 } },
+        }),
+      ),
+    ).toEqual([
+      'data.sliceResize: expected a size whose feature maps fit in memory, got [1024,1024]: pre-training forwards labeled/2 = 8 sample(s) × 1048576 voxels × 1024 channels = 8589934592 values in one feature map, more than the 4294967296 a typed array holds',
+    ]);
+    expect(
+      parseConfig(minimal({ data: { dataset: 'd', patchSize: [256, 256, 256] }, method: valid })).data
+        .patchSize,
+    ).toEqual([256, 256, 256]);
+  });
+
+  it('requires eval.patch of a 2-D model to be the slice size it sees', () => {
+    expect(
+      problems(
+        minimal({
+          model: 'unet2d',
+          data: { dataset: 'd', sliceResize: [256, 256] },
+          eval: { patch: [128, 128] },
+        }),
+      ),
+    ).toEqual([
+      "eval.patch: expected no value or data.sliceResize [256,256] for model.name 'unet2d' (a 2-D model sees whole slices resized to data.sliceResize), got [128,128]",
+    ]);
+    const same = parseConfig(
+      minimal({
+        model: 'unet2d',
+        data: { dataset: 'd', sliceResize: [128, 128] },
+        eval: { patch: [128, 128] },
+      }),
+    );
+    expect(same.eval.patch).toEqual([128, 128]);
+  });
+
+  it('rejects a batch that leaves train-mode batch norm one value per channel', () => {
+    // Patch 16³: the VNet bottleneck is 1×1×1, so a forward of one sample has one value per channel.
+    expect(
+      problems(
+        minimal({
+          data: { dataset: 'd', patchSize: [16, 16, 16] },
+          train: { batch: { labeled: 2, unlabeled: 2 } },
+        }),
+      ),
+    ).toEqual([
+      'train.batch.labeled: expected a batch that gives train-mode batch norm more than 1 value per channel, got 2: pre-training forwards labeled/2 = 1 sample(s), and the smallest feature map of patch [16,16,16] is 1×1×1 (1/16 per axis); use a larger batch or patch',
+    ]);
+    expect(
+      problems(
+        minimal({
+          data: { dataset: 'd', patchSize: [16, 16, 16] },
+          method: { name: 'supervised' },
+          train: { batch: { labeled: 1, unlabeled: 0 }, stages: { pretrain: { enabled: false } } },
+        }),
+      ),
+    ).toEqual([
+      "train.batch.labeled: expected a batch that gives train-mode batch norm more than 1 value per channel, got 1: method 'supervised' forwards labeled = 1 sample(s), and the smallest feature map of patch [16,16,16] is 1×1×1 (1/16 per axis); use a larger batch or patch",
+    ]);
+    expect(
+      problems(
+        minimal({
+          data: { dataset: 'd', patchSize: [16, 16, 16] },
+          method: { name: 'mean-teacher' },
+          train: { batch: { labeled: 4, unlabeled: 1 } },
+        }),
+      ),
+    ).toEqual([
+      "train.batch.unlabeled: expected a batch that gives train-mode batch norm more than 1 value per channel, got 1: the teacher of method 'mean-teacher' forwards unlabeled = 1 sample(s), and the smallest feature map of patch [16,16,16] is 1×1×1 (1/16 per axis); use a larger batch or patch",
+    ]);
+    // An eval-mode teacher has no batch statistics; a larger patch gives the bottleneck two values.
+    for (const extra of [
+      {
+        method: { name: 'mean-teacher', teacher: { mode: 'eval' } },
+        train: { batch: { labeled: 4, unlabeled: 1 } },
+      },
+      { data: { dataset: 'd', patchSize: [32, 16, 16] }, train: { batch: { labeled: 2, unlabeled: 2 } } },
+    ]) {
+      expect(
+        parseConfig(minimal({ data: { dataset: 'd', patchSize: [16, 16, 16] }, ...extra })).run.name,
+      ).toBe('la-demo');
+    }
+  });
+
+  it('warns about a train-mode forward of a single sample', () => {
+    const demo = parseConfig(
+      minimal({
+        data: { dataset: 'd', patchSize: [32, 32, 32] },
+        train: { batch: { labeled: 2, unlabeled: 2 } },
+      }),
+    );
+    expect(configWarnings(demo)).toEqual([
+      {
+        path: 'train.batch.labeled',
+        message:
+          "pre-training forwards labeled/2 = 1 sample; method 'cpam-trcm' forwards labeled/2 = 1 sample: train-mode batch norm then normalises each sample by its own statistics, unlike the running statistics used at evaluation (use a larger batch)",
+      },
+    ]);
+    expect(configWarnings(parseConfig(minimal()))).toEqual([]);
   });
 
   it('requires an enabled stage and a consistent optimizer carry-over', () => {
