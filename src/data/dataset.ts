@@ -10,8 +10,12 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { readNifti, readNiftiHeader } from '../io/nifti.js';
+import { readInputText } from '../io/read-file.js';
 import type { Affine, Volume } from '../io/volume.js';
 import { errorMessage, InputError } from '../util/errors.js';
+
+/** dataset.json lists case ids and a few numbers per case; a larger file is not one. */
+export const MAX_DATASET_JSON_BYTES = 64 * 1024 * 1024;
 
 /** Affine entries (mm) of channels and label may differ by this much (float32 header round-off). */
 export const AFFINE_TOLERANCE_MM = 1e-3;
@@ -569,18 +573,16 @@ export async function openDataset(dir: string, options: OpenDatasetOptions = {})
   }
   const root = path.resolve(dir);
   const file = path.join(root, 'dataset.json');
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    throw new InputError(
-      code === 'ENOENT'
-        ? `${file}: not found; expected a canonical dataset folder (run \`ssmis prepare\` first)`
-        : `${file}: cannot read (${errorMessage(error)})`,
-      { cause: error },
-    );
-  }
+  const text = await readInputText(file, 'dataset.json', {
+    maxBytes: MAX_DATASET_JSON_BYTES,
+    failure: (error) =>
+      new InputError(
+        (error as { code?: string }).code === 'ENOENT'
+          ? `${file}: not found; expected a canonical dataset folder (run \`ssmis prepare\` first)`
+          : `${file}: cannot read (${errorMessage(error)})`,
+        { cause: error },
+      ),
+  });
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -1,7 +1,8 @@
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { SsmisConfig } from '../config/index.js';
-import { errorMessage, InputError } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
+import { checkUniqueIds, readCaseList } from './case-list.js';
 import { type Dataset, openDataset, type SplitName } from './dataset.js';
 
 /**
@@ -26,7 +27,10 @@ export async function openConfigDataset(
   return dataset;
 }
 
-/** Case ids of a split: the config's override (a list, or a list file) or the dataset's own split. */
+/**
+ * Case ids of a split: the config's override (a list, or a list file) or the dataset's own split. An id listed
+ * twice is an error naming the id and the list (it would be trained on or scored twice).
+ */
 export async function configSplitIds(
   config: SsmisConfig,
   dataset: Dataset,
@@ -34,15 +38,9 @@ export async function configSplitIds(
 ): Promise<string[]> {
   const override = config.data.splits[split];
   if (override === undefined) return dataset.ids(split);
-  if (Array.isArray(override)) return [...override];
-  let text: string;
-  try {
-    text = await fs.readFile(override, 'utf8');
-  } catch (error) {
-    throw new InputError(`data.splits.${split}: cannot read ${override} (${errorMessage(error)})`);
+  if (Array.isArray(override)) {
+    checkUniqueIds(override, `data.splits.${split}`);
+    return [...override];
   }
-  return text
-    .split(/\r?\n/)
-    .map((line) => line.split(',')[0].trim())
-    .filter((line) => line.length > 0);
+  return readCaseList(override, `the data.splits.${split} list`);
 }

@@ -8,6 +8,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readNifti } from '../../io/nifti.js';
+import { readInputText } from '../../io/read-file.js';
 import { errorMessage, InputError } from '../../util/errors.js';
 import { type RawIndex, readImageLabelPair } from './common.js';
 import type { DatasetMeta, PreparedCase, PrepareUnit } from './runner.js';
@@ -34,12 +35,17 @@ export function parseInfoCfg(text: string, file: string): { ed: number; es: numb
   return { ed: get('ED'), es: get('ES') };
 }
 
+/** An Info.cfg holds a handful of `key: value` lines. */
+const MAX_INFO_CFG_BYTES = 1024 * 1024;
+
 async function framesOf(dir: string, patient: string): Promise<number[]> {
   const cfg = path.join(dir, 'Info.cfg');
   let text: string | null = null;
   try {
-    text = await fs.readFile(cfg, 'utf8');
-  } catch {
+    text = await readInputText(cfg, 'Info.cfg', { maxBytes: MAX_INFO_CFG_BYTES });
+  } catch (error) {
+    // No Info.cfg: the annotated frames are found by name below. Any other failure (a FIFO, a folder) is reported.
+    if (((error as { cause?: { code?: string } }).cause?.code ?? '') !== 'ENOENT') throw error;
     text = null;
   }
   if (text !== null) {

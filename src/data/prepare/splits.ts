@@ -3,10 +3,10 @@
  * (to name and order the cases) and by `synth` (phantoms carry official ids, train first, then val, then
  * test, so the real split path is exercised).
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { errorMessage, InputError } from '../../util/errors.js';
+import { InputError } from '../../util/errors.js';
+import { readCaseList } from '../case-list.js';
 
 export type PresetDataset = 'la' | 'acdc' | 'brats2019' | 'pancreas-nih';
 
@@ -32,32 +32,29 @@ export function defaultSplitsDir(): string {
 
 /**
  * Reads a dataset's official lists. Lines are trimmed, empty lines dropped, and only the first
- * comma-separated field is kept (the SSL4MIS BraTS lists' convention, §2.2).
+ * comma-separated field is kept (the SSL4MIS BraTS lists' convention, §2.2). An id listed twice, in one list
+ * or in two, is an error naming the id and the files.
  */
 export async function readSplitLists(
   dataset: PresetDataset,
   splitsDir = defaultSplitsDir(),
 ): Promise<SplitLists> {
   const out: SplitLists = { train: [], val: [], test: [] };
+  const fileOf = new Map<string, string>();
   for (const key of ['train', 'val', 'test'] as const) {
     const name = FILES[dataset][key];
     if (name === null) continue;
     const file = path.join(splitsDir, dataset, name);
-    let text: string;
-    try {
-      text = await fs.readFile(file, 'utf8');
-    } catch (error) {
-      throw new InputError(
-        `${file}: cannot read the ${key} split list of ${dataset} (${errorMessage(error)})`,
-        {
-          cause: error,
-        },
-      );
+    out[key] = await readCaseList(file, `the ${key} split list of ${dataset}`);
+    for (const id of out[key]) {
+      const other = fileOf.get(id);
+      if (other !== undefined) {
+        throw new InputError(
+          `${file}: case "${id}" is also listed in ${other} (a case belongs to one split)`,
+        );
+      }
+      fileOf.set(id, file);
     }
-    out[key] = text
-      .split(/\r?\n/)
-      .map((l) => l.split(',')[0].trim())
-      .filter((l) => l !== '');
   }
   return out;
 }
