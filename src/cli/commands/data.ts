@@ -45,7 +45,7 @@ export function registerPrepare(program: Command, ctx: CliContext): void {
     .option('--force', 'redo cases that are already prepared')
     .option(
       '--min-size <x,y,z>',
-      'LA: padding-rule target (default 112,112,80); Pancreas: minimum crop (default 96)',
+      'LA: padding-rule target (default 112,112,80); Pancreas: minimum crop (default 96); one number applies to every axis',
     )
     .option('--margin <n>', 'Pancreas: voxels added around the label bounding box (default 25)')
     .action(
@@ -96,7 +96,7 @@ export function registerSynth(program: Command, ctx: CliContext): void {
     .requiredOption('--out <dir>', 'folder to write the raw layout into')
     .option('--cases <n>', 'number of cases (ACDC: patients)')
     .option('--seed <n>', 'random seed', '0')
-    .option('--size <x,y,z>', 'raw volume size in voxels')
+    .option('--size <x,y,z>', 'raw volume size in voxels (one number applies to every axis)')
     .option('--format <nrrd|h5>', 'LA only: challenge NRRD files (default) or UA-MT mri_norm2.h5 files')
     .action(
       async (opts: {

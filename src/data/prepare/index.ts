@@ -18,7 +18,7 @@ import {
   runUnits,
 } from './runner.js';
 import { PRESET_DATASETS, type PresetDataset, readSplitLists } from './splits.js';
-import type { Shape3 } from './steps.js';
+import { perAxis, type Shape3 } from './steps.js';
 
 export { parseInfoCfg } from './acdc.js';
 export {
@@ -54,6 +54,7 @@ export {
   minMaxNormalize,
   type PancreasCropOptions,
   pancreasCropBox,
+  perAxis,
   type Shape3,
   zscore,
 } from './steps.js';
@@ -83,7 +84,7 @@ export interface PrepareOptions {
 
 function shape3(value: number | number[] | undefined, name: string): Shape3 | undefined {
   if (value === undefined) return undefined;
-  const v = typeof value === 'number' ? [value, value, value] : value;
+  const v = perAxis(value);
   if (v.length !== 3 || v.some((x) => !Number.isInteger(x) || x < 1)) {
     throw new InputError(
       `prepare: ${name} must be a positive integer or three of them, got ${JSON.stringify(value)}`,

@@ -8,6 +8,15 @@ import type { Rng } from '../../util/rng.js';
 
 export type Shape3 = [number, number, number];
 
+/**
+ * A per-axis size as given by a user: a single number (or a one-element list, as `--min-size 32` parses) applies
+ * to every axis; any other list is returned as given, for the caller to check its length.
+ */
+export function perAxis(value: number | readonly number[]): number[] {
+  if (typeof value === 'number') return [value, value, value];
+  return value.length === 1 ? [value[0], value[0], value[0]] : [...value];
+}
+
 /** Inclusive bounding box (min and max voxel index per axis). */
 export interface BBox {
   min: Shape3;

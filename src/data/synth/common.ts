@@ -1,6 +1,7 @@
 /** Options, case ids and counts shared by the four phantom generators. */
 import { InputError } from '../../util/errors.js';
 import type { PresetDataset, SplitLists } from '../prepare/splits.js';
+import { perAxis } from '../prepare/steps.js';
 
 export interface SynthProgress {
   /** Cases (ACDC: patients) written so far. */
@@ -18,8 +19,8 @@ export interface SynthesizeOptions {
   cases?: number;
   /** Default 0. */
   seed?: number;
-  /** Raw volume size [X, Y, Z] in voxels. Defaults per dataset in `SYNTH_DEFAULTS`. */
-  size?: number[];
+  /** Raw volume size [X, Y, Z] in voxels; a single number applies to every axis. Defaults per dataset in `SYNTH_DEFAULTS`. */
+  size?: number | number[];
   /** LA only: challenge NRRD folders (default) or UA-MT `mri_norm2.h5` files. */
   format?: 'nrrd' | 'h5';
   /** Official split lists folder (default: the package's `configs/splits`). */
@@ -90,10 +91,10 @@ export function pickIds(dataset: PresetDataset, lists: SplitLists, n: number): S
 
 export function checkSize(
   dataset: PresetDataset,
-  size: number[] | undefined,
+  size: number | number[] | undefined,
   min: number[],
 ): [number, number, number] {
-  const s = size ?? SYNTH_DEFAULTS[dataset].size;
+  const s = perAxis(size ?? SYNTH_DEFAULTS[dataset].size);
   if (s.length !== 3 || s.some((v, a) => !Number.isInteger(v) || v < min[a] || v > 1024)) {
     throw new InputError(
       `synth ${dataset}: size must be three integers with each axis at least [${min.join(', ')}] and at most 1024, got [${s.join(', ')}]`,
