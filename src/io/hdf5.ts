@@ -16,10 +16,10 @@
  * remaining library error becomes an exception (wrapped with the file name) instead of stderr noise.
  */
 
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import h5wasm from 'h5wasm/node';
+import { atomicTempPath } from '../util/atomic.js';
 import { errorMessage, InputError, SsmisError } from '../util/errors.js';
 import { type NumberVoxelArray, type NumberVoxelDtype, voxelDtype } from './dtype.js';
 import { assertRegularFile } from './read-file.js';
@@ -246,7 +246,7 @@ export async function writeH5Datasets(
   }
   await init();
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = atomicTempPath(file);
   const level = options.gzipLevel ?? 4;
   try {
     const h5 = new h5wasm.File(tmp, 'w');

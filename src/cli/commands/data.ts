@@ -98,6 +98,10 @@ export function registerSynth(program: Command, ctx: CliContext): void {
     .option('--seed <n>', 'random seed', '0')
     .option('--size <x,y,z>', 'raw volume size in voxels (one number applies to every axis)')
     .option('--format <nrrd|h5>', 'LA only: challenge NRRD files (default) or UA-MT mri_norm2.h5 files')
+    .option(
+      '--force',
+      'replace an earlier synth output in a non-empty --out (removes only the files synth wrote there)',
+    )
     .action(
       async (opts: {
         dataset: string;
@@ -106,6 +110,7 @@ export function registerSynth(program: Command, ctx: CliContext): void {
         seed: string;
         size?: string;
         format?: string;
+        force?: boolean;
       }) => {
         const dataset = presetDataset(opts.dataset, 'synth --dataset');
         const progress = new Progress(ctx.err, `synth ${dataset}`);
@@ -116,6 +121,7 @@ export function registerSynth(program: Command, ctx: CliContext): void {
           seed: parseInteger(opts.seed, '--seed'),
           size: opts.size === undefined ? undefined : parseSizeList(opts.size, '--size'),
           format: opts.format as 'nrrd' | 'h5' | undefined,
+          force: opts.force,
           onProgress: (p) => progress.update({ done: p.done, total: p.total, detail: p.case }),
         });
         const counts = Object.entries(result.ids)

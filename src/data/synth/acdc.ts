@@ -10,6 +10,7 @@ import { writeNifti } from '../../io/nifti.js';
 import type { Affine, Volume } from '../../io/volume.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { Rng } from '../../util/rng.js';
+import type { SynthSink } from './output.js';
 import { addNoise, biasField, quantize, smoothField, softInside } from './shapes.js';
 
 export const ACDC_SPACING: [number, number, number] = [1.5, 1.5, 10];
@@ -137,12 +138,13 @@ function frameName(patient: string, frame: number): string {
   return `${patient}_frame${String(frame).padStart(2, '0')}`;
 }
 
+/** Writes one ACDC patient folder (ED and ES frames with their `_gt`, Info.cfg) into `sink`. */
 export async function writeAcdcPatient(
-  out: string,
+  sink: SynthSink,
   patient: string,
   seed: number,
   shape: [number, number, number],
-): Promise<string[]> {
+): Promise<void> {
   const rng = Rng.stream(seed, `synth/acdc/${patient}`);
   const h = heart(rng, shape);
   const ed = 1;
@@ -150,7 +152,6 @@ export async function writeAcdcPatient(
   const nbFrames = rng.randint(Math.max(es + 8, 25), 36);
   const affine = acdcAffine(rng);
   const dir = path.join('training', patient);
-  const files: string[] = [];
   for (const [frame, contraction] of [
     [ed, 1],
     [es, rng.uniform(0.65, 0.8)],
@@ -160,9 +161,10 @@ export async function writeAcdcPatient(
     const name = frameName(patient, frame);
     const img: Volume = { data: image, ...geometry };
     const gt: Volume = { data: label, ...geometry };
-    await writeNifti(path.join(out, dir, `${name}.nii.gz`), img, { datatype: 'int16' });
-    await writeNifti(path.join(out, dir, `${name}_gt.nii.gz`), gt, { datatype: 'uint8' });
-    files.push(path.join(dir, `${name}.nii.gz`), path.join(dir, `${name}_gt.nii.gz`));
+    await sink.file(path.join(dir, `${name}.nii.gz`), (file) => writeNifti(file, img, { datatype: 'int16' }));
+    await sink.file(path.join(dir, `${name}_gt.nii.gz`), (file) =>
+      writeNifti(file, gt, { datatype: 'uint8' }),
+    );
   }
   const info = [
     `ED: ${ed}`,
@@ -173,7 +175,5 @@ export async function writeAcdcPatient(
     `Weight: ${rng.uniform(50, 110).toFixed(1)}`,
     '',
   ].join('\n');
-  await writeFileAtomic(path.join(out, dir, 'Info.cfg'), info);
-  files.push(path.join(dir, 'Info.cfg'));
-  return files;
+  await sink.file(path.join(dir, 'Info.cfg'), (file) => writeFileAtomic(file, info));
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { writeNifti } from '../../io/nifti.js';
 import type { Affine, Volume } from '../../io/volume.js';
 import { Rng } from '../../util/rng.js';
+import type { SynthSink } from './output.js';
 import {
   addNoise,
   biasField,
@@ -138,26 +139,25 @@ function bratsAffine(shape: number[]): Affine {
   ];
 }
 
+/** Writes one BraTS case folder (four modalities and seg) into `sink`. */
 export async function writeBratsCase(
-  out: string,
+  sink: SynthSink,
   id: string,
   seed: number,
   shape: [number, number, number],
-): Promise<string[]> {
+): Promise<void> {
   const rng = Rng.stream(seed, `synth/brats2019/${id}`);
   const hgg = rng.random() < 0.75;
   const { images, seg } = makeBratsCase(rng, shape, hgg);
   const dir = path.join('MICCAI_BraTS_2019_Data_Training', hgg ? 'HGG' : 'LGG', id);
   const geometry = { shape, spacing: [1, 1, 1], affine: bratsAffine(shape), header: null };
-  const files: string[] = [];
   for (const m of BRATS_MODALITIES) {
-    const file = path.join(dir, `${id}_${m}.nii.gz`);
     const vol: Volume = { data: images[m], ...geometry };
-    await writeNifti(path.join(out, file), vol, { datatype: 'int16' });
-    files.push(file);
+    await sink.file(path.join(dir, `${id}_${m}.nii.gz`), (file) =>
+      writeNifti(file, vol, { datatype: 'int16' }),
+    );
   }
-  const segFile = path.join(dir, `${id}_seg.nii.gz`);
-  await writeNifti(path.join(out, segFile), { data: seg, ...geometry }, { datatype: 'uint8' });
-  files.push(segFile);
-  return files;
+  await sink.file(path.join(dir, `${id}_seg.nii.gz`), (file) =>
+    writeNifti(file, { data: seg, ...geometry }, { datatype: 'uint8' }),
+  );
 }

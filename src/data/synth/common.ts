@@ -25,6 +25,11 @@ export interface SynthesizeOptions {
   format?: 'nrrd' | 'h5';
   /** Official split lists folder (default: the package's `configs/splits`). */
   splitsDir?: string;
+  /**
+   * Write into a non-empty `out` that holds an earlier synth output, replacing it. Only files that synth wrote
+   * (its manifest) are removed; any other file there makes synth refuse. Default false: `out` must be empty.
+   */
+  force?: boolean;
   onProgress?: (progress: SynthProgress) => void;
 }
 

@@ -16,6 +16,7 @@ import {
   type SynthesizeResult,
 } from './common.js';
 import { writeLaCase } from './la.js';
+import { openSynthOutput } from './output.js';
 import { writePancreasCase } from './pancreas-nih.js';
 
 export { makeAcdcFrame } from './acdc.js';
@@ -29,6 +30,7 @@ export {
   type SynthProgress,
 } from './common.js';
 export { makeLaCase } from './la.js';
+export { SYNTH_MANIFEST } from './output.js';
 export { makePancreasCase } from './pancreas-nih.js';
 
 /** Minimum raw size per dataset (the organ models need room; ACDC needs a few slices). */
@@ -39,6 +41,11 @@ const MIN_SIZE = {
   'pancreas-nih': [32, 32, 16],
 } as const;
 
+/**
+ * Writes phantoms of `options.dataset` in its raw download layout into `options.out`. The folder must be new or
+ * empty; with `options.force` an earlier synth output there is replaced (only files synth wrote are removed, see
+ * `openSynthOutput`). Every check runs before anything is written.
+ */
 export async function synthesize(options: SynthesizeOptions): Promise<SynthesizeResult> {
   const { dataset, out } = options;
   if (!PRESET_DATASETS.includes(dataset)) {
@@ -59,25 +66,25 @@ export async function synthesize(options: SynthesizeOptions): Promise<Synthesize
   const lists = await readSplitLists(dataset, options.splitsDir);
   const ids = pickIds(dataset, lists, options.cases ?? SYNTH_DEFAULTS[dataset].cases);
   const all = [...ids.train, ...ids.val, ...ids.test];
-  const files: string[] = [];
+  const sink = await openSynthOutput(out, dataset, options.force ?? false);
   let done = 0;
   for (const id of all) {
     switch (dataset) {
       case 'la':
-        files.push(...(await writeLaCase(out, id, seed, size, format)));
+        await writeLaCase(sink, id, seed, size, format);
         break;
       case 'acdc':
-        files.push(...(await writeAcdcPatient(out, id, seed, size)));
+        await writeAcdcPatient(sink, id, seed, size);
         break;
       case 'brats2019':
-        files.push(...(await writeBratsCase(out, id, seed, size)));
+        await writeBratsCase(sink, id, seed, size);
         break;
       case 'pancreas-nih':
-        files.push(...(await writePancreasCase(out, id, seed, size)));
+        await writePancreasCase(sink, id, seed, size);
         break;
     }
     done++;
     options.onProgress?.({ done, total: all.length, case: id });
   }
-  return { root: out, ids, files };
+  return { root: out, ids, files: [...sink.files] };
 }

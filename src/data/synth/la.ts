@@ -10,6 +10,7 @@ import { writeNrrd } from '../../io/nrrd.js';
 import type { Affine } from '../../io/volume.js';
 import { Rng } from '../../util/rng.js';
 import { boundingBox, cropArray, laCropBox, zscore } from '../prepare/steps.js';
+import type { SynthSink } from './output.js';
 import {
   addNoise,
   biasField,
@@ -114,13 +115,14 @@ function laAffine(rng: Rng): Affine {
   ];
 }
 
+/** Writes one LA case into `sink` (challenge NRRD pair or UA-MT h5). */
 export async function writeLaCase(
-  out: string,
+  sink: SynthSink,
   id: string,
   seed: number,
   shape: [number, number, number],
   format: 'nrrd' | 'h5',
-): Promise<string[]> {
+): Promise<void> {
   const rng = Rng.stream(seed, `synth/la/${id}`);
   const { image, label } = makeLaCase(rng, shape);
   if (format === 'nrrd') {
@@ -129,15 +131,13 @@ export async function writeLaCase(
     const endo = new Uint8Array(label.length);
     for (let p = 0; p < label.length; p++) endo[p] = label[p] ? 255 : 0;
     const dir = path.join('Training Set', id);
-    await writeNrrd(path.join(out, dir, 'lgemri.nrrd'), {
-      data: image,
-      shape,
-      spacing,
-      affine,
-      header: null,
-    });
-    await writeNrrd(path.join(out, dir, 'laendo.nrrd'), { data: endo, shape, spacing, affine, header: null });
-    return [path.join(dir, 'lgemri.nrrd'), path.join(dir, 'laendo.nrrd')];
+    await sink.file(path.join(dir, 'lgemri.nrrd'), (file) =>
+      writeNrrd(file, { data: image, shape, spacing, affine, header: null }),
+    );
+    await sink.file(path.join(dir, 'laendo.nrrd'), (file) =>
+      writeNrrd(file, { data: endo, shape, spacing, affine, header: null }),
+    );
+    return;
   }
   // UA-MT h5: the reference preprocessing (§2.1) with the reference constants, as the distributed files.
   const bbox = boundingBox(label, shape);
@@ -145,10 +145,10 @@ export async function writeLaCase(
   const box = laCropBox(bbox, shape, rng);
   const z = zscore(image);
   const cropped = [box.end[0] - box.start[0], box.end[1] - box.start[1], shape[2]];
-  const file = path.join('2018LA_Seg_Training Set', id, 'mri_norm2.h5');
-  await writeH5Datasets(path.join(out, file), {
-    image: { data: cropArray(z, shape, box), shape: cropped },
-    label: { data: cropArray(label, shape, box), shape: cropped },
-  });
-  return [file];
+  await sink.file(path.join('2018LA_Seg_Training Set', id, 'mri_norm2.h5'), (file) =>
+    writeH5Datasets(file, {
+      image: { data: cropArray(z, shape, box), shape: cropped },
+      label: { data: cropArray(label, shape, box), shape: cropped },
+    }),
+  );
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { writeNifti } from '../../io/nifti.js';
 import type { Affine } from '../../io/volume.js';
 import { Rng } from '../../util/rng.js';
+import type { SynthSink } from './output.js';
 import {
   addNoise,
   type Ellipsoid,
@@ -153,12 +154,13 @@ export function pancreasNumber(id: string): string {
   return m[1];
 }
 
+/** Writes one Pancreas case (HU image and TCIA-style label) into `sink`. */
 export async function writePancreasCase(
-  out: string,
+  sink: SynthSink,
   id: string,
   seed: number,
   shape: [number, number, number],
-): Promise<string[]> {
+): Promise<void> {
   const rng = Rng.stream(seed, `synth/pancreas-nih/${id}`);
   const { image, label } = makePancreasCase(rng, shape);
   const affine = pancreasAffine(rng);
@@ -166,7 +168,6 @@ export async function writePancreasCase(
   const geometry = { shape, spacing: [...PANCREAS_SPACING], affine, header: null };
   const imgFile = path.join('Pancreas-CT', `PANCREAS_${num}.nii.gz`);
   const labFile = path.join('TCIA_pancreas_labels-02-05-2017', `label${num}.nii.gz`);
-  await writeNifti(path.join(out, imgFile), { data: image, ...geometry }, { datatype: 'int16' });
-  await writeNifti(path.join(out, labFile), { data: label, ...geometry }, { datatype: 'uint8' });
-  return [imgFile, labFile];
+  await sink.file(imgFile, (file) => writeNifti(file, { data: image, ...geometry }, { datatype: 'int16' }));
+  await sink.file(labFile, (file) => writeNifti(file, { data: label, ...geometry }, { datatype: 'uint8' }));
 }
