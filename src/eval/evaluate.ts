@@ -4,6 +4,10 @@
  * post-processing, per-class metrics under a protocol, and the `eval/` folder (cases.csv, summary.json,
  * predictions, probabilities, report.html with overlays).
  *
+ * A report folder is written as one set (output-guard.ts): everything goes to a temp folder beside it that
+ * replaces it at once when complete; an earlier report is replaced only with `overwrite`, and a folder that
+ * holds anything else never.
+ *
  * Memory is bounded by one case: cases are loaded one at a time (the dataset's cache is the caller's choice;
  * `evaluate` opens it without cache), inference keeps its tensors inside `tf.tidy` per window batch, and only
  * the metrics of finished cases are kept.
@@ -12,6 +16,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../backend/init.js';
 import type { SsmisConfig } from '../config/index.js';
+import { checkUniqueIds } from '../data/case-list.js';
 import type { Dataset } from '../data/dataset.js';
 import { configSplitIds, openConfigDataset } from '../data/from-config.js';
 import { readNifti, volumeFromArray, writeNifti } from '../io/nifti.js';
@@ -22,7 +27,9 @@ import { createModel } from '../nn/create.js';
 import type { FinalEvaluationContext } from '../train/train.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import { openReportFolder, prepareReportTarget, type ReportFolder, statInput } from './output-guard.js';
 import {
+  assertClassIds,
   type CaseEvaluation,
   type DistanceUnits,
   type EvaluationProtocol,
@@ -33,6 +40,7 @@ import {
   type EvaluationReport,
   type EvaluationSource,
   formatReportHeader,
+  formatReportNotes,
   formatSummaryTable,
   type OverlayRef,
   type SelectionInfo,
@@ -71,6 +79,10 @@ export interface EvaluateModelOptions {
    * savePredictions, saveProbabilities) and, for 2-D models, `data.sliceResize`. */
   config: SsmisConfig;
   outDir?: string;
+  /** Replace an earlier ssmis report in `outDir` (never a folder holding anything else). Default false. */
+  overwrite?: boolean;
+  /** Where `ids` came from, named when an id is listed twice (e.g. the split file). */
+  idsSource?: string;
   onProgress?: (progress: EvaluationProgress) => void;
   /** How the model was selected (recorded in summary.json and the header). */
   selection?: SelectionInfo;
@@ -78,6 +90,27 @@ export interface EvaluateModelOptions {
   split?: string | null;
   /** Fixed report date (tests). */
   createdAt?: string;
+}
+
+/**
+ * Runs `write` on a report folder for `outDir` (see output-guard.ts: written in a temp folder beside it and
+ * put in place as a whole), or on null without `outDir`.
+ */
+async function withReportFolder<T>(
+  outDir: string | undefined,
+  overwrite: boolean | undefined,
+  write: (folder: ReportFolder | null) => Promise<T>,
+): Promise<T> {
+  if (outDir === undefined) return write(null);
+  const folder = await openReportFolder(outDir, { overwrite });
+  try {
+    const result = await write(folder);
+    await folder.commit();
+    return result;
+  } catch (error) {
+    await folder.discard();
+    throw error;
+  }
 }
 
 /** Path of an id's file in a sub-folder of `outDir`, refusing ids that would leave it. */
@@ -147,85 +180,91 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
   const { model, dataset, ids, config, outDir } = options;
   const ev = config.eval;
   if (ids.length === 0) throw new InputError('evaluateModel: no case to evaluate (empty case list)');
+  // A case listed twice would be scored twice and weigh double in every mean.
+  checkUniqueIds(ids, options.idsSource ?? 'evaluateModel: the case list');
+  if (outDir !== undefined) for (const id of ids) safeFileStem(id);
   const classes = Array.from({ length: model.numClasses - 1 }, (_, i) => i + 1);
   const lcc: Connectivity | false = ev.largestComponent ? (ev.connectivity as Connectivity) : false;
   const cases: CaseEvaluation[] = [];
   const overlays = new Map<string, OverlayRef[]>();
-  for (const [index, id] of ids.entries()) {
-    if (outDir !== undefined) safeFileStem(id);
-    const c = await dataset.loadCase(id);
-    const volume = { data: c.image, shape: [...c.shape, c.channels] as [number, number, number, number] };
-    const report = (done: number, total: number) =>
-      options.onProgress?.({
-        phase: 'window',
-        casesDone: index,
-        cases: ids.length,
-        caseId: id,
-        windowsDone: done,
-        windows: total,
+  return withReportFolder(outDir, options.overwrite, async (folder) => {
+    for (const [index, id] of ids.entries()) {
+      const c = await dataset.loadCase(id);
+      const volume = { data: c.image, shape: [...c.shape, c.channels] as [number, number, number, number] };
+      const report = (done: number, total: number) =>
+        options.onProgress?.({
+          phase: 'window',
+          casesDone: index,
+          cases: ids.length,
+          caseId: id,
+          windowsDone: done,
+          windows: total,
+        });
+      const result = await inferVolume(model, volume, {
+        patch: ev.patch,
+        strides: ev.strides,
+        sliceSize: config.data.sliceResize,
+        batchWindows: ev.batchWindows,
+        onProgress: report,
       });
-    const result = await inferVolume(model, volume, {
-      patch: ev.patch,
-      strides: ev.strides,
-      sliceSize: config.data.sliceResize,
-      batchWindows: ev.batchWindows,
-      onProgress: report,
-    });
-    const pred = lcc === false ? result.labels : keepLargestComponents(result.labels, c.shape, classes, lcc);
-    cases.push(
-      evaluateCase(pred, c.label, c.shape, {
-        protocol: ev.protocol,
-        units: ev.units,
-        spacing: c.spacing,
-        classes,
-        caseId: id,
-      }),
-    );
-    if (outDir !== undefined) {
-      if (ev.savePredictions) {
-        await writeNifti(
-          caseFile(outDir, 'predictions', id, '.nii.gz'),
-          volumeFromArray(pred, [...c.shape], { like: c.imageVolume }),
-          { datatype: 'uint8', description: 'ssmis prediction' },
-        );
-      }
-      if (ev.saveProbabilities) {
-        await writeNifti(
-          caseFile(outDir, 'probabilities', id, '.nii.gz'),
-          volumeFromArray(result.probabilities, result.probabilityShape, { like: c.imageVolume }),
-          { datatype: 'float32', description: 'ssmis probabilities' },
-        );
-      }
-      overlays.set(
-        id,
-        await writeCaseOverlays(outDir, id, {
-          image: c.image,
-          channels: c.channels,
-          label: c.label,
-          pred,
-          shape: c.shape,
+      const pred =
+        lcc === false ? result.labels : keepLargestComponents(result.labels, c.shape, classes, lcc);
+      cases.push(
+        evaluateCase(pred, c.label, c.shape, {
+          protocol: ev.protocol,
+          units: ev.units,
+          spacing: c.spacing,
+          classes,
+          caseId: id,
         }),
       );
+      if (folder !== null) {
+        if (ev.savePredictions) {
+          await writeNifti(
+            caseFile(folder.dir, 'predictions', id, '.nii.gz'),
+            volumeFromArray(pred, [...c.shape], { like: c.imageVolume }),
+            { datatype: 'uint8', description: 'ssmis prediction' },
+          );
+        }
+        if (ev.saveProbabilities) {
+          await writeNifti(
+            caseFile(folder.dir, 'probabilities', id, '.nii.gz'),
+            volumeFromArray(result.probabilities, result.probabilityShape, { like: c.imageVolume }),
+            { datatype: 'float32', description: 'ssmis probabilities' },
+          );
+        }
+        overlays.set(
+          id,
+          await writeCaseOverlays(folder.dir, id, {
+            image: c.image,
+            channels: c.channels,
+            label: c.label,
+            pred,
+            shape: c.shape,
+          }),
+        );
+      }
+      options.onProgress?.({
+        phase: 'case',
+        casesDone: index + 1,
+        cases: ids.length,
+        caseId: id,
+        windowsDone: 1,
+        windows: 1,
+      });
     }
-    options.onProgress?.({
-      phase: 'case',
-      casesDone: index + 1,
-      cases: ids.length,
-      caseId: id,
-      windowsDone: 1,
-      windows: 1,
+    const source: EvaluationSource = { mode: 'model', dataset: dataset.dir, split: options.split ?? null };
+    const summary = buildReport(cases, {
+      largestComponent: lcc,
+      selection: options.selection,
+      source,
+      classNames: classNamesOf(dataset),
+      createdAt: options.createdAt,
     });
-  }
-  const source: EvaluationSource = { mode: 'model', dataset: dataset.dir, split: options.split ?? null };
-  const summary = buildReport(cases, {
-    largestComponent: lcc,
-    selection: options.selection,
-    source,
-    classNames: classNamesOf(dataset),
-    createdAt: options.createdAt,
+    if (folder === null) return { cases, summary };
+    await writeReportFiles(folder.dir, summary, cases, overlays);
+    return { cases, summary, outDir: outDir as string };
   });
-  if (outDir !== undefined) await writeReportFiles(outDir, summary, cases, overlays);
-  return outDir === undefined ? { cases, summary } : { cases, summary, outDir };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -283,6 +322,8 @@ export interface EvaluateOptions {
   split?: 'test' | 'val';
   /** Default `<run>/eval` when the checkpoint is in `<run>/checkpoints/`; required otherwise. */
   outDir?: string;
+  /** Replace an earlier ssmis report in the output folder (never a folder holding anything else). */
+  overwrite?: boolean;
   onProgress?: (progress: EvaluationProgress) => void;
 }
 
@@ -301,6 +342,11 @@ export async function evaluate(config: SsmisConfig, options: EvaluateOptions): P
   const split = options.split ?? config.eval.split;
   if (!existsSync(options.checkpoint))
     throw new InputError(`${options.checkpoint}: checkpoint file not found`);
+  // The output folder is checked before any work (evaluateModel checks it again when it opens it).
+  await prepareReportTarget(outDir, {
+    overwrite: options.overwrite,
+    flag: options.outDir === undefined ? 'the default output folder' : '--out',
+  });
   await initBackend({ backend: config.backend.name, fastKernels: config.backend.fastKernels });
   const dataset = await openConfigDataset(config, 0);
   const ids = await configSplitIds(config, dataset, split);
@@ -316,6 +362,8 @@ export async function evaluate(config: SsmisConfig, options: EvaluateOptions): P
       ids,
       config,
       outDir: path.resolve(outDir),
+      overwrite: options.overwrite,
+      idsSource: splitSourceText(config, dataset, split),
       onProgress: options.onProgress,
       selection,
       split,
@@ -323,6 +371,13 @@ export async function evaluate(config: SsmisConfig, options: EvaluateOptions): P
   } finally {
     model.dispose();
   }
+}
+
+/** Where the case list of a split comes from, for messages: the config's list or list file, or dataset.json. */
+function splitSourceText(config: SsmisConfig, dataset: Dataset, split: 'train' | 'val' | 'test'): string {
+  const override = config.data.splits[split];
+  if (override === undefined) return `${path.join(dataset.dir, 'dataset.json')} splits.${split}`;
+  return typeof override === 'string' ? `data.splits.${split} file ${override}` : `data.splits.${split}`;
 }
 
 export interface FinalEvaluationOptions {
@@ -359,11 +414,21 @@ export async function finalEvaluation(
     ids,
     config,
     outDir: paths.evalDir,
+    // The run's own final report: training that finishes again (after a resume) replaces it.
+    overwrite: true,
+    idsSource: splitSourceText(config, dataset, split),
     onProgress: options.onProgress,
     selection,
     split,
   });
-  options.print?.(`${formatReportHeader(result.summary)}\n${formatSummaryTable(result.summary)}`);
+  options.print?.(
+    [
+      formatReportHeader(result.summary),
+      formatSummaryTable(result.summary),
+      ...formatReportNotes(result.summary),
+      ...result.summary.warnings.map((w) => `warning: ${w}`),
+    ].join('\n'),
+  );
   return result;
 }
 
@@ -378,18 +443,15 @@ export function caseKeyOf(fileName: string): string {
 }
 
 async function statKind(p: string, what: string): Promise<'file' | 'dir'> {
-  try {
-    const s = await fs.stat(p);
-    return s.isDirectory() ? 'dir' : 'file';
-  } catch {
-    throw new InputError(`${what} ${p}: not found`);
-  }
+  return (await statInput(p, what)).isDirectory() ? 'dir' : 'file';
 }
 
 async function niftiFilesByCase(dir: string, what: string): Promise<Map<string, string>> {
   const names = (await fs.readdir(dir)).filter((n) => NIFTI_RE.test(n)).sort();
   const out = new Map<string, string>();
   for (const name of names) {
+    // A broken link or a symlink loop is named now, before any file is read.
+    await statInput(path.join(dir, name), what);
     const key = caseKeyOf(name);
     const before = out.get(key);
     if (before !== undefined) {
@@ -479,6 +541,8 @@ export interface EvaluateFilesOptions {
   /** Default off. */
   largestComponent?: Connectivity | false;
   outDir?: string;
+  /** Replace an earlier ssmis report in `outDir` (never a folder holding anything else). Default false. */
+  overwrite?: boolean;
   onProgress?: (progress: EvaluationProgress) => void;
   createdAt?: string;
 }
@@ -492,73 +556,75 @@ export async function evaluateFiles(options: EvaluateFilesOptions): Promise<Eval
   const protocol = options.protocol ?? 'strict';
   const units = options.units ?? (protocol === 'paper' ? 'voxel' : 'mm');
   const lcc = options.largestComponent ?? false;
-  const pairs = await matchPredictionFiles(options.pred, options.label);
-  let classes = options.classes;
-  if (classes === undefined) {
-    const found = new Set<number>();
-    for (const pair of pairs) {
-      const values = integerValues(await readNifti(pair.label), pair.label);
-      for (let i = 0; i < values.length; i++) if (values[i] !== 0) found.add(values[i]);
+  if (options.classes !== undefined) assertClassIds(options.classes, 'classes');
+  // The output folder is checked (and its temp folder made) before any file is read.
+  return withReportFolder(options.outDir, options.overwrite, async (folder) => {
+    const pairs = await matchPredictionFiles(options.pred, options.label);
+    let classes = options.classes;
+    if (classes === undefined) {
+      const found = new Set<number>();
+      for (const pair of pairs) {
+        const values = integerValues(await readNifti(pair.label), pair.label);
+        for (let i = 0; i < values.length; i++) if (values[i] !== 0) found.add(values[i]);
+      }
+      classes = [...found].sort((a, b) => a - b);
+      if (classes.length === 0) {
+        throw new InputError(
+          `the labels in ${options.label} have no non-zero voxel; name the classes to score (--classes)`,
+        );
+      }
     }
-    classes = [...found].sort((a, b) => a - b);
-    if (classes.length === 0) {
-      throw new InputError(
-        `the labels in ${options.label} have no non-zero voxel; name the classes to score (--classes)`,
+    const cases: CaseEvaluation[] = [];
+    for (const [index, pair] of pairs.entries()) {
+      const labelVolume = await readNifti(pair.label);
+      const predVolume = await readNifti(pair.pred);
+      const shape = spatialShapeOf(labelVolume, pair.label);
+      const predShape = spatialShapeOf(predVolume, pair.pred);
+      if (shape.some((s, a) => s !== predShape[a])) {
+        throw new InputError(
+          `${pair.pred} has shape [${predShape.join(', ')}] but its label ${pair.label} has [${shape.join(', ')}]`,
+        );
+      }
+      const diff = maxAffineDiff(predVolume.affine, labelVolume.affine);
+      if (diff > GEOMETRY_TOLERANCE_MM) {
+        throw new InputError(
+          `${pair.pred} and its label ${pair.label} have different affines (max difference ${diff.toPrecision(3)} mm > ${GEOMETRY_TOLERANCE_MM}); predictions must be in the label's geometry`,
+        );
+      }
+      const label = integerValues(labelVolume, pair.label);
+      let pred = integerValues(predVolume, pair.pred);
+      if (lcc !== false) {
+        const u8 = new Uint8Array(pred.length);
+        for (let i = 0; i < pred.length; i++) u8[i] = pred[i] >= 0 && pred[i] <= 255 ? pred[i] : 0;
+        const kept = keepLargestComponents(u8, shape, classes, lcc);
+        // Only voxels of scored classes can be removed by the component step.
+        pred = Int32Array.from(pred, (v, i) => (u8[i] !== kept[i] ? 0 : v));
+      }
+      cases.push(
+        evaluateCase(pred, label, shape, {
+          protocol,
+          units,
+          spacing: labelVolume.spacing.slice(0, 3),
+          classes,
+          caseId: pair.caseId,
+        }),
       );
-    }
-  }
-  const cases: CaseEvaluation[] = [];
-  for (const [index, pair] of pairs.entries()) {
-    const labelVolume = await readNifti(pair.label);
-    const predVolume = await readNifti(pair.pred);
-    const shape = spatialShapeOf(labelVolume, pair.label);
-    const predShape = spatialShapeOf(predVolume, pair.pred);
-    if (shape.some((s, a) => s !== predShape[a])) {
-      throw new InputError(
-        `${pair.pred} has shape [${predShape.join(', ')}] but its label ${pair.label} has [${shape.join(', ')}]`,
-      );
-    }
-    const diff = maxAffineDiff(predVolume.affine, labelVolume.affine);
-    if (diff > GEOMETRY_TOLERANCE_MM) {
-      throw new InputError(
-        `${pair.pred} and its label ${pair.label} have different affines (max difference ${diff.toPrecision(3)} mm > ${GEOMETRY_TOLERANCE_MM}); predictions must be in the label's geometry`,
-      );
-    }
-    const label = integerValues(labelVolume, pair.label);
-    let pred = integerValues(predVolume, pair.pred);
-    if (lcc !== false) {
-      const u8 = new Uint8Array(pred.length);
-      for (let i = 0; i < pred.length; i++) u8[i] = pred[i] >= 0 && pred[i] <= 255 ? pred[i] : 0;
-      const kept = keepLargestComponents(u8, shape, classes, lcc);
-      // Only voxels of scored classes can be removed by the component step.
-      pred = Int32Array.from(pred, (v, i) => (u8[i] !== kept[i] ? 0 : v));
-    }
-    cases.push(
-      evaluateCase(pred, label, shape, {
-        protocol,
-        units,
-        spacing: labelVolume.spacing.slice(0, 3),
-        classes,
+      options.onProgress?.({
+        phase: 'case',
+        casesDone: index + 1,
+        cases: pairs.length,
         caseId: pair.caseId,
-      }),
-    );
-    options.onProgress?.({
-      phase: 'case',
-      casesDone: index + 1,
-      cases: pairs.length,
-      caseId: pair.caseId,
-      windowsDone: 1,
-      windows: 1,
+        windowsDone: 1,
+        windows: 1,
+      });
+    }
+    const summary = buildReport(cases, {
+      largestComponent: lcc,
+      source: { mode: 'files', pred: path.resolve(options.pred), label: path.resolve(options.label) },
+      createdAt: options.createdAt,
     });
-  }
-  const summary = buildReport(cases, {
-    largestComponent: lcc,
-    source: { mode: 'files', pred: path.resolve(options.pred), label: path.resolve(options.label) },
-    createdAt: options.createdAt,
+    if (folder === null) return { cases, summary };
+    await writeReportFiles(folder.dir, summary, cases);
+    return { cases, summary, outDir: options.outDir as string };
   });
-  if (options.outDir !== undefined) {
-    await writeReportFiles(options.outDir, summary, cases);
-    return { cases, summary, outDir: options.outDir };
-  }
-  return { cases, summary };
 }

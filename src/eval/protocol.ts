@@ -17,8 +17,14 @@ export type DistanceUnits = 'voxel' | 'mm';
 export type MetricName = keyof SegmentationMetrics;
 export const METRIC_NAMES: readonly MetricName[] = ['dice', 'jaccard', 'hd95', 'hd', 'asd', 'assd'];
 
-/** Metrics of one class of one case; `null` = missing (undefined distance under the protocol). */
-export interface ClassMetrics extends SegmentationMetrics {
+/**
+ * Metrics of one class of one case; `null` = missing (undefined distance under the protocol, or under
+ * `strict` every metric of a class absent from both prediction and label).
+ */
+export interface ClassMetrics extends Omit<SegmentationMetrics, 'dice' | 'jaccard'> {
+  /** null only for a class absent from both prediction and label under `strict`. */
+  dice: number | null;
+  jaccard: number | null;
   classId: number;
   /** Voxels of this class in the prediction (after the optional largest-component step) and in the label. */
   predVoxels: number;
@@ -31,6 +37,38 @@ export interface CaseEvaluation {
   units: DistanceUnits;
   /** One entry per requested class id, in the order of `classes`. */
   classes: ClassMetrics[];
+  /**
+   * Prediction values that are neither background, nor a scored class, nor present in the label (ascending),
+   * and how many voxels hold them; absent when there are none. They take part in no metric.
+   */
+  unexpectedPrediction?: { values: number[]; voxels: number };
+}
+
+/**
+ * Whether a class of a case is absent from both prediction and label under `strict`: its metrics are then
+ * missing (null), never a perfect score, and the summaries leave it out of every mean.
+ */
+export function isAbsentClass(k: ClassMetrics): boolean {
+  return k.predVoxels === 0 && k.labelVoxels === 0 && k.dice === null;
+}
+
+/**
+ * Checks a list of class ids to score: at least one, positive integers, none twice (a repeated class would be
+ * counted twice in every mean). `where` starts the message (`--classes`, `evaluateCase`).
+ */
+export function assertClassIds(classes: readonly number[], where: string): void {
+  if (classes.length === 0) throw new InputError(`${where}: expected at least one class id, found none`);
+  for (const c of classes) {
+    if (!Number.isInteger(c) || c < 1) {
+      throw new InputError(`${where}: class ids must be positive integers, found ${c}`);
+    }
+  }
+  const repeated = [...new Set(classes.filter((c, i) => classes.indexOf(c) !== i))];
+  if (repeated.length > 0) {
+    throw new InputError(
+      `${where}: class${repeated.length === 1 ? '' : 'es'} ${repeated.join(', ')} ${repeated.length === 1 ? 'is' : 'are'} listed more than once; give each class once`,
+    );
+  }
 }
 
 export interface EvaluateCaseOptions {
@@ -56,8 +94,12 @@ export interface EvaluateCaseOptions {
  *   medpy 0.4.0's `dc` and the reference's empty-prediction rule both give).
  * - `paper`, empty label but non-empty prediction: the reference would crash in medpy; Dice = Jaccard = 0 and
  *   the distances are missing (`null`).
- * - `strict`, both empty: the class is correctly absent → Dice = Jaccard = 1, distances 0.
+ * - `strict`, both empty: nothing was there to find, so there is nothing to score: every metric is missing
+ *   (`null`, see {@link isAbsentClass}); a perfect score here would raise the means of classes a case lacks.
  * - `strict`, exactly one empty: Dice = Jaccard = 0, distances missing (`null`), counted by the summary.
+ *
+ * Prediction values outside the scored classes that the label does not have either (e.g. a class 3 in a
+ * prediction scored against a label of classes 1 and 2) are reported in `unexpectedPrediction`.
  */
 export function evaluateCase(
   pred: ArrayLike<number>,
@@ -89,12 +131,7 @@ export function evaluateCase(
     );
   }
   const classes = options.classes ?? [1];
-  if (classes.length === 0) throw new InputError(`${where}: expected at least one class id, found none`);
-  for (const c of classes) {
-    if (!Number.isInteger(c) || c < 1) {
-      throw new InputError(`${where}: class ids must be positive integers, found ${c}`);
-    }
-  }
+  assertClassIds(classes, where);
   const spacing = units === 'mm' ? options.spacing : undefined;
 
   const results: ClassMetrics[] = [];
@@ -118,7 +155,27 @@ export function evaluateCase(
   }
   const evaluation: CaseEvaluation = { protocol, units, classes: results };
   if (options.caseId !== undefined) evaluation.caseId = options.caseId;
+  const unexpected = unexpectedValues(pred, label, classes);
+  if (unexpected !== null) evaluation.unexpectedPrediction = unexpected;
   return evaluation;
+}
+
+/** Non-zero prediction values that are not in `classes` and occur nowhere in the label, with their voxel count. */
+function unexpectedValues(
+  pred: ArrayLike<number>,
+  label: ArrayLike<number>,
+  classes: readonly number[],
+): { values: number[]; voxels: number } | null {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < pred.length; i++) {
+    const v = pred[i];
+    if (v !== 0 && !classes.includes(v)) counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
+  if (counts.size === 0) return null;
+  for (let i = 0; i < label.length && counts.size > 0; i++) counts.delete(label[i]);
+  if (counts.size === 0) return null;
+  const values = [...counts.keys()].sort((a, b) => a - b);
+  return { values, voxels: values.reduce((n, v) => n + (counts.get(v) ?? 0), 0) };
 }
 
 function scoreClass(
@@ -127,12 +184,12 @@ function scoreClass(
   shape: readonly number[],
   spacing: readonly number[] | undefined,
   protocol: EvaluationProtocol,
-): SegmentationMetrics {
+): Omit<ClassMetrics, 'classId' | 'predVoxels' | 'labelVoxels'> {
   const predEmpty = !p.some((v) => v !== 0);
   const labelEmpty = !l.some((v) => v !== 0);
   if (protocol === 'paper' && predEmpty) return { dice: 0, jaccard: 0, hd95: 0, hd: 0, asd: 0, assd: 0 };
   if (protocol === 'strict' && predEmpty && labelEmpty) {
-    return { dice: 1, jaccard: 1, hd95: 0, hd: 0, asd: 0, assd: 0 };
+    return { dice: null, jaccard: null, hd95: null, hd: null, asd: null, assd: null };
   }
   // Remaining cases: computeMetrics gives Dice = Jaccard = 0 and null distances when exactly one is empty.
   return computeMetrics(p, l, shape, spacing === undefined ? {} : { spacing });
@@ -157,7 +214,7 @@ export interface ClassSummary {
   emptyPredictions: number;
   /** Cases whose label has no voxel of this class. */
   emptyLabels: number;
-  /** Cases where both are empty. */
+  /** Cases where both are empty (under `strict` their metrics are missing, see {@link isAbsentClass}). */
   bothEmpty: number;
   metrics: Record<MetricName, MetricSummary>;
 }

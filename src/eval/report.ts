@@ -17,6 +17,7 @@ import {
   type DistanceUnits,
   type EvaluationProtocol,
   type EvaluationSummary,
+  isAbsentClass,
   METRIC_NAMES,
   type MetricName,
   type MetricSummary,
@@ -57,6 +58,13 @@ export interface EvaluationReport extends EvaluationSummary {
   overall: Record<MetricName, MetricSummary>;
   /** Empty predictions over every case and foreground class (after post-processing). */
   emptyPredictions: number;
+  /**
+   * What a reader must know to read the numbers, one line each: classes absent from both prediction and label
+   * (reported as missing and left out of the means, never as a perfect score).
+   */
+  notes: string[];
+  /** One line per case whose prediction holds values the label and the scored classes do not have. */
+  warnings: string[];
   ssmisVersion: string;
   createdAt: string;
 }
@@ -91,6 +99,37 @@ function summarizeOverall(cases: readonly CaseEvaluation[]): Record<MetricName, 
   return out;
 }
 
+/** The report's notes: per class, the cases where it is absent from both prediction and label. */
+function absentNotes(cases: readonly CaseEvaluation[]): string[] {
+  const notes: string[] = [];
+  cases[0]?.classes.forEach((k, ci) => {
+    const absent = cases.filter((c) => isAbsentClass(c.classes[ci]));
+    if (absent.length === 0) return;
+    const where =
+      absent.length === cases.length
+        ? `every case (${cases.length})`
+        : `${absent.length} of ${cases.length} cases (${absent
+            .slice(0, 5)
+            .map((c) => c.caseId ?? `#${cases.indexOf(c)}`)
+            .join(', ')}${absent.length > 5 ? ', …' : ''})`;
+    notes.push(
+      `class ${k.classId}: absent from both prediction and label in ${where}; reported as missing and left out of the means`,
+    );
+  });
+  return notes;
+}
+
+/** One warning line per case whose prediction holds values outside the label and the scored classes. */
+function unexpectedWarnings(cases: readonly CaseEvaluation[]): string[] {
+  return cases.flatMap((c, index) => {
+    const u = c.unexpectedPrediction;
+    if (u === undefined) return [];
+    return [
+      `case ${c.caseId ?? `#${index}`}: the prediction holds value${u.values.length === 1 ? '' : 's'} ${u.values.join(', ')} (${u.voxels} voxel${u.voxels === 1 ? '' : 's'}) that the label does not have and that ${u.values.length === 1 ? 'is' : 'are'} not scored; ignored`,
+    ];
+  });
+}
+
 /** Summarises cases (protocol.ts `summarizeCases`) and adds the report metadata. */
 export function buildReport(cases: readonly CaseEvaluation[], meta: ReportMeta): EvaluationReport {
   const summary = summarizeCases(cases);
@@ -109,6 +148,8 @@ export function buildReport(cases: readonly CaseEvaluation[], meta: ReportMeta):
     source: meta.source,
     overall: summarizeOverall(cases),
     emptyPredictions: summary.classes.reduce((n, c) => n + c.emptyPredictions, 0),
+    notes: absentNotes(cases),
+    warnings: unexpectedWarnings(cases),
     ssmisVersion: packageVersion(),
     createdAt: meta.createdAt ?? new Date().toISOString(),
   };
@@ -220,6 +261,11 @@ export function formatSummaryTable(summary: EvaluationSummary | EvaluationReport
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
+/** The lines printed under the table: the report's notes, each prefixed `note: `. */
+export function formatReportNotes(report: EvaluationReport): string[] {
+  return report.notes.map((n) => `note: ${n}`);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // CSV and JSON
 
@@ -231,13 +277,18 @@ function csvNumber(value: number | null): string {
   return value === null || !Number.isFinite(value) ? '' : String(value);
 }
 
-/** One row per case and class; missing values are empty cells; full precision. */
+/**
+ * One row per case and class; missing values are empty cells; full precision. `note` says `absent` for a class
+ * absent from both prediction and label (its metrics are the empty cells); `unexpected_values` (space-separated)
+ * and `unexpected_voxels` repeat, on each row of a case, the prediction values that neither the label nor the
+ * scored classes have and their voxel count.
+ */
 export function casesToCsv(
   cases: readonly CaseEvaluation[],
   classNames: Record<number, string> = {},
 ): string {
   const lines = [
-    'case,class,class_name,dice,jaccard,hd95,hd,asd,assd,pred_voxels,label_voxels,empty_prediction,protocol,units',
+    'case,class,class_name,dice,jaccard,hd95,hd,asd,assd,pred_voxels,label_voxels,empty_prediction,protocol,units,note,unexpected_values,unexpected_voxels',
   ];
   cases.forEach((c, index) => {
     for (const k of c.classes) {
@@ -257,6 +308,9 @@ export function casesToCsv(
           k.predVoxels === 0 ? '1' : '0',
           c.protocol,
           c.units,
+          isAbsentClass(k) ? 'absent' : '',
+          c.unexpectedPrediction?.values.join(' ') ?? '',
+          String(c.unexpectedPrediction?.voxels ?? 0),
         ].join(','),
       );
     }
@@ -485,6 +539,16 @@ function sourceText(source: EvaluationSource): string {
     : `predictions ${source.pred} against labels ${source.label}`;
 }
 
+/** The note cell of a case-and-class row: absent class, and prediction values outside label and classes. */
+function caseNote(c: CaseEvaluation, k: CaseEvaluation['classes'][number]): string {
+  const parts: string[] = [];
+  if (isAbsentClass(k)) parts.push('absent from prediction and label: missing');
+  const u = c.unexpectedPrediction;
+  if (u !== undefined)
+    parts.push(`prediction values ${u.values.join(', ')} not in the label (${u.voxels} voxels)`);
+  return parts.join('; ');
+}
+
 /** The self-contained HTML report (inline CSS, no scripts); overlays are referenced by relative path. */
 export function renderHtmlReport(
   report: EvaluationReport,
@@ -509,6 +573,11 @@ export function renderHtmlReport(
   )}</td><td>${esc(meanStd(o.hd95, 2))}</td><td>${esc(meanStd(o.asd, 2))}</td><td>${esc(
     meanStd(o.assd, 2),
   )}</td><td>${report.numCases}</td><td>${report.emptyPredictions}</td><td>${missingTotal}</td></tr>`;
+  const noteItems = [
+    ...report.notes.map((n) => `<li>note: ${esc(n)}</li>`),
+    ...report.warnings.map((w) => `<li class="missing">warning: ${esc(w)}</li>`),
+  ];
+  const noteList = noteItems.length === 0 ? '' : `<ul class="notes">\n${noteItems.join('\n')}\n</ul>`;
   const names = new Map(report.classes.map((c) => [c.classId, c.name]));
   const caseRows = cases
     .map((c, index) =>
@@ -522,7 +591,7 @@ export function renderHtmlReport(
               4,
             )}</td><td>${num(k.hd95, 2)}</td><td>${num(k.asd, 2)}</td><td>${num(k.assd, 2)}</td><td>${
               k.predVoxels
-            }</td><td>${k.labelVoxels}</td></tr>`,
+            }</td><td>${k.labelVoxels}</td><td>${esc(caseNote(c, k))}</td></tr>`,
         )
         .join('\n'),
     )
@@ -586,9 +655,10 @@ img { image-rendering: pixelated; border: 1px solid #ccc; }
 ${summaryRows}
 ${meanRow}
 </table>
+${noteList}
 <h2>Cases</h2>
 <table>
-<tr><th>case</th><th>class</th><th>Dice</th><th>Jaccard</th><th>95HD (${unit})</th><th>ASD (${unit})</th><th>ASSD (${unit})</th><th>pred voxels</th><th>label voxels</th></tr>
+<tr><th>case</th><th>class</th><th>Dice</th><th>Jaccard</th><th>95HD (${unit})</th><th>ASD (${unit})</th><th>ASSD (${unit})</th><th>pred voxels</th><th>label voxels</th><th>note</th></tr>
 ${caseRows}
 </table>
 <h2>Overlays</h2>

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerEval } from '../../src/cli/commands/eval.js';
@@ -93,6 +93,33 @@ describe('ssmis eval --pred --label (in process)', () => {
     expect(JSON.parse(vox.stdout).classes[0].metrics.hd95.mean).toBeCloseTo(1, 12);
   });
 
+  it('a class absent from both files is a note under the table, stray prediction values a warning', async () => {
+    const { dir, label } = await cubePair();
+    const stray = path.join(dir, 'stray.nii.gz');
+    const values = PRED.slice();
+    values[0] = 4;
+    await writeLabelFile(stray, values, SHAPE, diagAffine([2, 1, 1]));
+    const res = await runCommand(registerEval, [
+      'eval',
+      '--pred',
+      stray,
+      '--label',
+      label,
+      '--classes',
+      '1,7',
+    ]);
+    expect(res.code).toBe(0);
+    const lines = res.stdout.trimEnd().split('\n');
+    expect(lines[4]).toMatch(/^class 7\s+missing\s+missing\s+missing\s+missing\s+1\s+1\s+1$/);
+    expect(lines[5]).toMatch(/^mean\s+0\.7500 ± 0\.0000/);
+    expect(lines[6]).toBe(
+      'note: class 7: absent from both prediction and label in every case (1); reported as missing and left out of the means',
+    );
+    expect(res.stderr.trim().split('\n').at(-1)).toBe(
+      'warning: case case1: the prediction holds value 4 (1 voxel) that the label does not have and that is not scored; ignored',
+    );
+  });
+
   it('bad input exits 2 with one clear line', async () => {
     const { dir, pred, label } = await cubePair();
     const moved = path.join(dir, 'moved.nii.gz');
@@ -112,7 +139,17 @@ describe('ssmis eval --pred --label (in process)', () => {
       [['eval', '--pred', pred, '--label', label, '--lcc', '5'], /--lcc: expected a connectivity/],
       [['eval', '--pred', pred, '--label', label, '--checkpoint', 'x'], /choose one mode/],
       [['eval', '--config', 'c.yaml'], /--config needs --checkpoint/],
+      [
+        ['eval', '--pred', pred, '--label', label, '--classes', '1,1,7'],
+        /^ssmis: --classes 1,1,7: class 1 is listed more than once/,
+      ],
+      [
+        ['eval', '--pred', pred, '--label', label, '--classes', '1,,2'],
+        /--classes: expected positive integer/,
+      ],
+      [['eval', '--pred', path.join(dir, 'loop.nii.gz'), '--label', label], /loop\.nii\.gz: symlink loop/],
     ];
+    symlinkSync(path.join(dir, 'loop.nii.gz'), path.join(dir, 'loop.nii.gz'));
     for (const [args, message] of cases) {
       const { code, stderr } = await runCommand(registerEval, args);
       expect(code, args.join(' ')).toBe(2);

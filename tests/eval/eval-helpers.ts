@@ -3,10 +3,13 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { tf } from '../../src/backend/tf.js';
-import { parseConfig, type SsmisConfig } from '../../src/config/index.js';
+import { configToYaml, parseConfig, type SsmisConfig } from '../../src/config/index.js';
 import type { InferenceModel } from '../../src/eval/sliding-window.js';
 import { volumeFromArray, writeNifti } from '../../src/io/nifti.js';
 import type { Affine } from '../../src/io/volume.js';
+import { saveWeights } from '../../src/nn/checkpoint.js';
+import { createModel } from '../../src/nn/create.js';
+import { Rng } from '../../src/util/rng.js';
 
 const created: string[] = [];
 
@@ -151,4 +154,38 @@ export function nearestClassModel2d(numClasses: number): InferenceModel {
 /** ±1 image of a mask (foreground +1). */
 export function signImage(mask: Uint8Array): Float32Array {
   return Float32Array.from(mask, (v) => (v ? 1 : -1));
+}
+
+/**
+ * A run folder (`<dir>/runs/tiny`: config.yaml + checkpoints/best.safetensors) of a tiny VNet trained on
+ * nothing, on a one-case dataset `<dir>/ds` (case `a`, 2×2×2) of preset `preset`.
+ */
+export async function tinyPredictRun(
+  dir: string,
+  preset: string,
+): Promise<{ checkpoint: string; dataset: string; config: SsmisConfig }> {
+  const dataset = await writeDataset(
+    path.join(dir, 'ds'),
+    [
+      {
+        id: 'a',
+        channels: [new Float32Array(8)],
+        label: new Uint8Array(8),
+        shape: [2, 2, 2],
+        affine: diagAffine([1, 1, 1]),
+      },
+    ],
+    { train: ['a'] },
+    { preset },
+  );
+  const config = tinyConfig(dataset);
+  const run = path.join(dir, 'runs', 'tiny');
+  const model = createModel(config, { name: 'cliPredict', rng: new Rng(2) });
+  try {
+    await saveWeights(path.join(run, 'checkpoints', 'best.safetensors'), { models: { student: model } });
+  } finally {
+    model.dispose();
+  }
+  await fs.writeFile(path.join(run, 'config.yaml'), configToYaml(config));
+  return { checkpoint: path.join(run, 'checkpoints', 'best.safetensors'), dataset, config };
 }

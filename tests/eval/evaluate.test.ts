@@ -1,6 +1,6 @@
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import { openDataset } from '../../src/data/dataset.js';
 import {
@@ -94,7 +94,7 @@ describe('evaluateFiles (hand-computed cubes)', () => {
     expect(strict.summary.classes[0].metrics.dice.mean).toBeCloseTo(0.375, 12);
     const csv = readFileSync(path.join(out, 'cases.csv'), 'utf8').trimEnd().split('\n');
     expect(csv).toHaveLength(3);
-    expect(csv[2]).toMatch(/^b,1,,0,0,,,,,0,64,1,strict,mm$/);
+    expect(csv[2]).toMatch(/^b,1,,0,0,,,,,0,64,1,strict,mm,,,0$/);
     const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({
       protocol: 'strict',
@@ -188,6 +188,117 @@ describe('evaluateFiles (hand-computed cubes)', () => {
     expect(caseKeyOf('la_001_0000.nii.gz')).toBe('la_001');
     expect(caseKeyOf('la_001.nii')).toBe('la_001');
     expect(caseKeyOf('x_0001.nii.gz')).toBe('x_0001');
+  });
+});
+
+describe('evaluateFiles: wrong numbers and unclear errors', () => {
+  it('rejects a class listed twice and reports a class absent from both files as missing', async () => {
+    const dir = await tempDir();
+    const affine = diagAffine(SPACING);
+    await writeLabelFile(path.join(dir, 'pred.nii.gz'), PRED, SHAPE, affine);
+    await writeLabelFile(path.join(dir, 'label.nii.gz'), LABEL, SHAPE, affine);
+    const files = { pred: path.join(dir, 'pred.nii.gz'), label: path.join(dir, 'label.nii.gz') };
+    await expect(evaluateFiles({ ...files, classes: [1, 1, 7] })).rejects.toThrow(
+      /^classes: class 1 is listed more than once/,
+    );
+    const res = await evaluateFiles({ ...files, classes: [1, 7] });
+    const seven = res.cases[0].classes[1];
+    expect([seven.dice, seven.jaccard, seven.hd95]).toEqual([null, null, null]);
+    expect(res.summary.classes[1].metrics.dice.mean).toBeNull();
+    // Class 7 does not raise the mean: it is class 1's Dice alone.
+    expect(res.summary.overall.dice.mean).toBeCloseTo(0.75, 12);
+    expect(res.summary.notes).toEqual([
+      'class 7: absent from both prediction and label in every case (1); reported as missing and left out of the means',
+    ]);
+  });
+
+  it('warns about prediction values the label does not have and counts their voxels', async () => {
+    const dir = await tempDir();
+    const affine = diagAffine(SPACING);
+    const pred = PRED.slice();
+    pred[0] = 3;
+    pred[1] = 3;
+    pred[2] = 200;
+    await writeLabelFile(path.join(dir, 'p', 'k.nii.gz'), pred, SHAPE, affine);
+    await writeLabelFile(path.join(dir, 'l', 'k.nii.gz'), LABEL, SHAPE, affine);
+    const out = path.join(dir, 'out');
+    const res = await evaluateFiles({ pred: path.join(dir, 'p'), label: path.join(dir, 'l'), outDir: out });
+    expect(res.cases[0].unexpectedPrediction).toEqual({ values: [3, 200], voxels: 3 });
+    expect(res.summary.warnings).toEqual([
+      'case k: the prediction holds values 3, 200 (3 voxels) that the label does not have and that are not scored; ignored',
+    ]);
+    expect(res.cases[0].classes[0].dice).toBeCloseTo(0.75, 12);
+    const csv = readFileSync(path.join(out, 'cases.csv'), 'utf8').trimEnd().split('\n');
+    expect(csv[1]).toMatch(/,3 200,3$/);
+    expect(JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')).warnings).toEqual(
+      res.summary.warnings,
+    );
+  });
+
+  it('a symlink loop is named as such, not as "not found"', async () => {
+    const dir = await tempDir();
+    const affine = diagAffine(SPACING);
+    await writeLabelFile(path.join(dir, 'label.nii.gz'), LABEL, SHAPE, affine);
+    const loop = path.join(dir, 'loop.nii.gz');
+    await fs.symlink(loop, loop);
+    await expect(evaluateFiles({ pred: loop, label: path.join(dir, 'label.nii.gz') })).rejects.toThrow(
+      /^prediction .*loop\.nii\.gz: symlink loop/,
+    );
+    await fs.mkdir(path.join(dir, 'p'));
+    await fs.mkdir(path.join(dir, 'l'));
+    await writeLabelFile(path.join(dir, 'l', 'a.nii.gz'), LABEL, SHAPE, affine);
+    const inner = path.join(dir, 'p', 'a.nii.gz');
+    await fs.symlink(path.join(dir, 'p', 'b.nii.gz'), inner);
+    await fs.symlink(inner, path.join(dir, 'p', 'b.nii.gz'));
+    await expect(evaluateFiles({ pred: path.join(dir, 'p'), label: path.join(dir, 'l') })).rejects.toThrow(
+      /^prediction .*p[/\\]a\.nii\.gz: symlink loop/,
+    );
+    await expect(
+      evaluateFiles({ pred: path.join(dir, 'nothing.nii.gz'), label: path.join(dir, 'label.nii.gz') }),
+    ).rejects.toThrow(/nothing\.nii\.gz: not found$/);
+  });
+
+  it('a failure at any rename of a report write leaves the earlier report exactly as it was', async () => {
+    const dir = await tempDir();
+    const affine = diagAffine(SPACING);
+    await writeLabelFile(path.join(dir, 'p', 'a.nii.gz'), PRED, SHAPE, affine);
+    await writeLabelFile(path.join(dir, 'l', 'a.nii.gz'), LABEL, SHAPE, affine);
+    const files = { pred: path.join(dir, 'p'), label: path.join(dir, 'l') };
+    const out = path.join(dir, 'out');
+    await evaluateFiles({ ...files, outDir: out });
+    const read = () =>
+      Object.fromEntries(
+        ['cases.csv', 'summary.json', 'report.html'].map((f) => [f, readFileSync(path.join(out, f), 'utf8')]),
+      );
+    const before = read();
+    const realRename = fs.rename;
+    let failed = 0;
+    for (let step = 1; ; step++) {
+      let calls = 0;
+      const spy = vi.spyOn(fs, 'rename').mockImplementation(async (from, to) => {
+        calls++;
+        if (calls === step) throw Object.assign(new Error('injected failure'), { code: 'EIO' });
+        return realRename(from, to);
+      });
+      try {
+        await evaluateFiles({ ...files, protocol: 'paper', outDir: out, overwrite: true });
+        break;
+      } catch (error) {
+        expect((error as Error).message).toBe('injected failure');
+        failed++;
+      } finally {
+        spy.mockRestore();
+      }
+      // Nothing of the new report is visible, and nothing is left beside it.
+      expect(read()).toEqual(before);
+      expect(readdirSync(dir).sort()).toEqual(['l', 'out', 'p']);
+    }
+    // Three files into the temp folder, then the old report aside and the new one in place.
+    expect(failed).toBe(5);
+    const after = read();
+    expect(JSON.parse(after['summary.json']).protocol).toBe('paper');
+    expect(after['cases.csv']).toContain(',paper,voxel,');
+    expect(readdirSync(dir).sort()).toEqual(['l', 'out', 'p']);
   });
 });
 
@@ -388,6 +499,17 @@ describe('evaluate (checkpoint) and finalEvaluation', () => {
       const val = await evaluate(config, { checkpoint, split: 'val', outDir: path.join(dir, 'val-eval') });
       expect(val.cases.map((c) => c.caseId)).toEqual(['c3']);
 
+      // <run>/eval now holds a report: a second evaluation there needs overwrite, and is refused before any work.
+      const summaryBytes = readFileSync(path.join(run, 'eval', 'summary.json'));
+      await expect(evaluate(config, { checkpoint, split: 'val' })).rejects.toThrow(
+        /^the default output folder .*eval: already holds a report .*pass --overwrite/,
+      );
+      expect(readFileSync(path.join(run, 'eval', 'summary.json')).equals(summaryBytes)).toBe(true);
+      const again = await evaluate(config, { checkpoint, split: 'val', overwrite: true });
+      expect(again.summary.source).toMatchObject({ split: 'val' });
+      expect(existsSync(path.join(run, 'eval', 'predictions', 'c2.nii.gz'))).toBe(false);
+      expect(existsSync(path.join(run, 'eval', 'predictions', 'c3.nii.gz'))).toBe(true);
+
       // finalEvaluation: the hook train calls with the selected model.
       const printed: string[] = [];
       const paths = runPaths(path.join(dir, 'run2'));
@@ -411,6 +533,18 @@ describe('evaluate (checkpoint) and finalEvaluation', () => {
       expect(JSON.parse(readFileSync(path.join(paths.evalDir, 'summary.json'), 'utf8')).selection.split).toBe(
         'test',
       );
+      // The run's own final report is replaced when training finishes again.
+      const second = await finalEvaluation(
+        {
+          config,
+          model,
+          dataset: await openDataset(dir, { cacheSize: 0 }),
+          paths,
+          selected: { checkpoint: 'last', split: 'test', best: null },
+        },
+        {},
+      );
+      expect(second?.summary.selection.split).toBe('last');
     } finally {
       model.dispose();
     }
@@ -420,6 +554,25 @@ describe('evaluate (checkpoint) and finalEvaluation', () => {
     await expect(
       evaluate(config, { checkpoint: path.join(run, 'checkpoints', 'nope.safetensors') }),
     ).rejects.toThrow(/checkpoint file not found/);
+  });
+
+  it('a case listed twice is refused, naming the case and where the list came from', async () => {
+    const { dir, config } = await cubeDataset();
+    const dataset = await openDataset(dir, { cacheSize: 0 });
+    await expect(
+      evaluateModel({ model: signModel3d(), dataset, ids: ['c1', 'c2', 'c1'], config }),
+    ).rejects.toThrow(/^evaluateModel: the case list: case "c1" is listed twice/);
+    await expect(
+      evaluateModel({
+        model: signModel3d(),
+        dataset,
+        ids: ['c2', 'c2'],
+        config,
+        idsSource: 'splits/test.txt',
+        outDir: path.join(dir, 'never'),
+      }),
+    ).rejects.toThrow(/^splits\/test\.txt: case "c2" is listed twice/);
+    expect(existsSync(path.join(dir, 'never'))).toBe(false);
   });
 
   it('the protocol scores equal evaluateCase on the saved prediction', async () => {

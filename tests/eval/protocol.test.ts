@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { computeMetrics } from '../../src/eval/metrics.js';
-import { type CaseEvaluation, evaluateCase, summarizeCases } from '../../src/eval/protocol.js';
+import {
+  assertClassIds,
+  type CaseEvaluation,
+  evaluateCase,
+  isAbsentClass,
+  summarizeCases,
+} from '../../src/eval/protocol.js';
 import { InputError } from '../../src/util/errors.js';
 
 const shape = [4, 4, 4];
@@ -47,9 +53,53 @@ describe('evaluateCase: empty-mask policies', () => {
     expect([d.dice, d.jaccard, d.hd95, d.hd, d.asd, d.assd]).toEqual([0, 0, null, null, null, null]);
   });
 
-  it('strict: both empty is a correct absence (Dice 1, distances 0)', () => {
+  it('strict: a class absent from both prediction and label is missing, never Dice 1', () => {
     const c = evaluateCase(empty, empty, shape).classes[0];
-    expect([c.dice, c.jaccard, c.hd95, c.hd, c.asd, c.assd]).toEqual([1, 1, 0, 0, 0, 0]);
+    expect([c.dice, c.jaccard, c.hd95, c.hd, c.asd, c.assd]).toEqual([null, null, null, null, null, null]);
+    expect(isAbsentClass(c)).toBe(true);
+    expect(isAbsentClass(evaluateCase(empty, single, shape).classes[0])).toBe(false);
+    // Left out of the class mean and counted as missing, so it cannot raise the mean.
+    const both = evaluateCase(single, single, shape, { classes: [1, 7] });
+    const s = summarizeCases([both]);
+    expect(s.classes[1].metrics.dice).toEqual({ mean: null, std: null, count: 0, missing: 1 });
+    expect(s.classes[1].bothEmpty).toBe(1);
+    const half = summarizeCases([evaluateCase(single, other, shape, { classes: [1, 7] })]);
+    expect(half.classMean.dice).toBe(half.classes[0].metrics.dice.mean);
+  });
+
+  it('paper: a class absent from both scores 0 as the reference does, never 1', () => {
+    const c = evaluateCase(empty, empty, shape, { protocol: 'paper' }).classes[0];
+    expect([c.dice, c.jaccard]).toEqual([0, 0]);
+    expect(isAbsentClass(c)).toBe(false);
+  });
+
+  it('a class listed twice is refused, naming it', () => {
+    expect(() => evaluateCase(single, single, shape, { classes: [1, 1, 7] })).toThrow(
+      /class 1 is listed more than once/,
+    );
+    expect(() => assertClassIds([2, 1, 2, 1], '--classes 2,1,2,1')).toThrow(
+      /^--classes 2,1,2,1: classes 2, 1 are listed more than once/,
+    );
+    expect(() => assertClassIds([1, 2], 'x')).not.toThrow();
+  });
+
+  it('prediction values that neither the label nor the scored classes have are reported with their voxels', () => {
+    const label = withVoxels([[0, 0, 0, 1]]);
+    const pred = withVoxels([
+      [0, 0, 0, 1],
+      [1, 1, 1, 3],
+      [2, 2, 2, 9],
+      [3, 3, 3, 9],
+    ]);
+    const c = evaluateCase(pred, label, shape, { classes: [1] });
+    expect(c.unexpectedPrediction).toEqual({ values: [3, 9], voxels: 3 });
+    // A value the label holds, or a scored class, is not unexpected.
+    const label2 = withVoxels([
+      [0, 0, 0, 1],
+      [1, 1, 1, 3],
+    ]);
+    expect(evaluateCase(pred, label2, shape, { classes: [1, 9] }).unexpectedPrediction).toBeUndefined();
+    expect(evaluateCase(single, single, shape).unexpectedPrediction).toBeUndefined();
   });
 
   it('both non-empty: the metrics of computeMetrics, in voxels or mm', () => {

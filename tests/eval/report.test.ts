@@ -7,6 +7,7 @@ import {
   buildReport,
   casesToCsv,
   formatReportHeader,
+  formatReportNotes,
   formatSummaryTable,
   renderHtmlReport,
   renderOverlay,
@@ -126,8 +127,41 @@ describe('files', () => {
   it('cases.csv: one row per case and class, quoted names, empty cells for missing values', () => {
     const csv = casesToCsv(CASES, { 1: 'RV', 2: 'Myo' }).trimEnd().split('\n');
     expect(csv).toHaveLength(5);
-    expect(csv[1]).toBe('a,1,RV,0.8,0.6,2,3,1,1,10,10,0,strict,mm');
-    expect(csv[4]).toBe('"b,""x""",2,Myo,0,0,,,,,0,10,1,strict,mm');
+    expect(csv[1]).toBe('a,1,RV,0.8,0.6,2,3,1,1,10,10,0,strict,mm,,,0');
+    expect(csv[4]).toBe('"b,""x""",2,Myo,0,0,,,,,0,10,1,strict,mm,,,0');
+  });
+
+  it('a class absent from prediction and label is missing everywhere, with a note; unexpected values warn', () => {
+    const absent = cls(7, { dice: null, jaccard: null, predVoxels: 0, labelVoxels: 0 });
+    const cases: CaseEvaluation[] = [
+      caseOf('p', [cls(1, { dice: 0.8, jaccard: 0.6, hd95: 2, hd: 3, asd: 1, assd: 1 }), absent]),
+      {
+        ...caseOf('q', [cls(1, { dice: 0.6, jaccard: 0.4, hd95: 2, hd: 3, asd: 1, assd: 1 }), absent]),
+        unexpectedPrediction: { values: [3, 9], voxels: 12 },
+      },
+    ];
+    const r = buildReport(cases, { ...META, classNames: {} });
+    expect(r.classes[1].metrics.dice).toEqual({ mean: null, std: null, count: 0, missing: 2 });
+    expect(r.overall.dice.mean).toBeCloseTo(0.7, 12);
+    expect(r.notes).toEqual([
+      'class 7: absent from both prediction and label in every case (2); reported as missing and left out of the means',
+    ]);
+    expect(r.warnings).toEqual([
+      'case q: the prediction holds values 3, 9 (12 voxels) that the label does not have and that are not scored; ignored',
+    ]);
+    expect(formatReportNotes(r)).toEqual([`note: ${r.notes[0]}`]);
+    const table = formatSummaryTable(r).split('\n');
+    expect(table[3]).toMatch(/^class 7\s+missing\s+missing\s+missing\s+missing\s+2\s+2\s+2$/);
+    const csv = casesToCsv(cases).trimEnd().split('\n');
+    expect(csv[0]).toMatch(/,note,unexpected_values,unexpected_voxels$/);
+    expect(csv[2]).toBe('p,7,,,,,,,,0,0,1,strict,mm,absent,,0');
+    expect(csv[3]).toBe('q,1,,0.6,0.4,2,3,1,1,10,10,0,strict,mm,,3 9,12');
+    const html = renderHtmlReport(r, cases);
+    expect(html).toContain('note: class 7: absent from both prediction and label');
+    expect(html).toContain('warning: case q: the prediction holds values 3, 9');
+    expect(html).toContain('absent from prediction and label: missing');
+    const some = buildReport([cases[0], caseOf('r', [cls(1, {}), cls(7, { dice: 0.5 })])], META);
+    expect(some.notes[0]).toMatch(/^class 7: absent .* in 1 of 2 cases \(p\);/);
   });
 
   it('html escapes names, links overlays, and writeReportFiles writes all three files', async () => {

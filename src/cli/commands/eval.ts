@@ -9,8 +9,13 @@ import {
   finalEvaluation,
   runDirOfCheckpoint,
 } from '../../eval/evaluate.js';
-import type { DistanceUnits, EvaluationProtocol } from '../../eval/protocol.js';
-import { formatReportHeader, formatSummaryTable, reportToJson } from '../../eval/report.js';
+import { assertClassIds, type DistanceUnits, type EvaluationProtocol } from '../../eval/protocol.js';
+import {
+  formatReportHeader,
+  formatReportNotes,
+  formatSummaryTable,
+  reportToJson,
+} from '../../eval/report.js';
 import type { Connectivity } from '../../method/connected-components.js';
 import type { TrainOptions } from '../../train/train.js';
 import { InputError } from '../../util/errors.js';
@@ -31,6 +36,7 @@ export interface EvalCommandOptions {
   lcc?: string;
   classes?: string;
   out?: string;
+  overwrite?: boolean;
   json?: boolean;
 }
 
@@ -58,12 +64,13 @@ function parseLcc(value: string | undefined): Connectivity | false | undefined {
 
 function parseClasses(value: string | undefined): number[] | undefined {
   if (value === undefined) return undefined;
-  const ids = value.split(',').map((s) => Number(s.trim()));
+  const ids = value.split(',').map((s) => (s.trim() === '' ? Number.NaN : Number(s.trim())));
   if (ids.length === 0 || ids.some((c) => !Number.isInteger(c) || c < 1)) {
     throw new InputError(
       `--classes: expected positive integer class ids separated by commas, got "${value}"`,
     );
   }
+  assertClassIds(ids, `--classes ${value}`);
   return ids;
 }
 
@@ -148,6 +155,7 @@ export async function runEval(opts: EvalCommandOptions, ctx: CliContext): Promis
         classes: parseClasses(opts.classes),
         largestComponent: lcc,
         outDir: opts.out,
+        overwrite: Boolean(opts.overwrite),
         onProgress: progress.onProgress,
       });
     }
@@ -184,6 +192,7 @@ export async function runEval(opts: EvalCommandOptions, ctx: CliContext): Promis
       checkpoint: opts.checkpoint,
       split: opts.split as 'test' | 'val' | undefined,
       outDir: opts.out,
+      overwrite: Boolean(opts.overwrite),
       onProgress: progress.onProgress,
     });
   } finally {
@@ -191,14 +200,16 @@ export async function runEval(opts: EvalCommandOptions, ctx: CliContext): Promis
   }
 }
 
-/** Prints a result: the summary JSON alone on stdout with `json`, else the header line and the table; the
- * written folder goes to stderr. */
+/** Prints a result: the summary JSON alone on stdout with `json`, else the header line, the table and the
+ * notes (absent classes); warnings and the written folder go to stderr. */
 export function printEvaluation(result: EvaluationResult, ctx: CliContext, json = false): void {
+  for (const warning of result.summary.warnings) writeLine(ctx.err, `warning: ${warning}`);
   if (json) {
     ctx.out.write(reportToJson(result.summary));
   } else {
     writeLine(ctx.out, formatReportHeader(result.summary));
     writeLine(ctx.out, formatSummaryTable(result.summary));
+    for (const note of formatReportNotes(result.summary)) writeLine(ctx.out, note);
   }
   if (result.outDir !== undefined) writeLine(ctx.err, `wrote ${path.join(result.outDir, 'report.html')}`);
 }
@@ -232,8 +243,9 @@ export function registerEval(program: Command, ctx: CliContext): void {
     )
     .option(
       '--out <dir>',
-      'write cases.csv, summary.json and report.html here (model mode default: <run>/eval)',
+      'write cases.csv, summary.json and report.html here (model mode default: <run>/eval); refused if it holds anything',
     )
+    .option('--overwrite', 'replace an earlier ssmis report in --out (never a folder holding anything else)')
     .option('--json', 'print the summary JSON only')
     .action(async (opts: EvalCommandOptions) => {
       const result = await runEval(opts, ctx);
