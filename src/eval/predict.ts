@@ -21,8 +21,14 @@
  *
  * Post-processing follows `eval.largestComponent` / `eval.connectivity`, so a predicted mask is the one
  * `ssmis eval` scores.
+ *
+ * Safety: every output path is planned and checked before the model is loaded. An output never replaces an
+ * input being read (a scan, a channel, the `--raw` source header; compared by file identity, so links count)
+ * and never goes into a dataset's image or label folder, whatever `overwrite` says; an existing output file
+ * is replaced only with `overwrite`, and then by an atomic rename. Temp files an interrupted run left in the
+ * output folders are removed at the next run.
  */
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../backend/init.js';
 import { loadConfig, type SsmisConfig } from '../config/index.js';
@@ -42,6 +48,7 @@ import { readNifti, readNiftiHeader, volumeFromArray, writeNifti } from '../io/n
 import type { Affine, Volume, VoxelArray } from '../io/volume.js';
 import type { Connectivity } from '../method/connected-components.js';
 import type { SegmentationModel } from '../nn/types.js';
+import { removeOrphanTemps } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import {
   type EvaluationProgress,
@@ -50,6 +57,7 @@ import {
   loadModelFromCheckpoint,
   runDirOfCheckpoint,
 } from './evaluate.js';
+import { checkOutputFolder, datasetDataFolders, realPathOf, statInput } from './output-guard.js';
 import { safeFileStem } from './report.js';
 import { inferVolume, type SlidingWindowResult } from './sliding-window.js';
 
@@ -68,6 +76,11 @@ export interface PredictOptions {
   probabilities?: boolean;
   /** The raw folder `prepare` read, to take the original scan's header for prepared inputs. */
   raw?: string;
+  /**
+   * Replace existing output files. Default false: an existing output file is an error. Never replaces an
+   * input being read, and never writes into a dataset's image or label folder.
+   */
+  overwrite?: boolean;
   onProgress?: (progress: EvaluationProgress) => void;
 }
 
@@ -110,6 +123,23 @@ function numeric(data: VoxelArray): Exclude<VoxelArray, BigInt64Array | BigUint6
   return data;
 }
 
+/** Index of the first NaN or infinite intensity, or −1. */
+function firstNonFinite(data: ArrayLike<number>): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  return -1;
+}
+
+/** Refuses an image with a NaN or infinite voxel, naming the file and the voxel (a network turns it into noise). */
+function assertFiniteImage(volume: Volume, shape: readonly number[], file: string): void {
+  const i = firstNonFinite(numeric(volume.data));
+  if (i < 0) return;
+  const [, ny, nz] = shape;
+  const voxel = [Math.floor(i / (ny * nz)), Math.floor(i / nz) % ny, i % nz];
+  throw new InputError(
+    `${file}: non-finite intensity ${Number(volume.data[i])} at voxel [${voxel.join(', ')}]; the image must hold finite numbers only`,
+  );
+}
+
 /**
  * The preset's intensity normalisation of `prepare` (method-spec §2.1–2.4) for one case's channels (row-major
  * over `shape`), without the crops (see the module comment for BraTS).
@@ -121,10 +151,8 @@ export function normalizeForPreset(
 ): Float32Array[] {
   const data = channels.map(numeric);
   for (const [c, d] of data.entries()) {
-    for (let i = 0; i < d.length; i++) {
-      if (!Number.isFinite(d[i]))
-        throw new InputError(`channel ${c}: non-finite intensity ${d[i]} at index ${i}`);
-    }
+    const i = firstNonFinite(d);
+    if (i >= 0) throw new InputError(`channel ${c}: non-finite intensity ${d[i]} at index ${i}`);
   }
   switch (preset) {
     case 'la':
@@ -276,12 +304,7 @@ async function imageJobs(
 }
 
 async function planJobs(input: string, channels: number, notes: string[]): Promise<PredictJob[]> {
-  let isDir: boolean;
-  try {
-    isDir = (await fs.stat(input)).isDirectory();
-  } catch {
-    throw new InputError(`--input ${input}: not found`);
-  }
+  const isDir = (await statInput(input, '--input')).isDirectory();
   if (isDir) {
     if (existsSync(path.join(input, 'dataset.json')) && existsSync(path.join(input, 'imagesTr'))) {
       return preparedJobs(input, channels);
@@ -405,6 +428,109 @@ async function infer(
   });
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Outputs
+
+/** What one job reads and writes. */
+interface JobPlan {
+  job: PredictJob;
+  mask: string;
+  probabilities?: string;
+  /** The mask in the original grid (prepared inputs with a crop record). */
+  original?: string;
+  /** The source scan under `--raw` whose header the original-grid mask copies, when it exists. */
+  rawSource?: string;
+}
+
+function planOutputs(jobs: readonly PredictJob[], out: string, options: PredictOptions): JobPlan[] {
+  return jobs.map((job) => {
+    const stem = safeFileStem(job.caseId);
+    const plan: JobPlan = { job, mask: path.join(out, `${stem}.nii.gz`) };
+    if (options.probabilities) plan.probabilities = path.join(out, `${stem}_probabilities.nii.gz`);
+    const entry = job.prepared?.json.cases?.[job.caseId];
+    if (entry !== undefined) {
+      plan.original = path.join(out, 'original', `${stem}.nii.gz`);
+      if (options.raw !== undefined && NIFTI_RE.test(entry.source)) {
+        const source = path.join(options.raw, entry.source);
+        if (existsSync(source)) plan.rawSource = source;
+      }
+    }
+    return plan;
+  });
+}
+
+function identity(stat: Stats): string {
+  return `${stat.dev}:${stat.ino}`;
+}
+
+async function statOrNull(file: string, follow: boolean): Promise<Stats | null> {
+  try {
+    return follow ? await fs.stat(file) : await fs.lstat(file);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Checks every output of `plans` before any inference (see the module comment), naming the file and the
+ * reason, and removes the temp files an interrupted earlier run left in the output folders.
+ */
+async function checkOutputs(
+  plans: readonly JobPlan[],
+  config: SsmisConfig,
+  options: PredictOptions,
+): Promise<void> {
+  const flag = `--output ${options.output}`;
+  const datasets = new Set([config.data.dataset]);
+  for (const p of plans) if (p.job.prepared !== null) datasets.add(p.job.prepared.datasetDir);
+  const protectedDirs = (await Promise.all([...datasets].map((d) => datasetDataFolders(d)))).flat();
+  const out = path.resolve(options.output);
+  const folders = [out, ...(plans.some((p) => p.original !== undefined) ? [path.join(out, 'original')] : [])];
+  for (const folder of folders) await checkOutputFolder(folder, '--output', protectedDirs);
+
+  const inputs = new Map<string, string>();
+  for (const p of plans) {
+    for (const file of [...p.job.files, ...(p.rawSource === undefined ? [] : [p.rawSource])]) {
+      const stat = await statOrNull(file, true);
+      if (stat !== null) inputs.set(identity(stat), file);
+    }
+  }
+  const planned = new Map<string, string>();
+  const existing: string[] = [];
+  for (const p of plans) {
+    for (const file of [p.mask, p.probabilities, p.original]) {
+      if (file === undefined) continue;
+      const real = await realPathOf(file);
+      const before = planned.get(real);
+      if (before !== undefined) {
+        throw new InputError(
+          `${flag}: cases ${before} and ${p.job.caseId} would both be written to ${file}; rename one input`,
+        );
+      }
+      planned.set(real, p.job.caseId);
+      const stat = await statOrNull(file, true);
+      if (stat !== null) {
+        const victim = inputs.get(identity(stat));
+        if (victim !== undefined) {
+          throw new InputError(
+            `${flag}: ${file} would replace the input scan ${victim}${victim === p.rawSource ? ' (read by --raw)' : ''}; choose another --output`,
+          );
+        }
+        if (!stat.isFile()) {
+          throw new InputError(`${flag}: ${file} is a folder (or not a regular file), where a mask goes`);
+        }
+      }
+      if (stat !== null || (await statOrNull(file, false)) !== null) existing.push(file);
+    }
+  }
+  if (existing.length > 0 && !options.overwrite) {
+    throw new InputError(
+      `${flag}: ${existing[0]} already exists${existing.length > 1 ? ` (and ${existing.length - 1} more output file(s))` : ''}; pass --overwrite to replace, or choose another --output`,
+    );
+  }
+  for (const folder of folders) await removeOrphanTemps(folder);
+}
+
 /** Writes label masks for every input (see the module comment). Returns what was written. */
 export async function predict(options: PredictOptions): Promise<PredictResult> {
   const config = await resolveConfig(options);
@@ -413,6 +539,8 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   const notes: string[] = [];
   const channels = config.model.inChannels;
   const jobs = await planJobs(options.input, channels, notes);
+  const plans = planOutputs(jobs, path.resolve(options.output), options);
+  await checkOutputs(plans, config, options);
   const preset = await presetOf(config);
   await initBackend({ backend: config.backend.name, fastKernels: config.backend.fastKernels });
   const model = await loadModelFromCheckpoint(config, options.checkpoint);
@@ -420,14 +548,14 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   const lcc: Connectivity | false = config.eval.largestComponent
     ? (config.eval.connectivity as Connectivity)
     : false;
-  const out = path.resolve(options.output);
   const cases: PredictedCase[] = [];
   try {
-    for (const [index, job] of jobs.entries()) {
-      const stem = safeFileStem(job.caseId);
+    for (const [index, plan] of plans.entries()) {
+      const { job } = plan;
       const volumes: Volume[] = [];
       for (const f of job.files) volumes.push(await readNifti(f));
       const shape = spatial(volumes[0], job.files[0]);
+      for (const [c, v] of volumes.entries()) assertFiniteImage(v, shape, job.files[c]);
       for (let c = 1; c < volumes.length; c++) {
         const sc = spatial(volumes[c], job.files[c]);
         if (sc.some((s, a) => s !== shape[a])) {
@@ -472,14 +600,14 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
         caseId: job.caseId,
         kind: job.prepared === null ? 'image' : 'prepared',
         inputs: job.files,
-        output: path.join(out, `${stem}.nii.gz`),
+        output: plan.mask,
       };
       await writeNifti(record.output, volumeFromArray(labels, [...shape], { like: volumes[0] }), {
         datatype: 'uint8',
         description: 'ssmis prediction',
       });
-      if (options.probabilities) {
-        record.probabilities = path.join(out, `${stem}_probabilities.nii.gz`);
+      if (plan.probabilities !== undefined) {
+        record.probabilities = plan.probabilities;
         await writeNifti(
           record.probabilities,
           volumeFromArray(result.probabilities, result.probabilityShape, { like: volumes[0] }),
@@ -487,29 +615,27 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
         );
       }
       const entry = job.prepared?.json.cases?.[job.caseId];
-      if (job.prepared !== null && entry !== undefined) {
+      if (plan.original !== undefined && entry !== undefined) {
         const padded = padIntoGrid(labels, shape, entry.originalShape, entry.cropStart);
-        record.original = path.join(out, 'original', `${stem}.nii.gz`);
+        record.original = plan.original;
         let target: Volume | null = null;
-        if (options.raw !== undefined && NIFTI_RE.test(entry.source)) {
-          const sourceFile = path.join(options.raw, entry.source);
-          if (existsSync(sourceFile)) {
-            const info = await readNiftiHeader(sourceFile);
-            const s = info.shape;
-            if (s.slice(0, 3).some((v, a) => v !== entry.originalShape[a])) {
-              throw new InputError(
-                `${sourceFile} has shape [${s.join(', ')}] but dataset.json records originalShape [${entry.originalShape.join(', ')}] for case ${job.caseId}`,
-              );
-            }
-            target = {
-              data: padded,
-              shape: [...entry.originalShape],
-              spacing: info.spacing.slice(0, 3),
-              affine: info.affine,
-              header: info.header,
-            };
-            record.originalGeometry = 'source-header';
+        const sourceFile = plan.rawSource;
+        if (sourceFile !== undefined) {
+          const info = await readNiftiHeader(sourceFile);
+          const s = info.shape;
+          if (s.slice(0, 3).some((v, a) => v !== entry.originalShape[a])) {
+            throw new InputError(
+              `${sourceFile} has shape [${s.join(', ')}] but dataset.json records originalShape [${entry.originalShape.join(', ')}] for case ${job.caseId}`,
+            );
           }
+          target = {
+            data: padded,
+            shape: [...entry.originalShape],
+            spacing: info.spacing.slice(0, 3),
+            affine: info.affine,
+            header: info.header,
+          };
+          record.originalGeometry = 'source-header';
         }
         if (target === null) {
           target = {

@@ -1,51 +1,17 @@
-import { promises as fs, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerPredict } from '../../src/cli/commands/predict.js';
-import { configToYaml } from '../../src/config/index.js';
 import { readNifti, volumeFromArray, writeNifti } from '../../src/io/nifti.js';
-import { saveWeights } from '../../src/nn/checkpoint.js';
-import { createModel } from '../../src/nn/create.js';
-import { Rng } from '../../src/util/rng.js';
-import {
-  diagAffine,
-  ROTATED,
-  removeTempDirs,
-  tempDir,
-  tinyConfig,
-  writeDataset,
-} from '../eval/eval-helpers.js';
+import { diagAffine, ROTATED, removeTempDirs, tempDir, tinyPredictRun } from '../eval/eval-helpers.js';
 import { ssmis } from '../helpers/cli.js';
 import { runCommand } from './run-command.js';
 
 afterAll(removeTempDirs);
 
-/** A run folder (config.yaml + checkpoints/best.safetensors) of a tiny VNet for preset `preset`. */
+/** The checkpoint of {@link tinyPredictRun}. */
 async function tinyRun(dir: string, preset: string): Promise<string> {
-  const dataset = await writeDataset(
-    path.join(dir, 'ds'),
-    [
-      {
-        id: 'a',
-        channels: [new Float32Array(8)],
-        label: new Uint8Array(8),
-        shape: [2, 2, 2],
-        affine: diagAffine([1, 1, 1]),
-      },
-    ],
-    { train: ['a'] },
-    { preset },
-  );
-  const config = tinyConfig(dataset);
-  const run = path.join(dir, 'runs', 'tiny');
-  const model = createModel(config, { name: 'cliPredict', rng: new Rng(2) });
-  try {
-    await saveWeights(path.join(run, 'checkpoints', 'best.safetensors'), { models: { student: model } });
-  } finally {
-    model.dispose();
-  }
-  await fs.writeFile(path.join(run, 'config.yaml'), configToYaml(config));
-  return path.join(run, 'checkpoints', 'best.safetensors');
+  return (await tinyPredictRun(dir, preset)).checkpoint;
 }
 
 describe('ssmis predict (in process)', () => {
@@ -104,6 +70,8 @@ describe('ssmis predict (in process)', () => {
       '--output',
       output,
       '--json',
+      // ct1.nii.gz is already there from the first run.
+      '--overwrite',
     ]);
     expect(JSON.parse(json.stdout).cases[0]).toMatchObject({ caseId: 'ct1', kind: 'image' });
   });

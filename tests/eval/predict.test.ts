@@ -25,6 +25,7 @@ import {
   removeTempDirs,
   tempDir,
   tinyConfig,
+  tinyPredictRun,
   writeDataset,
 } from './eval-helpers.js';
 
@@ -299,5 +300,24 @@ describe('predict', () => {
     await expect(
       predict({ checkpoint: path.join(dir, 'none.safetensors'), input, output: path.join(dir, 'o'), config }),
     ).rejects.toThrow(/checkpoint file not found/);
+  });
+
+  it('a NaN in an image is refused naming the file and the voxel; a symlink loop as --input is named', async () => {
+    const dir = await tempDir('ssmis-predict-');
+    const { checkpoint } = await tinyPredictRun(dir, 'custom');
+    const input = path.join(dir, 'scans');
+    const image = new Float32Array(4 * 4 * 4);
+    image[(1 * 4 + 2) * 4 + 3] = Number.NaN;
+    await writeNifti(path.join(input, 'ok.nii.gz'), volumeFromArray(new Float32Array(64), [4, 4, 4]));
+    await writeNifti(path.join(input, 'bad.nii.gz'), volumeFromArray(image, [4, 4, 4]));
+    const output = path.join(dir, 'out');
+    await expect(predict({ checkpoint, input, output })).rejects.toThrow(
+      /^.*scans[/\\]bad\.nii\.gz: non-finite intensity NaN at voxel \[1, 2, 3\]/,
+    );
+    const loop = path.join(dir, 'loop.nii.gz');
+    await fs.symlink(loop, loop);
+    await expect(predict({ checkpoint, input: loop, output })).rejects.toThrow(
+      /^--input .*loop\.nii\.gz: symlink loop/,
+    );
   });
 });

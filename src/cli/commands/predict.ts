@@ -13,6 +13,7 @@ export interface PredictCommandOptions {
   set: string[];
   probabilities?: boolean;
   raw?: string;
+  overwrite?: boolean;
   backend?: string;
   json?: boolean;
 }
@@ -31,6 +32,7 @@ export async function runPredict(opts: PredictCommandOptions, ctx: CliContext): 
       set: sets,
       probabilities: Boolean(opts.probabilities),
       raw: opts.raw,
+      overwrite: Boolean(opts.overwrite),
       onProgress: progress.onProgress,
     });
   } finally {
@@ -48,13 +50,17 @@ export function registerPredict(program: Command, ctx: CliContext): void {
       '--input <path>',
       'a NIfTI image, a folder of them (nnU-Net _0000 channel sets), or a prepared dataset folder',
     )
-    .requiredOption('--output <dir>', 'folder for <case>.nii.gz masks')
+    .requiredOption('--output <dir>', 'folder for <case>.nii.gz masks (never an input folder of a dataset)')
     .option('-c, --config <file>', 'model config (default: <run>/config.yaml of the checkpoint)')
     .option('--set <key=value>', 'override a config value (repeatable)', collect, [])
     .option('--probabilities', 'also write <case>_probabilities.nii.gz (float32)')
     .option(
       '--raw <dir>',
       'prepared inputs: the raw folder `prepare` read, to copy the original scans’ headers',
+    )
+    .option(
+      '--overwrite',
+      'replace existing masks in --output (never an input scan, never a dataset image/label folder)',
     )
     .option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | cpu')
     .option('--json', 'print the list of written files as JSON')
