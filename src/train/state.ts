@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
+import { formatProblem, renderIssues } from '../config/errors.js';
 import type { BatchLoaderState } from '../data/batches.js';
-import { loadWeights, saveWeights } from '../nn/checkpoint.js';
+import { readInputFile, readInputText } from '../io/read-file.js';
+import { encodeSafetensors, readSafetensors } from '../io/safetensors.js';
+import { loadWeights, weightsToSafetensors } from '../nn/checkpoint.js';
 import type { SegmentationModel } from '../nn/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
@@ -10,6 +14,10 @@ import type { RngState } from '../util/rng.js';
 import type { Optimizer } from './optimizer.js';
 
 export type StageName = 'pretrain' | 'selftrain';
+
+/** The checkpoints a training writes into `<run>/checkpoints/` (`<name>.safetensors`, `last` also `last.json`). */
+export const CHECKPOINT_NAMES = ['last', 'best', 'pretrain-best', 'pretrain-last'] as const;
+export type CheckpointName = (typeof CHECKPOINT_NAMES)[number];
 
 /** One row of the training history (metrics.csv, curves.svg). */
 export interface HistoryRow {
@@ -31,11 +39,12 @@ export interface BestRecord {
 
 /**
  * Everything beyond the weights that a bit-for-bit resume needs (design decisions 4, 5): where the run is, every
- * random stream, the data loader, the best model so far and the history. Stored as JSON beside the weights.
+ * random stream, the data loader, the best model so far and the history. Stored inside the weights file's
+ * metadata (one file, one atomic rename) and copied to `last.json` for people and reports.
  */
 export interface TrainingState {
   formatVersion: 1;
-  /** Shared with the weights file's metadata, so a torn pair (crash between the two writes) is detected. */
+  /** Shared with the weights file's metadata, so a state file is matched to its weights. */
   checkpointId: string;
   stage: StageName;
   /** Iterations of `stage` completed. */
@@ -51,18 +60,202 @@ export interface TrainingState {
 }
 
 const CHECKPOINT_ID_KEY = 'ssmis.checkpointId';
+/** Metadata key of the weights file holding the training state as JSON. */
+const STATE_KEY = 'ssmis.state';
 
+const stageName = z.enum(['pretrain', 'selftrain']);
+const count = z.number().int().min(0);
+const uint32 = z.number().int().min(0).max(0xffffffff);
+const rngState = z
+  .object({ s: z.tuple([uint32, uint32, uint32, uint32]) })
+  .refine((r) => r.s.some((w) => w !== 0), { message: 'expected a generator state, got four zero words' });
+/** NaN and ±Infinity are written as JSON null. */
+const maybeNumber = z.number().nullable();
+const historyRow = z.object({
+  stage: stageName,
+  iteration: count,
+  lr: maybeNumber,
+  loss: maybeNumber,
+  parts: z.record(z.string(), maybeNumber),
+  diagnostics: z.record(z.string(), maybeNumber),
+  msPerIteration: maybeNumber,
+  valDice: maybeNumber.optional(),
+});
+const bestRecord = z.object({ dice: z.number(), iteration: count });
+const trainingStateSchema = z.object({
+  formatVersion: z.literal(1),
+  checkpointId: z.string(),
+  stage: stageName,
+  iteration: count,
+  completedStages: z.array(stageName),
+  rng: z.object({ cuboid: rngState, dropout: rngState }),
+  loader: z.object({
+    sampler: z.object({
+      rng: rngState,
+      epoch: z.number().int().min(-1),
+      iterationInEpoch: count,
+      primary: z.array(count),
+      secondary: z.array(count),
+      secondaryPos: count,
+      signature: z.string(),
+    }),
+    rng: rngState,
+    iteration: count,
+  }),
+  best: z.object({ pretrain: bestRecord.optional(), selftrain: bestRecord.optional() }),
+  history: z.array(historyRow),
+  elapsedSeconds: z.number().min(0),
+});
+
+/** `cannot resume: <source>: <message>`, the one form of every state problem. */
+function stateError(source: string, message: string): InputError {
+  return new InputError(`cannot resume: ${source}: ${message}`);
+}
+
+/** Checks a parsed state object's structure; the error names the source and the first bad field. */
+export function parseTrainingState(raw: unknown, source: string): TrainingState {
+  const result = trainingStateSchema.safeParse(raw);
+  if (result.success) return result.data as TrainingState;
+  const problems = renderIssues(result.error.issues, {
+    schema: trainingStateSchema,
+    input: raw,
+    sourceOf: () => undefined,
+  });
+  const first = problems[0] === undefined ? 'not an ssmis training state' : formatProblem(problems[0]);
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problems)` : '';
+  throw stateError(source, `${first}${more}`);
+}
+
+/** A stage of the config (enabled stages, in order) as far as checking a state needs it. */
+export interface StagePlanSummary {
+  name: StageName;
+  iterations: number;
+}
+
+/**
+ * Checks a state against the config it resumes: a known, enabled stage; an iteration within that stage; the
+ * stages before it completed; best and history rows inside their stages. A state that passed would otherwise
+ * be trusted blindly (an iteration past the end of the stage would finish the run at once).
+ */
+export function checkStateAgainstStages(
+  state: TrainingState,
+  stages: readonly StagePlanSummary[],
+  source: string,
+): void {
+  const fail = (message: string) => stateError(source, message);
+  const names = stages.map((s) => s.name);
+  const index = names.indexOf(state.stage);
+  const enabled = `the config's stages are [${names.join(', ')}]`;
+  if (index < 0) throw fail(`stage: '${state.stage}' is not an enabled stage (${enabled})`);
+  const plan = stages[index] as StagePlanSummary;
+  if (state.iteration > plan.iterations) {
+    throw fail(
+      `iteration: ${state.iteration} is beyond the ${plan.iterations} iterations of stage ${plan.name} (train.stages.${plan.name}.iterations)`,
+    );
+  }
+  const done = state.completedStages.includes(state.stage);
+  const expected = names.slice(0, done ? index + 1 : index);
+  if (state.completedStages.join(',') !== expected.join(',')) {
+    throw fail(
+      `completedStages: [${state.completedStages.join(', ')}] does not fit stage ${state.stage} (expected [${expected.join(', ')}]; ${enabled})`,
+    );
+  }
+  if (done && state.iteration !== plan.iterations) {
+    throw fail(
+      `iteration: ${state.iteration} but stage ${plan.name} is marked completed after ${plan.iterations} iterations`,
+    );
+  }
+  const within = (stage: StageName, iteration: number) => {
+    const s = stages.find((p) => p.name === stage);
+    return s !== undefined && iteration <= s.iterations;
+  };
+  for (const [stage, record] of Object.entries(state.best) as [StageName, BestRecord | undefined][]) {
+    if (record !== undefined && !within(stage, record.iteration)) {
+      throw fail(
+        `best.${stage}.iteration: ${record.iteration} is not an iteration of stage ${stage} (${enabled})`,
+      );
+    }
+  }
+  state.history.forEach((row, i) => {
+    if (!within(row.stage, row.iteration)) {
+      throw fail(
+        `history[${i}]: iteration ${row.iteration} is not an iteration of stage ${row.stage} (${enabled})`,
+      );
+    }
+  });
+}
+
+/**
+ * Checks the loader part of a state against the loader it is applied to (sampler permutations must index its
+ * units). The sampler's own signature check catches changed unit counts and batch sizes.
+ */
+export function checkLoaderState(
+  state: BatchLoaderState,
+  units: { labeled: number; unlabeled: number },
+  source: string,
+): void {
+  const bad = (list: readonly number[], n: number) => list.findIndex((v) => v >= n);
+  const p = bad(state.sampler.primary, units.labeled);
+  if (p >= 0) {
+    throw stateError(
+      source,
+      `loader.sampler.primary[${p}]: ${state.sampler.primary[p]} is not a labeled unit index (0..${units.labeled - 1})`,
+    );
+  }
+  const q = bad(state.sampler.secondary, units.unlabeled);
+  if (q >= 0) {
+    throw stateError(
+      source,
+      `loader.sampler.secondary[${q}]: ${state.sampler.secondary[q]} is not an unlabeled unit index (0..${units.unlabeled - 1})`,
+    );
+  }
+  if (state.sampler.secondaryPos > state.sampler.secondary.length) {
+    throw stateError(
+      source,
+      `loader.sampler.secondaryPos: ${state.sampler.secondaryPos} is beyond the ${state.sampler.secondary.length} entries of loader.sampler.secondary`,
+    );
+  }
+}
+
+/** The files of checkpoint `name` in `dir`: the weights (with the state inside) and the readable state copy. */
 export function checkpointFiles(dir: string, name: string): { weights: string; state: string } {
   return { weights: path.join(dir, `${name}.safetensors`), state: path.join(dir, `${name}.json`) };
 }
 
 /**
- * Writes `<name>.safetensors` (student, teacher, optimizer slots) then `<name>.json` (state), each atomically.
- * `state` may be null for a weights-only checkpoint (best models).
+ * Test hook, read only here: `SSMIS_FAULT_INJECT=checkpoint:<k>` kills this process with SIGKILL (no cleanup, as
+ * a power cut or `kill -9` would) at the k-th step of writing checkpoint files. Each file written counts two
+ * steps: its temp file complete but not yet renamed, and the rename done. The fault-injection test uses it to
+ * show that a kill at any of these instants leaves a run that resumes to the same weights.
+ */
+let faultAt: number | null | undefined;
+let faultSteps = 0;
+
+function checkpointStep(): void {
+  if (faultAt === undefined) {
+    const match = /^checkpoint:(\d+)$/.exec(process.env.SSMIS_FAULT_INJECT ?? '');
+    faultAt = match === null ? null : Number(match[1]);
+  }
+  if (faultAt === null) return;
+  faultSteps++;
+  if (faultSteps === faultAt) process.kill(process.pid, 'SIGKILL');
+}
+
+/** Writes one checkpoint file atomically, through the fault-injection steps. */
+async function writeCheckpointFile(file: string, data: string | Uint8Array): Promise<void> {
+  await writeFileAtomic(file, data, { beforeRename: checkpointStep });
+  checkpointStep();
+}
+
+/**
+ * Writes `<name>.safetensors` (student, teacher, optimizer slots, and `state` in its metadata) with one atomic
+ * rename, so a crash at any instant leaves either the previous complete checkpoint or the new one; then
+ * `<name>.json`, a readable copy of the state that resuming never needs. `state` may be omitted for a
+ * weights-only checkpoint (best models).
  */
 export async function saveCheckpoint(
   dir: string,
-  name: string,
+  name: CheckpointName,
   models: Record<string, SegmentationModel>,
   options: {
     optimizer?: Optimizer;
@@ -72,40 +265,89 @@ export async function saveCheckpoint(
 ): Promise<void> {
   const files = checkpointFiles(dir, name);
   const checkpointId = randomBytes(8).toString('hex');
-  await saveWeights(files.weights, {
-    models,
-    optimizer: options.optimizer,
-    metadata: { ...(options.metadata ?? {}), [CHECKPOINT_ID_KEY]: checkpointId },
-  });
-  if (options.state) {
-    await writeFileAtomic(files.state, `${JSON.stringify({ ...options.state, checkpointId }, null, 1)}\n`);
-  }
+  const metadata: Record<string, string> = { ...(options.metadata ?? {}), [CHECKPOINT_ID_KEY]: checkpointId };
+  const state = options.state ? { ...options.state, checkpointId } : undefined;
+  if (state) metadata[STATE_KEY] = JSON.stringify(state);
+  const encoded = weightsToSafetensors({ models, optimizer: options.optimizer, metadata });
+  await writeCheckpointFile(files.weights, encodeSafetensors(encoded.tensors, encoded.metadata));
+  if (state) await writeCheckpointFile(files.state, stateJson(state));
 }
 
-/** Reads a checkpoint's state JSON and checks it belongs to the weights file beside it. */
-export async function readTrainingState(dir: string, name: string): Promise<TrainingState> {
+function stateJson(state: TrainingState): string {
+  return `${JSON.stringify(state, null, 1)}\n`;
+}
+
+/** Copies checkpoint `from` to `to` (weights file only) with the same atomic write. */
+export async function copyCheckpoint(dir: string, from: CheckpointName, to: CheckpointName): Promise<void> {
+  const source = checkpointFiles(dir, from).weights;
+  await writeCheckpointFile(checkpointFiles(dir, to).weights, await readInputFile(source, 'checkpoint'));
+}
+
+/** A checkpoint's training state and where it was read from (for messages). */
+export interface StoredState {
+  state: TrainingState;
+  /** `<file> (training state)` or the legacy `<name>.json`. */
+  source: string;
+}
+
+/**
+ * Reads checkpoint `name`'s training state, or null when the run has no such checkpoint yet. The state lives
+ * in the weights file; checkpoints written before that have it in `<name>.json`, matched to the weights by id.
+ */
+export async function readTrainingState(dir: string, name: CheckpointName): Promise<StoredState | null> {
   const files = checkpointFiles(dir, name);
-  for (const file of [files.weights, files.state]) {
-    if (!existsSync(file)) throw new InputError(`cannot resume: ${file} does not exist`);
+  if (!existsSync(files.weights)) {
+    if (existsSync(files.state)) {
+      throw stateError(files.state, `its weights file ${files.weights} does not exist`);
+    }
+    return null;
   }
-  let state: TrainingState;
+  const weights = await readSafetensors(files.weights);
+  const embedded = weights.metadata[STATE_KEY];
+  let text: string;
+  let source: string;
+  if (embedded !== undefined) {
+    text = embedded;
+    source = `${files.weights} (training state)`;
+  } else {
+    if (!existsSync(files.state)) {
+      throw stateError(files.weights, `it holds no training state and ${files.state} does not exist`);
+    }
+    text = await readInputText(files.state, 'training state');
+    source = files.state;
+  }
+  let raw: unknown;
   try {
-    state = JSON.parse(await fs.readFile(files.state, 'utf8')) as TrainingState;
+    raw = JSON.parse(text);
   } catch (error) {
-    throw new InputError(`cannot resume: ${files.state} is not valid JSON (${errorMessage(error)})`);
+    throw stateError(source, `not valid JSON (${errorMessage(error)})`);
   }
-  if (state.formatVersion !== 1 || typeof state.checkpointId !== 'string') {
-    throw new InputError(
-      `cannot resume: ${files.state} is not an ssmis training state (formatVersion 1 expected)`,
+  const state = parseTrainingState(raw, source);
+  if (weights.metadata[CHECKPOINT_ID_KEY] !== state.checkpointId) {
+    throw stateError(
+      source,
+      `${files.weights} and ${files.state} come from different saves (the run was stopped while writing); resume is not possible from this pair`,
     );
   }
-  return state;
+  return { state, source };
 }
 
-/** Loads weights (and optimizer slots) into existing models; checks the pairing with the state file. */
+/** Rewrites `<name>.json` from the state in the weights file when a crash left it missing or one save behind. */
+export async function syncStateCopy(dir: string, name: CheckpointName, state: TrainingState): Promise<void> {
+  const file = checkpointFiles(dir, name).state;
+  try {
+    const copy = JSON.parse(await readInputText(file, 'training state')) as { checkpointId?: unknown };
+    if (copy.checkpointId === state.checkpointId) return;
+  } catch {
+    // Missing or unreadable: rewrite it.
+  }
+  await writeFileAtomic(file, stateJson(state));
+}
+
+/** Loads weights (and optimizer slots) into existing models; checks the file is the one the state came from. */
 export async function loadCheckpointWeights(
   dir: string,
-  name: string,
+  name: CheckpointName,
   models: Record<string, SegmentationModel>,
   options: {
     optimizer?: Optimizer;
@@ -121,7 +363,7 @@ export async function loadCheckpointWeights(
   });
   if (options.expectId !== undefined && loaded.metadata[CHECKPOINT_ID_KEY] !== options.expectId) {
     throw new InputError(
-      `cannot resume: ${files.weights} and ${files.state} come from different saves (the run was stopped while writing); resume is not possible from this pair`,
+      `cannot resume: ${files.weights} changed while the run was being resumed; is another process writing this run?`,
     );
   }
   return loaded.metadata;

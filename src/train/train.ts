@@ -3,7 +3,7 @@
  * stage 2 self-training with the configured method variant, validation and best-model selection, atomic
  * checkpoints, bit-for-bit resume on the cpu backend, and the run folder.
  */
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { type BackendInfo, initBackend } from '../backend/init.js';
@@ -22,16 +22,27 @@ import { errorMessage, InputError, SsmisError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { renderCurvesSvg } from './curves.js';
 import { createOptimizer, type Optimizer, type OptimizerConfig } from './optimizer.js';
-import { createRunDir, type RunPaths, runPaths } from './run-dir.js';
+import {
+  createRunDir,
+  openRunDir,
+  type ProtectedPath,
+  type RunLock,
+  type RunPaths,
+  writeRunMarker,
+} from './run-dir.js';
 import { learningRate, type ScheduleSpec } from './schedule.js';
 import {
   type BestRecord,
+  checkLoaderState,
   checkpointFiles,
+  checkStateAgainstStages,
+  copyCheckpoint,
   type HistoryRow,
   loadCheckpointWeights,
   readTrainingState,
   type StageName,
   saveCheckpoint,
+  syncStateCopy,
   type TrainingState,
 } from './state.js';
 import { selectBest, validateModel } from './validate.js';
@@ -60,6 +71,8 @@ export type TrainEvent =
   | { type: 'validation'; stage: StageName; iteration: number; dice: number; improved: boolean }
   | { type: 'checkpoint'; stage: StageName; iteration: number; file: string }
   | { type: 'interrupted'; stage: StageName; iteration: number }
+  /** Something the user should know that does not stop the run (a stale lock taken over, temp files removed). */
+  | { type: 'warning'; message: string }
   | { type: 'done'; runDir: string };
 
 export interface TrainOptions {
@@ -67,8 +80,13 @@ export interface TrainOptions {
   resume?: boolean;
   /** Run folder to use instead of `<run.outputDir>/<run.name>` (resume: the folder to continue). */
   runDir?: string;
-  /** Empty an existing run folder first. */
+  /**
+   * Empty an existing run folder first: only one ssmis made (its `.ssmis-run` marker) that holds nothing training
+   * does not write, and never one containing the dataset, a split file or `configFiles`.
+   */
   force?: boolean;
+  /** The config files the config was read from (`loadConfig(...).files`): `force` never deletes a folder holding one. */
+  configFiles?: readonly string[];
   onEvent?: (event: TrainEvent) => void;
   /** Aborting writes `last` and returns with `interrupted: true` (SIGINT/SIGTERM in the CLI). */
   signal?: AbortSignal;
@@ -280,7 +298,6 @@ export function historyToSvg(
  * gradient, student loss inside, optimizer step, EMA, learning rate for the next step, validation.
  */
 export async function train(config: SsmisConfig, options: TrainOptions = {}): Promise<TrainResult> {
-  const emit = options.onEvent ?? (() => {});
   const backend = await initBackend({
     backend: config.backend.name,
     fastKernels: config.backend.fastKernels,
@@ -288,14 +305,132 @@ export async function train(config: SsmisConfig, options: TrainOptions = {}): Pr
   const plans = stagePlans(config);
   const data = await planData(config);
   const dir = options.runDir ?? path.join(config.run.outputDir, config.run.name);
-  const paths = options.resume ? runPaths(dir) : await createRunDir(dir, { force: options.force });
-  let resumeState: TrainingState | null = null;
-  if (options.resume) {
-    if (!existsSync(paths.dir)) throw new InputError(`cannot resume: run folder ${paths.dir} does not exist`);
-    resumeState = await readTrainingState(paths.checkpoints, 'last');
-  } else {
-    await writeFileAtomic(paths.config, configToYaml(config));
+  const run = await openRun(config, plans, data, dir, options);
+  try {
+    return await trainInRun(config, options, backend, plans, data, run);
+  } finally {
+    run.lock.release();
   }
+}
+
+/** The stage's batch loader (also built once before the run folder exists, to check the data). */
+function createLoader(config: SsmisConfig, plan: StagePlan, data: DataPlan): Promise<BatchLoader> {
+  const seed = config.train.seed;
+  return BatchLoader.create({
+    dataset: data.dataset,
+    labeledIds: data.labeledIds,
+    unlabeledIds: data.unlabeledIds,
+    patch: config.data.patchSize,
+    dims: config.model.name === 'vnet' ? 3 : 2,
+    augment: {
+      rotFlip: config.data.augmentation.rotFlip,
+      padMargin: config.data.augmentation.padMargin,
+      unlabeledCrop: config.data.augmentation.unlabeledCrop,
+      angleRange: [-config.data.augmentation.rotateDegrees, config.data.augmentation.rotateDegrees],
+    },
+    sampler: {
+      labeledBatch: config.train.batch.labeled,
+      unlabeledBatch: plan.variant.needsUnlabeled ? config.train.batch.unlabeled : 0,
+      rng: Rng.stream(seed, `sampler-${plan.name}`),
+    },
+    rng: Rng.stream(seed, `augment-${plan.name}`),
+  });
+}
+
+/**
+ * Reads every case the run uses and builds each stage's loader, so a missing or corrupt image or label, or a
+ * dataset too small for the batch, fails before the run folder is created.
+ */
+async function checkTrainingData(config: SsmisConfig, plans: readonly StagePlan[], data: DataPlan) {
+  const needsUnlabeled = plans.some((p) => p.variant.needsUnlabeled);
+  const ids = new Set([
+    ...data.labeledIds,
+    ...(needsUnlabeled ? data.unlabeledIds : []),
+    ...data.validationIds,
+  ]);
+  for (const id of ids) await data.dataset.loadCase(id);
+  for (const plan of plans) await createLoader(config, plan, data);
+}
+
+/** What `--force` must never delete: the dataset, split list files and the config files. */
+function protectedPaths(config: SsmisConfig, configFiles: readonly string[] = []): ProtectedPath[] {
+  const out: ProtectedPath[] = [{ path: config.data.dataset, what: 'the dataset (data.dataset)' }];
+  for (const split of ['train', 'val', 'test'] as const) {
+    const list = config.data.splits[split];
+    if (typeof list === 'string') out.push({ path: list, what: `the split file (data.splits.${split})` });
+  }
+  for (const file of configFiles) out.push({ path: file, what: 'the config file' });
+  return out;
+}
+
+interface OpenedRun {
+  paths: RunPaths;
+  lock: RunLock;
+  /** The `last` checkpoint's state, null for a run starting from iteration 0. */
+  resumeState: TrainingState | null;
+  /** Where `resumeState` was read from (for messages). */
+  stateSource: string;
+}
+
+/**
+ * Creates (or, resuming, opens) the run folder and locks it. A new run checks its data first; a resumed run's
+ * state is checked against the config; a run folder without a checkpoint yet (it failed or was killed before the
+ * first one) starts over from iteration 0.
+ */
+async function openRun(
+  config: SsmisConfig,
+  plans: readonly StagePlan[],
+  data: DataPlan,
+  dir: string,
+  options: TrainOptions,
+): Promise<OpenedRun> {
+  const warn = (message: string) => options.onEvent?.({ type: 'warning', message });
+  if (!options.resume) {
+    await checkTrainingData(config, plans, data);
+    const { paths, lock } = await createRunDir(dir, {
+      force: options.force,
+      runName: config.run.name,
+      protectedPaths: protectedPaths(config, options.configFiles),
+      onWarning: warn,
+    });
+    try {
+      await writeFileAtomic(paths.config, configToYaml(config));
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+    return { paths, lock, resumeState: null, stateSource: '' };
+  }
+  const { paths, lock, info } = await openRunDir(dir, { onWarning: warn });
+  try {
+    const stored = await readTrainingState(paths.checkpoints, 'last');
+    if (stored) {
+      checkStateAgainstStages(stored.state, plans, stored.source);
+      await syncStateCopy(paths.checkpoints, 'last', stored.state);
+    } else {
+      await checkTrainingData(config, plans, data);
+      if (!existsSync(paths.config)) await writeFileAtomic(paths.config, configToYaml(config));
+      warn(`${paths.dir} has no checkpoint yet: starting the run from iteration 0`);
+    }
+    if (!info.marked) await writeRunMarker(paths, config.run.name);
+    return { paths, lock, resumeState: stored?.state ?? null, stateSource: stored?.source ?? '' };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+/** The training itself, in an opened and locked run folder. */
+async function trainInRun(
+  config: SsmisConfig,
+  options: TrainOptions,
+  backend: BackendInfo,
+  plans: readonly StagePlan[],
+  data: DataPlan,
+  run: OpenedRun,
+): Promise<TrainResult> {
+  const emit = options.onEvent ?? (() => {});
+  const { paths, resumeState } = run;
   const log = pino(
     { base: null, timestamp: pino.stdTimeFunctions.isoTime },
     pino.destination({ dest: paths.log, sync: true, append: true, mkdir: true }),
@@ -311,7 +446,6 @@ export async function train(config: SsmisConfig, options: TrainOptions = {}): Pr
   });
 
   const seed = config.train.seed;
-  const dims = config.model.name === 'vnet' ? 3 : 2;
   const student = createModel(config, { name: 'student', rng: Rng.stream(seed, 'init') });
   let teacher: SegmentationModel | null = null;
   const cuboidRng = Rng.stream(seed, 'cuboid');
@@ -363,7 +497,6 @@ export async function train(config: SsmisConfig, options: TrainOptions = {}): Pr
       state.stage = plan.name;
       state.iteration = startIteration;
       const needsTeacher = plan.variant.needsTeacher;
-      const needsUnlabeled = plan.variant.needsUnlabeled;
 
       // Stage 2 starts from stage 1's selected checkpoint (unless resuming in the middle of stage 2).
       if (plan.name === 'selftrain' && !resumingThisStage && state.completedStages.includes('pretrain')) {
@@ -378,25 +511,7 @@ export async function train(config: SsmisConfig, options: TrainOptions = {}): Pr
       else if (needsTeacher && teacher && !resumingThisStage) copyWeights(teacher, student);
 
       const optimizer: Optimizer = createOptimizer(plan.optimizer);
-      const loader = await BatchLoader.create({
-        dataset: data.dataset,
-        labeledIds: data.labeledIds,
-        unlabeledIds: data.unlabeledIds,
-        patch: config.data.patchSize,
-        dims,
-        augment: {
-          rotFlip: config.data.augmentation.rotFlip,
-          padMargin: config.data.augmentation.padMargin,
-          unlabeledCrop: config.data.augmentation.unlabeledCrop,
-          angleRange: [-config.data.augmentation.rotateDegrees, config.data.augmentation.rotateDegrees],
-        },
-        sampler: {
-          labeledBatch: config.train.batch.labeled,
-          unlabeledBatch: needsUnlabeled ? config.train.batch.unlabeled : 0,
-          rng: Rng.stream(seed, `sampler-${plan.name}`),
-        },
-        rng: Rng.stream(seed, `augment-${plan.name}`),
-      });
+      const loader = await createLoader(config, plan, data);
       const carry =
         plan.name === 'selftrain' && config.train.stages.selftrain.carryOptimizer && !resumingThisStage;
       if (resumingThisStage && resumeState) {
@@ -407,7 +522,15 @@ export async function train(config: SsmisConfig, options: TrainOptions = {}): Pr
           optimizerVars: student.namedParameters(),
           expectId: resumeState.checkpointId,
         });
-        loader.setState(resumeState.loader);
+        checkLoaderState(resumeState.loader, loader.unitCounts, run.stateSource);
+        try {
+          loader.setState(resumeState.loader);
+        } catch (error) {
+          if (error instanceof InputError) {
+            throw new InputError(`cannot resume: ${run.stateSource}: ${error.message}`, { cause: error });
+          }
+          throw error;
+        }
         log.info({ event: 'resume', stage: plan.name, iteration: startIteration });
       } else if (carry && existsSync(checkpointFiles(paths.checkpoints, 'pretrain-last').weights)) {
         const scratch = createModel(config, { name: 'scratch', rng: Rng.stream(seed, 'scratch') });
@@ -592,10 +715,7 @@ export async function train(config: SsmisConfig, options: TrainOptions = {}): Pr
       }
       if (bestName === 'pretrain-best' && finalCheckpoint === 'best') {
         // A pre-training-only run: its selected model is also the run's `best`.
-        await fs.copyFile(
-          checkpointFiles(paths.checkpoints, bestName).weights,
-          checkpointFiles(paths.checkpoints, 'best').weights,
-        );
+        await copyCheckpoint(paths.checkpoints, bestName, 'best');
       }
       await saveHistoryFiles();
       if (options.finalEvaluation) {

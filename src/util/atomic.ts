@@ -5,9 +5,14 @@ import path from 'node:path';
 /**
  * Writes a file so that readers see either the old content or the whole new one, never a partial file:
  * write a temp file in the same folder, fsync, rename over the target. On failure the temp file is removed
- * and the previous file is untouched.
+ * and the previous file is untouched. `options.beforeRename` runs once the temp file is complete, just before
+ * the rename (a test hook for crashes at that instant).
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  options: { beforeRename?: () => void } = {},
+): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = atomicTempPath(file);
   let handle: fs.FileHandle | undefined;
@@ -17,6 +22,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await handle.sync();
     await handle.close();
     handle = undefined;
+    options.beforeRename?.();
     await fs.rename(tmp, file);
   } catch (error) {
     await handle?.close().catch(() => {});

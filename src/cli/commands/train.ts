@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { BackendChoice } from '../../backend/init.js';
-import { loadConfig, type SsmisConfig } from '../../config/index.js';
+import { type LoadedConfig, loadConfig, type SsmisConfig } from '../../config/index.js';
 import { type TrainEvent, type TrainOptions, train } from '../../train/train.js';
 import { InputError } from '../../util/errors.js';
 import { type CliContext, writeLine } from '../context.js';
@@ -16,8 +16,11 @@ export interface TrainCommandOptions {
   force?: boolean;
 }
 
-/** The config of a `train` invocation: the given file, or the resolved copy inside the run folder to resume. */
-export async function resolveTrainConfig(opts: TrainCommandOptions): Promise<SsmisConfig> {
+/**
+ * The config of a `train` invocation (and the files it was read from): the given file, or the resolved copy
+ * inside the run folder to resume.
+ */
+export async function resolveTrainConfig(opts: TrainCommandOptions): Promise<LoadedConfig> {
   if (opts.resume && opts.config) {
     throw new InputError('--resume continues a run with its own config.yaml; do not pass --config with it');
   }
@@ -25,7 +28,7 @@ export async function resolveTrainConfig(opts: TrainCommandOptions): Promise<Ssm
   if (!file) throw new InputError('train needs --config FILE (or --resume RUN_DIR)');
   const sets = [...opts.set];
   if (opts.backend) sets.push(`backend.name=${opts.backend}`);
-  return (await loadConfig(file, { set: sets })).config;
+  return loadConfig(file, { set: sets });
 }
 
 /** Progress display and messages of a training run. */
@@ -62,6 +65,9 @@ export function trainReporter(ctx: CliContext): (event: TrainEvent) => void {
         break;
       case 'interrupted':
         bar?.close();
+        break;
+      case 'warning':
+        writeLine(ctx.err, `warning: ${event.message}`);
         break;
       default:
         break;
@@ -127,14 +133,18 @@ export function registerTrain(
       .description('train a model (pre-train + self-train) from a config, or continue an interrupted run')
       .option('--resume <runDir>', 'continue this run folder from its last checkpoint (uses its config.yaml)')
       .option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | cpu (overrides backend.name)')
-      .option('--force', 'overwrite an existing run folder'),
+      .option(
+        '--force',
+        'overwrite an existing run folder (only one ssmis created, never one holding the dataset or config)',
+      ),
     false,
   ).action(async (opts: TrainCommandOptions) => {
-    const config = await resolveTrainConfig(opts);
+    const { config, files } = await resolveTrainConfig(opts);
     const { code } = await runTraining(config, ctx, {
       resume: Boolean(opts.resume),
       runDir: opts.resume,
       force: opts.force,
+      configFiles: files,
       finalEvaluation,
     });
     if (code !== 0) throw new TrainExit(code);
