@@ -3,7 +3,7 @@
  * unless `--overwrite` says so, and even then never an input being read or a dataset's image/label folder.
  * Every victim file is compared byte for byte afterwards.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   promises as fs,
@@ -366,6 +366,101 @@ describe('ssmis eval never replaces an earlier report silently', () => {
     const refused = await evalCli(['--pred', pred, '--label', label, '--out', out]);
     expectOneLineError(refused, /already holds/);
     expectUnchanged(out, before);
+    expect(readdirSync(dir).sort()).toEqual(['label', 'pred', 'report']);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// A real kill -9 of the built CLI while it replaces a report.
+
+const bin = new URL('../../bin/ssmis.js', import.meta.url).pathname;
+
+/** The report in `out`: byte-identical to `old`, or a complete `paper` report (never a mix). */
+function reportState(out: string, old: Map<string, Buffer>, cases: number): 'old' | 'new' {
+  const now = snapshot(out);
+  const same = now.size === old.size && [...old].every(([f, b]) => now.get(f)?.equals(b));
+  if (same) return 'old';
+  expect([...now.keys()].sort()).toEqual(['cases.csv', 'report.html', 'summary.json']);
+  expect(JSON.parse(now.get('summary.json')?.toString() ?? '').protocol).toBe('paper');
+  const rows = now.get('cases.csv')?.toString().trimEnd().split('\n') ?? [];
+  expect(rows).toHaveLength(cases + 1);
+  for (const row of rows.slice(1)) expect(row).toContain(',paper,voxel,');
+  return 'new';
+}
+
+describe('ssmis eval (built CLI) killed while replacing a report', () => {
+  it('leaves the earlier report or the complete new one, and the next run tidies up', async () => {
+    const dir = await tempDir('ssmis-safety-kill-');
+    const shape = [40, 40, 40];
+    const cases = 24;
+    for (let n = 0; n < cases; n++) {
+      const id = `k${String(n).padStart(2, '0')}`;
+      const lo = 4 + (n % 5);
+      await writeLabelFile(
+        path.join(dir, 'pred', `${id}.nii.gz`),
+        box(shape, [lo, 5, 5], [lo + 20, 30, 28]),
+        shape,
+        diagAffine([1, 1, 1]),
+      );
+      await writeLabelFile(
+        path.join(dir, 'label', `${id}.nii.gz`),
+        box(shape, [6, 5, 6], [26, 31, 30]),
+        shape,
+        diagAffine([1, 1, 1]),
+      );
+    }
+    const out = path.join(dir, 'report');
+    const args = ['eval', '--pred', path.join(dir, 'pred'), '--label', path.join(dir, 'label'), '--out', out];
+    const runToEnd = (extra: string[]) =>
+      new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, [bin, ...args, ...extra], { stdio: 'ignore' });
+        child.on('exit', (code) => resolve(code));
+      });
+    expect(await runToEnd([])).toBe(0);
+    let old = snapshot(out);
+    const tempThere = () => readdirSync(dir).some((n) => n.startsWith('report.tmp-'));
+    /** Starts a replacing run; resolves once its temp folder exists (or it ended), with the time since start. */
+    const startReplacing = async () => {
+      const child = spawn(process.execPath, [bin, ...args, '--overwrite', '--protocol', 'paper'], {
+        stdio: 'ignore',
+      });
+      let ended = false;
+      const exited = new Promise<void>((resolve) =>
+        child.on('exit', () => {
+          ended = true;
+          resolve();
+        }),
+      );
+      while (!ended && !tempThere()) await new Promise((r) => setTimeout(r, 5));
+      return { child, exited, ended: () => ended };
+    };
+    // How long a replacing run works with its temp folder in place: the kills are spread over that span.
+    const probe = await startReplacing();
+    const t0 = performance.now();
+    await probe.exited;
+    const span = performance.now() - t0;
+    expect(reportState(out, old, cases)).toBe('new');
+    expect(await runToEnd(['--overwrite'])).toBe(0);
+    old = snapshot(out);
+    let killedMidWrite = 0;
+    for (let k = 0; k < 5; k++) {
+      const run = await startReplacing();
+      await new Promise((r) => setTimeout(r, (span * k) / 4));
+      if (!run.ended()) {
+        if (tempThere()) killedMidWrite++;
+        run.child.kill('SIGKILL');
+      }
+      await run.exited;
+      if (reportState(out, old, cases) === 'new') {
+        // Back to an earlier (strict) report for the next kill.
+        expect(await runToEnd(['--overwrite'])).toBe(0);
+        old = snapshot(out);
+      }
+    }
+    expect(killedMidWrite).toBeGreaterThan(0);
+    // The next run removes what the killed ones left beside the report.
+    expect(await runToEnd(['--overwrite', '--protocol', 'paper'])).toBe(0);
+    expect(reportState(out, old, cases)).toBe('new');
     expect(readdirSync(dir).sort()).toEqual(['label', 'pred', 'report']);
   });
 });
