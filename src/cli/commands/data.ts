@@ -42,7 +42,10 @@ export function registerPrepare(program: Command, ctx: CliContext): void {
       'the canonical dataset folder to write (dataset.json, imagesTr/, labelsTr/)',
     )
     .option('--seed <n>', 'seed of the random crop margins (LA)', '0')
-    .option('--force', 'redo cases that are already prepared')
+    .option(
+      '--force',
+      'prepare every case again; also rebuilds an --out prepared from another raw folder (its cases are removed first)',
+    )
     .option(
       '--min-size <x,y,z>',
       'LA: padding-rule target (default 112,112,80); Pancreas: minimum crop (default 96); one number applies to every axis',

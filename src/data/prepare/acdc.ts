@@ -83,13 +83,34 @@ async function niftiIn(dir: string, stem: string): Promise<string> {
   throw new InputError(`${path.join(dir, `${stem}.nii.gz`)}: missing file`);
 }
 
-async function preparePatient(raw: string, dir: string, patient: string): Promise<PreparedCase[]> {
+/**
+ * The files a patient is prepared from: Info.cfg when there is one (it names the frames), then image and `_gt`
+ * label of the two annotated frames in frame order.
+ */
+async function patientFiles(dir: string, patient: string): Promise<string[]> {
   const frames = await framesOf(dir, patient);
+  const files: string[] = [];
+  for (const frame of frames) {
+    const stem = `${patient}_frame${String(frame).padStart(2, '0')}`;
+    files.push(await niftiIn(dir, stem), await niftiIn(dir, `${stem}_gt`));
+  }
+  const cfg = path.join(dir, 'Info.cfg');
+  return (await exists(cfg)) ? [cfg, ...files] : files;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Prepares both frames of a patient from {@link patientFiles} (the last four are image/label pairs). */
+async function preparePatient(raw: string, patient: string, inputs: string[]): Promise<PreparedCase[]> {
+  const pairs = inputs.slice(-4);
   const out: PreparedCase[] = [];
   for (let f = 0; f < 2; f++) {
-    const stem = `${patient}_frame${String(frames[f]).padStart(2, '0')}`;
-    const imgFile = await niftiIn(dir, stem);
-    const labFile = await niftiIn(dir, `${stem}_gt`);
+    const [imgFile, labFile] = [pairs[2 * f], pairs[2 * f + 1]];
     const {
       img,
       shape,
@@ -141,11 +162,12 @@ export function acdcUnits(
       outputs: [`${patient}_frame01`, `${patient}_frame02`],
       channels: 1,
       patient,
-      run: async () => {
+      inputs: async () => {
         if (dirs.length > 1)
           throw new InputError(`patient ${patient} found in ${dirs.length} folders: ${dirs.join(', ')}`);
-        return preparePatient(raw, dirs[0], patient);
+        return patientFiles(dirs[0], patient);
       },
+      run: (inputs) => preparePatient(raw, patient, inputs),
     });
   }
   return { units, absent };

@@ -9,7 +9,6 @@
  * NIfTI (i, j, k) order. The crop rule is the same on every axis, so the result is the reference's array
  * transposed, and the prepared volumes stay aligned with the NIfTI affine.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readNifti } from '../../io/nifti.js';
 import type { Volume } from '../../io/volume.js';
@@ -21,6 +20,7 @@ import {
   checkSameShape,
   numeric,
   type RawIndex,
+  requireFile,
   spatialShape,
 } from './common.js';
 import type { DatasetMeta, PreparedCase, PrepareUnit } from './runner.js';
@@ -47,17 +47,17 @@ export const BRATS_META: DatasetMeta = {
 
 const MODALITIES = ['flair', 't1', 't1ce', 't2'] as const;
 
-async function prepareCase(raw: string, id: string, dir: string): Promise<PreparedCase> {
-  const files = [...MODALITIES, 'seg'].map((m) => path.join(dir, `${id}_${m}.nii.gz`));
+/** The case's four modalities and seg, in channel order, each checked to exist. */
+async function caseFiles(id: string, dir: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const m of [...MODALITIES, 'seg'])
+    files.push(await requireFile(path.join(dir, `${id}_${m}.nii.gz`), 'file'));
+  return files;
+}
+
+async function prepareCase(raw: string, files: string[], id: string): Promise<PreparedCase> {
   const vols: Volume[] = [];
-  for (const f of files) {
-    try {
-      await fs.access(f);
-    } catch {
-      throw new InputError(`${f}: missing file`);
-    }
-    vols.push(await readNifti(f));
-  }
+  for (const f of files) vols.push(await readNifti(f));
   const shape = spatialShape(vols[0], files[0]);
   for (let v = 1; v < vols.length; v++)
     checkSameShape(shape, spatialShape(vols[v], files[v]), files[0], files[v]);
@@ -105,6 +105,7 @@ export function bratsUnits(
     ids,
     (id) => index.dirs.get(id) ?? [],
     MODALITIES.length,
-    async (id, dir) => [await prepareCase(raw, id, dir)],
+    caseFiles,
+    async (id, files) => [await prepareCase(raw, files, id)],
   );
 }

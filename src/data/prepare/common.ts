@@ -89,6 +89,16 @@ export function checkLabelValues(data: ArrayLike<number>, allowed: number[], fil
   }
 }
 
+/** `file` if it exists, else an InputError `<file>: missing <what>`. */
+export async function requireFile(file: string, what: string): Promise<string> {
+  try {
+    await fs.access(file);
+  } catch {
+    throw new InputError(`${file}: missing ${what}`);
+  }
+  return file;
+}
+
 /** The single path of `name` in the index, or an error naming what is missing / ambiguous. */
 export function uniquePath(
   map: Map<string, string[]>,
@@ -140,13 +150,16 @@ export async function readImageLabelPair<V extends Volume>(
 
 /**
  * One unit per listed case id whose case folder `<id>/` is among `folders(id)`; ids without one are `absent`.
- * A case found in several folders fails when its unit runs (so the other cases still get prepared).
+ * `inputs(id, dir)` resolves the raw files the case reads (throwing an InputError naming a missing one) and
+ * `prepare(id, inputs)` prepares it from them. A case found in several folders fails when its inputs are resolved
+ * (so the other cases still get prepared).
  */
 export function caseFolderUnits(
   ids: string[],
   folders: (id: string) => string[],
   channels: number,
-  prepare: (id: string, dir: string) => Promise<PreparedCase[]>,
+  inputs: (id: string, dir: string) => Promise<string[]>,
+  prepare: (id: string, inputs: string[]) => Promise<PreparedCase[]>,
 ): { units: PrepareUnit[]; absent: string[] } {
   const units: PrepareUnit[] = [];
   const absent: string[] = [];
@@ -160,11 +173,12 @@ export function caseFolderUnits(
       name: id,
       outputs: [id],
       channels,
-      run: async () => {
+      inputs: async () => {
         if (dirs.length > 1)
           throw new InputError(`case ${id} found in ${dirs.length} folders: ${dirs.join(', ')}`);
-        return prepare(id, dirs[0]);
+        return inputs(id, dirs[0]);
       },
+      run: (files) => prepare(id, files),
     });
   }
   return { units, absent };

@@ -4,6 +4,7 @@
  * §2.1–2.4 and the official splits filtered to the cases present. The caller exits non-zero when
  * `result.failed` is not empty; `result.absent` lists the split cases missing from `--raw`.
  */
+import { promises as fs } from 'node:fs';
 import { InputError } from '../../util/errors.js';
 import { ACDC_META, acdcUnits } from './acdc.js';
 import { BRATS_META, bratsUnits } from './brats2019.js';
@@ -67,7 +68,11 @@ export interface PrepareOptions {
   out: string;
   /** Seed of the random crop margins (LA). Default 0. */
   seed?: number;
-  /** Redo cases whose outputs exist. */
+  /**
+   * Prepare every case again, even when its outputs exist and its raw files are unchanged; also required to
+   * rebuild an `out` that was prepared from another raw folder or dataset (the cases prepared there are
+   * removed first). Without it such an `out` is refused. A folder prepare did not make is always refused.
+   */
   force?: boolean;
   /**
    * LA: the padding-rule target (reference [112, 112, 80]); Pancreas: the minimum crop (reference [96, 96,
@@ -93,6 +98,11 @@ function shape3(value: number | number[] | undefined, name: string): Shape3 | un
   return [v[0], v[1], v[2]];
 }
 
+/**
+ * Prepares `options.raw` into the canonical folder `options.out` (see runner.ts for what is refused, skipped,
+ * re-prepared and removed). Option errors and a raw folder without any listed case are InputErrors thrown before
+ * anything is written; a failing case is reported in `result.failed` and the others go on.
+ */
 export async function prepareDataset(options: PrepareOptions): Promise<PrepareResult> {
   const { dataset, raw, out } = options;
   if (!PRESET_DATASETS.includes(dataset)) {
@@ -140,8 +150,17 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
       `${raw}: none of the ${ids.length} ${dataset} cases of the official splits was found (see the README for the expected layout)`,
     );
   }
+  // Parameters that change the prepared volumes; a change re-prepares the cases (they are in the fingerprint).
+  const params: Record<string, unknown> =
+    dataset === 'la'
+      ? { seed, minSize: minSize ?? null }
+      : dataset === 'pancreas-nih'
+        ? { minSize: minSize ?? null, margin: margin ?? null }
+        : {};
   return runUnits(meta, splits, found.units, found.absent, {
     out,
+    raw: await fs.realpath(raw),
+    params,
     force: options.force,
     onCase: options.onCase,
     onProgress: options.onProgress,

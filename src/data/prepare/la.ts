@@ -44,12 +44,11 @@ const H5_SPACING = 0.625;
 async function fromNrrd(
   raw: string,
   id: string,
-  dir: string,
+  imgFile: string,
+  labFile: string,
   seed: number,
   options: LaOptions,
 ): Promise<PreparedCase> {
-  const imgFile = path.join(dir, 'lgemri.nrrd');
-  const labFile = path.join(dir, 'laendo.nrrd');
   const { img, shape, image, labels: endo } = await readImageLabelPair(readNrrd, imgFile, labFile, [0, 255]);
   const label = new Uint8Array(endo.length);
   for (let p = 0; p < endo.length; p++) label[p] = endo[p] === 255 ? 1 : 0;
@@ -117,13 +116,19 @@ export function laUnits(
     (index.dirs.get(id) ?? []).filter((d) =>
       ['lgemri.nrrd', 'mri_norm2.h5', 'laendo.nrrd'].some((f) => inCaseFolder(d, f)),
     );
-  return caseFolderUnits(ids, folders, 1, async (id, dir) => {
+  // Inputs: the challenge NRRD pair when either file is there, else the UA-MT h5 file.
+  const inputs = async (_id: string, dir: string) => {
     const has = (f: string) => inCaseFolder(dir, f);
     if (has('lgemri.nrrd') || has('laendo.nrrd')) {
       if (!has('lgemri.nrrd')) throw new InputError(`${path.join(dir, 'lgemri.nrrd')}: missing image file`);
       if (!has('laendo.nrrd')) throw new InputError(`${path.join(dir, 'laendo.nrrd')}: missing label file`);
-      return [await fromNrrd(raw, id, dir, seed, options)];
+      return [path.join(dir, 'lgemri.nrrd'), path.join(dir, 'laendo.nrrd')];
     }
-    return [await fromH5(raw, id, path.join(dir, 'mri_norm2.h5'))];
-  });
+    return [path.join(dir, 'mri_norm2.h5')];
+  };
+  return caseFolderUnits(ids, folders, 1, inputs, async (id, files) =>
+    files.length === 2
+      ? [await fromNrrd(raw, id, files[0], files[1], seed, options)]
+      : [await fromH5(raw, id, files[0])],
+  );
 }

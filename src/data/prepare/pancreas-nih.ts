@@ -87,7 +87,7 @@ export function pancreasUnits(
       name: id,
       outputs: [id],
       channels: 1,
-      run: async () => {
+      inputs: async () => {
         if (imgs.length !== 1) {
           throw new InputError(
             imgs.length === 0
@@ -102,8 +102,9 @@ export function pancreasUnits(
               : `case ${id}: ${labs.length} label files (${labs.join(', ')}); keep one`,
           );
         }
-        return [await prepareCase(raw, id, imgs[0], labs[0], options)];
+        return [imgs[0], labs[0]];
       },
+      run: async ([imgFile, labFile]) => [await prepareCase(raw, id, imgFile, labFile, options)],
     });
   }
   return { units, absent };

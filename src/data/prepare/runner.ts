@@ -1,19 +1,31 @@
 /**
  * The shared `prepare` runner: runs one unit of work per raw case (ACDC: per patient, two volumes), writes
- * the canonical folder of dataset-format.md, and makes the run resumable and failure-tolerant:
- * - every output file is written atomically; a unit's completion record `<out>/.prepare/<case>.json`
- *   (shape, spacing, crop, source) is written last, so a unit counts as done only when all its files and its
- *   records exist; a second run skips done units (unless `force`) and still lists them in dataset.json;
- * - a unit that throws is reported by name with its message and the others go on;
- * - `dataset.json` is written at the end from the records of every done unit, with the official splits
- *   filtered (in list order) to the prepared cases.
+ * the canonical folder of dataset-format.md, and makes the run resumable, failure-tolerant and safe:
+ * - `out` must be new, empty, or a folder made by `ssmis prepare` (its dataset.json says so, or the `.prepare/`
+ *   records of an interrupted first run are there); anything else is refused and nothing is written;
+ * - `out` remembers its raw folder (real absolute path: `ssmis.rawSource` in dataset.json and `rawSource` in
+ *   every record); another raw folder, another dataset, or a folder made before ssmis recorded the source, is
+ *   refused unless `force`, which rebuilds `out` from the new raw folder: the cases prepared there before
+ *   (their records and case files, nothing else) are removed first;
+ * - every output file is written atomically; a unit's completion record `<out>/.prepare/<case>.json` (shape,
+ *   spacing, crop, source, and the SHA-256 fingerprint of its raw files and parameters, see provenance.ts) is
+ *   written last. A unit is skipped only when its records, its files and its fingerprint all match (unless
+ *   `force`); a unit whose raw files changed is prepared again, never skipped;
+ * - dataset.json lists only complete, current cases at every instant: before a listed case is removed or
+ *   prepared again, dataset.json is rewritten without it, then its record is removed, then its files; the full
+ *   dataset.json (official splits filtered, in list order, to the prepared cases) is written at the end;
+ * - temp files that a killed earlier run left in `out` are removed; a unit that throws is reported by name with
+ *   its message and the others go on.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeNifti } from '../../io/nifti.js';
+import { readInputText } from '../../io/read-file.js';
 import type { Affine, NiftiGeometry, Volume } from '../../io/volume.js';
-import { writeFileAtomic } from '../../util/atomic.js';
-import { errorMessage } from '../../util/errors.js';
+import { parseAtomicTempName, removeOrphanTemps, writeFileAtomic } from '../../util/atomic.js';
+import { errorMessage, InputError } from '../../util/errors.js';
+import { MAX_DATASET_JSON_BYTES } from '../dataset.js';
+import { caseFingerprint, fingerprintInputs, type InputFingerprint } from './provenance.js';
 import type { PresetDataset, SplitLists } from './splits.js';
 
 /** One prepared volume, ready to write. */
@@ -45,6 +57,14 @@ export interface CaseRecord {
   channels: number;
   /** ACDC: the patient this volume belongs to. */
   patient?: string;
+  /** Real absolute path of the raw folder the case was prepared from (absent in records of older versions). */
+  rawSource?: string;
+  /** The raw files the case was read from, with their SHA-256. */
+  inputs?: InputFingerprint[];
+  /** The preparation parameters that change the result (e.g. LA's seed and padding target). */
+  params?: Record<string, unknown>;
+  /** SHA-256 of `inputs` and `params` (provenance.ts `caseFingerprint`). */
+  fingerprint?: string;
 }
 
 /** A unit of work: one raw case (ACDC: one patient) producing one or more prepared cases. */
@@ -55,7 +75,13 @@ export interface PrepareUnit {
   outputs: string[];
   /** Number of image channels per output. */
   channels: number;
-  run: () => Promise<PreparedCase[]>;
+  /**
+   * The raw files (absolute paths) the unit reads, resolved and checked to exist without reading them; an
+   * InputError names what is missing or ambiguous. Their bytes make the unit's fingerprint.
+   */
+  inputs: () => Promise<string[]>;
+  /** Prepares the unit from the files `inputs` returned. */
+  run: (inputs: string[]) => Promise<PreparedCase[]>;
   /** ACDC: patient of each output. */
   patient?: string;
 }
@@ -108,8 +134,13 @@ export function labelPath(out: string, id: string): string {
   return path.join(out, 'labelsTr', `${id}${FILE_ENDING}`);
 }
 
+/** Folder of the completion records (hidden, so it is never taken for a case folder). */
+const RECORDS_DIR = '.prepare';
+/** A record holds a few numbers and file names; a larger file is not one. */
+const MAX_RECORD_BYTES = 1024 * 1024;
+
 function recordPath(out: string, id: string): string {
-  return path.join(out, '.prepare', `${id}.json`);
+  return path.join(out, RECORDS_DIR, `${id}.json`);
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -121,24 +152,20 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-async function readRecords(out: string, unit: PrepareUnit): Promise<CaseRecord[] | null> {
-  const records: CaseRecord[] = [];
-  for (const id of unit.outputs) {
-    let record: CaseRecord;
-    try {
-      record = JSON.parse(await fs.readFile(recordPath(out, id), 'utf8')) as CaseRecord;
-    } catch {
-      return null;
-    }
-    if (record.id !== id || record.channels !== unit.channels) return null;
-    for (let c = 0; c < unit.channels; c++) if (!(await exists(imagePath(out, id, c)))) return null;
-    if (!(await exists(labelPath(out, id)))) return null;
-    records.push(record);
-  }
-  return records;
+/** Provenance shared by the records of one unit. */
+interface Provenance {
+  rawSource: string;
+  inputs: InputFingerprint[];
+  params: Record<string, unknown>;
+  fingerprint: string;
 }
 
-async function writeCase(out: string, c: PreparedCase, patient: string | undefined): Promise<CaseRecord> {
+async function writeCase(
+  out: string,
+  c: PreparedCase,
+  patient: string | undefined,
+  provenance: Provenance,
+): Promise<CaseRecord> {
   const geometry = { shape: c.shape, spacing: c.spacing, affine: c.affine, header: c.header };
   for (let ch = 0; ch < c.channels.length; ch++) {
     const vol: Volume = { data: c.channels[ch], ...geometry };
@@ -154,9 +181,189 @@ async function writeCase(out: string, c: PreparedCase, patient: string | undefin
     cropStart: c.cropStart,
     channels: c.channels.length,
     ...(patient !== undefined ? { patient } : {}),
+    ...provenance,
   };
   await writeFileAtomic(recordPath(out, c.id), `${JSON.stringify(record)}\n`);
   return record;
+}
+
+/** Removes a prepared case: its record first (so it no longer counts as done), then its files. */
+async function removeCase(out: string, record: CaseRecord): Promise<void> {
+  await fs.rm(recordPath(out, record.id), { force: true });
+  for (let ch = 0; ch < record.channels; ch++) await fs.rm(imagePath(out, record.id, ch), { force: true });
+  await fs.rm(labelPath(out, record.id), { force: true });
+}
+
+/** What is in `out` before the run. */
+interface ExistingOutput {
+  /** Readable records of `.prepare/`, by case id. */
+  records: Map<string, CaseRecord>;
+  /** Record files that are not a readable record (removed before the run). */
+  broken: string[];
+  /** Case ids the current dataset.json lists. */
+  listed: string[];
+  /** Why `out` cannot take cases from this raw folder without `force`, or null. */
+  conflict: string | null;
+}
+
+/** Whether `value` is a usable record of case `id` (anything else is treated as no record). */
+function isRecord(value: unknown, id: string): value is CaseRecord {
+  const r = value as Partial<CaseRecord> | null;
+  const three = (v: unknown, ok: (x: unknown) => boolean) =>
+    Array.isArray(v) && v.length === 3 && v.every(ok);
+  const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+  return (
+    r !== null &&
+    typeof r === 'object' &&
+    r.id === id &&
+    typeof r.source === 'string' &&
+    Number.isInteger(r.channels) &&
+    (r.channels as number) >= 1 &&
+    (r.channels as number) <= 64 &&
+    three(r.shape, Number.isInteger) &&
+    three(r.spacing, finite) &&
+    three(r.originalShape, Number.isInteger) &&
+    three(r.cropStart, Number.isInteger)
+  );
+}
+
+/**
+ * Reads what `out` holds and checks that `prepare` may write there (see the file comment). Throws an InputError
+ * for a folder prepare did not make; returns the conflict, if any, for the caller to refuse or rebuild.
+ */
+async function inspectOutput(
+  out: string,
+  dataset: PresetDataset,
+  rawSource: string,
+): Promise<ExistingOutput> {
+  const existing: ExistingOutput = { records: new Map(), broken: [], listed: [], conflict: null };
+  let entries: string[];
+  try {
+    if (!(await fs.stat(out)).isDirectory()) {
+      throw new InputError(`${out}: --out must be a folder, found a file`);
+    }
+    entries = await fs.readdir(out);
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    if ((error as { code?: string }).code === 'ENOENT') return existing;
+    throw new InputError(`${out}: cannot use as the dataset folder (${errorMessage(error)})`, {
+      cause: error,
+    });
+  }
+  const hasJson = entries.includes('dataset.json');
+  if (!hasJson && !entries.includes(RECORDS_DIR)) {
+    if (entries.length === 0) return existing;
+    throw new InputError(
+      `${out}: not empty and not a dataset folder made by ssmis prepare (no dataset.json, no ${RECORDS_DIR}/); ` +
+        'prepare writes only into an empty folder or one it made, so nothing was written. Choose another --out',
+    );
+  }
+  if (hasJson) {
+    const file = path.join(out, 'dataset.json');
+    const text = await readInputText(file, 'dataset.json', { maxBytes: MAX_DATASET_JSON_BYTES });
+    let json: {
+      preset?: unknown;
+      splits?: Record<string, unknown>;
+      ssmis?: { createdBy?: unknown; rawSource?: unknown };
+    } | null;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      throw new InputError(
+        `${file}: not valid JSON (${errorMessage(error)}); prepare will not write into ${out}`,
+        { cause: error },
+      );
+    }
+    const createdBy = json?.ssmis?.createdBy;
+    if (typeof createdBy !== 'string' || !createdBy.startsWith('ssmis prepare')) {
+      throw new InputError(
+        `${file}: not made by ssmis prepare (no "ssmis.createdBy"); prepare will not write into ${out}, so nothing was written. Choose another --out`,
+      );
+    }
+    for (const list of Object.values(json?.splits ?? {})) {
+      if (Array.isArray(list)) existing.listed.push(...list.filter((id) => typeof id === 'string'));
+    }
+    const recorded = json?.ssmis?.rawSource;
+    if (json?.preset !== dataset) {
+      existing.conflict = `${out} holds a ${String(json?.preset)} dataset, not ${dataset}`;
+    } else if (typeof recorded !== 'string') {
+      existing.conflict = `${out} does not record its raw folder (prepared by an older ssmis)`;
+    } else if (recorded !== rawSource) {
+      existing.conflict = `${out} was prepared from ${recorded}`;
+    }
+  }
+  const recordsDir = path.join(out, RECORDS_DIR);
+  const names = await fs.readdir(recordsDir).catch(() => [] as string[]);
+  for (const name of names.sort()) {
+    if (!name.endsWith('.json') || parseAtomicTempName(name) !== null) continue;
+    const file = path.join(recordsDir, name);
+    const id = name.slice(0, -'.json'.length);
+    let record: unknown;
+    try {
+      record = JSON.parse(await readInputText(file, 'prepare record', { maxBytes: MAX_RECORD_BYTES }));
+    } catch {
+      record = null;
+    }
+    if (!isRecord(record, id)) {
+      existing.broken.push(file);
+      continue;
+    }
+    existing.records.set(id, record);
+    if (existing.conflict === null && record.rawSource !== rawSource) {
+      existing.conflict =
+        record.rawSource === undefined
+          ? `${out} does not record its raw folder (prepared by an older ssmis)`
+          : `${out} holds cases prepared from ${record.rawSource}`;
+    }
+  }
+  return existing;
+}
+
+/** What the run does with one unit, decided before any file changes. */
+interface Plan {
+  unit: PrepareUnit;
+  inputs: string[];
+  provenance: Provenance | null;
+  /** Why the unit cannot run (its raw files could not be resolved or read). */
+  error: string | null;
+  /** Its current records when the unit is complete and its fingerprint matches: it is skipped. */
+  done: CaseRecord[] | null;
+  /** An earlier record of the unit has another fingerprint: its raw files or parameters changed. */
+  changed: boolean;
+}
+
+async function planUnit(
+  unit: PrepareUnit,
+  existing: ExistingOutput,
+  options: RunOptions,
+  reuse: boolean,
+): Promise<Plan> {
+  const plan: Plan = { unit, inputs: [], provenance: null, error: null, done: null, changed: false };
+  try {
+    plan.inputs = await unit.inputs();
+    const inputs = await fingerprintInputs(options.raw, plan.inputs);
+    const fingerprint = caseFingerprint(inputs, options.params);
+    plan.provenance = { rawSource: options.raw, inputs, params: options.params, fingerprint };
+  } catch (error) {
+    plan.error = errorMessage(error);
+    return plan;
+  }
+  const records: CaseRecord[] = [];
+  for (const id of unit.outputs) {
+    const record = existing.records.get(id);
+    if (record === undefined) return plan;
+    if (record.fingerprint !== plan.provenance.fingerprint) plan.changed = true;
+    records.push(record);
+  }
+  if (!reuse || plan.changed) return plan;
+  for (const record of records) {
+    if (record.channels !== unit.channels) return plan;
+    for (let c = 0; c < unit.channels; c++)
+      if (!(await exists(imagePath(options.out, record.id, c)))) return plan;
+    if (!(await exists(labelPath(options.out, record.id)))) return plan;
+  }
+  plan.done = records;
+  return plan;
 }
 
 function median(values: number[]): number {
@@ -165,20 +372,32 @@ function median(values: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Builds dataset.json (dataset-format.md) from the records of the prepared cases. */
+/**
+ * Builds dataset.json (dataset-format.md) from the records of the prepared cases. `rawSource`, the raw folder
+ * they were prepared from, is kept as `ssmis.rawSource`; each case keeps its fingerprint.
+ */
 export function buildDatasetJson(
   meta: DatasetMeta,
   splits: SplitLists,
   records: CaseRecord[],
   createdAt = new Date().toISOString(),
+  rawSource?: string,
 ): Record<string, unknown> {
   const byId = new Map(records.map((r) => [r.id, r]));
   const keep = (list: string[]) => list.filter((id) => byId.has(id));
   const ordered = [...keep(splits.train), ...keep(splits.val), ...keep(splits.test)];
-  const cases: Record<string, { source: string; originalShape: number[]; cropStart: number[] }> = {};
+  const cases: Record<
+    string,
+    { source: string; originalShape: number[]; cropStart: number[]; fingerprint?: string }
+  > = {};
   for (const id of ordered) {
     const r = byId.get(id) as CaseRecord;
-    cases[id] = { source: r.source, originalShape: r.originalShape, cropStart: r.cropStart };
+    cases[id] = {
+      source: r.source,
+      originalShape: r.originalShape,
+      cropStart: r.cropStart,
+      ...(r.fingerprint !== undefined ? { fingerprint: r.fingerprint } : {}),
+    };
   }
   const spacings = ordered.map((id) => (byId.get(id) as CaseRecord).spacing);
   const axis = (a: number) => spacings.map((s) => s[a]);
@@ -208,12 +427,22 @@ export function buildDatasetJson(
   json.spacing = spacing;
   json.cases = cases;
   json.preprocessing = meta.preprocessing;
-  json.ssmis = { formatVersion: 1, createdBy: `ssmis prepare ${meta.dataset}`, createdAt };
+  json.ssmis = {
+    formatVersion: 1,
+    createdBy: `ssmis prepare ${meta.dataset}`,
+    createdAt,
+    ...(rawSource !== undefined ? { rawSource } : {}),
+  };
   return json;
 }
 
 export interface RunOptions {
   out: string;
+  /** Real absolute path of the raw folder (recorded, and compared with what `out` was prepared from). */
+  raw: string;
+  /** Preparation parameters that change the result; part of every case's fingerprint. */
+  params: Record<string, unknown>;
+  /** Prepare every unit again; also rebuilds an `out` prepared from another raw folder or dataset. */
   force?: boolean;
   onCase?: (event: PrepareCaseEvent) => void;
   onProgress?: (progress: PrepareProgress) => void;
@@ -228,8 +457,15 @@ export async function runUnits(
   options: RunOptions,
 ): Promise<PrepareResult> {
   const { out } = options;
-  await fs.mkdir(path.join(out, 'imagesTr'), { recursive: true });
-  await fs.mkdir(path.join(out, 'labelsTr'), { recursive: true });
+  const existing = await inspectOutput(out, meta.dataset, options.raw);
+  const rebuild = existing.conflict !== null;
+  if (rebuild && !options.force) {
+    throw new InputError(
+      `${existing.conflict}, but --raw is ${options.raw} (${meta.dataset}); prepare never mixes two raw folders ` +
+        `in one dataset, so nothing was written. Prepare into a new --out, or pass --force to rebuild ${out} ` +
+        `from ${options.raw} (the ${existing.records.size} case(s) prepared there are removed first)`,
+    );
+  }
   const result: PrepareResult = {
     prepared: [],
     skipped: [],
@@ -237,29 +473,64 @@ export async function runUnits(
     absent,
     datasetJson: path.join(out, 'dataset.json'),
   };
-  const records: CaseRecord[] = [];
+  // The records folder first: from now on an interrupted run is recognised as prepare's own.
+  const recordsDir = path.join(out, RECORDS_DIR);
+  await fs.mkdir(recordsDir, { recursive: true });
+  await fs.mkdir(path.join(out, 'imagesTr'), { recursive: true });
+  await fs.mkdir(path.join(out, 'labelsTr'), { recursive: true });
+  for (const dir of [out, recordsDir, path.join(out, 'imagesTr'), path.join(out, 'labelsTr')]) {
+    await removeOrphanTemps(dir);
+  }
+
+  // Decide every unit before changing anything: the raw files are fingerprinted, not yet read as volumes.
+  const plans: Plan[] = [];
+  for (const unit of units) plans.push(await planUnit(unit, existing, options, !options.force));
+  const produced = new Set(units.flatMap((u) => u.outputs));
+  const keep = new Map<string, CaseRecord>();
+  for (const plan of plans) for (const record of plan.done ?? []) keep.set(record.id, record);
+  // Cases whose raw case is gone from --raw stay (same raw folder), unless the folder is rebuilt.
+  if (!rebuild) for (const [id, record] of existing.records) if (!produced.has(id)) keep.set(id, record);
+
+  const writeDatasetJson = (records: CaseRecord[]) =>
+    writeFileAtomic(
+      result.datasetJson,
+      `${JSON.stringify(buildDatasetJson(meta, splits, records, undefined, options.raw), null, 2)}\n`,
+    );
+  // dataset.json never lists a case whose files are about to change: shrink it first, then remove.
+  if (rebuild || existing.listed.some((id) => !keep.has(id))) await writeDatasetJson([...keep.values()]);
+  for (const [id, record] of existing.records) if (!keep.has(id)) await removeCase(out, record);
+  for (const file of existing.broken) await fs.rm(file, { force: true });
+
+  const records = new Map(keep);
   let index = 0;
-  for (const unit of units) {
+  for (const plan of plans) {
+    const { unit } = plan;
     index++;
     const event = (status: PrepareCaseEvent['status'], message: string) =>
       options.onCase?.({ case: unit.name, status, message, index, total: units.length });
-    const done = options.force ? null : await readRecords(out, unit);
-    if (done) {
-      records.push(...done);
+    if (plan.done) {
       result.skipped.push(unit.name);
-      event('skipped', 'outputs exist');
+      event('skipped', 'outputs exist and the raw files are unchanged');
+    } else if (plan.error !== null || plan.provenance === null) {
+      const message = plan.error ?? 'no fingerprint';
+      result.failed.push({ case: unit.name, error: message });
+      event('failed', message);
     } else {
       try {
-        const cases = await unit.run();
+        const cases = await unit.run(plan.inputs);
         const ids = cases.map((c) => c.id).sort();
         if (ids.join() !== [...unit.outputs].sort().join()) {
           throw new Error(`produced volumes [${ids.join(', ')}], expected [${unit.outputs.join(', ')}]`);
         }
         const written: CaseRecord[] = [];
-        for (const c of cases) written.push(await writeCase(out, c, unit.patient));
-        records.push(...written);
+        for (const c of cases) written.push(await writeCase(out, c, unit.patient, plan.provenance));
+        for (const record of written) records.set(record.id, record);
         result.prepared.push(unit.name);
-        event('prepared', cases.map((c) => `${c.id} ${c.shape.join('×')}`).join(', '));
+        const shapes = cases.map((c) => `${c.id} ${c.shape.join('×')}`).join(', ');
+        event(
+          'prepared',
+          plan.changed && !options.force ? `${shapes} (raw files changed since the last run)` : shapes,
+        );
       } catch (error) {
         const message = errorMessage(error);
         result.failed.push({ case: unit.name, error: message });
@@ -268,7 +539,6 @@ export async function runUnits(
     }
     options.onProgress?.({ done: index, total: units.length, case: unit.name });
   }
-  const json = buildDatasetJson(meta, splits, records);
-  await writeFileAtomic(result.datasetJson, `${JSON.stringify(json, null, 2)}\n`);
+  await writeDatasetJson([...records.values()]);
   return result;
 }
