@@ -231,8 +231,18 @@ export async function createRunDir(
       throw error;
     }
   }
-  await fs.mkdir(paths.dir, { recursive: true });
-  lock ??= await acquireRunLock(paths, options.onWarning);
+  if (lock === undefined) {
+    await fs.mkdir(paths.dir, { recursive: true });
+    lock = await acquireRunLock(paths, options.onWarning);
+    // Another training may have created and finished the same run between the look above and the lock.
+    const now = await fs.readdir(paths.dir);
+    if (now.some((name) => name !== RUN_LOCK)) {
+      lock.release();
+      throw new InputError(
+        `run folder ${paths.dir} was just created by another training; choose another run.name or continue it with \`ssmis train --resume ${dir}\``,
+      );
+    }
+  }
   try {
     await fs.mkdir(paths.checkpoints, { recursive: true });
     await writeRunMarker(paths, options.runName);
