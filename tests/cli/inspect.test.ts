@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +28,35 @@ describe('ssmis inspect', () => {
     const { code, stderr } = await ssmis(['inspect', path.join(dir, 'nope.nii')]);
     expect(code).toBe(2);
     expect(stderr.trim()).toBe(`ssmis: ${path.join(dir, 'nope.nii')}: file not found`);
+  });
+
+  it('a FIFO, a gzip stub and a NaN affine are one-line input errors (exit 2), no hang', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ssmis-inspect-'));
+    const fifo = path.join(dir, 'pipe.nii.gz');
+    execFileSync('mkfifo', [fifo]);
+    const stub = path.join(dir, 'stub.nii.gz');
+    writeFileSync(stub, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3]));
+    const nan = path.join(dir, 'nan.nii');
+    await writeNifti(nan, volumeFromArray(new Uint8Array(8), [2, 2, 2]));
+    const bytes = readFileSync(nan);
+    bytes.writeFloatLE(Number.NaN, 280 + 12); // srow_x[3], with sform_code 2
+    writeFileSync(nan, bytes);
+    for (const [file, message] of [
+      [fifo, 'cannot read file: it is a FIFO (named pipe), not a regular file'],
+      [stub, 'truncated gzip stream'],
+      [nan, 'non-finite srow_x[3] (sform, sform_code 2) = NaN'],
+    ]) {
+      for (const args of [
+        ['inspect', file],
+        ['inspect', file, '--header-only'],
+      ]) {
+        const { code, stderr } = await ssmis(args);
+        expect(code, args.join(' ')).toBe(2);
+        expect(stderr.trim().split('\n')).toHaveLength(1);
+        expect(stderr).toContain(`ssmis: ${file}: `);
+        expect(stderr).toContain(message);
+      }
+    }
   });
 
   it('valueStats ignores non-finite voxels and counts them', () => {
