@@ -178,7 +178,15 @@ async function prepareData(lib, o, dataDir) {
   if (existsSync(path.join(dataset, 'dataset.json'))) return dataset;
   const raw = path.join(dataDir, 'raw');
   console.log(`data: synthesising ${o.cases} LA-like phantoms (${SYNTH_SIZE.join('×')}) into ${dataDir}`);
-  await lib.synthesize({ dataset: 'la', out: raw, cases: o.cases, seed: SYNTH_SEED, size: SYNTH_SIZE });
+  // force: an interrupted earlier run may have left its own phantoms here (synth removes only what it wrote).
+  await lib.synthesize({
+    dataset: 'la',
+    out: raw,
+    cases: o.cases,
+    seed: SYNTH_SEED,
+    size: SYNTH_SIZE,
+    force: true,
+  });
   const result = await lib.prepareDataset({
     dataset: 'la',
     raw,
