@@ -93,11 +93,15 @@ export {
   formatSummaryTable,
 } from './eval/report.js';
 export {
+  type InferenceModel,
+  inferVolume,
   type SliceInferenceOptions,
   type SlidingWindowOptions,
   type SlidingWindowResult,
   slidingWindowInference,
   slidingWindowInference2d,
+  type VolumeInferenceOptions,
+  type VolumeInput,
   windowStarts,
 } from './eval/sliding-window.js';
 export { readH5Datasets, writeH5Datasets } from './io/hdf5.js';

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { requireBoolean, requireOneOf, requireOptions } from '../util/args.js';
 import { SsmisError } from '../util/errors.js';
 import {
   fastKernelsActive,
@@ -79,6 +80,15 @@ async function tryNative(choice: 'tensorflow-gpu' | 'tensorflow'): Promise<strin
 export async function initBackend(
   options: { backend?: BackendChoice; fastKernels?: boolean } = {},
 ): Promise<BackendInfo> {
+  requireOptions('initBackend', 'options', options);
+  if (options.backend !== undefined)
+    requireOneOf('initBackend', 'options.backend', options.backend, [
+      'auto',
+      'cpu',
+      ...Object.keys(NATIVE_PACKAGES),
+    ]);
+  if (options.fastKernels !== undefined)
+    requireBoolean('initBackend', 'options.fastKernels', options.fastKernels);
   const choice = options.backend ?? 'auto';
   const unavailable: Record<string, string> = {};
   const order: ActiveBackend[] =

@@ -10,6 +10,7 @@ export {
   MAX_YAML_ALIASES,
   type ParseOptionsConfig,
   parseConfig,
+  requireConfig,
 } from './load.js';
 export { type ConfigYamlOptions, configToYaml } from './output.js';
 export { type ConfigKeyDoc, configReferenceMarkdown, describeConfigSchema } from './reference.js';

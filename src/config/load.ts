@@ -14,6 +14,13 @@ import {
   type ToJSOptions,
 } from 'yaml';
 import { readInputText } from '../io/read-file.js';
+import {
+  argumentError,
+  requireObject,
+  requireOptions,
+  requireString,
+  requireStringArray,
+} from '../util/args.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import { ConfigError, type ConfigProblem, displayFile, renderIssues } from './errors.js';
 import { cloneData, isPlainObject, Layers, nest, type Plain, resolveLayerPaths } from './merge.js';
@@ -397,20 +404,8 @@ function validate(layers: Layers, mainSource: string | undefined, extra: ConfigP
   throw new ConfigError(problems);
 }
 
-/**
- * Validates a config object (as read from a file or built in code) and fills every default. Relative paths resolve
- * against the folder of `options.file` (else the working directory). Throws a ConfigError listing every problem.
- */
-export function parseConfig(input: unknown, options: ParseOptionsConfig = {}): SsmisConfig {
-  const source = options.file !== undefined ? displayFile(path.resolve(options.file)) : undefined;
-  if (!isPlainObject(input)) {
-    throw new ConfigError([
-      {
-        source,
-        message: `expected a mapping of config sections (run, data, ...), got ${Array.isArray(input) ? 'a list' : input === null ? 'null' : typeof input}`,
-      },
-    ]);
-  }
+/** Validates a config mapping whose problems are reported under `source`, relative paths against `baseDir`. */
+function parseMapping(input: Plain, source: string | undefined, baseDir: string): SsmisConfig {
   if (Object.hasOwn(input, 'extends')) {
     throw new ConfigError([
       {
@@ -421,13 +416,49 @@ export function parseConfig(input: unknown, options: ParseOptionsConfig = {}): S
     ]);
   }
   const layer = cloneData(input) as Plain;
-  resolveLayerPaths(
-    layer,
-    options.file !== undefined ? path.dirname(path.resolve(options.file)) : process.cwd(),
-  );
+  resolveLayerPaths(layer, baseDir);
   const layers = new Layers();
   layers.apply(layer, source);
   return validate(layers, source, []);
+}
+
+/**
+ * Validates a config object (as read from a file or built in code) and fills every default. Relative paths resolve
+ * against the folder of `options.file` (else the working directory). Throws a ConfigError listing every problem.
+ */
+export function parseConfig(input: unknown, options: ParseOptionsConfig = {}): SsmisConfig {
+  requireObject(
+    'parseConfig',
+    'input',
+    input,
+    'a config object (a mapping of config sections run, data, ...)',
+  );
+  requireOptions('parseConfig', 'options', options);
+  if (options.file !== undefined) requireString('parseConfig', 'options.file', options.file);
+  const source = options.file !== undefined ? displayFile(path.resolve(options.file)) : undefined;
+  if (!isPlainObject(input)) {
+    throw new ConfigError([
+      { source, message: 'expected a mapping of config sections (run, data, ...), got a class instance' },
+    ]);
+  }
+  const baseDir = options.file !== undefined ? path.dirname(path.resolve(options.file)) : process.cwd();
+  return parseMapping(input, source, baseDir);
+}
+
+/**
+ * The config argument of a library function (`train(config)`, `evaluate(config, ...)`, ...): validated with the
+ * config schema and returned with every default filled, so a partial object works like a parsed one (a parsed
+ * config parses to itself). Problems are reported as `<fn>: argument '<name>': <key.path>: expected ..., got ...`;
+ * a file path is refused with a pointer to `loadConfig`.
+ */
+export function requireConfig(fn: string, name: string, value: unknown): SsmisConfig {
+  if (typeof value === 'string') {
+    throw argumentError(fn, name, 'a config object (read a config file with loadConfig(file) first)', value);
+  }
+  const what = 'a config object (parseConfig(...) or loadConfig(file).config)';
+  requireObject(fn, name, value, what);
+  if (!isPlainObject(value)) throw argumentError(fn, name, what, value);
+  return parseMapping(value, `${fn}: argument '${name}'`, process.cwd());
 }
 
 /**
@@ -435,6 +466,9 @@ export function parseConfig(input: unknown, options: ParseOptionsConfig = {}): S
  * Throws a ConfigError (an InputError, exit code 2) that lists every problem with its file and key path.
  */
 export async function loadConfig(file: string, options: LoadOptions = {}): Promise<LoadedConfig> {
+  requireString('loadConfig', 'file', file);
+  requireOptions('loadConfig', 'options', options);
+  if (options.set !== undefined) requireStringArray('loadConfig', 'options.set', options.set);
   const absolute = path.resolve(file);
   const layers = new Layers();
   const files: string[] = [];

@@ -4,6 +4,8 @@
  * Loading the text again gives the same config.
  */
 import { Document, isScalar, visit } from 'yaml';
+import { requireOptions } from '../util/args.js';
+import { requireConfig } from './index.js';
 import { isPlainObject, type Plain } from './merge.js';
 import { rawConfigSchema, type SsmisConfig } from './schema.js';
 import { childSchema, defOf, objectNode, type Schema } from './walk.js';
@@ -33,6 +35,8 @@ export interface ConfigYamlOptions {
 
 /** YAML text of a parsed config, in schema key order. */
 export function configToYaml(config: SsmisConfig, options: ConfigYamlOptions = {}): string {
+  config = requireConfig('configToYaml', 'config', config);
+  requireOptions('configToYaml', 'options', options);
   const doc = new Document(ordered(config, rawConfigSchema));
   visit(doc, {
     Seq(_key, node) {

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { fullResolutionChannels, inputSizeMultiple } from '../nn/downsampling.js';
+import { requireInteger, requireObject } from '../util/args.js';
 
 /** Extra metadata read by the reference table and the error renderer. */
 export interface KeyMeta {
@@ -501,7 +502,7 @@ const evalSchema = z
       sizeList().optional(),
       'Sliding-window strides per axis (§5.1; the last window is end-aligned).',
       {
-        defaultText: '[18, 18, 4] (vnet); eval.patch (unet2d)',
+        defaultText: '[18, 18, 4], at most eval.patch per axis (vnet); eval.patch (unet2d)',
       },
     ),
     protocol: doc(
@@ -568,7 +569,9 @@ function resolveDefaults(raw: RawConfig) {
   const sliceResize = dims === 2 ? (raw.data.sliceResize ?? raw.data.patchSize ?? [256, 256]) : undefined;
   const patchSize = raw.data.patchSize ?? sliceResize ?? [112, 112, 80];
   const evalPatch = raw.eval.patch ?? patchSize;
-  const evalStrides = raw.eval.strides ?? (dims === 3 ? [18, 18, 4] : evalPatch);
+  // The reference strides, but never larger than the patch (a larger stride would skip voxels between windows).
+  const evalStrides =
+    raw.eval.strides ?? (dims === 3 ? [18, 18, 4].map((s, i) => Math.min(s, evalPatch[i] ?? s)) : evalPatch);
   const defaultConnectivity = dims === 3 ? 26 : 8;
   const paper = raw.eval.protocol === 'paper';
   const aug = raw.data.augmentation;
@@ -1005,6 +1008,8 @@ export type SsmisConfigInput = z.input<typeof configSchema>;
  * Throws a RangeError naming the key when the split is too small; the data layer wraps it with the dataset name.
  */
 export function labeledCaseCount(labeled: LabeledAmount, trainCases: number): number {
+  requireObject('labeledCaseCount', 'labeled', labeled, 'a labeled amount ({ count } or { percent })');
+  requireInteger('labeledCaseCount', 'trainCases', trainCases, { min: 0 });
   if ('count' in labeled) {
     if (labeled.count > trainCases) {
       throw new RangeError(

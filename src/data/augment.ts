@@ -10,6 +10,7 @@
  * Every function returns new arrays and never mutates its inputs (cached cases are augmented many times).
  */
 
+import { requireNumberArray, requireOptions, requireRng, requireTypedArray } from '../util/args.js';
 import { SsmisError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 
@@ -316,6 +317,10 @@ export function randomRotFlip<I extends NumericArray, L extends NumericArray>(
   shape: readonly number[],
   rng: Rng,
 ): RotFlipResult<I, L> {
+  requireTypedArray('randomRotFlip', 'image', image);
+  requireTypedArray('randomRotFlip', 'label', label);
+  requireNumberArray('randomRotFlip', 'shape', shape, { integer: true, min: 1, minLength: 1 });
+  requireRng('randomRotFlip', 'rng', rng);
   const pair = pairShapes(image, label, shape, 'randomRotFlip');
   const k = rng.randint(0, 4);
   const axis = rng.randint(0, 2);
@@ -361,6 +366,12 @@ export function randomCrop<I extends NumericArray, L extends NumericArray>(
   rng: Rng,
   options: CropOptions = {},
 ): CropResult<I, L> {
+  requireTypedArray('randomCrop', 'image', image);
+  requireTypedArray('randomCrop', 'label', label);
+  requireNumberArray('randomCrop', 'shape', shape, { integer: true, min: 1, minLength: 1 });
+  requireNumberArray('randomCrop', 'patch', patch, { integer: true, min: 1, minLength: 1 });
+  requireRng('randomCrop', 'rng', rng);
+  requireOptions('randomCrop', 'options', options);
   return crop(image, label, shape, patch, options.padMargin ?? 3, 'randomCrop', (size, o, a) => {
     if (size - o <= 0) {
       throw new SsmisError(
@@ -380,6 +391,11 @@ export function centerCrop<I extends NumericArray, L extends NumericArray>(
   patch: readonly number[],
   options: CropOptions = {},
 ): CropResult<I, L> {
+  requireTypedArray('centerCrop', 'image', image);
+  requireTypedArray('centerCrop', 'label', label);
+  requireNumberArray('centerCrop', 'shape', shape, { integer: true, min: 1, minLength: 1 });
+  requireNumberArray('centerCrop', 'patch', patch, { integer: true, min: 1, minLength: 1 });
+  requireOptions('centerCrop', 'options', options);
   return crop(image, label, shape, patch, options.padMargin ?? 3, 'centerCrop', (size, o, a) => {
     if (size < o) {
       throw new SsmisError(`centerCrop: axis ${a} has size ${size} after padding, smaller than patch ${o}`);

@@ -20,6 +20,14 @@
  */
 
 import { tf } from '../backend/tf.js';
+import {
+  requireNumberArray,
+  requireObject,
+  requireRng,
+  requireString,
+  requireStringArray,
+  requireTensorFields,
+} from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import type { Rng, RngState } from '../util/rng.js';
 import { centerCrop, randomCrop, randomRotFlip } from './augment.js';
@@ -43,6 +51,7 @@ export interface Augment2dOptions {
 
 /** Reference 3-D augmentation per dataset preset (§2.1–2.3, §2.5). */
 export function augmentPreset(preset: string): Augment3dOptions {
+  requireString('augmentPreset', 'preset', preset);
   if (preset === 'pancreas-nih') return { rotFlip: false, padMargin: 1, unlabeledCrop: 'center' };
   return { rotFlip: true, padMargin: 3, unlabeledCrop: 'random' };
 }
@@ -95,6 +104,7 @@ export interface BatchLoaderState {
 }
 
 export function disposeBatch(batch: TrainingBatch): void {
+  requireTensorFields('disposeBatch', 'batch', batch, ['labeledImages', 'labeledLabels']);
   batch.labeledImages.dispose();
   batch.labeledLabels.dispose();
   batch.unlabeledImages?.dispose();
@@ -161,6 +171,17 @@ export class BatchLoader {
 
   /** Builds the units (2-D: reads every volume's header for its slice count) and the sampler. */
   static async create(options: BatchLoaderOptions): Promise<BatchLoader> {
+    requireObject('BatchLoader.create', 'options', options);
+    requireObject('BatchLoader.create', 'options.dataset', options.dataset, 'a dataset (openDataset)');
+    requireStringArray('BatchLoader.create', 'options.labeledIds', options.labeledIds);
+    requireStringArray('BatchLoader.create', 'options.unlabeledIds', options.unlabeledIds);
+    requireNumberArray('BatchLoader.create', 'options.patch', options.patch, {
+      integer: true,
+      min: 1,
+      length: [2, 3],
+    });
+    requireObject('BatchLoader.create', 'options.sampler', options.sampler);
+    requireRng('BatchLoader.create', 'options.rng', options.rng);
     const dims = options.dims ?? options.dataset.info.dims;
     if (options.patch.length !== dims || options.patch.some((p) => !Number.isInteger(p) || p < 1)) {
       throw new InputError(
@@ -245,6 +266,7 @@ export class BatchLoader {
   }
 
   setState(state: BatchLoaderState): void {
+    requireObject('BatchLoader.setState', 'state', state, 'a batch loader state (getState())');
     this.sampler.setState(state.sampler);
     this.rng.setState(state.rng);
     this.iteration = state.iteration;

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { readNifti, readNiftiHeader } from '../io/nifti.js';
 import { readInputText } from '../io/read-file.js';
 import type { Affine, Volume } from '../io/volume.js';
+import { requireOptions, requireString } from '../util/args.js';
 import { errorMessage, InputError } from '../util/errors.js';
 
 /** dataset.json lists case ids and a few numbers per case; a larger file is not one. */
@@ -567,6 +568,8 @@ async function listImages(dir: string, ending: string): Promise<Set<string>> {
 
 /** Opens a canonical dataset folder: validates `dataset.json` and that every split case has its image. */
 export async function openDataset(dir: string, options: OpenDatasetOptions = {}): Promise<Dataset> {
+  requireString('openDataset', 'dir', dir);
+  requireOptions('openDataset', 'options', options);
   const cacheSize = options.cacheSize ?? 8;
   if (!Number.isInteger(cacheSize) || cacheSize < 0) {
     throw new InputError(`openDataset: cacheSize must be a non-negative integer, got ${cacheSize}`);
@@ -632,6 +635,7 @@ export interface ValidationReport {
  * the first. Also compares `numTraining` with imagesTr. Throws only when `dataset.json` itself is unusable.
  */
 export async function validateDataset(dir: string): Promise<ValidationReport> {
+  requireString('validateDataset', 'dir', dir);
   const dataset = await openDataset(dir, { cacheSize: 0 });
   const problems: ValidationProblem[] = [];
   const { splits, json } = dataset.info;

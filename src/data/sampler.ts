@@ -11,6 +11,7 @@
  * The sampler owns its Rng (give it its own stream): `getState` includes the Rng state.
  */
 
+import { requireNumberArray, requireObject, requireRng } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import type { Rng, RngState } from '../util/rng.js';
 
@@ -69,6 +70,17 @@ export class TwoStreamBatchSampler {
   private secondaryPos = 0;
 
   constructor(options: TwoStreamBatchSamplerOptions) {
+    requireObject('TwoStreamBatchSampler', 'options', options);
+    requireNumberArray('TwoStreamBatchSampler', 'options.labeled', options.labeled, {
+      integer: true,
+      min: 0,
+    });
+    if (options.unlabeled !== undefined)
+      requireNumberArray('TwoStreamBatchSampler', 'options.unlabeled', options.unlabeled, {
+        integer: true,
+        min: 0,
+      });
+    requireRng('TwoStreamBatchSampler', 'options.rng', options.rng);
     this.mode = options.mode ?? 'two-stream';
     this.labeled = [...options.labeled];
     this.unlabeled = this.mode === 'supervised' ? [] : [...(options.unlabeled ?? [])];
@@ -132,6 +144,7 @@ export class TwoStreamBatchSampler {
   }
 
   setState(state: SamplerState): void {
+    requireObject('TwoStreamBatchSampler.setState', 'state', state, 'a sampler state (getState())');
     if (state.signature !== this.signature()) {
       throw new InputError(
         `sampler state does not match this sampler (saved ${state.signature}, now ${this.signature()}); ` +

@@ -10,6 +10,13 @@
  * So P(rot/flip) = 0.5, P(rotate) = 0.25, P(none) = 0.25.
  */
 
+import {
+  requireNumber,
+  requireNumberArray,
+  requireOptions,
+  requireRng,
+  requireTypedArray,
+} from '../util/args.js';
 import type { Rng } from '../util/rng.js';
 import { flip, type NumericArray, rot90 } from './augment.js';
 
@@ -152,6 +159,10 @@ export function rotateNearest<T extends NumericArray>(
   angle: number,
   cval = 0,
 ): T {
+  requireTypedArray('rotateNearest', 'data', data);
+  requireNumberArray('rotateNearest', 'shape', shape, { integer: true, min: 1, minLength: 1 });
+  requireNumber('rotateNearest', 'angle', angle);
+  requireNumber('rotateNearest', 'cval', cval);
   const channels = checkSlice(data, shape, 'rotateNearest');
   const [n0, n1] = shape;
   const c = cosdg(angle);
@@ -210,6 +221,10 @@ export function zoomNearest<T extends NumericArray>(
   outputSize: readonly [number, number] | readonly number[],
   cval = 0,
 ): T {
+  requireTypedArray('zoomNearest', 'data', data);
+  requireNumberArray('zoomNearest', 'shape', shape, { integer: true, min: 1, minLength: 1 });
+  requireNumberArray('zoomNearest', 'outputSize', outputSize, { integer: true, min: 1, length: 2 });
+  requireNumber('zoomNearest', 'cval', cval);
   const channels = checkSlice(data, shape, 'zoomNearest');
   const [m0, m1] = outputSize;
   const i0 = zoomSourceIndices(shape[0], m0);
@@ -241,6 +256,11 @@ export function acdcRandomGenerator<I extends NumericArray, L extends NumericArr
   rng: Rng,
   options: AcdcTransformOptions = {},
 ): AcdcTransformResult<I, L> {
+  requireTypedArray('acdcRandomGenerator', 'image', image);
+  requireTypedArray('acdcRandomGenerator', 'label', label);
+  requireNumberArray('acdcRandomGenerator', 'shape', shape, { integer: true, min: 1, minLength: 1 });
+  requireRng('acdcRandomGenerator', 'rng', rng);
+  requireOptions('acdcRandomGenerator', 'options', options);
   const outputSize = options.outputSize ?? [256, 256];
   const [angleMin, angleMax] = options.angleRange ?? [-20, 20];
   const channels = checkSlice(image, shape, 'acdcRandomGenerator image');

@@ -1,3 +1,4 @@
+import { requireNumberArray, requireNumbers, requireOptions } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 
 /** Lines transformed together along a strided axis (neighbouring lines share cache lines). */
@@ -55,6 +56,9 @@ export function euclideanDistanceTransform(
   shape: readonly number[],
   options: DistanceTransformOptions = {},
 ): Float64Array {
+  requireNumbers('euclideanDistanceTransform', 'features', features);
+  requireNumberArray('euclideanDistanceTransform', 'shape', shape, { integer: true, min: 1, minLength: 1 });
+  requireOptions('euclideanDistanceTransform', 'options', options);
   const size = shapeSize(shape, 'euclideanDistanceTransform');
   if (features.length !== size) {
     throw new InputError(

@@ -16,6 +16,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../backend/init.js';
 import type { SsmisConfig } from '../config/index.js';
+import { requireConfig } from '../config/index.js';
 import { checkUniqueIds } from '../data/case-list.js';
 import type { Dataset } from '../data/dataset.js';
 import { configSplitIds, openConfigDataset } from '../data/from-config.js';
@@ -25,6 +26,13 @@ import { type Connectivity, largestConnectedComponent } from '../method/connecte
 import { loadWeights } from '../nn/checkpoint.js';
 import { createModel } from '../nn/create.js';
 import type { FinalEvaluationContext } from '../train/train.js';
+import {
+  requireModel,
+  requireObject,
+  requireOptions,
+  requireString,
+  requireStringArray,
+} from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { openReportFolder, prepareReportTarget, type ReportFolder, statInput } from './output-guard.js';
@@ -177,6 +185,11 @@ function classNamesOf(dataset: Dataset): Record<number, string> {
  * otherwise) when `eval.saveProbabilities`, overlays, cases.csv, summary.json and report.html.
  */
 export async function evaluateModel(options: EvaluateModelOptions): Promise<EvaluationResult> {
+  requireObject('evaluateModel', 'options', options);
+  requireModel('evaluateModel', 'options.model', options.model);
+  requireObject('evaluateModel', 'options.dataset', options.dataset, 'a dataset (openDataset)');
+  requireStringArray('evaluateModel', 'options.ids', options.ids);
+  options = { ...options, config: requireConfig('evaluateModel', 'options.config', options.config) };
   const { model, dataset, ids, config, outDir } = options;
   const ev = config.eval;
   if (ids.length === 0) throw new InputError('evaluateModel: no case to evaluate (empty case list)');
@@ -332,6 +345,9 @@ export interface EvaluateOptions {
  * model, loads the checkpoint's student weights, evaluates the split and writes the eval folder.
  */
 export async function evaluate(config: SsmisConfig, options: EvaluateOptions): Promise<EvaluationResult> {
+  config = requireConfig('evaluate', 'config', config);
+  requireObject('evaluate', 'options', options);
+  requireString('evaluate', 'options.checkpoint', options.checkpoint);
   const runDir = runDirOfCheckpoint(options.checkpoint);
   const outDir = options.outDir ?? (runDir === null ? undefined : path.join(runDir, 'eval'));
   if (outDir === undefined) {
@@ -395,6 +411,11 @@ export async function finalEvaluation(
   context: FinalEvaluationContext,
   options: FinalEvaluationOptions = {},
 ): Promise<EvaluationResult | null> {
+  requireObject('finalEvaluation', 'context', context);
+  requireModel('finalEvaluation', 'context.model', context.model);
+  requireObject('finalEvaluation', 'context.dataset', context.dataset, 'a dataset (openDataset)');
+  context = { ...context, config: requireConfig('finalEvaluation', 'context.config', context.config) };
+  requireOptions('finalEvaluation', 'options', options);
   const { config, model, dataset, paths, selected } = context;
   const split = config.eval.split;
   const ids = await configSplitIds(config, dataset, split);
@@ -553,6 +574,9 @@ export interface EvaluateFilesOptions {
  * the label. Writes cases.csv, summary.json and report.html (no overlays: there is no image) to `outDir`.
  */
 export async function evaluateFiles(options: EvaluateFilesOptions): Promise<EvaluationResult> {
+  requireObject('evaluateFiles', 'options', options);
+  requireString('evaluateFiles', 'options.pred', options.pred);
+  requireString('evaluateFiles', 'options.label', options.label);
   const protocol = options.protocol ?? 'strict';
   const units = options.units ?? (protocol === 'paper' ? 'voxel' : 'mm');
   const lcc = options.largestComponent ?? false;

@@ -3,6 +3,14 @@
  * decision 8). Distances are in the unit of `spacing` (voxels when it is omitted, as the reference calls
  * medpy without `voxelspacing`).
  */
+
+import {
+  requireNumber,
+  requireNumberArray,
+  requireNumbers,
+  requireOptions,
+  requireTypedArray,
+} from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import { checkSpacing, shapeSize, squaredTransformInPlace } from './distance-transform.js';
 
@@ -52,6 +60,10 @@ export function computeMetrics(
   shape: readonly number[],
   options: MetricOptions = {},
 ): SegmentationMetrics {
+  requireNumbers('computeMetrics', 'pred', pred);
+  requireNumbers('computeMetrics', 'label', label);
+  requireNumberArray('computeMetrics', 'shape', shape, { integer: true, min: 1, minLength: 1 });
+  requireOptions('computeMetrics', 'options', options);
   const size = shapeSize(shape, 'computeMetrics');
   if (pred.length !== size || label.length !== size) {
     throw new InputError(
@@ -110,6 +122,10 @@ export function surfaceDistances(
   shape: readonly number[],
   options: MetricOptions = {},
 ): Float64Array {
+  requireNumbers('surfaceDistances', 'a', a);
+  requireNumbers('surfaceDistances', 'b', b);
+  requireNumberArray('surfaceDistances', 'shape', shape, { integer: true, min: 1, minLength: 1 });
+  requireOptions('surfaceDistances', 'options', options);
   const size = shapeSize(shape, 'surfaceDistances');
   if (a.length !== size || b.length !== size) {
     throw new InputError(
@@ -153,6 +169,8 @@ function to3d(shape: readonly number[]): {
  * when any of its 2·ndim face neighbours is background or outside the array. `mask` holds 0/1.
  */
 export function surfaceBorder(mask: Uint8Array, shape: readonly number[]): Uint8Array {
+  requireTypedArray('surfaceBorder', 'mask', mask, ['Uint8Array']);
+  requireNumberArray('surfaceBorder', 'shape', shape, { integer: true, min: 1, minLength: 1 });
   shapeSize(shape, 'surfaceBorder');
   if (shape.length > 3) {
     throw new InputError(`surfaceBorder: expected a 1-D, 2-D or 3-D shape, found [${shape.join(', ')}]`);
@@ -293,6 +311,8 @@ export function numpyMean(values: ArrayLike<number>): number {
  * `_lerp` (a + (b−a)·γ, or b − (b−a)·(1−γ) when γ ≥ 0.5). Does not modify `values`.
  */
 export function percentileLinear(values: ArrayLike<number>, q: number): number {
+  requireNumbers('percentileLinear', 'values', values);
+  requireNumber('percentileLinear', 'q', q, { min: 0, max: 100 });
   const n = values.length;
   if (n === 0) throw new InputError('percentileLinear: expected at least one value, found none');
   if (!(q >= 0 && q <= 100)) throw new InputError(`percentileLinear: expected q in [0, 100], found ${q}`);

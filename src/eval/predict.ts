@@ -48,6 +48,7 @@ import { readNifti, readNiftiHeader, volumeFromArray, writeNifti } from '../io/n
 import type { Affine, Volume, VoxelArray } from '../io/volume.js';
 import type { Connectivity } from '../method/connected-components.js';
 import type { SegmentationModel } from '../nn/types.js';
+import { requireObject, requireString } from '../util/args.js';
 import { removeOrphanTemps } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import {
@@ -533,6 +534,10 @@ async function checkOutputs(
 
 /** Writes label masks for every input (see the module comment). Returns what was written. */
 export async function predict(options: PredictOptions): Promise<PredictResult> {
+  requireObject('predict', 'options', options);
+  requireString('predict', 'options.checkpoint', options.checkpoint);
+  requireString('predict', 'options.input', options.input);
+  requireString('predict', 'options.output', options.output);
   const config = await resolveConfig(options);
   if (!existsSync(options.checkpoint))
     throw new InputError(`${options.checkpoint}: checkpoint file not found`);

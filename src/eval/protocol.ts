@@ -8,6 +8,13 @@
  * use it with connectivity 26, their validation loops and ACDC do not, so the caller sets it from the config.
  */
 import { type Connectivity, largestConnectedComponent } from '../method/connected-components.js';
+import {
+  requireArray,
+  requireNumberArray,
+  requireNumbers,
+  requireObject,
+  requireOptions,
+} from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import { shapeSize } from './distance-transform.js';
 import { computeMetrics, type SegmentationMetrics } from './metrics.js';
@@ -107,6 +114,10 @@ export function evaluateCase(
   shape: readonly number[],
   options: EvaluateCaseOptions = {},
 ): CaseEvaluation {
+  requireNumbers('evaluateCase', 'pred', pred);
+  requireNumbers('evaluateCase', 'label', label);
+  requireNumberArray('evaluateCase', 'shape', shape, { integer: true, min: 1, minLength: 1 });
+  requireOptions('evaluateCase', 'options', options);
   const protocol = options.protocol ?? 'strict';
   if (protocol !== 'paper' && protocol !== 'strict') {
     throw new InputError(`evaluateCase: expected protocol 'paper' or 'strict', found '${String(protocol)}'`);
@@ -236,6 +247,10 @@ export interface EvaluationSummary {
  * predictions, and the protocol and units (all cases must share them, else the numbers would not compare).
  */
 export function summarizeCases(cases: readonly CaseEvaluation[]): EvaluationSummary {
+  requireArray('summarizeCases', 'cases', cases, 'an array of case evaluations (evaluateCase)');
+  for (const [i, c] of cases.entries()) {
+    requireObject('summarizeCases', `cases[${i}]`, c, 'a case evaluation (evaluateCase)');
+  }
   if (cases.length === 0) throw new InputError('summarizeCases: expected at least one case, found none');
   const { protocol, units } = cases[0];
   const classIds = cases[0].classes.map((c) => c.classId);

@@ -8,6 +8,7 @@
 import path from 'node:path';
 import { encodePng } from '../io/png.js';
 import type { Connectivity } from '../method/connected-components.js';
+import { requireArray, requireObject } from '../util/args.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { packageVersion } from '../util/package-info.js';
@@ -179,6 +180,7 @@ function selectionText(selection: SelectionInfo): string {
  * plus the metric flavour (medpy: pooled HD95, directed ASD).
  */
 export function formatReportHeader(report: EvaluationReport): string {
+  requireObject('formatReportHeader', 'report', report, 'an evaluation report');
   const lcc = report.largestComponent.enabled
     ? `on (${report.largestComponent.connectivity}-connected)`
     : 'off';
@@ -208,6 +210,8 @@ function isReport(summary: EvaluationSummary): summary is EvaluationReport {
  * `classMean` with no std for a bare protocol summary).
  */
 export function formatSummaryTable(summary: EvaluationSummary | EvaluationReport): string {
+  requireObject('formatSummaryTable', 'summary', summary, 'an evaluation summary or report');
+  requireArray('formatSummaryTable', 'summary.classes', summary.classes);
   const unit = summary.units === 'mm' ? 'mm' : 'vox';
   const headers = ['class', 'Dice', 'Jaccard', `95HD (${unit})`, `ASD (${unit})`, 'n', 'empty', 'missing'];
   const rows: string[][] = [];

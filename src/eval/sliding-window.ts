@@ -5,6 +5,13 @@
  */
 import { tf } from '../backend/tf.js';
 import type { SegmentationModel } from '../nn/types.js';
+import {
+  argumentError,
+  requireInteger,
+  requireModel,
+  requireNumberArray,
+  requireObject,
+} from '../util/args.js';
 import { InputError, SsmisError } from '../util/errors.js';
 
 /** What inference uses of a {@link SegmentationModel} (any VNet / UNet2d fits; tests pass stand-ins). */
@@ -47,6 +54,9 @@ export interface SlidingWindowResult {
  * patch first (step 1), which leaves a single window at 0.
  */
 export function windowStarts(size: number, patch: number, stride: number): number[] {
+  requireInteger('windowStarts', 'size', size, { min: 1 });
+  requireInteger('windowStarts', 'patch', patch, { min: 1 });
+  requireInteger('windowStarts', 'stride', stride, { min: 1 });
   for (const [name, value] of [
     ['size', size],
     ['patch', patch],
@@ -185,6 +195,25 @@ export async function slidingWindowInference(
   volume: VolumeInput | tf.Tensor4D,
   options: SlidingWindowOptions,
 ): Promise<SlidingWindowResult> {
+  requireModel('slidingWindowInference', 'model', model);
+  if (typeof volume !== 'object' || volume === null)
+    throw argumentError(
+      'slidingWindowInference',
+      'volume',
+      'a volume { data, shape } or a [X, Y, Z, C] tensor',
+      volume,
+    );
+  requireObject('slidingWindowInference', 'options', options);
+  requireNumberArray('slidingWindowInference', 'options.patch', options.patch, {
+    integer: true,
+    min: 1,
+    length: 3,
+  });
+  requireNumberArray('slidingWindowInference', 'options.strides', options.strides, {
+    integer: true,
+    min: 1,
+    length: 3,
+  });
   const where = 'slidingWindowInference';
   const { patch, strides, numClasses } = options;
   checkTriple(patch, 'patch', where);
@@ -345,6 +374,15 @@ export async function slidingWindowInference2d(
   volume: VolumeInput | tf.Tensor4D,
   options: SliceInferenceOptions,
 ): Promise<SlidingWindowResult> {
+  requireModel('slidingWindowInference2d', 'model', model);
+  if (typeof volume !== 'object' || volume === null)
+    throw argumentError(
+      'slidingWindowInference2d',
+      'volume',
+      'a volume { data, shape } or a [X, Y, Z, C] tensor',
+      volume,
+    );
+  requireObject('slidingWindowInference2d', 'options', options);
   const where = 'slidingWindowInference2d';
   const { numClasses } = options;
   const [s0, s1] = options.size ?? [256, 256];
@@ -423,12 +461,39 @@ export interface VolumeInferenceOptions {
 /**
  * Whole-volume inference with the rule of the model's dimensionality: sliding window for 3-D models, slice by
  * slice for 2-D models. What validation during training, evaluation and prediction all call.
+ *
+ * @param model - a VNet or UNet2d (or any {@link InferenceModel}); run in eval mode.
+ * @param volume - the image `[X, Y, Z, C]`, channels last, as float32 (`data.length` = X·Y·Z·C).
+ * @param options - `patch` and `strides` of the 3-D window (`config.eval.patch` / `.strides`); for 2-D models
+ *   `sliceSize` (default `patch`) is the size each slice is resized to (`config.data.sliceResize`).
+ * @returns the label map `[X, Y, Z]` and the averaged probabilities, in the volume's own grid.
+ * @example
+ * const image = await readNifti('case.nii.gz');
+ * const { labels } = await inferVolume(model, { data: Float32Array.from(image.data as Float32Array), shape: [...image.shape, 1] }, {
+ *   patch: config.eval.patch,
+ *   strides: config.eval.strides,
+ *   sliceSize: config.data.sliceResize,
+ * });
  */
 export function inferVolume(
   model: InferenceModel,
   volume: VolumeInput,
   options: VolumeInferenceOptions,
 ): Promise<SlidingWindowResult> {
+  requireModel('inferVolume', 'model', model);
+  if (typeof volume !== 'object' || volume === null)
+    throw argumentError('inferVolume', 'volume', 'a volume { data, shape } or a [X, Y, Z, C] tensor', volume);
+  requireObject('inferVolume', 'options', options);
+  requireNumberArray('inferVolume', 'options.patch', options.patch, {
+    integer: true,
+    min: 1,
+    length: [2, 3],
+  });
+  requireNumberArray('inferVolume', 'options.strides', options.strides, {
+    integer: true,
+    min: 1,
+    length: [2, 3],
+  });
   if (model.spatialDims === 3) {
     return slidingWindowInference(model, volume, {
       patch: options.patch as [number, number, number],

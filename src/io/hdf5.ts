@@ -19,6 +19,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import h5wasm from 'h5wasm/node';
+import { requireObject, requireOptions, requireString, requireStringArray } from '../util/args.js';
 import { atomicTempPath } from '../util/atomic.js';
 import { errorMessage, InputError, SsmisError } from '../util/errors.js';
 import { type NumberVoxelArray, type NumberVoxelDtype, voxelDtype } from './dtype.js';
@@ -160,6 +161,8 @@ const WRITE_DTYPES: Record<H5DType, string> = {
  * not HDF5, truncated, a missing dataset (listing the ones present), a non-numeric dataset.
  */
 export async function readH5Datasets(file: string, names: string[]): Promise<Record<string, H5Dataset>> {
+  requireString('readH5Datasets', 'file', file);
+  requireStringArray('readH5Datasets', 'names', names);
   await checkFile(file);
   await init();
   let h5: InstanceType<typeof h5wasm.File>;
@@ -236,6 +239,9 @@ export async function writeH5Datasets(
   datasets: Record<string, { data: H5Array; shape: number[] }>,
   options: WriteH5Options = {},
 ): Promise<void> {
+  requireString('writeH5Datasets', 'file', file);
+  requireObject('writeH5Datasets', 'datasets', datasets, 'a record of name → { data, shape }');
+  requireOptions('writeH5Datasets', 'options', options);
   for (const [name, ds] of Object.entries(datasets)) {
     const n = ds.shape.reduce((a, b) => a * b, 1);
     if (ds.shape.some((s) => !Number.isInteger(s) || s < 1) || n !== ds.data.length) {

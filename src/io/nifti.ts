@@ -13,6 +13,14 @@
 import { promises as fs } from 'node:fs';
 import { endianness } from 'node:os';
 import { gunzipSync, gzipSync, constants as zlibConstants } from 'node:zlib';
+import {
+  requireNumberArray,
+  requireOptions,
+  requireString,
+  requireTypedArray,
+  requireVolume,
+  VOXEL_ARRAYS,
+} from '../util/args.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, InputError, SsmisError } from '../util/errors.js';
 import { assertRegularFile, cannotRead, readInputFile } from './read-file.js';
@@ -727,6 +735,8 @@ function decodeVoxels(bytes: Uint8Array, h: ParsedHeader, layout: Layout, name: 
  * Throws InputError for anything that is not a readable single-file NIfTI-1/2 volume.
  */
 export function parseNifti(bytes: Uint8Array, name: string): Volume {
+  requireTypedArray('parseNifti', 'bytes', bytes, ['Uint8Array']);
+  requireString('parseNifti', 'name', name);
   const gz = isGzip(bytes);
   const headerBytes = gz ? gunzipHeader(bytes, true, name) : bytes;
   const h = parseHeader(headerBytes, name, gz);
@@ -760,6 +770,7 @@ function readFailure(path: string, error: unknown): InputError {
 
 /** Reads a `.nii` or `.nii.gz` file (NIfTI-1 or NIfTI-2, either byte order) into a row-major Volume. */
 export async function readNifti(path: string): Promise<Volume> {
+  requireString('readNifti', 'path', path);
   const bytes = await readInputFile(path, 'file', { failure: (error) => readFailure(path, error) });
   return parseNifti(bytes, path);
 }
@@ -770,6 +781,7 @@ export async function readNifti(path: string): Promise<Volume> {
  * only the deflate-ratio bound is checked.
  */
 export async function readNiftiHeader(path: string): Promise<NiftiHeaderInfo> {
+  requireString('readNiftiHeader', 'path', path);
   await assertRegularFile(path, 'file', { failure: (error) => readFailure(path, error) });
   let prefix: Uint8Array;
   let fileSize: number;
@@ -867,6 +879,9 @@ export function volumeFromArray(
   shape: number[],
   options: VolumeFromArrayOptions = {},
 ): Volume {
+  requireTypedArray('volumeFromArray', 'data', data, VOXEL_ARRAYS);
+  requireNumberArray('volumeFromArray', 'shape', shape, { integer: true, min: 1, minLength: 1 });
+  requireOptions('volumeFromArray', 'options', options);
   const name = 'volumeFromArray';
   checkShape(shape, data.length, name);
   const { like } = options;
@@ -991,6 +1006,9 @@ export async function writeNifti(
   volume: Volume,
   options: WriteNiftiOptions = {},
 ): Promise<void> {
+  requireString('writeNifti', 'path', path);
+  requireVolume('writeNifti', 'volume', volume);
+  requireOptions('writeNifti', 'options', options);
   const lower = path.toLowerCase();
   const gz = lower.endsWith('.nii.gz');
   if (!gz && !lower.endsWith('.nii')) {

@@ -12,6 +12,7 @@
  * and ITK do, so a `Volume` from NRRD and one from NIfTI share the same world convention.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { requireOptions, requireString, requireVolume } from '../util/args.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import { type VoxelDtype, voxelDtype } from './dtype.js';
@@ -415,6 +416,7 @@ export function parseNrrd(file: string, buf: Buffer): Volume & { nrrd: NrrdHeade
 
 /** Reads an attached-header NRRD file into a row-major {@link Volume} with a RAS+ affine. */
 export async function readNrrd(file: string): Promise<Volume> {
+  requireString('readNrrd', 'file', file);
   const buf = await readInputFile(file, 'NRRD file');
   const { nrrd: _nrrd, ...volume } = parseNrrd(file, buf);
   return volume;
@@ -434,6 +436,9 @@ export interface WriteNrrdOptions {
  * host byte order, attached header. The affine is converted from RAS+ back to LPS.
  */
 export async function writeNrrd(file: string, volume: Volume, options: WriteNrrdOptions = {}): Promise<void> {
+  requireString('writeNrrd', 'file', file);
+  requireVolume('writeNrrd', 'volume', volume);
+  requireOptions('writeNrrd', 'options', options);
   const { data, shape, affine } = volume;
   if (shape.length !== 3)
     throw new InputError(`${file}: writeNrrd supports 3-D volumes, got shape [${shape.join(', ')}]`);

@@ -5,6 +5,7 @@
  * simplest encoding is the easiest to verify.
  */
 import { deflateSync } from 'node:zlib';
+import { requireTypedArray } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 
 const SIGNATURE = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -47,6 +48,7 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
  * Encodes an RGB image. `rgb` holds `width·height·3` bytes, row by row from the top, each pixel R, G, B.
  */
 export function encodePng(rgb: Uint8Array, width: number, height: number): Uint8Array {
+  requireTypedArray('encodePng', 'rgb', rgb, ['Uint8Array']);
   for (const [name, v] of [
     ['width', width],
     ['height', height],

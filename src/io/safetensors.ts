@@ -7,6 +7,8 @@
  * Files are checkpoints the user may have copied from anywhere, so the reader treats every field as hostile:
  * each inconsistency is an `InputError` naming the file and the tensor, never an out-of-bounds read.
  */
+
+import { requireObject, requireString, requireTypedArray } from '../util/args.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import { readInputFile } from './read-file.js';
@@ -112,6 +114,8 @@ export function encodeSafetensors(
   tensors: Record<string, SafetensorsTensor>,
   metadata?: Record<string, string>,
 ): Uint8Array {
+  requireObject('encodeSafetensors', 'tensors', tensors, 'a record of name → { dtype, shape, data }');
+  if (metadata !== undefined) requireObject('encodeSafetensors', 'metadata', metadata, 'a record of strings');
   const header: Record<string, unknown> = {};
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
@@ -176,6 +180,8 @@ function fail(name: string, what: string): never {
 
 /** Parses a safetensors byte buffer; `name` (usually the file path) is used in every error message. */
 export function decodeSafetensors(bytes: Uint8Array, name: string): SafetensorsFile {
+  requireTypedArray('decodeSafetensors', 'bytes', bytes, ['Uint8Array']);
+  requireString('decodeSafetensors', 'name', name);
   if (bytes.length < 8) fail(name, `file is ${bytes.length} bytes, shorter than the 8-byte header length`);
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (headerLength > BigInt(bytes.length - 8)) {
@@ -269,11 +275,15 @@ export async function writeSafetensors(
   tensors: Record<string, SafetensorsTensor>,
   metadata?: Record<string, string>,
 ): Promise<void> {
+  requireString('writeSafetensors', 'path', path);
+  requireObject('writeSafetensors', 'tensors', tensors, 'a record of name → { dtype, shape, data }');
+  if (metadata !== undefined) requireObject('writeSafetensors', 'metadata', metadata, 'a record of strings');
   await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
 /** Reads and validates a safetensors file; errors name the path. */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
+  requireString('readSafetensors', 'path', path);
   const bytes = await readInputFile(path, 'safetensors file');
   return decodeSafetensors(bytes, path);
 }

@@ -7,6 +7,8 @@
  * their first voxel is met in a raster (C-order) scan, which is skimage.measure.label's numbering; "ties go to
  * the smallest label" therefore means "ties go to the component met first in raster order".
  */
+
+import { requireNumberArray, requireNumbers, requireOneOf } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 
 /** 4 / 8 in 2-D; 6 (faces), 18 (faces + edges), 26 (full, skimage's default) in 3-D. */
@@ -78,6 +80,9 @@ export function labelComponents(
   shape: readonly number[],
   connectivity: Connectivity,
 ): ComponentLabels {
+  requireNumbers('labelComponents', 'mask', mask);
+  requireNumberArray('labelComponents', 'shape', shape, { integer: true, min: 1, minLength: 1 });
+  requireOneOf('labelComponents', 'connectivity', connectivity, [4, 8, 6, 18, 26]);
   const { nx, ny, nz, offsets } = makeGrid(shape, connectivity, mask.length, 'labelComponents');
   const n = mask.length;
   const labels = new Int32Array(n);
@@ -126,6 +131,9 @@ export function largestConnectedComponent(
   shape: readonly number[],
   connectivity: Connectivity,
 ): Uint8Array {
+  requireNumbers('largestConnectedComponent', 'mask', mask);
+  requireNumberArray('largestConnectedComponent', 'shape', shape, { integer: true, min: 1, minLength: 1 });
+  requireOneOf('largestConnectedComponent', 'connectivity', connectivity, [4, 8, 6, 18, 26]);
   const { labels, count, sizes } = labelComponents(mask, shape, connectivity);
   const out = new Uint8Array(mask.length);
   if (count === 0) return out;

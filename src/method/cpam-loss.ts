@@ -8,6 +8,7 @@
  * in distribution with a and b renamed, and one direction keeps every variant on the same inputs.
  */
 import { tf } from '../backend/tf.js';
+import { requireNumber, requireTensorFields } from '../util/args.js';
 import { complementMask, type MixTermLoss, mixLoss, mixLoss2dTotal } from './losses.js';
 
 /** Inputs shared by the copy-paste losses. Labels are int32 `[N, ...S]`; logits `[N, ...S, K]`. */
@@ -80,20 +81,68 @@ function cpamWith(term: MixTermLoss, x: CpamLossInputs): CpamLossParts {
 
 /** BCP baseline (3-D): the first two terms of E26. */
 export function bcpLoss(inputs: BcpLossInputs): BcpLossParts {
+  requireTensorFields('bcpLoss', 'inputs', inputs, [
+    'logitsL',
+    'logitsU',
+    'labelA',
+    'labelB',
+    'pseudoA',
+    'pseudoB',
+    'mask',
+  ]);
+  if (inputs.unlabeledWeight !== undefined)
+    requireNumber('bcpLoss', 'inputs.unlabeledWeight', inputs.unlabeledWeight, { min: 0 });
   return bcpWith(mixLoss, inputs);
 }
 
 /** E26, CPAM only (3-D): L-U + U-L (weights swapped, `unlab`) + L-L (1/1) + U-U (u/u), all with m₂ = 1 − m₁. */
 export function cpamLoss(inputs: CpamLossInputs): CpamLossParts {
+  requireTensorFields('cpamLoss', 'inputs', inputs, [
+    'logitsL',
+    'logitsU',
+    'logitsLL',
+    'logitsUU',
+    'labelA',
+    'labelB',
+    'pseudoA',
+    'pseudoB',
+    'mask',
+  ]);
+  if (inputs.unlabeledWeight !== undefined)
+    requireNumber('cpamLoss', 'inputs.unlabeledWeight', inputs.unlabeledWeight, { min: 0 });
   return cpamWith(mixLoss, inputs);
 }
 
 /** BCP baseline with the 2-D primitives (E30: each mix contributes ½(dice + ce), BCP ACDC). */
 export function bcpLoss2d(inputs: BcpLossInputs): BcpLossParts {
+  requireTensorFields('bcpLoss2d', 'inputs', inputs, [
+    'logitsL',
+    'logitsU',
+    'labelA',
+    'labelB',
+    'pseudoA',
+    'pseudoB',
+    'mask',
+  ]);
+  if (inputs.unlabeledWeight !== undefined)
+    requireNumber('bcpLoss2d', 'inputs.unlabeledWeight', inputs.unlabeledWeight, { min: 0 });
   return bcpWith(mixLoss2dTotal, inputs);
 }
 
 /** E26 with the 2-D primitives (§4.11 port). */
 export function cpamLoss2d(inputs: CpamLossInputs): CpamLossParts {
+  requireTensorFields('cpamLoss2d', 'inputs', inputs, [
+    'logitsL',
+    'logitsU',
+    'logitsLL',
+    'logitsUU',
+    'labelA',
+    'labelB',
+    'pseudoA',
+    'pseudoB',
+    'mask',
+  ]);
+  if (inputs.unlabeledWeight !== undefined)
+    requireNumber('cpamLoss2d', 'inputs.unlabeledWeight', inputs.unlabeledWeight, { min: 0 });
   return cpamWith(mixLoss2dTotal, inputs);
 }

@@ -3,6 +3,7 @@
  * of every mix and by all four mixes (Q30). M = 1 outside the cuboid (Ω_out), 0 inside (Ω_in).
  */
 import { tf } from '../backend/tf.js';
+import { requireNumber, requireNumberArray, requireOptions, requireRng } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 
@@ -40,6 +41,8 @@ export const REFERENCE_START_RANGE_2D: readonly number[] = [256, 256];
 
 /** E1: size_i = int(shape_i · ratio), truncation toward zero as Python's int() (LA 74,74,53; 96³ → 64³; 256 → 170). */
 export function cuboidSize(spatialShape: readonly number[], ratio: number): number[] {
+  requireNumberArray('cuboidSize', 'spatialShape', spatialShape, { integer: true, min: 1, minLength: 1 });
+  requireNumber('cuboidSize', 'ratio', ratio);
   return spatialShape.map((s) => Math.trunc(s * ratio));
 }
 
@@ -53,6 +56,10 @@ export function cuboidMask(
   rngOrStart: Rng | readonly number[],
   options: CuboidOptions = {},
 ): CuboidMask {
+  requireNumberArray('cuboidMask', 'spatialShape', spatialShape, { integer: true, min: 1, minLength: 1 });
+  requireNumber('cuboidMask', 'ratio', ratio);
+  if (!Array.isArray(rngOrStart)) requireRng('cuboidMask', 'rngOrStart', rngOrStart);
+  requireOptions('cuboidMask', 'options', options);
   const rank = spatialShape.length;
   if (rank < 1 || spatialShape.some((s) => !Number.isInteger(s) || s < 1)) {
     throw new InputError(
@@ -91,6 +98,14 @@ export function drawCuboidStart(
   rng: Rng,
   options: CuboidOptions = {},
 ): number[] {
+  requireNumberArray('drawCuboidStart', 'spatialShape', spatialShape, {
+    integer: true,
+    min: 1,
+    minLength: 1,
+  });
+  requireNumberArray('drawCuboidStart', 'size', size, { integer: true, min: 0 });
+  requireRng('drawCuboidStart', 'rng', rng);
+  requireOptions('drawCuboidStart', 'options', options);
   const rank = spatialShape.length;
   const startRange = options.startRange ?? 'reference';
   if (startRange === 'valid') return spatialShape.map((s, i) => rng.randint(0, s - size[i] + 1));

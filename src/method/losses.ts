@@ -11,6 +11,7 @@
  * variants check label ranges once per step, outside the gradient closure).
  */
 import { tf } from '../backend/tf.js';
+import { requireNumber, requireOptionalTensor, requireTensor } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 
 /** Dice smoothing of `mask_DiceLoss` (E17). */
@@ -112,6 +113,9 @@ function dice2dFromProbs(p: tf.Tensor3D, oneHot: tf.Tensor3D, mask: tf.Tensor2D 
  * every sample/class; a class absent inside a non-empty mask gives ratio ≈ 0 (≈ full loss).
  */
 export function maskedDiceLoss(logits: tf.Tensor, target: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
+  requireTensor('maskedDiceLoss', 'logits', logits);
+  requireTensor('maskedDiceLoss', 'target', target);
+  requireOptionalTensor('maskedDiceLoss', 'mask', mask);
   return tf.tidy(() => {
     const f = flatten(logits, target, 'maskedDiceLoss');
     const m = mask === undefined ? null : flattenMask(mask, target, f.n, f.v, 'maskedDiceLoss');
@@ -124,6 +128,9 @@ export function maskedDiceLoss(logits: tf.Tensor, target: tf.Tensor, mask?: tf.T
  * ce from logSoftmax for stability. Without a mask: the plain mean over all N·V voxels (pre-training).
  */
 export function maskedCrossEntropy(logits: tf.Tensor, target: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
+  requireTensor('maskedCrossEntropy', 'logits', logits);
+  requireTensor('maskedCrossEntropy', 'target', target);
+  requireOptionalTensor('maskedCrossEntropy', 'mask', mask);
   return tf.tidy(() => {
     const f = flatten(logits, target, 'maskedCrossEntropy');
     const m = mask === undefined ? null : flattenMask(mask, target, f.n, f.v, 'maskedCrossEntropy');
@@ -164,6 +171,13 @@ export function mixLoss(
   weight1 = 1,
   weight2 = 0.5,
 ): tf.Scalar {
+  requireTensor('mixLoss', 'logits', logits);
+  requireTensor('mixLoss', 'target1', target1);
+  requireTensor('mixLoss', 'target2', target2);
+  requireTensor('mixLoss', 'mask1', mask1);
+  requireTensor('mixLoss', 'mask2', mask2);
+  requireNumber('mixLoss', 'weight1', weight1);
+  requireNumber('mixLoss', 'weight2', weight2);
   return tf.tidy(() => {
     const { f1, f2, m1, m2, p, logp } = mixTerms(logits, target1, target2, mask1, mask2, 'mixLoss');
     const sum = tf.addN([
@@ -178,6 +192,9 @@ export function mixLoss(
 
 /** E28 2-D Dice loss (BCP ACDC), from logits (softmax inside); no mask = m ≡ 1. See {@link dice2dFromProbs}. */
 export function diceLoss2d(logits: tf.Tensor, target: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
+  requireTensor('diceLoss2d', 'logits', logits);
+  requireTensor('diceLoss2d', 'target', target);
+  requireOptionalTensor('diceLoss2d', 'mask', mask);
   return tf.tidy(() => {
     const f = flatten(logits, target, 'diceLoss2d');
     const m = mask === undefined ? null : flattenMask(mask, target, f.n, f.v, 'diceLoss2d');
@@ -205,6 +222,13 @@ export function mixLoss2d(
   weight1 = 1,
   weight2 = 0.5,
 ): MixLoss2d {
+  requireTensor('mixLoss2d', 'logits', logits);
+  requireTensor('mixLoss2d', 'target1', target1);
+  requireTensor('mixLoss2d', 'target2', target2);
+  requireTensor('mixLoss2d', 'mask1', mask1);
+  requireTensor('mixLoss2d', 'mask2', mask2);
+  requireNumber('mixLoss2d', 'weight1', weight1);
+  requireNumber('mixLoss2d', 'weight2', weight2);
   return tf.tidy(() => {
     const { f1, f2, m1, m2, p, logp } = mixTerms(logits, target1, target2, mask1, mask2, 'mixLoss2d');
     const dice = tf.add(
@@ -229,6 +253,13 @@ export function mixLoss2dTotal(
   weight1 = 1,
   weight2 = 0.5,
 ): tf.Scalar {
+  requireTensor('mixLoss2dTotal', 'logits', logits);
+  requireTensor('mixLoss2dTotal', 'target1', target1);
+  requireTensor('mixLoss2dTotal', 'target2', target2);
+  requireTensor('mixLoss2dTotal', 'mask1', mask1);
+  requireTensor('mixLoss2dTotal', 'mask2', mask2);
+  requireNumber('mixLoss2dTotal', 'weight1', weight1);
+  requireNumber('mixLoss2dTotal', 'weight2', weight2);
   return tf.tidy(() => {
     const { dice, ce } = mixLoss2d(logits, target1, target2, mask1, mask2, weight1, weight2);
     return tf.mul(tf.add(dice, ce), 0.5) as tf.Scalar;
@@ -251,5 +282,6 @@ export type MixTermLoss = (
 
 /** 1 − m, for the complementary region of a cuboid mask (E20, E22, E23). Caller owns the result. */
 export function complementMask(mask: tf.Tensor): tf.Tensor {
+  requireTensor('complementMask', 'mask', mask);
   return tf.tidy(() => tf.sub(1, tf.cast(mask, 'float32')));
 }

@@ -3,6 +3,7 @@
  * the outside of the cuboid (M = 1) and `b` is pasted inside (M = 0).
  */
 import { tf } from '../backend/tf.js';
+import { requireTensor } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -39,6 +40,9 @@ function checkPair(a: tf.Tensor, b: tf.Tensor, what: string): void {
 
 /** Images `[N, ...S, C]` (float32): M⊙a + (1−M)⊙b, the mask broadcast over N and C. Caller owns the result. */
 export function mixImages(a: tf.Tensor, b: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  requireTensor('mixImages', 'a', a);
+  requireTensor('mixImages', 'b', b);
+  requireTensor('mixImages', 'mask', mask);
   checkPair(a, b, 'mixImages');
   if (a.dtype === 'int32')
     throw new InputError('mixImages: images must be float32; use mixLabels for labels');
@@ -53,6 +57,9 @@ export function mixImages(a: tf.Tensor, b: tf.Tensor, mask: tf.Tensor): tf.Tenso
  * The mask must be binary (a cuboid mask is).
  */
 export function mixLabels(a: tf.Tensor, b: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  requireTensor('mixLabels', 'a', a);
+  requireTensor('mixLabels', 'b', b);
+  requireTensor('mixLabels', 'mask', mask);
   checkPair(a, b, 'mixLabels');
   if (a.dtype !== 'int32') throw new InputError(`mixLabels: labels must be int32, got ${a.dtype}`);
   return tf.tidy(() => {
@@ -63,6 +70,9 @@ export function mixLabels(a: tf.Tensor, b: tf.Tensor, mask: tf.Tensor): tf.Tenso
 
 /** Dispatches on dtype: int32 → {@link mixLabels}, otherwise {@link mixImages}. */
 export function mix(a: tf.Tensor, b: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  requireTensor('mix', 'a', a);
+  requireTensor('mix', 'b', b);
+  requireTensor('mix', 'mask', mask);
   return a.dtype === 'int32' ? mixLabels(a, b, mask) : mixImages(a, b, mask);
 }
 
@@ -86,6 +96,11 @@ export function cpamMixes(
   unlabeledB: tf.Tensor,
   mask: tf.Tensor,
 ): CpamMixedImages {
+  requireTensor('cpamMixes', 'labeledA', labeledA);
+  requireTensor('cpamMixes', 'labeledB', labeledB);
+  requireTensor('cpamMixes', 'unlabeledA', unlabeledA);
+  requireTensor('cpamMixes', 'unlabeledB', unlabeledB);
+  requireTensor('cpamMixes', 'mask', mask);
   return {
     xl: mixImages(labeledA, unlabeledA, mask),
     xu: mixImages(unlabeledB, labeledB, mask),

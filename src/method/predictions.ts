@@ -10,10 +10,12 @@
  * gradient and without a device read. (TF.js has no stopGradient, and `equal` has no gradient at all.)
  */
 import { tf } from '../backend/tf.js';
+import { requireInteger, requireTensor } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 
 /** Hard predictions `[N, ...S]` int32 from logits `[N, ...S, K]` (channels last). Caller owns the result. */
 export function hardPredictions(logits: tf.Tensor): tf.Tensor {
+  requireTensor('hardPredictions', 'logits', logits);
   const k = logits.shape[logits.rank - 1];
   if (logits.rank < 2 || !(k >= 2)) {
     throw new InputError(
@@ -37,6 +39,9 @@ export function hardPredictions(logits: tf.Tensor): tf.Tensor {
  * `tf.equal` so that it can sit on a gradient path (its gradient is zero; `Equal` has no gradient function).
  */
 export function classEquality(a: tf.Tensor, b: tf.Tensor, numClasses: number): tf.Tensor {
+  requireTensor('classEquality', 'a', a);
+  requireTensor('classEquality', 'b', b);
+  requireInteger('classEquality', 'numClasses', numClasses, { min: 1 });
   return tf.tidy(() =>
     tf.sum(tf.mul(tf.oneHot(a, numClasses, 1, 0, 'float32'), tf.oneHot(b, numClasses, 1, 0, 'float32')), -1),
   );

@@ -2,6 +2,7 @@
  * Stage-1 pre-training loss on a mixed labeled pair X_mix = M⊙L_a + (1−M)⊙L_b (method-spec §3.2, §3.8).
  */
 import { tf } from '../backend/tf.js';
+import { requireTensor } from '../util/args.js';
 import { complementMask, maskedCrossEntropy, maskedDiceLoss, mixLoss2d } from './losses.js';
 import { mixLabels } from './mix.js';
 
@@ -22,6 +23,10 @@ export function pretrainLoss(
   labelB: tf.Tensor,
   mask: tf.Tensor,
 ): PretrainLossParts {
+  requireTensor('pretrainLoss', 'logits', logits);
+  requireTensor('pretrainLoss', 'labelA', labelA);
+  requireTensor('pretrainLoss', 'labelB', labelB);
+  requireTensor('pretrainLoss', 'mask', mask);
   return tf.tidy(() => {
     const mixed = mixLabels(labelA, labelB, mask);
     const ce = maskedCrossEntropy(logits, mixed);
@@ -40,6 +45,10 @@ export function pretrainLoss2d(
   labelB: tf.Tensor,
   mask: tf.Tensor,
 ): PretrainLossParts {
+  requireTensor('pretrainLoss2d', 'logits', logits);
+  requireTensor('pretrainLoss2d', 'labelA', labelA);
+  requireTensor('pretrainLoss2d', 'labelB', labelB);
+  requireTensor('pretrainLoss2d', 'mask', mask);
   return tf.tidy(() => {
     const { dice, ce } = mixLoss2d(logits, labelA, labelB, mask, complementMask(mask), 1, 1);
     return { total: tf.mul(tf.add(dice, ce), 0.5) as tf.Scalar, dice, ce };

@@ -3,6 +3,7 @@
  * (it reads the teacher output back to the host to run the connected-component filter).
  */
 import { tf } from '../backend/tf.js';
+import { requireOptions, requireTensor } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import { type Connectivity, largestConnectedComponent } from './connected-components.js';
 import { hardPredictions } from './predictions.js';
@@ -25,6 +26,8 @@ export interface PseudoLabelOptions {
  * Caller owns the result.
  */
 export function pseudoLabels(teacherLogits: tf.Tensor, options: PseudoLabelOptions = {}): tf.Tensor {
+  requireTensor('pseudoLabels', 'teacherLogits', teacherLogits);
+  requireOptions('pseudoLabels', 'options', options);
   if (teacherLogits.rank !== 4 && teacherLogits.rank !== 5) {
     throw new InputError(
       `pseudoLabels: teacher logits must be [N,H,W,K] or [N,X,Y,Z,K], got [${teacherLogits.shape.join(', ')}]`,
@@ -61,6 +64,7 @@ export function pseudoLabels(teacherLogits: tf.Tensor, options: PseudoLabelOptio
 
 /** Fraction of non-background voxels of an int32 label tensor (diagnostics: pseudo-label foreground). */
 export function foregroundFraction(labels: tf.Tensor): number {
+  requireTensor('foregroundFraction', 'labels', labels);
   const data = labels.dataSync();
   if (data.length === 0) return 0;
   let fg = 0;

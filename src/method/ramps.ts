@@ -1,8 +1,12 @@
+import { requireNumber } from '../util/args.js';
+
 /**
  * The sigmoid ramp-up of the mean-teacher consistency weight (method-spec §3.1; SSL4MIS `ramps.sigmoid_rampup`):
  * exp(−5·(1 − clip(t, 0, L)/L)²), and 1 when L = 0.
  */
 export function sigmoidRampup(current: number, rampupLength: number): number {
+  requireNumber('sigmoidRampup', 'current', current);
+  requireNumber('sigmoidRampup', 'rampupLength', rampupLength, { min: 0 });
   if (rampupLength === 0) return 1;
   const t = Math.min(Math.max(current, 0), rampupLength);
   const phase = 1 - t / rampupLength;

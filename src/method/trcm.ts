@@ -9,6 +9,7 @@
  * without a host read (TF.js has no stopGradient). A test checks that they contribute no gradient.
  */
 import { tf } from '../backend/tf.js';
+import { requireTensor, requireTensorFields } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import { classEquality, hardPredictions } from './predictions.js';
 
@@ -48,6 +49,12 @@ export function trcmMasks(
   labelB: tf.Tensor,
   mask: tf.Tensor,
 ): TrcmMasks {
+  requireTensor('trcmMasks', 'logitsL', logitsL);
+  requireTensor('trcmMasks', 'logitsU', logitsU);
+  requireTensor('trcmMasks', 'logitsLL', logitsLL);
+  requireTensor('trcmMasks', 'labelA', labelA);
+  requireTensor('trcmMasks', 'labelB', labelB);
+  requireTensor('trcmMasks', 'mask', mask);
   const expected = logitsLL.shape;
   for (const [name, t] of [
     ['logitsL', logitsL],
@@ -97,6 +104,8 @@ export interface ReliableFraction {
 
 /** Reliable fractions of TRCM masks for the log (reads three scalars from the device). */
 export function reliableFraction(masks: TrcmMasks, mask: tf.Tensor): ReliableFraction {
+  requireTensorFields('reliableFraction', 'masks', masks, ['reliableA', 'reliableB']);
+  requireTensor('reliableFraction', 'mask', mask);
   const [a, b, out, all] = tf.tidy(() => {
     const m = regionMask(mask, masks.reliableA);
     const full = tf.mul(m, tf.onesLike(masks.reliableA));

@@ -19,6 +19,7 @@ import {
   writeSafetensors,
 } from '../io/safetensors.js';
 import type { Optimizer, OptimizerState } from '../train/optimizer.js';
+import { requireNumberArray, requireObject, requireString } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import type { SegmentationModel } from './types.js';
 
@@ -72,6 +73,13 @@ export function weightsToSafetensors(options: SaveWeightsOptions): {
   tensors: Record<string, SafetensorsTensor>;
   metadata: Record<string, string>;
 } {
+  requireObject('weightsToSafetensors', 'options', options);
+  requireObject(
+    'weightsToSafetensors',
+    'options.models',
+    options.models,
+    'a record of prefix → model, e.g. { student }',
+  );
   const tensors: Record<string, SafetensorsTensor> = {};
   const metadata: Record<string, string> = { ...(options.metadata ?? {}) };
   const prefixes = Object.keys(options.models);
@@ -112,6 +120,14 @@ export function weightsToSafetensors(options: SaveWeightsOptions): {
 
 /** Writes models, optimizer slots and extras to one safetensors file, atomically. */
 export async function saveWeights(path: string, options: SaveWeightsOptions): Promise<void> {
+  requireString('saveWeights', 'path', path);
+  requireObject('saveWeights', 'options', options);
+  requireObject(
+    'saveWeights',
+    'options.models',
+    options.models,
+    'a record of prefix → model, e.g. { student }',
+  );
   const { tensors, metadata } = weightsToSafetensors(options);
   await writeSafetensors(path, tensors, metadata);
 }
@@ -126,6 +142,16 @@ export function assignWeights(
   fileName: string,
   options: LoadWeightsOptions,
 ): LoadedWeights {
+  requireObject('assignWeights', 'file', file, 'a safetensors file (readSafetensors)');
+  requireObject('assignWeights', 'file.tensors', file.tensors);
+  requireString('assignWeights', 'fileName', fileName);
+  requireObject('assignWeights', 'options', options);
+  requireObject(
+    'assignWeights',
+    'options.models',
+    options.models,
+    'a record of prefix → model, e.g. { student }',
+  );
   const assignments: [tf.Variable, SafetensorsTensor][] = [];
   const claimed = new Set<string>();
   for (const [prefix, source] of Object.entries(options.models)) {
@@ -186,6 +212,14 @@ export function assignWeights(
 
 /** Reads a checkpoint written by `saveWeights` into existing models (and optionally an optimizer). */
 export async function loadWeights(path: string, options: LoadWeightsOptions): Promise<LoadedWeights> {
+  requireString('loadWeights', 'path', path);
+  requireObject('loadWeights', 'options', options);
+  requireObject(
+    'loadWeights',
+    'options.models',
+    options.models,
+    'a record of prefix → model, e.g. { student }',
+  );
   return assignWeights(await readSafetensors(path), path, options);
 }
 
@@ -215,10 +249,14 @@ function permute(t: SafetensorsTensor, perm: number[] | undefined): SafetensorsT
 
 /** TF.js kernel layout → PyTorch (`permute(4, 3, 0, 1, 2)` for 3-D, `(3, 2, 0, 1)` for 2-D; others copied). */
 export function toPyTorchLayout(t: SafetensorsTensor): SafetensorsTensor {
+  requireObject('toPyTorchLayout', 't', t, 'a safetensors tensor { dtype, shape, data }');
+  requireNumberArray('toPyTorchLayout', 't.shape', t.shape, { integer: true, min: 0 });
   return permute(t, TO_TORCH[t.shape.length]);
 }
 
 /** PyTorch kernel layout → TF.js (inverse of `toPyTorchLayout`). */
 export function fromPyTorchLayout(t: SafetensorsTensor): SafetensorsTensor {
+  requireObject('fromPyTorchLayout', 't', t, 'a safetensors tensor { dtype, shape, data }');
+  requireNumberArray('fromPyTorchLayout', 't.shape', t.shape, { integer: true, min: 0 });
   return permute(t, FROM_TORCH[t.shape.length]);
 }

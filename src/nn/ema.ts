@@ -5,6 +5,7 @@
  * included (`includeBatchNormStats: true`; `num_batches_tracked` has no counterpart here).
  */
 import { tf } from '../backend/tf.js';
+import { requireModel, requireNumber, requireOptions } from '../util/args.js';
 import { SsmisError } from '../util/errors.js';
 import type { CloneOptions, SegmentationModel } from './types.js';
 
@@ -45,6 +46,10 @@ export function updateEma(
   alpha: number,
   options: EmaOptions = {},
 ): void {
+  requireModel('updateEma', 'teacher', teacher);
+  requireModel('updateEma', 'student', student);
+  requireNumber('updateEma', 'alpha', alpha, { min: 0, max: 1 });
+  requireOptions('updateEma', 'options', options);
   if (!(alpha >= 0 && alpha <= 1)) throw new SsmisError(`updateEma: alpha must be in [0, 1], found ${alpha}`);
   const list = pairs(teacher.namedParameters(), student.namedParameters(), 'parameters');
   if (options.includeBatchNormStats) {
@@ -60,11 +65,15 @@ export function updateEma(
  * neither `tf.variableGrads` without a var list nor an optimizer can touch them. Default name `teacher`.
  */
 export function createTeacher<M extends SegmentationModel>(student: M, options: CloneOptions = {}): M {
+  requireModel('createTeacher', 'student', student);
+  requireOptions('createTeacher', 'options', options);
   return student.clone({ name: options.name ?? 'teacher', trainable: false }) as M;
 }
 
 /** Copies every variable (parameters and BN buffers) of `source` into `target` (same architecture). */
 export function copyWeights(target: SegmentationModel, source: SegmentationModel): void {
+  requireModel('copyWeights', 'target', target);
+  requireModel('copyWeights', 'source', source);
   const list = [
     ...pairs(target.namedParameters(), source.namedParameters(), 'parameters'),
     ...pairs(target.namedBuffers(), source.namedBuffers(), 'batch-norm buffers'),

@@ -8,6 +8,7 @@
  * Kernels are `[kh, kw, in, out]`; PyTorch's `[out, in, kh, kw]` is the permutation (3, 2, 0, 1).
  */
 import { tf } from '../backend/tf.js';
+import { requireBoolean, requireNumber, requireOptions, requireRng, requireString } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { batchNorm, conv2d, elementDropout, type ForwardContext, upsampleBilinear2x } from './layers.js';
@@ -116,6 +117,7 @@ export function unet2dParameterSpecs(options: UNet2dOptions = {}): ParameterSpec
 
 /** Trainable parameter count from the specs alone: 1,813,764 at the defaults. */
 export function unet2dParameterCount(options: UNet2dOptions = {}): number {
+  requireOptions('unet2dParameterCount', 'options', options);
   return countParameters(unet2dParameterSpecs(options));
 }
 
@@ -172,6 +174,11 @@ function buildUNet2d(
  * Dropout masks come from `apply`'s `rng` (fallback: a model-owned stream, not checkpointed).
  */
 export function createUNet2d(options: UNet2dOptions = {}): UNet2dModel {
+  requireOptions('createUNet2d', 'options', options);
+  if (options.name !== undefined) requireString('createUNet2d', 'options.name', options.name);
+  if (options.seed !== undefined) requireNumber('createUNet2d', 'options.seed', options.seed);
+  if (options.rng !== undefined) requireRng('createUNet2d', 'options.rng', options.rng);
+  if (options.trainable !== undefined) requireBoolean('createUNet2d', 'options.trainable', options.trainable);
   const o = resolve(options);
   const name = options.name ?? 'unet2d';
   const seed = options.seed ?? 0;

@@ -9,6 +9,7 @@
  * to PyTorch's layout by the axis permutation (4, 3, 0, 1, 2) (see `checkpoint.ts`).
  */
 import { tf } from '../backend/tf.js';
+import { requireBoolean, requireNumber, requireOptions, requireRng, requireString } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { batchNormRelu, channelDropout, conv3d, conv3dTranspose2, type ForwardContext } from './layers.js';
@@ -131,6 +132,7 @@ export function vnetParameterSpecs(options: VNetOptions = {}): ParameterSpec[] {
 
 /** Trainable parameter count from the specs alone (no tensors): 9,448,866 at the defaults. */
 export function vnetParameterCount(options: VNetOptions = {}): number {
+  requireOptions('vnetParameterCount', 'options', options);
   return countParameters(vnetParameterSpecs(options));
 }
 
@@ -204,6 +206,13 @@ function buildVNet(o: ResolvedVNetOptions, name: string, store: ParameterStore, 
  * should not rely on (its state is not checkpointed).
  */
 export function createVNet(options: VNetOptions = {}): VNetModel {
+  requireOptions('createVNet', 'options', options);
+  if (options.name !== undefined) requireString('createVNet', 'options.name', options.name);
+  if (options.seed !== undefined) requireNumber('createVNet', 'options.seed', options.seed);
+  if (options.rng !== undefined) requireRng('createVNet', 'options.rng', options.rng);
+  if (options.trainable !== undefined) requireBoolean('createVNet', 'options.trainable', options.trainable);
+  if (options.dropout !== undefined)
+    requireNumber('createVNet', 'options.dropout', options.dropout, { min: 0 });
   const o = resolve(options);
   const name = options.name ?? 'vnet';
   const seed = options.seed ?? 0;

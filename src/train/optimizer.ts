@@ -13,6 +13,7 @@
  */
 import { tf } from '../backend/tf.js';
 import type { SafetensorsTensor } from '../io/safetensors.js';
+import { objectArgument, requireFunction, requireMap, requireObject } from '../util/args.js';
 import { InputError, SsmisError } from '../util/errors.js';
 
 export interface SgdConfig {
@@ -101,6 +102,9 @@ abstract class SlotOptimizer implements Optimizer {
   }
 
   step(lossFn: () => tf.Scalar, vars: Map<string, tf.Variable>): number {
+    const fn = `${this.constructor.name}.step`;
+    requireFunction(fn, 'lossFn', lossFn);
+    requireMap(fn, 'vars', vars);
     const byEngineName = new Map<string, string>();
     for (const [key, v] of vars) {
       if (!v.trainable) throw new SsmisError(`optimizer: parameter ${key} (${v.name}) is not trainable`);
@@ -123,6 +127,8 @@ abstract class SlotOptimizer implements Optimizer {
   }
 
   applyGradients(grads: Map<string, tf.Tensor>, vars: Map<string, tf.Variable>): void {
+    requireMap(`${this.constructor.name}.applyGradients`, 'grads', grads);
+    requireMap(`${this.constructor.name}.applyGradients`, 'vars', vars);
     tf.tidy(() => {
       for (const [key, grad] of grads) {
         const param = vars.get(key);
@@ -153,6 +159,8 @@ abstract class SlotOptimizer implements Optimizer {
   }
 
   setState(state: OptimizerState, vars?: Map<string, tf.Variable>): void {
+    requireObject(`${this.constructor.name}.setState`, 'state', state, 'an optimizer state (getState())');
+    if (vars !== undefined) requireMap(`${this.constructor.name}.setState`, 'vars', vars);
     if (state.type !== this.type) {
       throw new InputError(`optimizer state: expected a ${this.type} state, found ${state.type}`);
     }
@@ -226,7 +234,7 @@ export class SgdOptimizer extends SlotOptimizer {
   readonly nesterov: boolean;
 
   constructor(config: Omit<SgdConfig, 'type'>) {
-    super(config.lr);
+    super(objectArgument('SgdOptimizer', 'config', config).lr);
     this.momentum = config.momentum ?? 0;
     this.weightDecay = config.weightDecay ?? 0;
     this.dampening = config.dampening ?? 0;
@@ -275,7 +283,7 @@ export class AdamOptimizer extends SlotOptimizer {
   readonly weightDecay: number;
 
   constructor(config: Omit<AdamConfig, 'type'>) {
-    super(config.lr);
+    super(objectArgument('AdamOptimizer', 'config', config).lr);
     this.beta1 = config.beta1 ?? 0.9;
     this.beta2 = config.beta2 ?? 0.999;
     this.eps = config.eps ?? 1e-8;
@@ -319,6 +327,7 @@ export class AdamOptimizer extends SlotOptimizer {
 }
 
 export function createOptimizer(config: OptimizerConfig): SgdOptimizer | AdamOptimizer {
+  requireObject('createOptimizer', 'config', config, 'an optimizer config ({ type: sgd | adam, lr, ... })');
   switch (config.type) {
     case 'sgd':
       return new SgdOptimizer(config);

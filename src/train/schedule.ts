@@ -1,3 +1,5 @@
+import { requireInteger, requireNumber, requireObject } from '../util/args.js';
+
 /** Learning-rate schedules of method-spec §3.3 (quirk Q6: per-config). */
 export type ScheduleSpec =
   | { type: 'constant' }
@@ -12,6 +14,10 @@ export type ScheduleSpec =
  * - constant (pre-training, ACDC): base.
  */
 export function learningRate(schedule: ScheduleSpec, base: number, i: number, total: number): number {
+  requireObject('learningRate', 'schedule', schedule, 'a schedule ({ type: constant | poly | step, ... })');
+  requireNumber('learningRate', 'base', base);
+  requireInteger('learningRate', 'i', i, { min: 1 });
+  requireInteger('learningRate', 'total', total, { min: 1 });
   if (!Number.isInteger(i) || i < 1) throw new RangeError(`iteration must be an integer ≥ 1, got ${i}`);
   switch (schedule.type) {
     case 'constant':

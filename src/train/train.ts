@@ -8,7 +8,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { type BackendInfo, initBackend } from '../backend/init.js';
 import { tf } from '../backend/tf.js';
-import { configToYaml, labeledCaseCount, type SsmisConfig } from '../config/index.js';
+import { configToYaml, labeledCaseCount, requireConfig, type SsmisConfig } from '../config/index.js';
 import { BatchLoader, disposeBatch } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
 import { configSplitIds, openConfigDataset } from '../data/from-config.js';
@@ -17,6 +17,7 @@ import type { MethodVariant, StepConfig, StepContext, StepLoss } from '../method
 import { createModel } from '../nn/create.js';
 import { copyWeights, createTeacher, updateEma } from '../nn/ema.js';
 import type { SegmentationModel } from '../nn/types.js';
+import { requireOptions } from '../util/args.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, InputError, SsmisError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
@@ -298,6 +299,8 @@ export function historyToSvg(
  * gradient, student loss inside, optimizer step, EMA, learning rate for the next step, validation.
  */
 export async function train(config: SsmisConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  config = requireConfig('train', 'config', config);
+  requireOptions('train', 'options', options);
   const backend = await initBackend({
     backend: config.backend.name,
     fastKernels: config.backend.fastKernels,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { argumentError, requireOptions, requireString } from './args.js';
 
 /**
  * Writes a file so that readers see either the old content or the whole new one, never a partial file:
@@ -13,6 +14,10 @@ export async function writeFileAtomic(
   data: string | Uint8Array,
   options: { beforeRename?: () => void } = {},
 ): Promise<void> {
+  requireString('writeFileAtomic', 'file', file);
+  if (typeof data !== 'string' && !(data instanceof Uint8Array))
+    throw argumentError('writeFileAtomic', 'data', 'a string or a Uint8Array', data);
+  requireOptions('writeFileAtomic', 'options', options);
   await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = atomicTempPath(file);
   let handle: fs.FileHandle | undefined;

@@ -5,6 +5,8 @@
  * identical on every platform). Seeds are expanded with splitmix32.
  */
 
+import { requireArray, requireInteger, requireNumber, requireObject, requireString } from './args.js';
+
 export interface RngState {
   /** Four uint32 words of the xoshiro128** state. */
   s: [number, number, number, number];
@@ -42,6 +44,8 @@ export class Rng {
   private s3: number;
 
   constructor(seed: number | RngState) {
+    if (typeof seed === 'number') requireNumber('Rng', 'seed', seed);
+    else requireObject('Rng', 'seed', seed, 'a number or an Rng state (rng.getState())');
     if (typeof seed === 'number') {
       if (!Number.isFinite(seed)) throw new RangeError(`Rng seed must be a finite number, got ${seed}`);
       const next = splitmix32(Math.trunc(seed) >>> 0);
@@ -65,6 +69,8 @@ export class Rng {
 
   /** An independent generator for a named stream of a run seed. */
   static stream(seed: number, name: string): Rng {
+    requireNumber('Rng.stream', 'seed', seed);
+    requireString('Rng.stream', 'name', name);
     return new Rng((Math.trunc(seed) ^ hashString(name)) >>> 0);
   }
 
@@ -73,6 +79,7 @@ export class Rng {
   }
 
   setState(state: RngState): void {
+    requireObject('Rng.setState', 'state', state, 'an Rng state (getState())');
     const copy = new Rng(state);
     this.s0 = copy.s0;
     this.s1 = copy.s1;
@@ -109,6 +116,8 @@ export class Rng {
    * method-spec notation). Unbiased (rejection sampling).
    */
   randint(low: number, high: number): number {
+    requireInteger('Rng.randint', 'low', low);
+    requireInteger('Rng.randint', 'high', high);
     if (!Number.isInteger(low) || !Number.isInteger(high)) {
       throw new RangeError(`randint bounds must be integers, got (${low}, ${high})`);
     }
@@ -124,6 +133,8 @@ export class Rng {
 
   /** Standard normal (Box–Muller; one value per call so the state stays four words). */
   normal(mean = 0, std = 1): number {
+    requireNumber('Rng.normal', 'mean', mean);
+    requireNumber('Rng.normal', 'std', std);
     let u = 0;
     while (u === 0) u = this.random();
     const v = this.random();
@@ -132,11 +143,14 @@ export class Rng {
 
   /** Uniform float in [low, high). */
   uniform(low: number, high: number): number {
+    requireNumber('Rng.uniform', 'low', low);
+    requireNumber('Rng.uniform', 'high', high);
     return low + (high - low) * this.random();
   }
 
   /** In-place Fisher–Yates shuffle; returns the array. */
   shuffle<T>(items: T[]): T[] {
+    requireArray('Rng.shuffle', 'items', items);
     for (let i = items.length - 1; i > 0; i--) {
       const j = this.randint(0, i + 1);
       const tmp = items[i];
@@ -148,6 +162,7 @@ export class Rng {
 
   /** A random permutation of 0..n−1. */
   permutation(n: number): number[] {
+    requireInteger('Rng.permutation', 'n', n, { min: 0 });
     return this.shuffle(Array.from({ length: n }, (_, i) => i));
   }
 

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
+import { loadConfig, parseConfig, requireConfig } from '../../src/config/index.js';
 
 const configsDir = new URL('../../configs/', import.meta.url).pathname;
 const files = [
@@ -28,9 +28,37 @@ describe('shipped configs', () => {
     }
   });
 
-  it.each(files.map((f) => [f]))('%s validates', async (file) => {
+  it.each(files.map((f) => [f]))('%s validates, and its parsed config parses to itself', async (file) => {
     const { config } = await loadConfig(path.join(configsDir, file));
     expect(config.run.name.length).toBeGreaterThan(0);
+    // train(config) and evaluate(config) validate their argument again: a parsed config must pass unchanged.
+    expect(parseConfig(config)).toEqual(config);
+    expect(requireConfig('train', 'config', config)).toEqual(config);
+  });
+
+  it('a parsed config parses to itself for small patches and 2-D models too', () => {
+    for (const input of [
+      { run: { name: 'a' }, data: { dataset: 'd', patchSize: [16, 16, 16] } },
+      {
+        run: { name: 'b' },
+        data: { dataset: 'd', patchSize: [32, 16, 16] },
+        train: { batch: { labeled: 2, unlabeled: 2 } },
+      },
+      { run: { name: 'c' }, model: 'unet2d', data: { dataset: 'd', sliceResize: [64, 64] } },
+      {
+        run: { name: 'd' },
+        data: { dataset: 'd' },
+        method: { name: 'supervised' },
+        train: { validation: { split: 'none' } },
+      },
+    ]) {
+      const config = parseConfig(input);
+      expect(parseConfig(config)).toEqual(config);
+    }
+    // The reference strides, capped by a smaller patch (a stride beyond the patch would skip voxels).
+    expect(
+      parseConfig({ run: { name: 'a' }, data: { dataset: 'd', patchSize: [16, 16, 16] } }).eval.strides,
+    ).toEqual([16, 16, 4]);
   });
 
   it('paper settings carry the reference values', async () => {

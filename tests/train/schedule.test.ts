@@ -21,6 +21,8 @@ describe('learningRate (method-spec §3.3)', () => {
 
   it('constant and invalid iterations', () => {
     expect(learningRate({ type: 'constant' }, 0.01, 9999, 10)).toBe(0.01);
-    expect(() => learningRate({ type: 'constant' }, 0.01, 0, 10)).toThrow('iteration must be an integer ≥ 1');
+    expect(() => learningRate({ type: 'constant' }, 0.01, 0, 10)).toThrow(
+      "learningRate: argument 'i' must be an integer ≥ 1, got number 0",
+    );
   });
 });

@@ -5,6 +5,7 @@
  * `result.failed` is not empty; `result.absent` lists the split cases missing from `--raw`.
  */
 import { promises as fs } from 'node:fs';
+import { requireObject, requireString } from '../../util/args.js';
 import { InputError } from '../../util/errors.js';
 import { ACDC_META, acdcUnits } from './acdc.js';
 import { BRATS_META, bratsUnits } from './brats2019.js';
@@ -104,6 +105,9 @@ function shape3(value: number | number[] | undefined, name: string): Shape3 | un
  * anything is written; a failing case is reported in `result.failed` and the others go on.
  */
 export async function prepareDataset(options: PrepareOptions): Promise<PrepareResult> {
+  requireObject('prepareDataset', 'options', options);
+  requireString('prepareDataset', 'options.raw', options.raw);
+  requireString('prepareDataset', 'options.out', options.out);
   const { dataset, raw, out } = options;
   if (!PRESET_DATASETS.includes(dataset)) {
     throw new InputError(

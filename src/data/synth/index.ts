@@ -4,6 +4,8 @@
  * Deterministic: case `id` is generated from `Rng.stream(seed, 'synth/<dataset>/<id>')`, so a case does not
  * depend on how many others are generated.
  */
+
+import { requireObject, requireString } from '../../util/args.js';
 import { InputError } from '../../util/errors.js';
 import { PRESET_DATASETS, readSplitLists } from '../prepare/splits.js';
 import { writeAcdcPatient } from './acdc.js';
@@ -47,6 +49,8 @@ const MIN_SIZE = {
  * `openSynthOutput`). Every check runs before anything is written.
  */
 export async function synthesize(options: SynthesizeOptions): Promise<SynthesizeResult> {
+  requireObject('synthesize', 'options', options);
+  requireString('synthesize', 'options.out', options.out);
   const { dataset, out } = options;
   if (!PRESET_DATASETS.includes(dataset)) {
     throw new InputError(

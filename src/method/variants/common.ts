@@ -4,6 +4,7 @@
  */
 import { tf } from '../../backend/tf.js';
 import type { SegmentationModel } from '../../nn/types.js';
+import { requireModel, requireObject, requireTensorFields } from '../../util/args.js';
 import { InputError, SsmisError } from '../../util/errors.js';
 import type { BcpLossInputs, CpamLossInputs } from '../cpam-loss.js';
 import { cuboidMask } from '../cuboid.js';
@@ -49,6 +50,10 @@ function shapeText(s: readonly number[]): string {
  * gradient closure, so the losses can trust their targets).
  */
 export function validateBatch(variant: MethodVariant, ctx: StepContext, batch: StepBatch): void {
+  const where = `method variant '${variant.name}'`;
+  requireObject(where, 'ctx', ctx, 'a step context ({ student, rng, dropoutRng, iteration, config })');
+  requireModel(where, 'ctx.student', ctx.student);
+  requireTensorFields(where, 'batch', batch, ['labeledImages', 'labeledLabels']);
   const what = `method variant '${variant.name}'`;
   const dims = ctx.student.spatialDims;
   const img = batch.labeledImages;
@@ -268,6 +273,10 @@ export function copyPasteStepLoss<P extends { total: tf.Scalar }>(
     inputs: BcpLossInputs,
   ) => { parts: Record<string, number>; diagnostics?: Record<string, number> },
 ): StepLoss {
+  const where = `method variant '${variant}'`;
+  requireObject(where, 'ctx', ctx, 'a step context ({ student, rng, dropoutRng, iteration, config })');
+  requireModel(where, 'ctx.student', ctx.student);
+  requireObject(where, 'prepared', prep, 'a prepared step (prepare(ctx, batch))');
   const family = resolveConfig(ctx).lossFamily;
   let parts: Record<string, number> = {};
   let diagnostics: Record<string, number> = {};

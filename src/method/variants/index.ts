@@ -1,4 +1,6 @@
 /** The method-variant registry (design decision 7: `method.name`). */
+
+import { requireString } from '../../util/args.js';
 import { InputError } from '../../util/errors.js';
 import { bcpVariant } from './bcp.js';
 import { cpamVariant } from './cpam.js';
@@ -18,6 +20,7 @@ export const methodVariants: Readonly<Record<MethodVariantName, MethodVariant>> 
 export const METHOD_VARIANT_NAMES = Object.keys(methodVariants) as MethodVariantName[];
 
 export function getMethodVariant(name: string): MethodVariant {
+  requireString('getMethodVariant', 'name', name);
   if (!Object.hasOwn(methodVariants, name)) {
     throw new InputError(
       `method.name: unknown method variant '${name}', expected one of ${METHOD_VARIANT_NAMES.join(', ')}`,

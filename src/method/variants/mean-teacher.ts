@@ -8,6 +8,7 @@
  * mean over all unlabeled voxels and classes. No mixing, no cuboid.
  */
 import { tf } from '../../backend/tf.js';
+import { requireModel, requireObject, requireTensorFields } from '../../util/args.js';
 import { sigmoidRampup } from '../ramps.js';
 import {
   batchRows,
@@ -34,6 +35,15 @@ export const meanTeacherVariant: MethodVariant = {
     return preparedStep({ teacherProbs }, {});
   },
   loss(ctx, batch, prep): StepLoss {
+    requireObject(
+      "method variant 'mean-teacher'",
+      'ctx',
+      ctx,
+      'a step context ({ student, rng, dropoutRng, iteration, config })',
+    );
+    requireModel("method variant 'mean-teacher'", 'ctx.student', ctx.student);
+    requireTensorFields("method variant 'mean-teacher'", 'batch', batch, ['labeledImages', 'labeledLabels']);
+    requireObject("method variant 'mean-teacher'", 'prepared', prep, 'a prepared step (prepare(ctx, batch))');
     const cfg = resolveConfig(ctx);
     const teacherProbs = prepared(prep, 'teacherProbs', meanTeacherVariant.name);
     const unlabeled = batch.unlabeledImages as tf.Tensor;

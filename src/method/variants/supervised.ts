@@ -3,6 +3,7 @@
  * (the E27 form without the cuboid mix; E28/E29 for `2d`). All N_l labeled images go through one forward.
  */
 import { tf } from '../../backend/tf.js';
+import { requireModel, requireObject, requireTensorFields } from '../../util/args.js';
 import {
   preparedStep,
   resolveConfig,
@@ -22,6 +23,14 @@ export const supervisedVariant: MethodVariant = {
     return preparedStep({}, {});
   },
   loss(ctx, batch): StepLoss {
+    requireObject(
+      "method variant 'supervised'",
+      'ctx',
+      ctx,
+      'a step context ({ student, rng, dropoutRng, iteration, config })',
+    );
+    requireModel("method variant 'supervised'", 'ctx.student', ctx.student);
+    requireTensorFields("method variant 'supervised'", 'batch', batch, ['labeledImages', 'labeledLabels']);
     const family = resolveConfig(ctx).lossFamily;
     let parts: Record<string, number> = {};
     const loss = tf.tidy(() => {
