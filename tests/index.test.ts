@@ -32,6 +32,10 @@ describe('package root', () => {
     }
   });
 
+  it('exports inferVolume, what evaluation and prediction run on a whole volume', () => {
+    expect(typeof api.inferVolume).toBe('function');
+  });
+
   it("resolves as 'ssmis' through package.json exports (what another Node project imports)", async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [
       '--input-type=module',

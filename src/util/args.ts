@@ -263,10 +263,12 @@ export function requireTypedArray(
   if (found === undefined || !types.includes(found)) {
     const expected =
       types === NUMBER_TYPED_ARRAYS
-        ? 'a typed array'
-        : types.length === 1
-          ? `a ${types[0]}`
-          : `one of ${types.join(', ')}`;
+        ? 'a typed array of numbers'
+        : types === VOXEL_ARRAYS
+          ? 'a typed array'
+          : types.length === 1
+            ? `a ${types[0]}`
+            : `one of ${types.join(', ')}`;
     throw argumentError(fn, name, expected, value);
   }
 }
@@ -389,17 +391,6 @@ export function requireOneOf<T>(
   if (!options.includes(value as T)) {
     throw argumentError(fn, name, `one of ${options.map((o) => JSON.stringify(o)).join(', ')}`, value);
   }
-}
-
-/** An instance of `type` (e.g. `Rng`); `what` names it in the message. */
-export function requireInstance<T>(
-  fn: string,
-  name: string,
-  value: unknown,
-  type: abstract new (...args: never[]) => T,
-  what: string,
-): asserts value is T {
-  if (!(value instanceof type)) throw argumentError(fn, name, what, value);
 }
 
 /** A random generator (`new Rng(seed)`; recognised by its methods, so this module does not import it). */
