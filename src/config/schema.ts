@@ -211,7 +211,7 @@ const dataSchema = z
     }),
     patchSize: doc(
       sizeList().optional(),
-      'Training patch (network input) size: 3 integers for vnet, 2 for unet2d; multiples of 16 (four 2× down-samplings).',
+      'Training patch (network input) size: 3 integers for vnet, 2 for unet2d; multiples of 16 (four 2× down-samplings), at most 1024 each, and large enough that train-mode batch norm sees more than one value per channel at the 1/16 bottleneck.',
       { defaultText: '[112, 112, 80] (vnet); data.sliceResize (unet2d)' },
     ),
     channels: doc(
