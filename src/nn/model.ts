@@ -5,17 +5,20 @@
 import type { tf } from '../backend/tf.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import { inputSizeMultiple, type NetworkName } from './downsampling.js';
 import type { ForwardContext } from './layers.js';
 import { countParameters, ParameterStore } from './params.js';
 import type { ApplyOptions, CloneOptions, SegmentationModel } from './types.js';
 
 /**
  * Checks a model input (store not disposed, `[N, ...spatial, inChannels]` with every spatial size a positive
- * multiple of 16 — four 2× poolings — and float32, in that order) and returns the forward context; without an
- * `options.rng` dropout draws from the model-owned `fallbackRng`. `axes` names the spatial axes in messages.
+ * multiple of the network's {@link inputSizeMultiple}, and float32, in that order) and returns the forward
+ * context; without an `options.rng` dropout draws from the model-owned `fallbackRng`. `axes` names the spatial
+ * axes in messages.
  */
 export function forwardContext(
   label: string,
+  network: NetworkName,
   store: ParameterStore,
   x: tf.Tensor,
   axes: readonly string[],
@@ -26,14 +29,15 @@ export function forwardContext(
   if (store.isDisposed) throw new InputError(`${label} ${store.prefix}: the model was disposed`);
   const s = x.shape;
   const dims = axes.length;
+  const multiple = inputSizeMultiple(network);
   if (
     x.rank !== dims + 2 ||
     s[dims + 1] !== inChannels ||
-    s.slice(1, dims + 1).some((d) => d % 16 !== 0 || d === 0)
+    s.slice(1, dims + 1).some((d) => d % multiple !== 0 || d === 0)
   ) {
     const names = axes.join(', ');
     throw new InputError(
-      `${label} ${store.prefix}: input must be [N, ${names}, ${inChannels}] with ${names} positive multiples of 16, ` +
+      `${label} ${store.prefix}: input must be [N, ${names}, ${inChannels}] with ${names} positive multiples of ${multiple}, ` +
         `found [${s}]`,
     );
   }

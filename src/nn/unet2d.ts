@@ -143,7 +143,7 @@ function buildUNet2d(
 ): UNet2dModel {
   const fallbackRng = Rng.stream(seed, `${store.prefix}/dropout`);
   const apply = (x: tf.Tensor, options: ApplyOptions): tf.Tensor => {
-    const ctx = forwardContext('UNet2d', store, x, ['H', 'W'], o.inChannels, options, fallbackRng);
+    const ctx = forwardContext('UNet2d', 'unet2d', store, x, ['H', 'W'], o.inChannels, options, fallbackRng);
     const feats: tf.Tensor4D[] = [];
     let h = x as tf.Tensor4D;
     ENCODER_KEYS.forEach((key, i) => {

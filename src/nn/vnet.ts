@@ -168,7 +168,7 @@ function buildVNet(o: ResolvedVNetOptions, name: string, store: ParameterStore, 
   const { encoder, decoder } = vnetBlocks(o);
   const fallbackRng = Rng.stream(seed, `${store.prefix}/dropout`);
   const apply = (x: tf.Tensor, options: ApplyOptions): tf.Tensor => {
-    const ctx = forwardContext('VNet', store, x, ['X', 'Y', 'Z'], o.inChannels, options, fallbackRng);
+    const ctx = forwardContext('VNet', 'vnet', store, x, ['X', 'Y', 'Z'], o.inChannels, options, fallbackRng);
     // Encoder: x1..x5 are the outputs of the conv blocks (index 0, 2, 4, 6, 8).
     const skips: tf.Tensor5D[] = [];
     let h = x as tf.Tensor5D;
