@@ -57,15 +57,6 @@ export function windowStarts(size: number, patch: number, stride: number): numbe
   requireInteger('windowStarts', 'size', size, { min: 1 });
   requireInteger('windowStarts', 'patch', patch, { min: 1 });
   requireInteger('windowStarts', 'stride', stride, { min: 1 });
-  for (const [name, value] of [
-    ['size', size],
-    ['patch', patch],
-    ['stride', stride],
-  ] as const) {
-    if (!Number.isInteger(value) || value < 1) {
-      throw new InputError(`windowStarts: ${name} must be a positive integer, found ${value}`);
-    }
-  }
   const padded = Math.max(size, patch);
   const count = Math.ceil((padded - patch) / stride) + 1;
   const starts: number[] = [];

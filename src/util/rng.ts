@@ -6,6 +6,7 @@
  */
 
 import { requireArray, requireInteger, requireNumber, requireObject, requireString } from './args.js';
+import { InputError } from './errors.js';
 
 export interface RngState {
   /** Four uint32 words of the xoshiro128** state. */
@@ -44,10 +45,8 @@ export class Rng {
   private s3: number;
 
   constructor(seed: number | RngState) {
-    if (typeof seed === 'number') requireNumber('Rng', 'seed', seed);
-    else requireObject('Rng', 'seed', seed, 'a number or an Rng state (rng.getState())');
     if (typeof seed === 'number') {
-      if (!Number.isFinite(seed)) throw new RangeError(`Rng seed must be a finite number, got ${seed}`);
+      requireNumber('Rng', 'seed', seed);
       const next = splitmix32(Math.trunc(seed) >>> 0);
       this.s0 = next();
       this.s1 = next();
@@ -55,13 +54,14 @@ export class Rng {
       this.s3 = next();
       if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
     } else {
+      requireObject('Rng', 'seed', seed, 'a number or an Rng state (rng.getState())');
       const s = seed.s;
       if (
         !Array.isArray(s) ||
         s.length !== 4 ||
         s.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)
       ) {
-        throw new RangeError('Rng state must be { s: [four uint32] }');
+        throw new InputError("Rng: argument 'seed' as a state must be { s: [four uint32] }");
       }
       [this.s0, this.s1, this.s2, this.s3] = s;
     }
