@@ -59,6 +59,21 @@ function bcpTerms(term: MixTermLoss, x: BcpLossInputs): { l: tf.Scalar; u: tf.Sc
   return { l, u };
 }
 
+/** The tensor fields of {@link BcpLossInputs}. */
+export const BCP_INPUTS = ['logitsL', 'logitsU', 'labelA', 'labelB', 'pseudoA', 'pseudoB', 'mask'] as const;
+/** The tensor fields of {@link CpamLossInputs}: BCP's and the L-L and U-U student logits. */
+export const CPAM_INPUTS = [...BCP_INPUTS, 'logitsLL', 'logitsUU'] as const;
+
+/**
+ * The argument check of every copy-paste loss: `fields` of `inputs` are tensors and `unlabeledWeight`, when
+ * given, is a number ≥ 0. Throws an InputError naming `fn` and the field.
+ */
+export function checkMixLossInputs(fn: string, inputs: unknown, fields: readonly string[]): void {
+  requireTensorFields(fn, 'inputs', inputs, fields);
+  const weight = (inputs as { unlabeledWeight?: unknown }).unlabeledWeight;
+  if (weight !== undefined) requireNumber(fn, 'inputs.unlabeledWeight', weight, { min: 0 });
+}
+
 function bcpWith(term: MixTermLoss, x: BcpLossInputs): BcpLossParts {
   return tf.tidy(() => {
     const { l, u } = bcpTerms(term, x);
@@ -81,68 +96,24 @@ function cpamWith(term: MixTermLoss, x: CpamLossInputs): CpamLossParts {
 
 /** BCP baseline (3-D): the first two terms of E26. */
 export function bcpLoss(inputs: BcpLossInputs): BcpLossParts {
-  requireTensorFields('bcpLoss', 'inputs', inputs, [
-    'logitsL',
-    'logitsU',
-    'labelA',
-    'labelB',
-    'pseudoA',
-    'pseudoB',
-    'mask',
-  ]);
-  if (inputs.unlabeledWeight !== undefined)
-    requireNumber('bcpLoss', 'inputs.unlabeledWeight', inputs.unlabeledWeight, { min: 0 });
+  checkMixLossInputs('bcpLoss', inputs, BCP_INPUTS);
   return bcpWith(mixLoss, inputs);
 }
 
 /** E26, CPAM only (3-D): L-U + U-L (weights swapped, `unlab`) + L-L (1/1) + U-U (u/u), all with m₂ = 1 − m₁. */
 export function cpamLoss(inputs: CpamLossInputs): CpamLossParts {
-  requireTensorFields('cpamLoss', 'inputs', inputs, [
-    'logitsL',
-    'logitsU',
-    'logitsLL',
-    'logitsUU',
-    'labelA',
-    'labelB',
-    'pseudoA',
-    'pseudoB',
-    'mask',
-  ]);
-  if (inputs.unlabeledWeight !== undefined)
-    requireNumber('cpamLoss', 'inputs.unlabeledWeight', inputs.unlabeledWeight, { min: 0 });
+  checkMixLossInputs('cpamLoss', inputs, CPAM_INPUTS);
   return cpamWith(mixLoss, inputs);
 }
 
 /** BCP baseline with the 2-D primitives (E30: each mix contributes ½(dice + ce), BCP ACDC). */
 export function bcpLoss2d(inputs: BcpLossInputs): BcpLossParts {
-  requireTensorFields('bcpLoss2d', 'inputs', inputs, [
-    'logitsL',
-    'logitsU',
-    'labelA',
-    'labelB',
-    'pseudoA',
-    'pseudoB',
-    'mask',
-  ]);
-  if (inputs.unlabeledWeight !== undefined)
-    requireNumber('bcpLoss2d', 'inputs.unlabeledWeight', inputs.unlabeledWeight, { min: 0 });
+  checkMixLossInputs('bcpLoss2d', inputs, BCP_INPUTS);
   return bcpWith(mixLoss2dTotal, inputs);
 }
 
 /** E26 with the 2-D primitives (§4.11 port). */
 export function cpamLoss2d(inputs: CpamLossInputs): CpamLossParts {
-  requireTensorFields('cpamLoss2d', 'inputs', inputs, [
-    'logitsL',
-    'logitsU',
-    'logitsLL',
-    'logitsUU',
-    'labelA',
-    'labelB',
-    'pseudoA',
-    'pseudoB',
-    'mask',
-  ]);
-  if (inputs.unlabeledWeight !== undefined)
-    requireNumber('cpamLoss2d', 'inputs.unlabeledWeight', inputs.unlabeledWeight, { min: 0 });
+  checkMixLossInputs('cpamLoss2d', inputs, CPAM_INPUTS);
   return cpamWith(mixLoss2dTotal, inputs);
 }

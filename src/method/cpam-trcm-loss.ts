@@ -4,8 +4,7 @@
  * 3-D form with E19 (E17/E18); 2-D form (§4.11 port) with ½(dice + ce) of E30 (E28/E29) per mix.
  */
 import { tf } from '../backend/tf.js';
-import { requireNumber, requireTensorFields } from '../util/args.js';
-import type { CpamLossInputs, CpamLossParts } from './cpam-loss.js';
+import { CPAM_INPUTS, type CpamLossInputs, type CpamLossParts, checkMixLossInputs } from './cpam-loss.js';
 import { complementMask, type MixTermLoss, mixLoss, mixLoss2dTotal } from './losses.js';
 import { type TrcmMasks, trcmMasks } from './trcm.js';
 
@@ -48,36 +47,12 @@ function cpamTrcmWith(term: MixTermLoss, x: CpamTrcmLossInputs): CpamTrcmLossPar
 
 /** E21–E25 (3-D primitives). */
 export function cpamTrcmLoss(inputs: CpamTrcmLossInputs): CpamTrcmLossParts {
-  requireTensorFields('cpamTrcmLoss', 'inputs', inputs, [
-    'logitsL',
-    'logitsU',
-    'logitsLL',
-    'logitsUU',
-    'labelA',
-    'labelB',
-    'pseudoA',
-    'pseudoB',
-    'mask',
-  ]);
-  if (inputs.unlabeledWeight !== undefined)
-    requireNumber('cpamTrcmLoss', 'inputs.unlabeledWeight', inputs.unlabeledWeight, { min: 0 });
+  checkMixLossInputs('cpamTrcmLoss', inputs, CPAM_INPUTS);
   return cpamTrcmWith(mixLoss, inputs);
 }
 
 /** E21–E25 with the 2-D primitives E28–E30 (§4.11 "recommended 2-D ALL port"). */
 export function cpamTrcmLoss2d(inputs: CpamTrcmLossInputs): CpamTrcmLossParts {
-  requireTensorFields('cpamTrcmLoss2d', 'inputs', inputs, [
-    'logitsL',
-    'logitsU',
-    'logitsLL',
-    'logitsUU',
-    'labelA',
-    'labelB',
-    'pseudoA',
-    'pseudoB',
-    'mask',
-  ]);
-  if (inputs.unlabeledWeight !== undefined)
-    requireNumber('cpamTrcmLoss2d', 'inputs.unlabeledWeight', inputs.unlabeledWeight, { min: 0 });
+  checkMixLossInputs('cpamTrcmLoss2d', inputs, CPAM_INPUTS);
   return cpamTrcmWith(mixLoss2dTotal, inputs);
 }

@@ -142,6 +142,21 @@ export function maskedCrossEntropy(logits: tf.Tensor, target: tf.Tensor, mask?: 
  * What both terms of a two-target mix loss share (E19, E30): the flattened logits, each target's one-hot and mask,
  * and one softmax/log-softmax of the logits. Call inside a tidy.
  */
+/** The argument check of the mix losses (E19, E30): five tensors and two numeric weights, named in errors. */
+function checkMixTermArgs(
+  fn: string,
+  args: Record<'logits' | 'target1' | 'target2' | 'mask1' | 'mask2', unknown> & {
+    weight1: unknown;
+    weight2: unknown;
+  },
+): void {
+  for (const name of ['logits', 'target1', 'target2', 'mask1', 'mask2'] as const) {
+    requireTensor(fn, name, args[name]);
+  }
+  requireNumber(fn, 'weight1', args.weight1);
+  requireNumber(fn, 'weight2', args.weight2);
+}
+
 function mixTerms(
   logits: tf.Tensor,
   target1: tf.Tensor,
@@ -171,13 +186,7 @@ export function mixLoss(
   weight1 = 1,
   weight2 = 0.5,
 ): tf.Scalar {
-  requireTensor('mixLoss', 'logits', logits);
-  requireTensor('mixLoss', 'target1', target1);
-  requireTensor('mixLoss', 'target2', target2);
-  requireTensor('mixLoss', 'mask1', mask1);
-  requireTensor('mixLoss', 'mask2', mask2);
-  requireNumber('mixLoss', 'weight1', weight1);
-  requireNumber('mixLoss', 'weight2', weight2);
+  checkMixTermArgs('mixLoss', { logits, target1, target2, mask1, mask2, weight1, weight2 });
   return tf.tidy(() => {
     const { f1, f2, m1, m2, p, logp } = mixTerms(logits, target1, target2, mask1, mask2, 'mixLoss');
     const sum = tf.addN([
@@ -222,13 +231,7 @@ export function mixLoss2d(
   weight1 = 1,
   weight2 = 0.5,
 ): MixLoss2d {
-  requireTensor('mixLoss2d', 'logits', logits);
-  requireTensor('mixLoss2d', 'target1', target1);
-  requireTensor('mixLoss2d', 'target2', target2);
-  requireTensor('mixLoss2d', 'mask1', mask1);
-  requireTensor('mixLoss2d', 'mask2', mask2);
-  requireNumber('mixLoss2d', 'weight1', weight1);
-  requireNumber('mixLoss2d', 'weight2', weight2);
+  checkMixTermArgs('mixLoss2d', { logits, target1, target2, mask1, mask2, weight1, weight2 });
   return tf.tidy(() => {
     const { f1, f2, m1, m2, p, logp } = mixTerms(logits, target1, target2, mask1, mask2, 'mixLoss2d');
     const dice = tf.add(
@@ -253,13 +256,7 @@ export function mixLoss2dTotal(
   weight1 = 1,
   weight2 = 0.5,
 ): tf.Scalar {
-  requireTensor('mixLoss2dTotal', 'logits', logits);
-  requireTensor('mixLoss2dTotal', 'target1', target1);
-  requireTensor('mixLoss2dTotal', 'target2', target2);
-  requireTensor('mixLoss2dTotal', 'mask1', mask1);
-  requireTensor('mixLoss2dTotal', 'mask2', mask2);
-  requireNumber('mixLoss2dTotal', 'weight1', weight1);
-  requireNumber('mixLoss2dTotal', 'weight2', weight2);
+  checkMixTermArgs('mixLoss2dTotal', { logits, target1, target2, mask1, mask2, weight1, weight2 });
   return tf.tidy(() => {
     const { dice, ce } = mixLoss2d(logits, target1, target2, mask1, mask2, weight1, weight2);
     return tf.mul(tf.add(dice, ce), 0.5) as tf.Scalar;
