@@ -46,14 +46,28 @@ function shapeText(s: readonly number[]): string {
 }
 
 /**
+ * The argument check of every variant's `prepare` and `loss`: `ctx` is a step context with a student model,
+ * `batch` (when given) holds the labeled image and label tensors, `prepared` (when given) is an object.
+ */
+export function checkStepArgs(
+  variant: string,
+  ctx: unknown,
+  args: { batch?: unknown; prepared?: unknown } = {},
+): asserts ctx is StepContext {
+  const where = `method variant '${variant}'`;
+  requireObject(where, 'ctx', ctx, 'a step context ({ student, rng, dropoutRng, iteration, config })');
+  requireModel(where, 'ctx.student', ctx.student);
+  if ('batch' in args) requireTensorFields(where, 'batch', args.batch, ['labeledImages', 'labeledLabels']);
+  if ('prepared' in args)
+    requireObject(where, 'prepared', args.prepared, 'a prepared step (prepare(ctx, batch))');
+}
+
+/**
  * Checks shapes, dtypes, the sub-batch split and the label range (one host read of the labels, outside the
  * gradient closure, so the losses can trust their targets).
  */
 export function validateBatch(variant: MethodVariant, ctx: StepContext, batch: StepBatch): void {
-  const where = `method variant '${variant.name}'`;
-  requireObject(where, 'ctx', ctx, 'a step context ({ student, rng, dropoutRng, iteration, config })');
-  requireModel(where, 'ctx.student', ctx.student);
-  requireTensorFields(where, 'batch', batch, ['labeledImages', 'labeledLabels']);
+  checkStepArgs(variant.name, ctx, { batch });
   const what = `method variant '${variant.name}'`;
   const dims = ctx.student.spatialDims;
   const img = batch.labeledImages;
@@ -273,10 +287,7 @@ export function copyPasteStepLoss<P extends { total: tf.Scalar }>(
     inputs: BcpLossInputs,
   ) => { parts: Record<string, number>; diagnostics?: Record<string, number> },
 ): StepLoss {
-  const where = `method variant '${variant}'`;
-  requireObject(where, 'ctx', ctx, 'a step context ({ student, rng, dropoutRng, iteration, config })');
-  requireModel(where, 'ctx.student', ctx.student);
-  requireObject(where, 'prepared', prep, 'a prepared step (prepare(ctx, batch))');
+  checkStepArgs(variant, ctx, { prepared: prep });
   const family = resolveConfig(ctx).lossFamily;
   let parts: Record<string, number> = {};
   let diagnostics: Record<string, number> = {};

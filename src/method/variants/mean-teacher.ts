@@ -8,10 +8,10 @@
  * mean over all unlabeled voxels and classes. No mixing, no cuboid.
  */
 import { tf } from '../../backend/tf.js';
-import { requireModel, requireObject, requireTensorFields } from '../../util/args.js';
 import { sigmoidRampup } from '../ramps.js';
 import {
   batchRows,
+  checkStepArgs,
   prepared,
   preparedStep,
   resolveConfig,
@@ -35,15 +35,7 @@ export const meanTeacherVariant: MethodVariant = {
     return preparedStep({ teacherProbs }, {});
   },
   loss(ctx, batch, prep): StepLoss {
-    requireObject(
-      "method variant 'mean-teacher'",
-      'ctx',
-      ctx,
-      'a step context ({ student, rng, dropoutRng, iteration, config })',
-    );
-    requireModel("method variant 'mean-teacher'", 'ctx.student', ctx.student);
-    requireTensorFields("method variant 'mean-teacher'", 'batch', batch, ['labeledImages', 'labeledLabels']);
-    requireObject("method variant 'mean-teacher'", 'prepared', prep, 'a prepared step (prepare(ctx, batch))');
+    checkStepArgs('mean-teacher', ctx, { batch, prepared: prep });
     const cfg = resolveConfig(ctx);
     const teacherProbs = prepared(prep, 'teacherProbs', meanTeacherVariant.name);
     const unlabeled = batch.unlabeledImages as tf.Tensor;

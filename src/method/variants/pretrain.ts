@@ -5,12 +5,12 @@
  * every variant shares this stage.
  */
 import { tf } from '../../backend/tf.js';
-import { requireModel, requireObject } from '../../util/args.js';
 import { cuboidMask } from '../cuboid.js';
 import { mixImages } from '../mix.js';
 import { pretrainLoss, pretrainLoss2d } from '../pretrain-loss.js';
 import {
   batchRows,
+  checkStepArgs,
   prepared,
   preparedStep,
   resolveConfig,
@@ -52,14 +52,7 @@ export const pretrainStep: MethodVariant = {
     return preparedStep(tensors, {}, cuboid);
   },
   loss(ctx, _batch, prep): StepLoss {
-    requireObject(
-      "method variant 'pretrain'",
-      'ctx',
-      ctx,
-      'a step context ({ student, rng, dropoutRng, iteration, config })',
-    );
-    requireModel("method variant 'pretrain'", 'ctx.student', ctx.student);
-    requireObject("method variant 'pretrain'", 'prepared', prep, 'a prepared step (prepare(ctx, batch))');
+    checkStepArgs('pretrain', ctx, { prepared: prep });
     const family = resolveConfig(ctx).lossFamily;
     const t = (name: string) => prepared(prep, name, pretrainStep.name);
     let parts: Record<string, number> = {};

@@ -3,8 +3,8 @@
  * (the E27 form without the cuboid mix; E28/E29 for `2d`). All N_l labeled images go through one forward.
  */
 import { tf } from '../../backend/tf.js';
-import { requireModel, requireObject, requireTensorFields } from '../../util/args.js';
 import {
+  checkStepArgs,
   preparedStep,
   resolveConfig,
   studentLogits,
@@ -23,14 +23,7 @@ export const supervisedVariant: MethodVariant = {
     return preparedStep({}, {});
   },
   loss(ctx, batch): StepLoss {
-    requireObject(
-      "method variant 'supervised'",
-      'ctx',
-      ctx,
-      'a step context ({ student, rng, dropoutRng, iteration, config })',
-    );
-    requireModel("method variant 'supervised'", 'ctx.student', ctx.student);
-    requireTensorFields("method variant 'supervised'", 'batch', batch, ['labeledImages', 'labeledLabels']);
+    checkStepArgs('supervised', ctx, { batch });
     const family = resolveConfig(ctx).lossFamily;
     let parts: Record<string, number> = {};
     const loss = tf.tidy(() => {
