@@ -3,20 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ssmis } from '../helpers/cli.js';
-
-/** Every file under `root` (relative path → bytes). */
-async function snapshot(root: string): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  const visit = async (rel: string) => {
-    for (const e of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
-      const child = path.join(rel, e.name);
-      if (e.isDirectory()) await visit(child);
-      else out.set(child, await fs.readFile(path.join(root, child)));
-    }
-  };
-  await visit('');
-  return out;
-}
+import { snapshot } from '../helpers/files.js';
 
 describe('ssmis synth / prepare refuse to mix or overwrite data (exit 2, one line)', () => {
   it('synth into a non-empty folder, prepare from another raw folder; --force does what the help says', async () => {

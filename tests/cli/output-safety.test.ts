@@ -27,23 +27,10 @@ import {
   tinyPredictRun,
   writeLabelFile,
 } from '../eval/eval-helpers.js';
+import { snapshot } from '../helpers/files.js';
 import { runCommand } from './run-command.js';
 
 afterAll(removeTempDirs);
-
-/** Every file under `dir` (relative path → bytes), to prove that nothing changed. */
-function snapshot(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(path.relative(dir, p), readFileSync(p));
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 function expectUnchanged(dir: string, before: Map<string, Buffer>): void {
   const after = snapshot(dir);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateDataset } from '../../src/data/dataset.js';
 import { type PrepareOptions, prepareDataset } from '../../src/data/prepare/index.js';
 import { synthesize } from '../../src/data/synth/index.js';
-import { InputError } from '../../src/util/errors.js';
+import { refusal, snapshot } from '../helpers/files.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -26,30 +26,6 @@ async function raw(name: string, cases: number, seed: number) {
 
 function la(rawDir: string, out: string, extra: Partial<PrepareOptions> = {}) {
   return prepareDataset({ dataset: 'la', raw: rawDir, out, minSize: 16, ...extra });
-}
-
-/** Every file under `root` (relative path → bytes). */
-async function snapshot(root: string): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  const visit = async (rel: string) => {
-    for (const e of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
-      const child = path.join(rel, e.name);
-      if (e.isDirectory()) await visit(child);
-      else out.set(child, await fs.readFile(path.join(root, child)));
-    }
-  };
-  await visit('');
-  return out;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(InputError);
-  expect((error as Error).message.split('\n')).toHaveLength(1);
-  return (error as Error).message;
 }
 
 interface Json {

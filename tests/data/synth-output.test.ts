@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYNTH_MANIFEST, type SynthesizeOptions, synthesize } from '../../src/data/synth/index.js';
-import { InputError } from '../../src/util/errors.js';
+import { refusal, snapshot } from '../helpers/files.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -15,29 +15,6 @@ afterAll(async () => {
 });
 
 const SMALL: Omit<SynthesizeOptions, 'out'> = { dataset: 'la', cases: 2, size: [24, 24, 8] };
-
-/** Every file under `root` (relative path → bytes), to compare a folder before and after. */
-async function snapshot(root: string): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  const visit = async (rel: string) => {
-    for (const e of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
-      const child = path.join(rel, e.name);
-      if (e.isDirectory()) await visit(child);
-      else out.set(child, await fs.readFile(path.join(root, child)));
-    }
-  };
-  await visit('');
-  return out;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(InputError);
-  return (error as Error).message;
-}
 
 /** A pid that is certainly not running (a child that has exited). */
 function deadPid(): number {

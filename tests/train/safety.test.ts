@@ -1,15 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +7,7 @@ import type { SsmisConfig } from '../../src/config/index.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { type TrainEvent, train } from '../../src/train/train.js';
 import { InputError } from '../../src/util/errors.js';
+import { snapshot } from '../helpers/files.js';
 import { tinyConfig, tinyLaDataset } from '../helpers/synthetic.js';
 
 let data: { root: string; dataset: string };
@@ -31,23 +22,6 @@ function quickConfig(outputDir: string, name: string, dataset = data.dataset): S
     run: { name },
     train: { stages: { selftrain: { enabled: false } }, validation: { split: 'none' } },
   });
-}
-
-/** Every file under `dir` (relative path → sha256), to show a folder is byte-identical afterwards. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (sub: string) => {
-    for (const name of readdirSync(path.join(dir, sub)).sort()) {
-      const rel = path.join(sub, name);
-      if (statSync(path.join(dir, rel)).isDirectory()) walk(rel);
-      else
-        out[rel] = createHash('sha256')
-          .update(readFileSync(path.join(dir, rel)))
-          .digest('hex');
-    }
-  };
-  walk('');
-  return out;
 }
 
 /** The pid of a process that has ended (a stale lock's owner). */
