@@ -1,14 +1,22 @@
 #!/usr/bin/env node
 /**
- * Stock vs fast cpu kernels (issue 7), measured in one run against `dist/` (run `npm run build` first):
+ * Stock vs fast cpu kernels, measured in one run against `dist/` (run `npm run build` first):
+ * - the ceiling: peak f32x4 multiply-add throughput of one core in WebAssembly (`maddCeiling`: registers
+ *   only, exact multiply then add, and relaxed-SIMD fused multiply-add when the runtime has it);
  * - GFLOP/s of Conv3D, Conv3DBackpropInputV2 and Conv3DBackpropFilterV2 for every convolution shape of the
- *   VNet (base 16 filters, 32×32×32 input, batch 2), stock (the saved original kernelFunc) vs fast;
+ *   VNet (base 16 filters, batch 2, inputs 32×32×32 and 64×64×48), fast, with the fraction of the ceiling
+ *   of all the threads used (ceiling per core × (workers + 1)); stock (the saved original kernelFunc) too for
+ *   the 32³ shapes unless `--no-stock`;
  * - the time of a VNet training step (forward, backward, SGD update) with the stock kernels and with the fast
- *   ones, for base 16 / 32³ / batch 2 and the demo size base 4 / 32³ / batch 4.
+ *   ones, for base 16 / 32³ / batch 2 and the demo size base 4 / 32³ / batch 4, and fast only for base 16 /
+ *   64×64×48 / batch 2;
+ * - with `--profile`, a `tf.profile` of one fast base-16 32³ step: the kernels by share of the kernel time,
+ *   and the share of every non-convolution kernel together.
  * Each time is the median of `--runs` runs after one warm-up; stock and fast training steps alternate so that
  * both see the same load on a shared machine. Ratios are stock time / fast time.
  *
- * Usage: node scripts/bench-kernels.mjs [--runs N] [--workers N] [--no-kernels] [--no-steps] [--json FILE]
+ * Usage: node scripts/bench-kernels.mjs [--runs N] [--workers N] [--no-kernels] [--no-steps] [--no-stock]
+ *   [--profile] [--json FILE]
  * The stock base-16 step takes tens of seconds per run; `--runs 1` keeps the whole bench to a few minutes.
  */
 import { availableParallelism } from 'node:os';
@@ -18,13 +26,23 @@ const dist = new URL('../dist/', import.meta.url);
 const load = (p) => import(new URL(p, dist).href);
 
 function parseArgs(argv) {
-  const o = { runs: 3, workers: undefined, kernels: true, steps: true, json: undefined };
+  const o = {
+    runs: 3,
+    workers: undefined,
+    kernels: true,
+    steps: true,
+    stock: true,
+    profile: false,
+    json: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--runs') o.runs = Math.max(1, Number.parseInt(argv[++i], 10));
     else if (a === '--workers') o.workers = Math.max(0, Number.parseInt(argv[++i], 10));
     else if (a === '--no-kernels') o.kernels = false;
     else if (a === '--no-steps') o.steps = false;
+    else if (a === '--no-stock') o.stock = false;
+    else if (a === '--profile') o.profile = true;
     else if (a === '--json') o.json = argv[++i];
     else throw new Error(`bench-kernels: unknown argument ${a}`);
   }
@@ -49,20 +67,40 @@ function timeMedian(fn, runs) {
   return median(t);
 }
 
-/** The convolutions of a VNet (method-spec §1.2) at base f, cubic input s, batch n. */
+const sizeLabel = (s) => (s[0] === s[1] && s[1] === s[2] ? `${s[0]}³` : s.join('×'));
+
+/** The convolutions of a VNet at base f, input size s = [x, y, z], batch n. */
 function vnetConvShapes(f, s, n) {
   const shapes = [];
   const add = (label, x, k, stride, pad, cout) => shapes.push({ label, x, k, stride, pad, cout });
-  add(`k3 1→${f} @${s}³ (first)`, [n, s, s, s, 1], 3, 1, 'same', f);
+  const at = (level) => s.map((v) => v >> level);
+  add(`k3 1→${f} @${sizeLabel(s)} (first)`, [n, ...s, 1], 3, 1, 'same', f);
   for (let level = 0; level < 5; level++) {
     const c = f << level;
-    const d = s >> level;
-    if (level > 0) add(`k3 ${c}→${c} @${d}³`, [n, d, d, d, c], 3, 1, 'same', c);
-    if (level < 4) add(`k2s2 ${c}→${2 * c} @${d}³ (down)`, [n, d, d, d, c], 2, 2, 'valid', 2 * c);
+    const d = at(level);
+    if (level > 0) add(`k3 ${c}→${c} @${sizeLabel(d)}`, [n, ...d, c], 3, 1, 'same', c);
+    if (level < 4) add(`k2s2 ${c}→${2 * c} @${sizeLabel(d)} (down)`, [n, ...d, c], 2, 2, 'valid', 2 * c);
   }
-  add(`k3 ${f}→${f} @${s}³`, [n, s, s, s, f], 3, 1, 'same', f);
-  add(`k1 ${f}→2 @${s}³ (head)`, [n, s, s, s, f], 1, 1, 'valid', 2);
+  add(`k3 ${f}→${f} @${sizeLabel(s)}`, [n, ...s, f], 3, 1, 'same', f);
+  add(`k1 ${f}→2 @${sizeLabel(s)} (head)`, [n, ...s, f], 1, 1, 'valid', 2);
   return shapes;
+}
+
+const isConvKernel = (name) => name.startsWith('Conv3D');
+
+/** `tf.profile` of one call of `step`: kernels by total time, and the share of the non-convolution ones. */
+async function profileStep(tf, step) {
+  const info = await tf.profile(() => {
+    step();
+  });
+  const byName = new Map();
+  for (const k of info.kernels) byName.set(k.name, (byName.get(k.name) ?? 0) + k.kernelTimeMs);
+  const total = [...byName.values()].reduce((a, b) => a + b, 0);
+  const top = [...byName.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, ms]) => ({ name, ms, share: ms / total }));
+  const nonConv = top.filter((k) => !isConvKernel(k.name)).reduce((a, k) => a + k.share, 0);
+  return { totalKernelMs: total, nonConvolutionShare: nonConv, kernels: top };
 }
 
 export async function runKernelBench(options = {}) {
@@ -90,47 +128,69 @@ export async function runKernelBench(options = {}) {
   );
 
   if (o.kernels) {
+    const { maddCeiling, activeRuntime } = await load('backend/kernels/runtime.js');
+    const ceiling = maddCeiling();
     await register();
+    const relaxed = activeRuntime()?.relaxedSimd ?? false;
+    const threads = kernels.fastKernelWorkerCount() + 1;
+    const perCore = relaxed && ceiling.relaxed !== null ? ceiling.relaxed : ceiling.exact;
+    result.ceiling = { ...ceiling, relaxedInUse: relaxed, threads, gflops: perCore * threads };
+    console.log(
+      `\nceiling: f32x4 multiply-add, one core: ${ceiling.exact.toFixed(1)} GFLOP/s (mul+add), ` +
+        `${ceiling.relaxed === null ? 'relaxed SIMD unavailable' : `${ceiling.relaxed.toFixed(1)} GFLOP/s (relaxed_madd)`}; ` +
+        `kernels use ${relaxed ? 'relaxed_madd' : 'mul+add'} on ${threads} thread(s): ceiling ${result.ceiling.gflops.toFixed(1)} GFLOP/s`,
+    );
     const backend = tf.backend();
-    console.log('\nkernel                          op            stock GF/s   fast GF/s   speed-up');
-    for (const c of vnetConvShapes(16, 32, 2)) {
-      const x = tf.randomNormal(c.x);
-      const w = tf.randomNormal([c.k, c.k, c.k, c.x[4], c.cout]);
-      const strides = [c.stride, c.stride, c.stride];
-      const y = tf.conv3d(x, w, c.stride, c.pad);
-      const dy = tf.randomNormal(y.shape);
-      const flops = (2 * y.size * c.k ** 3 * c.x[4]) / 1e9;
-      const ops = [
-        ['Conv3D', { x, filter: w }, { strides, pad: c.pad, dataFormat: 'NDHWC', dilations: [1, 1, 1] }],
-        ['Conv3DBackpropInputV2', { dy, filter: w }, { strides, pad: c.pad, inputShape: c.x }],
-        ['Conv3DBackpropFilterV2', { x, dy }, { strides, pad: c.pad, filterShape: w.shape }],
-      ];
-      for (const [name, inputs, attrs] of ops) {
-        // The first layer's input gradient is never computed in training (the image is not a variable).
-        if (name === 'Conv3DBackpropInputV2' && c.x[4] === 1) continue;
-        const fast = timeMedian(() => tf.dispose(tf.engine().runKernel(name, inputs, attrs)), o.runs);
-        const stockFn = kernels.stockKernel(name);
-        const stock = timeMedian(
-          () => backend.disposeData(stockFn({ inputs, backend, attrs }).dataId),
-          o.runs,
-        );
-        const row = {
-          shape: c.label,
-          op: name,
-          gflop: flops,
-          stockMs: stock,
-          fastMs: fast,
-          stockGflops: flops / (stock / 1e3),
-          fastGflops: flops / (fast / 1e3),
-          speedup: stock / fast,
-        };
-        result.kernels.push(row);
-        console.log(
-          `${c.label.padEnd(31)} ${OP_LABEL[name].padEnd(13)}` +
-            `${row.stockGflops.toFixed(2).padStart(10)} ${row.fastGflops.toFixed(2).padStart(11)} ${row.speedup.toFixed(1).padStart(9)}×`,
-        );
+    console.log(
+      '\nkernel                               op       stock GF/s   fast GF/s   speed-up   of ceiling',
+    );
+    for (const [si, size] of [
+      [32, 32, 32],
+      [64, 64, 48],
+    ].entries()) {
+      const withStock = o.stock && si === 0;
+      for (const c of vnetConvShapes(16, size, 2)) {
+        const x = tf.randomNormal(c.x);
+        const w = tf.randomNormal([c.k, c.k, c.k, c.x[4], c.cout]);
+        const strides = [c.stride, c.stride, c.stride];
+        const y = tf.conv3d(x, w, c.stride, c.pad);
+        const dy = tf.randomNormal(y.shape);
+        const flops = (2 * y.size * c.k ** 3 * c.x[4]) / 1e9;
+        const ops = [
+          ['Conv3D', { x, filter: w }, { strides, pad: c.pad, dataFormat: 'NDHWC', dilations: [1, 1, 1] }],
+          ['Conv3DBackpropInputV2', { dy, filter: w }, { strides, pad: c.pad, inputShape: c.x }],
+          ['Conv3DBackpropFilterV2', { x, dy }, { strides, pad: c.pad, filterShape: w.shape }],
+        ];
+        for (const [name, inputs, attrs] of ops) {
+          // The first layer's input gradient is never computed in training (the image is not a variable).
+          if (name === 'Conv3DBackpropInputV2' && c.x[4] === 1) continue;
+          const fast = timeMedian(() => tf.dispose(tf.engine().runKernel(name, inputs, attrs)), o.runs);
+          const stockFn = kernels.stockKernel(name);
+          const stock = withStock
+            ? timeMedian(() => backend.disposeData(stockFn({ inputs, backend, attrs }).dataId), o.runs)
+            : null;
+          const fastGflops = flops / (fast / 1e3);
+          const row = {
+            shape: c.label,
+            op: name,
+            gflop: flops,
+            stockMs: stock,
+            fastMs: fast,
+            stockGflops: stock === null ? null : flops / (stock / 1e3),
+            fastGflops,
+            speedup: stock === null ? null : stock / fast,
+            ceilingFraction: fastGflops / result.ceiling.gflops,
+          };
+          result.kernels.push(row);
+          const num = (v, d, w) => (v === null ? '—' : v.toFixed(d)).padStart(w);
+          console.log(
+            `${c.label.padEnd(36)} ${OP_LABEL[name].padEnd(8)}` +
+              `${num(row.stockGflops, 2, 10)} ${num(row.fastGflops, 2, 11)} ${num(row.speedup, 1, 9)}×` +
+              `${(100 * row.ceilingFraction).toFixed(0).padStart(10)} %`,
+          );
+        }
+        tf.dispose([x, w, y, dy]);
       }
-      tf.dispose([x, w, y, dy]);
     }
     kernels.unregisterFastKernels();
   }
@@ -138,21 +198,22 @@ export async function runKernelBench(options = {}) {
   if (o.steps) {
     console.log('\nVNet training step (forward + backward + SGD), ms');
     const configs = [
-      { label: 'base 16, 32³, batch 2', base: 16, size: 32, batch: 2 },
-      { label: 'demo: base 4, 32³, batch 4', base: 4, size: 32, batch: 4 },
+      { label: 'base 16, 32³, batch 2', base: 16, size: [32, 32, 32], batch: 2, stock: o.stock },
+      { label: 'base 16, 64×64×48, batch 2', base: 16, size: [64, 64, 48], batch: 2, stock: false },
+      { label: 'demo: base 4, 32³, batch 4', base: 4, size: [32, 32, 32], batch: 4, stock: o.stock },
     ];
     for (const cfg of configs) {
       const { Rng } = await load('util/rng.js');
       const rng = new Rng(1);
-      const n = cfg.batch * cfg.size ** 3;
+      const n = cfg.batch * cfg.size[0] * cfg.size[1] * cfg.size[2];
       const x = tf.tensor(
         Float32Array.from({ length: n }, () => rng.normal()),
-        [cfg.batch, cfg.size, cfg.size, cfg.size, 1],
+        [cfg.batch, ...cfg.size, 1],
       );
       const labels = tf.oneHot(
         tf.tensor(
           Int32Array.from({ length: n }, () => rng.randint(0, 2)),
-          [cfg.batch, cfg.size, cfg.size, cfg.size],
+          [cfg.batch, ...cfg.size],
           'int32',
         ),
         2,
@@ -184,12 +245,15 @@ export async function runKernelBench(options = {}) {
         return { step, dispose };
       };
       // Stock and fast runs alternate (after one warm-up each), so both see the same machine load.
-      const stockNet = makeStep('stock');
+      const stockNet = cfg.stock ? makeStep('stock') : null;
       const fastNet = makeStep('fast');
       const times = { stock: [], fast: [] };
       for (let r = 0; r <= o.runs; r++) {
-        kernels.unregisterFastKernels();
-        const ts = stockNet.step();
+        let ts = null;
+        if (stockNet !== null) {
+          kernels.unregisterFastKernels();
+          ts = stockNet.step();
+        }
         await register();
         const tf_ = fastNet.step();
         if (r > 0) {
@@ -197,18 +261,38 @@ export async function runKernelBench(options = {}) {
           times.fast.push(tf_);
         }
       }
+      if (o.profile && cfg.base === 16 && result.profile === undefined) {
+        result.profile = { config: cfg.label, ...(await profileStep(tf, fastNet.step)) };
+      }
       kernels.unregisterFastKernels();
-      stockNet.dispose();
+      stockNet?.dispose();
       fastNet.dispose();
-      const stock = median(times.stock);
+      const stock = stockNet === null ? null : median(times.stock);
       const fast = median(times.fast);
       tf.dispose([x, labels]);
-      const row = { config: cfg.label, stockMs: stock, fastMs: fast, speedup: stock / fast };
+      const row = {
+        config: cfg.label,
+        stockMs: stock,
+        fastMs: fast,
+        speedup: stock === null ? null : stock / fast,
+      };
       result.steps.push(row);
       console.log(
-        `${cfg.label.padEnd(28)} stock ${stock.toFixed(0).padStart(7)}   fast ${fast.toFixed(0).padStart(6)}   speed-up ${row.speedup.toFixed(1)}×`,
+        `${cfg.label.padEnd(28)} stock ${(stock === null ? '—' : stock.toFixed(0)).padStart(7)}   fast ${fast.toFixed(0).padStart(6)}` +
+          (row.speedup === null ? '' : `   speed-up ${row.speedup.toFixed(1)}×`),
       );
     }
+  }
+  if (result.profile !== undefined) {
+    const p = result.profile;
+    console.log(
+      `\ntf.profile of one fast step (${p.config}): kernel time ${p.totalKernelMs.toFixed(0)} ms, ` +
+        `non-convolution kernels ${(100 * p.nonConvolutionShare).toFixed(1)} %`,
+    );
+    for (const k of p.kernels.slice(0, 12))
+      console.log(
+        `  ${k.name.padEnd(28)} ${k.ms.toFixed(1).padStart(8)} ms ${(100 * k.share).toFixed(1).padStart(6)} %`,
+      );
   }
   if (o.json !== undefined) {
     const { writeFileAtomic } = await load('util/atomic.js');

@@ -16,6 +16,7 @@
  */
 import type { KernelRuntime } from './runtime.js';
 import { TASK_CONV, TASK_DW } from './runtime.js';
+import { MAX_TILE } from './wasm/microkernels.js';
 
 export type Vec3 = [number, number, number];
 
@@ -97,9 +98,25 @@ function compact(rt: KernelRuntime, ptr: number, count: number, c: number, c8: n
   return out;
 }
 
-/** Writes the TASK_CONV parameter block at address 0. */
-function convParams(rt: KernelRuntime, words: number[]): void {
-  rt.i32.set(words, 0);
+/** Filters larger than this are run block-major (one 8-channel block of the filter reused across tiles). */
+const BLOCK_MAJOR_FILTER_BYTES = 256 * 1024;
+/** Below this many pixel tiles per phase, block-major order also gives the threads enough items. */
+const BLOCK_MAJOR_TILES = 32;
+
+/**
+ * Writes the TASK_CONV parameter block (`words` 0–21, see `runItems`) at address 0, chooses the item order
+ * and runs it: block-major when the filter would not stay in cache across tiles or when the tiles alone are
+ * too few to share among the threads (the deep, narrow-spatial layers), else tile-major (each tile's input
+ * read once for every block).
+ */
+function runConvTask(rt: KernelRuntime, words: number[], g: ConvGeometry): void {
+  const [pixels, , , , , , , , , , , , , , , taps, k, nCb] = words;
+  const phases = words[20];
+  const tiles = Math.ceil(pixels / MAX_TILE);
+  const filterBytes = taps * k * nCb * 32;
+  const blockMajor = nCb > 1 && (filterBytes > BLOCK_MAJOR_FILTER_BYTES || tiles < BLOCK_MAJOR_TILES);
+  rt.i32.set([...words, blockMajor ? 1 : 0], 0);
+  rt.run(TASK_CONV, 0, phases * tiles * (blockMajor ? nCb : 1), convFlops(g));
 }
 
 /**
@@ -153,31 +170,34 @@ export function conv3dForward(
   i32[(phase >> 2) + 1] = wp;
   const [sx, sy, sz] = g.strides;
   const pxyz = padded[0] * py * pz * c * 4;
-  convParams(rt, [
-    g.batch * ox * oy,
-    ox,
-    oy,
-    oz,
-    xp,
-    pxyz,
-    sx * py * pz * c * 4,
-    sy * pz * c * 4,
-    sz * c * 4,
-    out,
-    ox * oy * oz * co8 * 4,
-    oy * oz * co8 * 4,
-    oz * co8 * 4,
-    co8 * 4,
-    tapTab,
-    taps,
-    k,
-    nCb,
-    inPlace ? 32 : rowsK * 32,
-    phase,
-    1,
-    inPlace ? 4 * co : 32,
-  ]);
-  rt.run(TASK_CONV, 0, g.batch * ox * oy, convFlops(g));
+  runConvTask(
+    rt,
+    [
+      g.batch * ox * oy * oz,
+      ox,
+      oy,
+      oz,
+      xp,
+      pxyz,
+      sx * py * pz * c * 4,
+      sy * pz * c * 4,
+      sz * c * 4,
+      out,
+      ox * oy * oz * co8 * 4,
+      oy * oz * co8 * 4,
+      oz * co8 * 4,
+      co8 * 4,
+      tapTab,
+      taps,
+      k,
+      nCb,
+      inPlace ? 32 : rowsK * 32,
+      phase,
+      1,
+      inPlace ? 4 * co : 32,
+    ],
+    g,
+  );
   return compact(rt, out, g.batch * ox * oy * oz, co, co8);
 }
 
@@ -271,32 +291,34 @@ export function conv3dBackpropInput(
     i32[(phaseTab >> 2) + 2 * ph] = ((a * iy + b) * iz + d) * c8 * 4;
     i32[(phaseTab >> 2) + 2 * ph + 1] = wPhase;
   }
-  const rows = g.batch * ox * oy;
-  convParams(rt, [
-    rows,
-    ox,
-    oy,
-    oz,
-    dyPtr,
-    ox * oy * oz * co * 4,
-    oy * oz * co * 4,
-    oz * co * 4,
-    co * 4,
-    out,
-    ix * iy * iz * c8 * 4,
-    sx * iy * iz * c8 * 4,
-    sy * iz * c8 * 4,
-    sz * c8 * 4,
-    tapTab,
-    1,
-    co,
-    nCb,
-    co * 32,
-    phaseTab,
-    phases,
-    32,
-  ]);
-  rt.run(TASK_CONV, 0, phases * rows, convFlops(g));
+  runConvTask(
+    rt,
+    [
+      g.batch * ox * oy * oz,
+      ox,
+      oy,
+      oz,
+      dyPtr,
+      ox * oy * oz * co * 4,
+      oy * oz * co * 4,
+      oz * co * 4,
+      co * 4,
+      out,
+      ix * iy * iz * c8 * 4,
+      sx * iy * iz * c8 * 4,
+      sy * iz * c8 * 4,
+      sz * c8 * 4,
+      tapTab,
+      1,
+      co,
+      nCb,
+      co * 32,
+      phaseTab,
+      phases,
+      32,
+    ],
+    g,
+  );
   return compact(rt, out, g.batch * ix * iy * iz, c, c8);
 }
 

@@ -10,10 +10,11 @@
  * main thread simply does its share.
  */
 import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import { SsmisError } from '../../util/errors.js';
+import { InputError, SsmisError } from '../../util/errors.js';
 import { type WasmInstance, type WasmMemory, wasmApi } from './wasm/api.js';
-import { MAX_PAGES, MAX_TILE, microkernelModuleBytes } from './wasm/microkernels.js';
+import { MAX_PAGES, MAX_TILE, microkernelModuleBytes, PEAK_MADDS } from './wasm/microkernels.js';
 
 export type Kernel = (...args: number[]) => void;
 /** The microkernels by tile height: `fwd[r]` / `dw[r]` for r = 1…MAX_TILE (index 0 unused). */
@@ -46,10 +47,13 @@ const MAX_WORKERS = 64;
  * Runs items [next…) of the current task in chunks until none is left. Executed verbatim by the workers
  * (through `Function.prototype.toString`), so it must not refer to anything outside its body.
  *
- * TASK_CONV parameter block (i32 words, byte pointers): 0 rows per phase (N·RX·RY), 1 RX, 2 RY, 3 Z (pixels
- * per row), 4 in base, 5–8 in strides (n, x, y, z), 9 out base, 10–13 out strides, 14 tap table, 15 taps,
- * 16 K, 17 channel blocks, 18 weight bytes per block, 19 phase table ((out offset, weight pointer) pairs),
- * 20 phases, 21 weight row stride. Item = phase · rows + row.
+ * TASK_CONV parameter block (i32 words, byte pointers): 0 output pixels per phase (N·OX·OY·OZ), 1 OX, 2 OY,
+ * 3 OZ, 4 in base, 5–8 in strides (n, x, y, z), 9 out base, 10–13 out strides, 14 tap table, 15 taps, 16 K,
+ * 17 channel blocks, 18 weight bytes per block, 19 phase table ((out offset, weight pointer) pairs), 20 phases,
+ * 21 weight row stride, 22 block-major order. The pixels of a phase are cut, in (n, x, y, z) order, into tiles
+ * of MAX_TILE (a tile may span rows and images). Item = phase · tiles + tile, the kernel running every channel
+ * block; in block-major order (large filters, few tiles) item = (phase · blocks + block) · tiles + tile, so
+ * that consecutive items reuse one block of the filter and there are enough items for every thread.
  *
  * TASK_DW parameter block: 0 rows, 1 row table, 2 Z, 3 x base, 4 dy base, 5 acc base, 6 x z-stride,
  * 7 dy z-stride, 8 acc stride (bytes per reduction row), 9 tap table, 10 taps, 11 M (reduction rows per tap),
@@ -63,6 +67,8 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
   const chunk = ctl[4];
   const tile = ex.fwd.length - 1;
   const participants = ctl[8];
+  const ins = [0, 0, 0, 0, 0, 0, 0, 0];
+  const outs = [0, 0, 0, 0, 0, 0, 0, 0];
   let ran = 0;
   for (;;) {
     // Guided self-scheduling: take a share of what is left (at least `chunk`), so the participants finish
@@ -75,12 +81,10 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
     if (Atomics.compareExchange(ctl, 5, start, end) !== start) continue;
     ran += end - start;
     if (kind === 1) {
-      const rows = i32[p];
+      const pixels = i32[p];
       const rx = i32[p + 1];
       const ry = i32[p + 2];
-      const Z = i32[p + 3];
-      const inSZ = i32[p + 8];
-      const outSZ = i32[p + 13];
+      const rz = i32[p + 3];
       const taps = i32[p + 14];
       const nTaps = i32[p + 15];
       const K = i32[p + 16];
@@ -88,32 +92,58 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
       const wCb = i32[p + 18];
       const phases = i32[p + 19] >> 2;
       const wS = i32[p + 21];
+      const blockMajor = i32[p + 22] === 1;
+      const tiles = ((pixels + tile - 1) / tile) | 0;
+      const blocksPerCall = blockMajor ? 1 : nCb;
       for (let item = start; item < end; item++) {
-        const phase = (item / rows) | 0;
-        const row = item - phase * rows;
-        const b = (row / (rx * ry)) | 0;
-        const x = ((row / ry) | 0) % rx;
-        const y = row % ry;
-        const inRow = i32[p + 4] + b * i32[p + 5] + x * i32[p + 6] + y * i32[p + 7];
-        const outRow =
-          i32[p + 9] + i32[phases + 2 * phase] + b * i32[p + 10] + x * i32[p + 11] + y * i32[p + 12];
-        const w = i32[phases + 2 * phase + 1];
-        for (let cb = 0; cb < nCb; cb++) {
-          for (let z = 0; z < Z; z += tile) {
-            const r = Math.min(Z - z, tile);
-            ex.fwd[r](
-              inRow + z * inSZ,
-              w + cb * wCb,
-              outRow + z * outSZ + cb * 32,
-              taps,
-              nTaps,
-              K,
-              inSZ,
-              outSZ,
-              wS,
-            );
+        const t = item % tiles;
+        const outer = (item - t) / tiles;
+        const cb = blockMajor ? outer % nCb : 0;
+        const phase = blockMajor ? (outer / nCb) | 0 : outer;
+        const px0 = t * tile;
+        const r = Math.min(tile, pixels - px0);
+        let z = px0 % rz;
+        let q = (px0 / rz) | 0;
+        let y = q % ry;
+        q = (q / ry) | 0;
+        let x = q % rx;
+        let b = (q / rx) | 0;
+        const outBase = i32[p + 9] + i32[phases + 2 * phase] + 32 * cb;
+        for (let j = 0; j < r; j++) {
+          ins[j] = i32[p + 4] + b * i32[p + 5] + x * i32[p + 6] + y * i32[p + 7] + z * i32[p + 8];
+          outs[j] = outBase + b * i32[p + 10] + x * i32[p + 11] + y * i32[p + 12] + z * i32[p + 13];
+          if (++z === rz) {
+            z = 0;
+            if (++y === ry) {
+              y = 0;
+              if (++x === rx) {
+                x = 0;
+                b++;
+              }
+            }
           }
         }
+        ex.fwd[r](
+          i32[phases + 2 * phase + 1] + cb * wCb,
+          taps,
+          nTaps,
+          K,
+          wS,
+          blocksPerCall,
+          wCb,
+          ins[0],
+          ins[1],
+          ins[2],
+          ins[3],
+          ins[4],
+          ins[5],
+          outs[0],
+          outs[1],
+          outs[2],
+          outs[3],
+          outs[4],
+          outs[5],
+        );
       }
     } else {
       const nRows = i32[p];
@@ -140,20 +170,18 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
           const nr = Math.min(nRows - r0, perChunk);
           for (let m = m0; m < m1; m += tile) {
             const r = Math.min(m1 - m, tile);
-            const acc = accBase + (t * M + m) * accS;
-            for (let cb = 0; cb < nCb; cb++) {
-              ex.dw[r](
-                xTap + 4 * m,
-                dyBase + cb * 32,
-                acc + cb * 32,
-                rowTab + 8 * r0,
-                nr,
-                Z,
-                xSZ,
-                dySZ,
-                accS,
-              );
-            }
+            ex.dw[r](
+              xTap + 4 * m,
+              dyBase,
+              accBase + (t * M + m) * accS,
+              rowTab + 8 * r0,
+              nr,
+              Z,
+              xSZ,
+              dySZ,
+              accS,
+              nCb,
+            );
           }
         }
       }
@@ -194,15 +222,106 @@ for (;;) {
 }
 `;
 
+/**
+ * Threads that run the kernels, the main thread included: `SSMIS_THREADS` when it is a positive integer, else
+ * every core the process may use (`os.availableParallelism()`); at most 1 + 64. The pool gets this minus one
+ * worker threads, so `SSMIS_THREADS=1` runs every kernel on the main thread.
+ */
+export function kernelThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.SSMIS_THREADS?.trim();
+  if (text === undefined || text === '') return availableParallelism();
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InputError(`SSMIS_THREADS must be a positive integer, found '${env.SSMIS_THREADS}'`);
+  }
+  return Math.min(n, MAX_WORKERS + 1);
+}
+
 /** Bytes reserved at address 0 for task parameter blocks. */
 const PARAM_BYTES = 4096;
 const PAGE = 65536;
 
 export interface RuntimeOptions {
-  /** Worker threads besides the main thread (default: `os.availableParallelism() − 1`). */
+  /** Worker threads besides the main thread (default: `kernelThreads() − 1`). */
   workers?: number;
   /** Tasks below this many floating-point operations run on the main thread only. */
   parallelFlops?: number;
+  /**
+   * Convolutions with relaxed-SIMD fused multiply-adds when the runtime has them (default: the environment
+   * variable `SSMIS_RELAXED_SIMD`, on unless `0`/`false`/`off`/`no`). False keeps the exact kernels (a
+   * multiply then an add), whose numbers do not depend on the hardware.
+   */
+  relaxedSimd?: boolean;
+}
+
+/** Whether relaxed SIMD is asked for: the option if given, else `SSMIS_RELAXED_SIMD` (default on). */
+export function relaxedSimdWanted(
+  option: boolean | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  if (option !== undefined) return option;
+  const v = env.SSMIS_RELAXED_SIMD?.trim().toLowerCase();
+  return !(v === '0' || v === 'false' || v === 'off' || v === 'no');
+}
+
+let relaxedProbe: boolean | null = null;
+
+/**
+ * Whether WebAssembly relaxed SIMD validates here. Node 22 has it by default; Node 20 only behind
+ * `--experimental-wasm-relaxed-simd`, which is turned on here at run time (`v8.setFlagsFromString`) when
+ * the first probe fails. V8 flags are per process, so worker threads started afterwards see it too (and they
+ * receive the module compiled on the main thread anyway).
+ */
+export function relaxedSimdSupported(): boolean {
+  if (relaxedProbe !== null) return relaxedProbe;
+  const wasm = wasmApi();
+  if (wasm === null) {
+    relaxedProbe = false;
+    return false;
+  }
+  const bytes = microkernelModuleBytes(1, true);
+  const probe = () => {
+    try {
+      return wasm.validate(bytes);
+    } catch {
+      return false;
+    }
+  };
+  relaxedProbe = probe();
+  if (!relaxedProbe) {
+    try {
+      setFlagsFromString('--experimental-wasm-relaxed-simd');
+    } catch {
+      // Not a V8 runtime that takes flags: relaxed SIMD stays off.
+    }
+    relaxedProbe = probe();
+  }
+  return relaxedProbe;
+}
+
+/**
+ * Peak f32x4 multiply-add throughput of one core in GFLOP/s (a multiply-add counts 2 flops per lane): the
+ * `peak` kernel, registers only, on the calling thread, best of `repeats` runs of `iterations` iterations.
+ * The ceiling the convolution kernels are measured against; relaxed is null when unsupported.
+ */
+export function maddCeiling(iterations = 2e7, repeats = 3): { exact: number; relaxed: number | null } {
+  const wasm = wasmApi();
+  if (wasm === null) throw new SsmisError('fast kernels: this JavaScript runtime has no WebAssembly');
+  const measure = (relaxed: boolean) => {
+    const memory = new wasm.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+    const module = new wasm.Module(microkernelModuleBytes(1, relaxed));
+    const peak = new wasm.Instance(module, { env: { memory } }).exports.peak as Kernel;
+    new Float32Array(memory.buffer).fill(1, 0, 16);
+    peak(0, 1e5);
+    let best = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < repeats; i++) {
+      const t0 = performance.now();
+      peak(0, iterations);
+      best = Math.min(best, performance.now() - t0);
+    }
+    return (iterations * PEAK_MADDS * 8) / (best * 1e6);
+  };
+  return { exact: measure(false), relaxed: relaxedSimdSupported() ? measure(true) : null };
 }
 
 /** The operands of one kernel call do not fit in the wasm memory; the caller falls back to the stock kernel. */
@@ -232,19 +351,22 @@ export class KernelRuntime {
   private f32view: Float32Array;
   private i32view: Int32Array;
   private terminated = false;
+  /** Whether the convolution kernels use relaxed-SIMD multiply-adds (see `RuntimeOptions.relaxedSimd`). */
+  readonly relaxedSimd: boolean;
 
   constructor(options: RuntimeOptions = {}) {
     const wasm = wasmApi();
     if (wasm === null) throw new SsmisError('fast kernels: this JavaScript runtime has no WebAssembly');
     const initialPages = 256;
     this.memory = new wasm.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: true });
-    const module = new wasm.Module(microkernelModuleBytes(initialPages));
+    this.relaxedSimd = relaxedSimdWanted(options.relaxedSimd) && relaxedSimdSupported();
+    const module = new wasm.Module(microkernelModuleBytes(initialPages, this.relaxedSimd));
     this.instance = new wasm.Instance(module, { env: { memory: this.memory } });
     this.ex = kernelTable(this.instance);
     this.f32view = new Float32Array(this.memory.buffer);
     this.i32view = new Int32Array(this.memory.buffer);
     this.parallelFlops = options.parallelFlops ?? 4e6;
-    const count = Math.max(0, Math.min(MAX_WORKERS, options.workers ?? availableParallelism() - 1));
+    const count = Math.max(0, Math.min(MAX_WORKERS, options.workers ?? kernelThreads() - 1));
     for (let index = 0; index < count; index++) {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,

@@ -1,7 +1,7 @@
 /**
  * A minimal WebAssembly binary writer: enough of the format (types, one imported shared memory, functions,
  * exports, code) and of the instruction set (i32 arithmetic, structured control, f32/v128 loads and stores,
- * f32x4 arithmetic) to write the SIMD microkernels of `microkernels.ts` directly as bytes.
+ * f32x4 arithmetic, relaxed-SIMD multiply-add) to write the SIMD microkernels of `microkernels.ts` directly as bytes.
  *
  * Why not AssemblyScript or WAT: the project may not add a devDependency, and a build step would have to ship
  * a binary `.wasm`. Emitting the bytes at load time costs well under a millisecond, needs no toolchain and
@@ -179,6 +179,19 @@ export class FunctionBuilder {
   }
   v128And(): this {
     return this.simd(0x4e);
+  }
+  /** Relaxed SIMD `a·b + c` (stack: a, b, c), fused or not as the hardware prefers. */
+  f32x4RelaxedMadd(): this {
+    return this.simd(0x105);
+  }
+
+  /**
+   * `local[acc] += local[a] · local[b]` on f32x4 locals: a relaxed fused multiply-add when `relaxed`, else a
+   * multiply then an add (two roundings, the same numbers on every machine).
+   */
+  madd(acc: number, a: number, b: number, relaxed: boolean): this {
+    if (relaxed) return this.get(a).get(b).get(acc).f32x4RelaxedMadd().set(acc);
+    return this.get(acc).get(a).get(b).f32x4Mul().f32x4Add().set(acc);
   }
 
   /** `local[i] += delta` for an i32 local. */

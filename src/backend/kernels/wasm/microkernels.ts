@@ -1,67 +1,83 @@
 /**
  * The two SIMD microkernels every fast 3-D convolution kernel is made of (see `../conv3d.ts` for how the
- * convolutions map onto them), plus the per-channel passes of the fused batch norm (`channelKernel` below).
- * All pointers and strides are in bytes; a "block" is 8 output channels held as two f32x4 accumulators per row
- * of the register tile. x64 has 16 vector registers, so a tile of
- * R ≤ 6 rows (2R accumulators, 2 weight vectors, 1 broadcast) stays in registers.
+ * convolutions map onto them), the per-channel passes of the fused batch norm (`channelKernel` below) and the
+ * multiply-add throughput probe (`peak`). All pointers and strides are in bytes; a "block" is 8 output
+ * channels held as two f32x4 accumulators per row of the register tile. x64 has 16 vector registers (V8 keeps
+ * one as scratch), so a tile of R ≤ 6 rows (2R accumulators, 2 weight vectors, 1 broadcast) stays in registers.
+ * Every multiply-add is either exact (a multiply then an add, the same numbers everywhere) or a relaxed-SIMD
+ * `f32x4.relaxed_madd` (one instruction, fused on hardware with FMA), chosen when the module is built.
  *
- * - `fwd<R>(in, w, out, taps, nTaps, K, inStride, outStride, wStride)`: R output pixels × 8 channels,
- *   out[r][0..8) = Σ_t Σ_k in[r·inStride + taps[t] + 4k] · w[(t·K + k)·wStride][0..8). `taps` is an i32 table
- *   of byte offsets; the 8 weights of one (t, k) are contiguous and rows are `wStride` bytes apart (32 for
- *   packed weights, 4·Co when reading a `[t][k][Co]` filter in place). Overwrites `out`.
- * - `dw<R>(x, dy, acc, rows, nRows, Z, xStride, dyStride, accStride)`: R consecutive reduction rows × 8 channels
- *   of a filter gradient, acc[r][0..8) += Σ_rows Σ_z x[row.x + z·xStride + 4r] · dy[row.dy + z·dyStride][0..8).
- *   `rows` is an i32 table of (x, dy) byte-offset pairs. Adds into `acc`.
+ * - `fwd<R>(w, taps, nTaps, K, wStride, nCb, wCb, in0…in5, out0…out5)`: R output pixels × nCb blocks,
+ *   out_r[8·cb + 0..8) = Σ_t Σ_k in_r[taps[t] + 4k] · w[cb·wCb + (t·K + k)·wStride][0..8). The R pixels are
+ *   anywhere (one input and one output pointer each, the unused ones ignored), so a tile can span rows and
+ *   images when the spatial size is small. `taps` is an i32 table of byte offsets; the 8 weights of one
+ *   (t, k) are contiguous and rows are `wStride` bytes apart (32 for packed weights, 4·Co when reading a
+ *   `[t][k][Co]` filter in place, where the block stride `wCb` is 32). Overwrites the outputs.
+ * - `dw<R>(x, dy, acc, rows, nRows, Z, xStride, dyStride, accStride, nCb)`: R consecutive reduction rows ×
+ *   nCb blocks of a filter gradient, acc[r][8·cb + 0..8) += Σ_rows Σ_z x[row.x + z·xStride + 4r] ·
+ *   dy[row.dy + z·dyStride + 32·cb][0..8). `rows` is an i32 table of (x, dy) byte-offset pairs. Adds into
+ *   `acc`.
  */
 import { emitModule, FunctionBuilder, I32, V128, type ValType } from './emit.js';
 
 export const MAX_TILE = 6;
 
-function fwdKernel(R: number): FunctionBuilder {
-  // params: 0 in, 1 w, 2 out, 3 taps, 4 nTaps, 5 K, 6 inStride, 7 outStride, 8 wStride
-  const f = new FunctionBuilder(`fwd${R}`, [I32, I32, I32, I32, I32, I32, I32, I32, I32]);
-  const [IN, W, OUT, TAPS, NTAPS, K, INS, OUTS, WS] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+function fwdKernel(R: number, relaxed: boolean): FunctionBuilder {
+  const params = new Array<ValType>(7 + 2 * MAX_TILE).fill(I32);
+  const f = new FunctionBuilder(`fwd${R}`, params);
+  const [W, TAPS, NTAPS, K, WS, NCB, WCB] = [0, 1, 2, 3, 4, 5, 6];
+  const IN = (r: number) => 7 + r;
+  const OUT = (r: number) => 7 + MAX_TILE + r;
   const acc = Array.from({ length: R }, () => [f.local(V128), f.local(V128)]);
   const w0 = f.local(V128);
   const w1 = f.local(V128);
   const s = f.local(V128);
   const p = Array.from({ length: R }, () => f.local(I32));
   const k = f.local(I32);
+  const t = f.local(I32);
+  const tp = f.local(I32);
+  const wp = f.local(I32);
+  f.loop(); // channel blocks
+  for (let r = 0; r < R; r++) {
+    f.v128Zero().set(acc[r][0]);
+    f.v128Zero().set(acc[r][1]);
+  }
+  f.get(W).set(wp);
+  f.get(TAPS).set(tp);
+  f.get(NTAPS).set(t);
   f.loop(); // taps
-  f.get(IN).get(TAPS).i32Load().add().set(p[0]);
-  for (let r = 1; r < R; r++)
-    f.get(p[r - 1])
-      .get(INS)
-      .add()
-      .set(p[r]);
+  for (let r = 0; r < R; r++) f.get(IN(r)).get(tp).i32Load().add().set(p[r]);
   f.get(K).set(k);
   f.loop(); // k
-  f.get(W).v128Load(0).set(w0);
-  f.get(W).v128Load(16).set(w1);
+  f.get(wp).v128Load(0).set(w0);
+  f.get(wp).v128Load(16).set(w1);
   for (let r = 0; r < R; r++) {
     f.get(p[r]).v128Load32Splat().set(s);
-    f.get(acc[r][0]).get(s).get(w0).f32x4Mul().f32x4Add().set(acc[r][0]);
-    f.get(acc[r][1]).get(s).get(w1).f32x4Mul().f32x4Add().set(acc[r][1]);
+    f.madd(acc[r][0], s, w0, relaxed);
+    f.madd(acc[r][1], s, w1, relaxed);
   }
   for (let r = 0; r < R; r++) f.inc(p[r], 4);
-  f.inc(W, { local: WS });
+  f.inc(wp, { local: WS });
   f.get(k).i32(1).sub().tee(k).brIf(0);
   f.end();
-  f.inc(TAPS, 4);
-  f.get(NTAPS).i32(1).sub().tee(NTAPS).brIf(0);
+  f.inc(tp, 4);
+  f.get(t).i32(1).sub().tee(t).brIf(0);
   f.end();
   for (let r = 0; r < R; r++) {
-    f.get(OUT).get(acc[r][0]).v128Store(0);
-    f.get(OUT).get(acc[r][1]).v128Store(16);
-    if (r < R - 1) f.inc(OUT, { local: OUTS });
+    f.get(OUT(r)).get(acc[r][0]).v128Store(0);
+    f.get(OUT(r)).get(acc[r][1]).v128Store(16);
+    f.inc(OUT(r), 32);
   }
+  f.inc(W, { local: WCB });
+  f.get(NCB).i32(1).sub().tee(NCB).brIf(0);
+  f.end();
   return f;
 }
 
-function dwKernel(R: number): FunctionBuilder {
-  // params: 0 x, 1 dy, 2 acc, 3 rows, 4 nRows, 5 Z, 6 xStride, 7 dyStride, 8 accStride
-  const f = new FunctionBuilder(`dw${R}`, [I32, I32, I32, I32, I32, I32, I32, I32, I32]);
-  const [X, DY, ACC, ROWS, NROWS, Z, XS, DYS, ACCS] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+function dwKernel(R: number, relaxed: boolean): FunctionBuilder {
+  // params: 0 x, 1 dy, 2 acc, 3 rows, 4 nRows, 5 Z, 6 xStride, 7 dyStride, 8 accStride, 9 nCb
+  const f = new FunctionBuilder(`dw${R}`, [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [X, DY, ACC, ROWS, NROWS, Z, XS, DYS, ACCS, NCB] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const acc = Array.from({ length: R }, () => [f.local(V128), f.local(V128)]);
   const d0 = f.local(V128);
   const d1 = f.local(V128);
@@ -70,15 +86,20 @@ function dwKernel(R: number): FunctionBuilder {
   const dp = f.local(I32);
   const z = f.local(I32);
   const q = f.local(I32);
+  const rowp = f.local(I32);
+  const n = f.local(I32);
+  f.loop(); // channel blocks
   f.get(ACC).set(q);
   for (let r = 0; r < R; r++) {
     f.get(q).v128Load(0).set(acc[r][0]);
     f.get(q).v128Load(16).set(acc[r][1]);
     if (r < R - 1) f.inc(q, { local: ACCS });
   }
+  f.get(ROWS).set(rowp);
+  f.get(NROWS).set(n);
   f.loop(); // rows
-  f.get(X).get(ROWS).i32Load(0).add().set(xp);
-  f.get(DY).get(ROWS).i32Load(4).add().set(dp);
+  f.get(X).get(rowp).i32Load(0).add().set(xp);
+  f.get(DY).get(rowp).i32Load(4).add().set(dp);
   f.get(Z).set(z);
   f.loop(); // z
   f.get(dp).v128Load(0).set(d0);
@@ -87,15 +108,15 @@ function dwKernel(R: number): FunctionBuilder {
     f.get(xp)
       .v128Load32Splat(4 * r)
       .set(s);
-    f.get(acc[r][0]).get(s).get(d0).f32x4Mul().f32x4Add().set(acc[r][0]);
-    f.get(acc[r][1]).get(s).get(d1).f32x4Mul().f32x4Add().set(acc[r][1]);
+    f.madd(acc[r][0], s, d0, relaxed);
+    f.madd(acc[r][1], s, d1, relaxed);
   }
   f.inc(xp, { local: XS });
   f.inc(dp, { local: DYS });
   f.get(z).i32(1).sub().tee(z).brIf(0);
   f.end();
-  f.inc(ROWS, 8);
-  f.get(NROWS).i32(1).sub().tee(NROWS).brIf(0);
+  f.inc(rowp, 8);
+  f.get(n).i32(1).sub().tee(n).brIf(0);
   f.end();
   f.get(ACC).set(q);
   for (let r = 0; r < R; r++) {
@@ -103,6 +124,52 @@ function dwKernel(R: number): FunctionBuilder {
     f.get(q).get(acc[r][1]).v128Store(16);
     if (r < R - 1) f.inc(q, { local: ACCS });
   }
+  f.inc(ACC, 32);
+  f.inc(DY, 32);
+  f.get(NCB).i32(1).sub().tee(NCB).brIf(0);
+  f.end();
+  return f;
+}
+
+/** Independent multiply-adds per iteration of `peak` (10 accumulators and 4 operands fit the registers). */
+export const PEAK_MADDS = 10;
+
+/**
+ * `peak(ptr, n)`: n iterations of PEAK_MADDS independent f32x4 multiply-adds on registers only, the
+ * throughput ceiling of the microkernels. The four operands rotate every iteration, so no product is loop
+ * invariant (a compiler cannot hoist the multiplies out of the exact variant). Reads 4 vectors at `ptr`, writes
+ * the accumulators after them (so that nothing is dead code).
+ */
+function peakKernel(relaxed: boolean): FunctionBuilder {
+  const f = new FunctionBuilder('peak', [I32, I32]);
+  const [PTR, N] = [0, 1];
+  const a = Array.from({ length: 4 }, () => f.local(V128));
+  const acc = Array.from({ length: PEAK_MADDS }, () => f.local(V128));
+  const tmp = f.local(V128);
+  for (let i = 0; i < 4; i++)
+    f.get(PTR)
+      .v128Load(16 * i)
+      .set(a[i]);
+  for (const v of acc) f.v128Zero().set(v);
+  const pairs: Array<[number, number]> = [];
+  for (let i = 0; i < 4; i++) for (let j = i; j < 4; j++) pairs.push([i, j]);
+  f.loop();
+  acc.forEach((v, i) => {
+    const [x, y] = pairs[i % pairs.length];
+    f.madd(v, a[x], a[y], relaxed);
+  });
+  f.get(a[0]).set(tmp);
+  f.get(a[1]).set(a[0]);
+  f.get(a[2]).set(a[1]);
+  f.get(a[3]).set(a[2]);
+  f.get(tmp).set(a[3]);
+  f.get(N).i32(1).sub().tee(N).brIf(0);
+  f.end();
+  acc.forEach((v, i) => {
+    f.get(PTR)
+      .get(v)
+      .v128Store(64 + 16 * i);
+  });
   return f;
 }
 
@@ -242,12 +309,15 @@ function batchNormKernels(): FunctionBuilder[] {
 export const MAX_PAGES = 32767;
 
 /**
- * Bytes of the module exporting fwd1…fwd6, dw1…dw6 and the batch-norm kernels over an imported shared memory.
+ * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak` and the batch-norm kernels over an imported shared
+ * memory; the convolution kernels and `peak` use relaxed-SIMD multiply-adds when `relaxed` (validate the
+ * bytes: a runtime without relaxed SIMD rejects them).
  */
-export function microkernelModuleBytes(initialPages: number): Uint8Array<ArrayBuffer> {
+export function microkernelModuleBytes(initialPages: number, relaxed = false): Uint8Array<ArrayBuffer> {
   const fns: FunctionBuilder[] = [];
-  for (let r = 1; r <= MAX_TILE; r++) fns.push(fwdKernel(r));
-  for (let r = 1; r <= MAX_TILE; r++) fns.push(dwKernel(r));
+  for (let r = 1; r <= MAX_TILE; r++) fns.push(fwdKernel(r, relaxed));
+  for (let r = 1; r <= MAX_TILE; r++) fns.push(dwKernel(r, relaxed));
+  fns.push(peakKernel(relaxed));
   fns.push(...batchNormKernels());
   return emitModule(fns, { initialPages, maximumPages: MAX_PAGES });
 }
