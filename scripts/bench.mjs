@@ -61,8 +61,9 @@ import {
   median,
   timeMedian,
 } from './lib/stats.mjs';
+import { findTorch, runTorch } from './lib/torch.mjs';
 
-const SECTIONS = ['train', 'inference', 'metrics', 'nifti', 'kernels'];
+const SECTIONS = ['train', 'vnet', 'inference', 'metrics', 'nifti', 'kernels'];
 const VARIANTS = ['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm', 'pretrain'];
 
 function options() {
@@ -129,6 +130,69 @@ function blobBatch(lib, n, patch, rng, withLabels) {
 }
 
 /**
+ * Convolution floating-point operations (2 per multiply-add) of one VNet forward of one sample, from the
+ * kernel shapes of `vnetParameterSpecs` and the resolution of each block: `{ forward, first }`, where `first`
+ * is the first convolution's share (its input gradient is never computed).
+ */
+function vnetForwardFlops(vnet, baseFilters, patch) {
+  const level = {
+    one: 0,
+    one_dw: 1,
+    two: 1,
+    two_dw: 2,
+    three: 2,
+    three_dw: 3,
+    four: 3,
+    four_dw: 4,
+    five: 4,
+    five_up: 3,
+    six: 3,
+    six_up: 2,
+    seven: 2,
+    seven_up: 1,
+    eight: 1,
+    eight_up: 0,
+    nine: 0,
+  };
+  const voxels = patch[0] * patch[1] * patch[2];
+  let forward = 0;
+  let first = 0;
+  for (const spec of vnet.vnetParameterSpecs({ baseFilters, numClasses: 2 })) {
+    if (spec.role !== 'weight') continue;
+    const block = /block_([a-z_]+?)\.conv/.exec(spec.key)?.[1];
+    const out = voxels / 8 ** (block === undefined ? 0 : level[block]);
+    const [kx, ky, kz, a, b] = spec.shape;
+    // A k2 s2 transposed convolution touches each output voxel with one of its eight taps.
+    const taps = block?.endsWith('_up') ? 1 : kx * ky * kz;
+    const flops = 2 * out * taps * a * b;
+    if (forward === 0) first = flops;
+    forward += flops;
+  }
+  return { forward, first };
+}
+
+/**
+ * Network FLOPs of one training iteration of a variant: teacher forwards (no gradient) plus student training
+ * passes (forward, input gradient except the first convolution, filter gradient), by the samples each variant
+ * sends through the network with N_l labeled and N_u unlabeled images (sub = N_l / 2).
+ */
+function iterationFlops(vnet, variant, size) {
+  const { forward, first } = vnetForwardFlops(vnet, size.baseFilters, size.patch);
+  const train = 3 * forward - first;
+  const nl = size.labeled;
+  const nu = size.unlabeled;
+  const samples = {
+    supervised: { teacher: 0, student: nl },
+    'mean-teacher': { teacher: nu, student: nl + nu },
+    bcp: { teacher: nu, student: nl },
+    cpam: { teacher: nu, student: 2 * nl },
+    'cpam-trcm': { teacher: nu, student: 2 * nl },
+    pretrain: { teacher: 0, student: nl / 2 },
+  }[variant];
+  return samples.teacher * forward + samples.student * train;
+}
+
+/**
  * One training-iteration closure per variant, as `train` runs it: prepare (teacher, pseudo-labels, mixes)
  * outside the gradient, the student loss inside `optimizer.step`, then the EMA update.
  */
@@ -187,16 +251,18 @@ async function benchTrain(lib, quick) {
   const { tf, Rng } = lib;
   const runs = quick ? 2 : 3;
   const warmup = 1;
+  // The paper's batch composition: 4 labeled + 4 unlabeled images per iteration.
   const sizes = quick
     ? [
-        { label: 'demo', baseFilters: 4, patch: [32, 32, 32], labeled: 2, unlabeled: 2 },
-        { label: 'base 8', baseFilters: 8, patch: [32, 32, 16], labeled: 2, unlabeled: 2 },
+        { label: 'demo', baseFilters: 4, patch: [32, 32, 32], labeled: 4, unlabeled: 4 },
+        { label: 'base 8', baseFilters: 8, patch: [32, 32, 16], labeled: 4, unlabeled: 4 },
       ]
     : [
-        { label: 'demo', baseFilters: 4, patch: [32, 32, 32], labeled: 2, unlabeled: 2 },
-        { label: 'large', baseFilters: 16, patch: [32, 32, 32], labeled: 2, unlabeled: 2 },
+        { label: 'demo', baseFilters: 4, patch: [32, 32, 32], labeled: 4, unlabeled: 4 },
+        { label: 'base 8', baseFilters: 8, patch: [32, 32, 32], labeled: 4, unlabeled: 4 },
       ];
   const out = { runs, warmup, interleaved: true, sizes: [] };
+  const vnet = await loadDist('nn/vnet.js');
   for (const [sizeIndex, size] of sizes.entries()) {
     const rng = new Rng(7);
     const lab = blobBatch(lib, size.labeled, size.patch, rng, true);
@@ -233,18 +299,26 @@ async function benchTrain(lib, quick) {
       msPerIteration: median(times.get(variant)),
       times: times.get(variant),
       ratioToSupervised: null,
+      networkGflop: iterationFlops(vnet, variant, size) / 1e9,
+      flopRatioToSupervised: null,
       leakedTensors: leaked.get(variant),
     }));
-    const sup = rows[0].msPerIteration;
-    for (const r of rows) r.ratioToSupervised = r.msPerIteration / sup;
+    const sup = rows[0];
+    for (const r of rows) {
+      r.ratioToSupervised = r.msPerIteration / sup.msPerIteration;
+      r.flopRatioToSupervised = r.networkGflop / sup.networkGflop;
+    }
     out.sizes.push({ ...size, rows, peakRssBytes: sampledPeakRss, tensorsBefore, tensorsAfter });
     console.log(
       formatTable(
-        ['variant', 'ms/iter', '× sup', 'tensors/step'],
+        ['variant', 'ms/iter', '× sup', 'GFLOP', 'FLOP × sup', 'time / FLOP ratio', 'tensors/step'],
         rows.map((r) => [
           r.variant,
           formatMs(r.msPerIteration),
           formatRatio(r.ratioToSupervised),
+          r.networkGflop.toFixed(2),
+          formatRatio(r.flopRatioToSupervised),
+          (r.ratioToSupervised / r.flopRatioToSupervised).toFixed(2),
           r.leakedTensors === 0 ? '0 ok' : `+${r.leakedTensors} LEAK`,
         ]),
       ),
@@ -257,10 +331,151 @@ async function benchTrain(lib, quick) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// vnet: the network alone against PyTorch, and the 1 → 2 thread scaling
+
+/** Kernel threads the bench compares (1 and 2, or 1 alone on a one-core machine). */
+function threadCounts() {
+  return os.availableParallelism() > 1 ? [1, 2] : [1];
+}
+
+/**
+ * Restarts the fast kernels with `threads` kernel threads (the main thread plus `threads − 1` workers), as
+ * `SSMIS_THREADS=threads` would; a no-op without fast kernels.
+ */
+async function useThreads(backend, threads) {
+  if (!backend.fastKernels) return;
+  backend.kernels.unregisterFastKernels();
+  backend.kernels.registerFastKernels(threads === undefined ? {} : { workers: threads - 1 });
+  await backend.kernels.fastKernelWorkersReady();
+}
+
+/** The PyTorch column's note when torch cannot run, printed once per section. */
+function torchNote() {
+  const torch = findTorch();
+  return torch.python === null
+    ? `PyTorch column skipped: ${torch.reason}`
+    : `PyTorch ${torch.version} (${torch.python}, scripts/bench-torch.py), in its own process`;
+}
+
+/**
+ * VNet base 16 train step (forward in train mode, softmax cross-entropy, backward, SGD 0.01/0.9/1e-4), batch 2,
+ * at 32³ and 64×64×48, with 1 and 2 kernel threads, against the same step in PyTorch with
+ * `torch.set_num_threads` 1 and 2. ssmis and PyTorch alternate in rounds (a PyTorch process, then ssmis
+ * steps) so that both see the same machine load; each time is the median over rounds.
+ */
+async function benchVnet(lib, backend, quick) {
+  const { tf, Rng, createVNet, createOptimizer } = lib;
+  const torch = findTorch();
+  const shapes = quick
+    ? [[32, 32, 32]]
+    : [
+        [32, 32, 32],
+        [64, 64, 48],
+      ];
+  const rounds = quick ? 1 : 2;
+  const batch = 2;
+  const rows = [];
+  console.log(
+    `\nvnet: VNet base 16 train step, batch ${batch}, ssmis vs PyTorch, ${rounds} alternating round(s) of 2 steps after 1 warm-up; ${torchNote()}`,
+  );
+  for (const shape of shapes) {
+    const rng = new Rng(5);
+    const n = batch * shape[0] * shape[1] * shape[2];
+    const x = tf.tensor(
+      Float32Array.from({ length: n }, () => rng.normal()),
+      [batch, ...shape, 1],
+    );
+    const y = tf.oneHot(
+      tf.tensor(
+        Int32Array.from({ length: n }, () => (rng.random() < 0.3 ? 1 : 0)),
+        [batch, ...shape],
+        'int32',
+      ),
+      2,
+    );
+    const net = createVNet({ baseFilters: 16, numClasses: 2, dropout: 0.5, name: 'bench_vnet', seed: 0 });
+    const optimizer = createOptimizer({ type: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+    const dropoutRng = new Rng(6);
+    const step = () => {
+      const t0 = performance.now();
+      optimizer.step(
+        () => tf.losses.softmaxCrossEntropy(y, net.apply(x, { training: true, rng: dropoutRng })),
+        net.namedParameters(),
+      );
+      sampleRss();
+      return performance.now() - t0;
+    };
+    for (const threads of threadCounts()) {
+      await useThreads(backend, threads);
+      step();
+      const ours = [];
+      const theirs = [];
+      for (let r = 0; r < rounds; r++) {
+        if (torch.python !== null) {
+          const t = runTorch({ task: 'train', base: 16, shape, batch, threads, runs: 2, warmup: 1 });
+          theirs.push(...t.times);
+        }
+        ours.push(step(), step());
+      }
+      const row = {
+        shape,
+        batch,
+        threads,
+        ms: median(ours),
+        times: ours,
+        torchMs: theirs.length > 0 ? median(theirs) : null,
+        torchTimes: theirs,
+      };
+      row.ratio = row.torchMs === null ? null : row.ms / row.torchMs;
+      rows.push(row);
+    }
+    optimizer.dispose();
+    net.dispose();
+    tf.dispose([x, y]);
+  }
+  await useThreads(backend, undefined);
+  const speedUp = (shape, key) => {
+    const [one, two] = threadCounts().map(
+      (t) => rows.find((r) => r.shape === shape && r.threads === t)?.[key],
+    );
+    return one && two ? one / two : null;
+  };
+  console.log(
+    formatTable(
+      ['patch', 'threads', 'ssmis', 'PyTorch', 'ssmis / PyTorch'],
+      rows.map((r) => [
+        r.shape.join('×'),
+        r.threads,
+        formatMs(r.ms),
+        r.torchMs === null ? '—' : formatMs(r.torchMs),
+        r.ratio === null ? '—' : formatRatio(r.ratio),
+      ]),
+    ),
+  );
+  const scaling = shapes.map((shape) => ({
+    shape,
+    ssmis: speedUp(shape, 'ms'),
+    torch: speedUp(shape, 'torchMs'),
+  }));
+  if (threadCounts().length > 1) {
+    console.log(
+      `1 → 2 threads speed-up: ${scaling
+        .map(
+          (s) =>
+            `${s.shape.join('×')}: ssmis ${s.ssmis?.toFixed(2) ?? '—'}×, PyTorch ${s.torch?.toFixed(2) ?? '—'}×`,
+        )
+        .join('; ')}`,
+    );
+  }
+  return { torch: torch.python === null ? null : torch.version, torchNote: torchNote(), rows, scaling };
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // inference
 
-async function benchInference(lib, quick) {
-  const { tf, Rng, createVNet, slidingWindowInference } = lib;
+async function benchInference(lib, backend, quick) {
+  const { tf, Rng, createVNet, slidingWindowInference, windowStarts } = lib;
+  const torch = findTorch();
   const runs = quick ? 1 : 3;
   const volume = quick ? [64, 64, 32] : [96, 96, 64];
   const patch = [32, 32, 32];
@@ -310,12 +525,43 @@ async function benchInference(lib, quick) {
       voxelsPerSecond: voxels / (timing.median / 1000),
       windowsPerSecond: windows / (timing.median / 1000),
       leakedTensors: leaked,
+      torchMs: null,
+      torchBatch: null,
+      ratio: null,
     };
     rows.push(row);
+    if (torch.python !== null) {
+      // The same window starts, in PyTorch eval mode, 1 and 2 windows per forward (its batch-1 Conv3d path
+      // is several times slower); the faster is the comparison.
+      const starts = volume.map((size, a) => windowStarts(size, patch[a], strides[a]));
+      const threads = backend.kernelWorkers + 1;
+      let best = null;
+      for (const batch of [1, 2]) {
+        const t = runTorch({
+          task: 'infer',
+          base: baseFilters,
+          volume,
+          patch,
+          starts,
+          batch,
+          threads,
+          runs,
+          warmup: 1,
+        });
+        if (t.windows !== windows)
+          throw new Error(`bench: PyTorch ran ${t.windows} windows, ssmis ${windows}`);
+        const ms = median(t.times);
+        if (best === null || ms < best.ms) best = { ms, batch };
+      }
+      row.torchMs = best.ms;
+      row.torchBatch = best.batch;
+      row.ratio = row.ms / best.ms;
+    }
   }
+  console.log(torchNote());
   console.log(
     formatTable(
-      ['VNet', 'windows', 'time', 'voxels/s', 'windows/s', 'tensors'],
+      ['VNet', 'windows', 'time', 'voxels/s', 'windows/s', 'tensors', 'PyTorch', 'ssmis / PyTorch'],
       rows.map((r) => [
         `base ${r.baseFilters}`,
         r.windows,
@@ -323,6 +569,8 @@ async function benchInference(lib, quick) {
         formatRate(r.voxelsPerSecond, 'voxels/s'),
         r.windowsPerSecond.toFixed(2),
         r.leakedTensors === 0 ? 'ok' : `LEAK +${r.leakedTensors}`,
+        r.torchMs === null ? '—' : `${formatMs(r.torchMs)} (${r.torchBatch}/fwd)`,
+        r.ratio === null ? '—' : formatRatio(r.ratio),
       ]),
     ),
   );
@@ -548,7 +796,9 @@ async function main() {
   // kernels last: it leaves the stock kernels registered.
   for (const section of SECTIONS.filter((s) => opts.sections.includes(s))) {
     if (section === 'train') result.sections.train = await benchTrain(lib, opts.quick);
-    else if (section === 'inference') result.sections.inference = await benchInference(lib, opts.quick);
+    else if (section === 'vnet') result.sections.vnet = await benchVnet(lib, backend, opts.quick);
+    else if (section === 'inference')
+      result.sections.inference = await benchInference(lib, backend, opts.quick);
     else if (section === 'metrics') result.sections.metrics = await benchMetrics(lib, opts.quick);
     else if (section === 'nifti') result.sections.nifti = await benchNifti(lib, opts.quick);
     else if (section === 'kernels') result.sections.kernels = await benchKernels(backend, opts.quick);
