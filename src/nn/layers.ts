@@ -121,6 +121,25 @@ function valuesPerChannel(x: tf.Tensor, store: ParameterStore, key: string): num
   return n;
 }
 
+/** Batch norm as the fused op of the fast kernels, followed by its ReLU when `relu`. */
+function fusedBatchNorm<T extends tf.Tensor>(
+  x: T,
+  store: ParameterStore,
+  key: string,
+  ctx: ForwardContext,
+  relu: boolean,
+): T {
+  if (ctx.training) valuesPerChannel(x, store, key);
+  return fusedBatchNormRelu(x, store.get(`${key}.weight`), store.get(`${key}.bias`), {
+    training: ctx.training,
+    updateStats: ctx.training && ctx.updateStats,
+    runningMean: store.get(`${key}.running_mean`),
+    runningVar: store.get(`${key}.running_var`),
+    relu,
+    name: `${store.prefix}/${key}`,
+  }) as T;
+}
+
 /**
  * ReLU(batch norm(x)): one fused op with its own gradient when the fast CPU kernels are active (the element-wise
  * work of batch norm dominated a training step once the convolutions were fast), else the two stock ops. Both
@@ -133,14 +152,23 @@ export function batchNormRelu<T extends tf.Tensor>(
   ctx: ForwardContext,
 ): T {
   if (!fastKernelsActive()) return tf.relu(batchNorm(x, store, key, ctx)) as T;
-  if (ctx.training) valuesPerChannel(x, store, key);
-  return fusedBatchNormRelu(x, store.get(`${key}.weight`), store.get(`${key}.bias`), {
-    training: ctx.training,
-    updateStats: ctx.training && ctx.updateStats,
-    runningMean: store.get(`${key}.running_mean`),
-    runningVar: store.get(`${key}.running_var`),
-    name: `${store.prefix}/${key}`,
-  }) as T;
+  return fusedBatchNorm(x, store, key, ctx, true);
+}
+
+/**
+ * LeakyReLU(batch norm(x), slope): with the fast CPU kernels active the batch norm is the fused op (its
+ * ReLU off), for the reason given at `batchNormRelu`; else the stock ops. Same outputs, gradients and running
+ * statistics either way (tests/nn/unet2d.test.ts).
+ */
+export function batchNormLeakyRelu<T extends tf.Tensor>(
+  x: T,
+  store: ParameterStore,
+  key: string,
+  ctx: ForwardContext,
+  slope: number,
+): T {
+  const y = fastKernelsActive() ? fusedBatchNorm(x, store, key, ctx, false) : batchNorm(x, store, key, ctx);
+  return tf.leakyRelu(y, slope) as T;
 }
 
 /** Keep-mask values: 0 with probability p, else 1/(1−p) (PyTorch's bernoulli(1−p)/(1−p)). */
@@ -196,21 +224,70 @@ function alignCornersTaps(n: number): { i0: Int32Array; i1: Int32Array; w0: Floa
   return { i0, i1, w0, w1 };
 }
 
+function axisShape(axis: 1 | 2, m: number): [number, number, number, number] {
+  return axis === 1 ? [1, m, 1, 1] : [1, 1, m, 1];
+}
+
 function interpolateAxis(x: tf.Tensor4D, axis: 1 | 2): tf.Tensor4D {
   const n = x.shape[axis];
   const { i0, i1, w0, w1 } = alignCornersTaps(n);
-  const wShape: [number, number, number, number] = axis === 1 ? [1, 2 * n, 1, 1] : [1, 1, 2 * n, 1];
-  const a = tf.mul(tf.gather(x, tf.tensor1d(i0, 'int32'), axis), tf.tensor(w0, wShape));
-  const b = tf.mul(tf.gather(x, tf.tensor1d(i1, 'int32'), axis), tf.tensor(w1, wShape));
+  const a = tf.mul(tf.gather(x, tf.tensor1d(i0, 'int32'), axis), tf.tensor(w0, axisShape(axis, 2 * n)));
+  const b = tf.mul(tf.gather(x, tf.tensor1d(i1, 'int32'), axis), tf.tensor(w1, axisShape(axis, 2 * n)));
   return tf.add(a, b);
 }
 
 /**
- * Bilinear ×2 upsampling with align_corners=True (`nn.Upsample(scale_factor=2, mode='bilinear',
- * align_corners=True)`), separable: two taps per output row, then per output column, as gathers (whose
- * gradient is a segment sum). Not `tf.image.resizeBilinear`: its cpu gradient returns a wrongly shaped
- * (H and W swapped) tensor for non-square inputs in TF.js 4.22 (tests/nn/layers.test.ts).
+ * The adjoint of `alignCornersTaps(n)` as taps per source row: source i receives Σ_t w[t][i]·dy[idx[t][i]]
+ * over the output rows that read it (zero-weight contributions dropped, unused taps padded with weight 0).
+ * Output o reads sources in (o·s − 1, o·s + 1) with s = (n−1)/(2n−1) < ½, so a source row receives from at most
+ * 2/s + 2 ≈ 6 output rows and the number of taps stays small for every n.
  */
+function adjointTaps(n: number): { idx: Int32Array[]; w: Float32Array[] } {
+  const { i0, i1, w0, w1 } = alignCornersTaps(n);
+  const lists: { o: number; w: number }[][] = Array.from({ length: n }, () => []);
+  for (let o = 0; o < 2 * n; o++) {
+    if (w0[o] !== 0) lists[i0[o]].push({ o, w: w0[o] });
+    if (w1[o] !== 0) lists[i1[o]].push({ o, w: w1[o] });
+  }
+  const taps = Math.max(1, ...lists.map((l) => l.length));
+  const idx = Array.from({ length: taps }, () => new Int32Array(n));
+  const w = Array.from({ length: taps }, () => new Float32Array(n));
+  lists.forEach((l, i) => {
+    l.forEach((e, t) => {
+      idx[t][i] = e.o;
+      w[t][i] = e.w;
+    });
+  });
+  return { idx, w };
+}
+
+/** The gradient of `interpolateAxis`: dy `[…, 2n, …]` → dx `[…, n, …]` along `axis`. */
+function interpolateAxisAdjoint(dy: tf.Tensor4D, axis: 1 | 2): tf.Tensor4D {
+  const n = dy.shape[axis] / 2;
+  const { idx, w } = adjointTaps(n);
+  let dx: tf.Tensor4D | null = null;
+  for (let t = 0; t < idx.length; t++) {
+    const tap = tf.gather(dy, tf.tensor1d(idx[t], 'int32'), axis);
+    const term: tf.Tensor4D = tf.mul(tap, tf.tensor(w[t], axisShape(axis, n)));
+    dx = dx === null ? term : (tf.add(dx, term) as tf.Tensor4D);
+  }
+  return dx as tf.Tensor4D;
+}
+
+/**
+ * Bilinear ×2 upsampling with align_corners=True (`nn.Upsample(scale_factor=2, mode='bilinear',
+ * align_corners=True)`), separable: two taps per output row, then per output column, as gathers. Its gradient
+ * is the adjoint written the same way (a few gathers of dy per axis with precomputed source taps), not the
+ * gathers' own gradient, an UnsortedSegmentSum that was the slowest op of a 2-D training step on the cpu
+ * backend. Both are standard ops, so this runs on every backend. Not `tf.image.resizeBilinear`: its cpu
+ * gradient returns a wrongly shaped (H and W swapped) tensor for non-square inputs in TF.js 4.22
+ * (tests/nn/layers.test.ts).
+ */
+const upsampleWithAdjoint = tf.customGrad((...args) => ({
+  value: interpolateAxis(interpolateAxis(args[0] as tf.Tensor4D, 1), 2),
+  gradFunc: (dy: tf.Tensor) => interpolateAxisAdjoint(interpolateAxisAdjoint(dy as tf.Tensor4D, 2), 1),
+}));
+
 export function upsampleBilinear2x(x: tf.Tensor4D): tf.Tensor4D {
-  return interpolateAxis(interpolateAxis(x, 1), 2);
+  return upsampleWithAdjoint(x) as tf.Tensor4D;
 }

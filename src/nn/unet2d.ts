@@ -11,7 +11,13 @@ import { tf } from '../backend/tf.js';
 import { requireBoolean, requireNumber, requireOptions, requireRng, requireString } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { batchNorm, conv2d, elementDropout, type ForwardContext, upsampleBilinear2x } from './layers.js';
+import {
+  batchNormLeakyRelu,
+  conv2d,
+  elementDropout,
+  type ForwardContext,
+  upsampleBilinear2x,
+} from './layers.js';
 import { forwardContext, storeModelMembers } from './model.js';
 import { bnSpecs, countParameters, type ParameterSpec, ParameterStore } from './params.js';
 import type { ApplyOptions, CloneOptions, SegmentationModel } from './types.js';
@@ -121,7 +127,9 @@ export function unet2dParameterCount(options: UNet2dOptions = {}): number {
   return countParameters(unet2dParameterSpecs(options));
 }
 
-const leaky = (x: tf.Tensor4D): tf.Tensor4D => tf.leakyRelu(x, 0.01);
+/** BN → LeakyReLU(0.01) of one ConvBlock half. */
+const bnLeaky = (x: tf.Tensor4D, store: ParameterStore, key: string, ctx: ForwardContext): tf.Tensor4D =>
+  batchNormLeakyRelu(x, store, key, ctx, 0.01);
 
 function convBlock(
   x: tf.Tensor4D,
@@ -130,9 +138,9 @@ function convBlock(
   store: ParameterStore,
   ctx: ForwardContext,
 ): tf.Tensor4D {
-  let h = leaky(batchNorm(conv2d(x, store, `${key}.conv_conv.0`, 'same'), store, `${key}.conv_conv.1`, ctx));
+  let h = bnLeaky(conv2d(x, store, `${key}.conv_conv.0`, 'same'), store, `${key}.conv_conv.1`, ctx);
   h = elementDropout(h, p, ctx);
-  return leaky(batchNorm(conv2d(h, store, `${key}.conv_conv.4`, 'same'), store, `${key}.conv_conv.5`, ctx));
+  return bnLeaky(conv2d(h, store, `${key}.conv_conv.4`, 'same'), store, `${key}.conv_conv.5`, ctx);
 }
 
 function buildUNet2d(

@@ -18,12 +18,14 @@ import { type KernelRuntime, WasmHeapLimitError } from './runtime.js';
 type Shape5 = [number, number, number, number, number];
 type Triple = number | [number, number, number];
 
-function isUnitDilation(d: unknown): boolean {
+/** Whether a `dilations` attribute means no dilation (absent, 1, or all ones). */
+export function isUnitDilation(d: unknown): boolean {
   if (d === undefined || d === null || d === 1) return true;
   return Array.isArray(d) && d.every((v) => v === 1);
 }
 
-function isPad(p: unknown): p is 'same' | 'valid' | number {
+/** Whether a `pad` attribute is one the fast kernels take ('same', 'valid' or a number; not explicit pads). */
+export function isPad(p: unknown): p is 'same' | 'valid' | number {
   return p === 'same' || p === 'valid' || typeof p === 'number';
 }
 
@@ -42,12 +44,13 @@ function geometry(info: tf.backend_util.Conv3DInfo): ConvGeometry {
   };
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
+/** Whether two shapes are equal. */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** Runs the fast path, or the stock kernel when the operands do not fit in the wasm memory. */
-function orFallback(fast: () => tf.TensorInfo, fallback: () => tf.TensorInfo | tf.TensorInfo[]) {
+export function orFallback(fast: () => tf.TensorInfo, fallback: () => tf.TensorInfo | tf.TensorInfo[]) {
   try {
     return fast();
   } catch (error) {

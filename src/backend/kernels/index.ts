@@ -7,8 +7,11 @@
  * `initBackend` calls it when the active backend is `cpu` and the config's `backend.fastKernels` is true.
  */
 import { tf } from '../tf.js';
+import { makeActivationKernels } from './activation-kernels.js';
 import { makeConvKernels } from './conv-kernels.js';
+import { makeConv2dKernels, makeMaxPoolKernels } from './conv2d-kernels.js';
 import { makeElementwiseKernels } from './elementwise.js';
+import { makeLayoutKernels } from './layout-kernels.js';
 import { KernelRuntime, type RuntimeOptions, setActiveRuntime } from './runtime.js';
 import { wasmApi } from './wasm/api.js';
 
@@ -26,6 +29,16 @@ export const FAST_KERNEL_NAMES: readonly string[] = [
   'Conv3D',
   'Conv3DBackpropInputV2',
   'Conv3DBackpropFilterV2',
+  'Conv2D',
+  'Conv2DBackpropInput',
+  'Conv2DBackpropFilter',
+  'MaxPool',
+  'MaxPoolGrad',
+  'GatherV2',
+  'SplitV',
+  'LeakyRelu',
+  'Greater',
+  'Select',
   'Add',
   'Sub',
   'Multiply',
@@ -86,7 +99,13 @@ export function registerFastKernels(options: FastKernelOptions = {}): boolean {
   runtime = new KernelRuntime(options);
   setActiveRuntime(runtime);
   const get = () => runtime;
-  const kernels: Record<string, tf.KernelFunc> = { ...makeConvKernels(get, originalKernelFunc) };
+  const kernels: Record<string, tf.KernelFunc> = {
+    ...makeConvKernels(get, originalKernelFunc),
+    ...makeConv2dKernels(get, originalKernelFunc),
+    ...makeMaxPoolKernels(originalKernelFunc),
+    ...makeLayoutKernels(originalKernelFunc),
+    ...makeActivationKernels(originalKernelFunc),
+  };
   if (options.elementwise ?? true) Object.assign(kernels, makeElementwiseKernels(originalKernelFunc));
   for (const [name, kernelFunc] of Object.entries(kernels)) {
     const config = tf.getKernel(name, BACKEND);

@@ -1,0 +1,244 @@
+/**
+ * `kernelFunc`s for the 2-D network: Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter on the 3-D fast path,
+ * and MaxPool / MaxPoolGrad for non-overlapping windows, on the cpu backend. Every other case (other dtype,
+ * NCHW, dilation, explicit pads, a rounding mode, a geometry `conv3d.ts` does not take) calls the stock kernel.
+ *
+ * A channels-last 2-D convolution of x `[N, H, W, C]` with W `[kh, kw, C, Co]` is the 3-D convolution of
+ * `[N, H, 1, W, C]` with `[kh, 1, kw, C, Co]`: the same bytes, no copy. The image width goes on the third
+ * (innermost) axis because the microkernels tile output pixels along it and read its `kw·C` taps contiguously;
+ * the singleton middle axis has kernel 1, stride 1 and no padding.
+ */
+import { tf } from '../tf.js';
+import { isPad, isUnitDilation, orFallback, sameShape } from './conv-kernels.js';
+import {
+  backpropInputMethod,
+  type ConvGeometry,
+  conv3dBackpropFilter,
+  conv3dBackpropInput,
+  conv3dForward,
+  windowsFit,
+} from './conv3d.js';
+import { asCpuBackend, float32Values } from './cpu-backend.js';
+import type { KernelRuntime } from './runtime.js';
+
+type Shape4 = [number, number, number, number];
+type Pair = number | [number, number];
+
+interface Conv2DAttrs {
+  strides?: Pair;
+  pad?: unknown;
+  dataFormat?: string;
+  dilations?: unknown;
+  dimRoundingMode?: unknown;
+}
+
+/** The 3-D geometry of a 2-D convolution: H → first axis, a singleton second axis, W → third axis. */
+export function conv2dGeometry(info: tf.backend_util.Conv2DInfo): ConvGeometry {
+  const p = info.padInfo;
+  return {
+    batch: info.batchSize,
+    inSize: [info.inHeight, 1, info.inWidth],
+    inChannels: info.inChannels,
+    outSize: [info.outHeight, 1, info.outWidth],
+    outChannels: info.outChannels,
+    kernel: [info.filterHeight, 1, info.filterWidth],
+    strides: [info.strideHeight, 1, info.strideWidth],
+    padBefore: [p.top, 0, p.left],
+    padAfter: [p.bottom, 0, p.right],
+  };
+}
+
+/** Plain case: NHWC, no dilation, a 'same'/'valid'/number pad and no rounding mode; else null. */
+function plainPad(a: Conv2DAttrs): 'same' | 'valid' | number | null {
+  if ((a.dataFormat ?? 'NHWC') !== 'NHWC' || !isUnitDilation(a.dilations)) return null;
+  if (a.dimRoundingMode !== undefined && a.dimRoundingMode !== null) return null;
+  return isPad(a.pad) ? a.pad : null;
+}
+
+function info2d(
+  x: readonly number[],
+  w: readonly number[],
+  strides: Pair | undefined,
+  pad: 'same' | 'valid' | number,
+) {
+  return tf.backend_util.computeConv2DInfo(x as Shape4, w as Shape4, strides ?? 1, 1, pad);
+}
+
+/** Makes the three replacement convolution kernel functions, falling back to `original(name)`. */
+export function makeConv2dKernels(
+  runtime: () => KernelRuntime | null,
+  original: (name: string) => tf.KernelFunc,
+): Record<'Conv2D' | 'Conv2DBackpropInput' | 'Conv2DBackpropFilter', tf.KernelFunc> {
+  const conv2D: tf.KernelFunc = (args) => {
+    const rt = runtime();
+    const backend = asCpuBackend(args.backend);
+    const { x, filter } = args.inputs;
+    const fallback = () => original('Conv2D')(args);
+    const pad = plainPad((args.attrs ?? {}) as Conv2DAttrs);
+    if (rt === null || backend === null || x === undefined || filter === undefined || pad === null)
+      return fallback();
+    if (x.shape.length !== 4 || filter.shape.length !== 4) return fallback();
+    const xv = float32Values(backend, x);
+    const wv = float32Values(backend, filter);
+    if (xv === null || wv === null) return fallback();
+    const info = info2d(x.shape, filter.shape, (args.attrs as Conv2DAttrs).strides, pad);
+    const g = conv2dGeometry(info);
+    if (!windowsFit(g) || info.inChannels !== filter.shape[2]) return fallback();
+    return orFallback(
+      () => backend.makeTensorInfo(info.outShape, 'float32', conv3dForward(rt, xv, wv, g)),
+      fallback,
+    );
+  };
+
+  const backpropInput: tf.KernelFunc = (args) => {
+    const rt = runtime();
+    const backend = asCpuBackend(args.backend);
+    const { dy, filter } = args.inputs;
+    const a = (args.attrs ?? {}) as Conv2DAttrs & { inputShape?: number[] };
+    const fallback = () => original('Conv2DBackpropInput')(args);
+    const pad = plainPad(a);
+    if (rt === null || backend === null || dy === undefined || filter === undefined || pad === null)
+      return fallback();
+    if (a.inputShape === undefined || a.inputShape.length !== 4) return fallback();
+    if (dy.shape.length !== 4 || filter.shape.length !== 4) return fallback();
+    const dyv = float32Values(backend, dy);
+    const wv = float32Values(backend, filter);
+    if (dyv === null || wv === null) return fallback();
+    const info = info2d(a.inputShape, filter.shape, a.strides, pad);
+    const g = conv2dGeometry(info);
+    if (!sameShape(info.outShape, dy.shape) || !windowsFit(g) || backpropInputMethod(g) === null)
+      return fallback();
+    const shape = [...a.inputShape];
+    return orFallback(
+      () => backend.makeTensorInfo(shape, 'float32', conv3dBackpropInput(rt, dyv, wv, g)),
+      fallback,
+    );
+  };
+
+  const backpropFilter: tf.KernelFunc = (args) => {
+    const rt = runtime();
+    const backend = asCpuBackend(args.backend);
+    const { x, dy } = args.inputs;
+    const a = (args.attrs ?? {}) as Conv2DAttrs & { filterShape?: number[] };
+    const fallback = () => original('Conv2DBackpropFilter')(args);
+    const pad = plainPad(a);
+    if (rt === null || backend === null || x === undefined || dy === undefined || pad === null)
+      return fallback();
+    if (a.filterShape === undefined || a.filterShape.length !== 4) return fallback();
+    if (x.shape.length !== 4 || dy.shape.length !== 4) return fallback();
+    const xv = float32Values(backend, x);
+    const dyv = float32Values(backend, dy);
+    if (xv === null || dyv === null) return fallback();
+    const info = info2d(x.shape, a.filterShape, a.strides, pad);
+    const g = conv2dGeometry(info);
+    if (!sameShape(info.outShape, dy.shape) || !windowsFit(g)) return fallback();
+    const shape = [...a.filterShape];
+    return orFallback(
+      () => backend.makeTensorInfo(shape, 'float32', conv3dBackpropFilter(rt, xv, dyv, g)),
+      fallback,
+    );
+  };
+
+  return { Conv2D: conv2D, Conv2DBackpropInput: backpropInput, Conv2DBackpropFilter: backpropFilter };
+}
+
+interface PoolAttrs {
+  filterSize?: Pair;
+  strides?: Pair;
+  pad?: unknown;
+  dimRoundingMode?: unknown;
+}
+
+/** Window size of a non-overlapping 'valid' max pool (window = stride, no rounding mode), or null. */
+function tiledWindow(a: PoolAttrs): [number, number] | null {
+  const pair = (v: Pair | undefined): [number, number] | null =>
+    typeof v === 'number' ? [v, v] : Array.isArray(v) && v.length === 2 ? [v[0], v[1]] : null;
+  const k = pair(a.filterSize);
+  const s = pair(a.strides);
+  if (k === null || s === null || k[0] !== s[0] || k[1] !== s[1] || a.pad !== 'valid') return null;
+  if (a.dimRoundingMode !== undefined && a.dimRoundingMode !== null) return null;
+  return Number.isInteger(k[0]) && Number.isInteger(k[1]) && k[0] >= 1 && k[1] >= 1 ? k : null;
+}
+
+/**
+ * Visits every window of a non-overlapping max pool of x `[N, H, W, C]` (window kh × kw, trailing rows/columns
+ * that do not fill a window dropped) and reports, per output element, the flat index into x of the first
+ * strict maximum in row-major window order (−1 when no value exceeds −∞, e.g. all NaN), as the stock kernels
+ * and PyTorch choose it.
+ */
+function forEachWindowMax(
+  x: Float32Array,
+  shape: readonly number[],
+  kh: number,
+  kw: number,
+  visit: (out: number, argmax: number, max: number) => void,
+): void {
+  const [n, h, w, c] = shape;
+  const oh = Math.floor(h / kh);
+  const ow = Math.floor(w / kw);
+  let out = 0;
+  for (let b = 0; b < n; b++) {
+    for (let i = 0; i < oh; i++) {
+      for (let j = 0; j < ow; j++) {
+        const corner = ((b * h + i * kh) * w + j * kw) * c;
+        for (let ch = 0; ch < c; ch++, out++) {
+          let max = Number.NEGATIVE_INFINITY;
+          let arg = -1;
+          for (let r = 0; r < kh; r++) {
+            let p = corner + r * w * c + ch;
+            for (let q = 0; q < kw; q++, p += c) {
+              const v = x[p];
+              if (v > max) {
+                max = v;
+                arg = p;
+              }
+            }
+          }
+          visit(out, arg, max);
+        }
+      }
+    }
+  }
+}
+
+/** Makes MaxPool and MaxPoolGrad for float32 NHWC non-overlapping 'valid' pooling (the U-Net's 2×2). */
+export function makeMaxPoolKernels(
+  original: (name: string) => tf.KernelFunc,
+): Record<'MaxPool' | 'MaxPoolGrad', tf.KernelFunc> {
+  const maxPool: tf.KernelFunc = (args) => {
+    const backend = asCpuBackend(args.backend);
+    const { x } = args.inputs;
+    const k = tiledWindow((args.attrs ?? {}) as PoolAttrs);
+    const xv = backend === null ? null : float32Values(backend, x);
+    if (backend === null || x === undefined || xv === null || k === null || x.shape.length !== 4)
+      return original('MaxPool')(args);
+    const [n, h, w, c] = x.shape;
+    const shape = [n, Math.floor(h / k[0]), Math.floor(w / k[1]), c];
+    const y = new Float32Array(shape[0] * shape[1] * shape[2] * c);
+    forEachWindowMax(xv, x.shape, k[0], k[1], (o, _arg, max) => {
+      y[o] = max;
+    });
+    return backend.makeTensorInfo(shape, 'float32', y);
+  };
+
+  const maxPoolGrad: tf.KernelFunc = (args) => {
+    const backend = asCpuBackend(args.backend);
+    const { dy, input } = args.inputs;
+    const k = tiledWindow((args.attrs ?? {}) as PoolAttrs);
+    const xv = backend === null ? null : float32Values(backend, input);
+    const dyv = backend === null ? null : float32Values(backend, dy);
+    if (backend === null || input === undefined || dy === undefined || xv === null || dyv === null)
+      return original('MaxPoolGrad')(args);
+    if (k === null || input.shape.length !== 4) return original('MaxPoolGrad')(args);
+    const [n, h, w, c] = input.shape;
+    if (!sameShape(dy.shape, [n, Math.floor(h / k[0]), Math.floor(w / k[1]), c]))
+      return original('MaxPoolGrad')(args);
+    const dx = new Float32Array(xv.length);
+    forEachWindowMax(xv, input.shape, k[0], k[1], (o, arg) => {
+      if (arg >= 0) dx[arg] = dyv[o];
+    });
+    return backend.makeTensorInfo([...input.shape], 'float32', dx);
+  };
+
+  return { MaxPool: maxPool, MaxPoolGrad: maxPoolGrad };
+}

@@ -1,0 +1,91 @@
+/**
+ * Copying kernels of the 2-D network's training step for float32 tensors on the cpu backend: GatherV2 (the
+ * bilinear upsampling and its gradient gather whole rows or columns) and SplitV (the gradient of the decoder's
+ * channel concatenation). The stock kernels go through a per-element multi-index (GatherV2 through a
+ * `TensorBuffer`, SplitV through a generic Slice), which made them the slowest ops of a step once the
+ * convolutions were fast; here both are copies of contiguous runs. Other dtypes and cases call the stock kernel.
+ */
+import type { tf } from '../tf.js';
+import { asCpuBackend, float32Values } from './cpu-backend.js';
+
+function axisOf(axis: unknown, rank: number): number | null {
+  const a = Array.isArray(axis) ? axis[0] : axis;
+  if (typeof a !== 'number' || !Number.isInteger(a) || a < -rank || a >= rank) return null;
+  return a < 0 ? a + rank : a;
+}
+
+const product = (dims: readonly number[]): number => dims.reduce((p, d) => p * d, 1);
+
+/** Copies `len` floats from `src[from…]` to `dst[to…]` (a loop for short runs, where `set` costs more). */
+function copyRun(src: Float32Array, from: number, dst: Float32Array, to: number, len: number): void {
+  if (len >= 64) dst.set(src.subarray(from, from + len), to);
+  else for (let i = 0; i < len; i++) dst[to + i] = src[from + i];
+}
+
+/** Makes GatherV2 (1-D int32 indices, no batch dims) and SplitV, falling back to `original(name)`. */
+export function makeLayoutKernels(
+  original: (name: string) => tf.KernelFunc,
+): Record<'GatherV2' | 'SplitV', tf.KernelFunc> {
+  const gatherV2: tf.KernelFunc = (args) => {
+    const backend = asCpuBackend(args.backend);
+    const { x, indices } = args.inputs;
+    const a = (args.attrs ?? {}) as { axis?: unknown; batchDims?: number };
+    const fallback = () => original('GatherV2')(args);
+    if (backend === null || x === undefined || indices === undefined || indices.shape.length !== 1)
+      return fallback();
+    const xv = float32Values(backend, x);
+    const idx = indices.dtype === 'int32' ? backend.data.get(indices.dataId).values : null;
+    const axis = axisOf(a.axis ?? 0, x.shape.length);
+    if (xv === null || !(idx instanceof Int32Array) || axis === null || (a.batchDims ?? 0) !== 0)
+      return fallback();
+    const dim = x.shape[axis];
+    // The stock kernel reports out-of-range indices.
+    for (let i = 0; i < idx.length; i++) if (!(idx[i] >= 0 && idx[i] < dim)) return fallback();
+    const outer = product(x.shape.slice(0, axis));
+    const inner = product(x.shape.slice(axis + 1));
+    const m = idx.length;
+    const out = new Float32Array(outer * m * inner);
+    for (let o = 0; o < outer; o++) {
+      const src = o * dim * inner;
+      const dst = o * m * inner;
+      for (let i = 0; i < m; i++) {
+        copyRun(xv, src + idx[i] * inner, out, dst + i * inner, inner);
+      }
+    }
+    const shape = [...x.shape];
+    shape[axis] = m;
+    return backend.makeTensorInfo(shape, 'float32', out);
+  };
+
+  const splitV: tf.KernelFunc = (args) => {
+    const backend = asCpuBackend(args.backend);
+    const { x } = args.inputs;
+    const a = (args.attrs ?? {}) as { numOrSizeSplits?: number | number[]; axis?: unknown };
+    const fallback = () => original('SplitV')(args);
+    const xv = backend === null ? null : float32Values(backend, x);
+    if (backend === null || x === undefined || xv === null) return fallback();
+    const axis = axisOf(a.axis ?? 0, x.shape.length);
+    const sizes = a.numOrSizeSplits;
+    // Explicit sizes only (-1 entries and an even split count are resolved by the stock kernel).
+    if (axis === null || !Array.isArray(sizes) || sizes.some((s) => !Number.isInteger(s) || s < 0))
+      return fallback();
+    const dim = x.shape[axis];
+    if (sizes.reduce((p, s) => p + s, 0) !== dim) return fallback();
+    const outer = product(x.shape.slice(0, axis));
+    const inner = product(x.shape.slice(axis + 1));
+    let begin = 0;
+    return sizes.map((s) => {
+      const out = new Float32Array(outer * s * inner);
+      const run = s * inner;
+      for (let o = 0; o < outer; o++) {
+        copyRun(xv, (o * dim + begin) * inner, out, o * run, run);
+      }
+      begin += s;
+      const shape = [...x.shape];
+      shape[axis] = s;
+      return backend.makeTensorInfo(shape, 'float32', out);
+    });
+  };
+
+  return { GatherV2: gatherV2, SplitV: splitV };
+}

@@ -1,0 +1,190 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  fastKernelsActive,
+  fastKernelWorkersReady,
+  registerFastKernels,
+  stockKernel,
+  unregisterFastKernels,
+} from '../../src/backend/kernels/index.js';
+import { tf } from '../../src/backend/tf.js';
+import { Rng } from '../../src/util/rng.js';
+
+/**
+ * The fast kernels of the 2-D network (Conv2D and its two gradients, MaxPool/MaxPoolGrad, GatherV2, SplitV,
+ * LeakyRelu, Greater, Select) against the stock kernels they replace, called in the same process: the fast
+ * one through the engine, the stock one through the `kernelFunc` saved at registration (`stockKernel`).
+ * "Relative error" is max|fast − stock| / max|stock| over the tensor.
+ */
+
+let registeredHere = false;
+
+beforeAll(async () => {
+  if (!fastKernelsActive()) {
+    // The suite also runs with the fast path switched off; these tests compare the two paths.
+    const saved = process.env.SSMIS_FAST_KERNELS;
+    delete process.env.SSMIS_FAST_KERNELS;
+    try {
+      registeredHere = registerFastKernels({ workers: 1, parallelFlops: 2e5 });
+    } finally {
+      if (saved !== undefined) process.env.SSMIS_FAST_KERNELS = saved;
+    }
+  }
+  await fastKernelWorkersReady();
+});
+
+afterAll(() => {
+  if (registeredHere) unregisterFastKernels();
+});
+
+function randn(shape: number[], rng: Rng): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(
+    Float32Array.from({ length: n }, () => rng.normal()),
+    shape,
+    'float32',
+  );
+}
+
+function relErr(fast: tf.TensorInfo, stock: tf.TensorInfo): number {
+  expect(fast.shape).toEqual(stock.shape);
+  const a = tf.backend().readSync(fast.dataId) as Float32Array;
+  const b = tf.backend().readSync(stock.dataId) as Float32Array;
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  if (Number.isNaN(diff)) return Number.POSITIVE_INFINITY;
+  return scale === 0 ? diff : diff / scale;
+}
+
+/** The fast kernel (through the engine) and the stock one on the same inputs, as tensors owned by the tidy. */
+function both(
+  name: string,
+  inputs: Record<string, tf.Tensor>,
+  attrs: Record<string, unknown>,
+): { fast: tf.TensorInfo[]; stock: tf.TensorInfo[] } {
+  const out = tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+  const fast = Array.isArray(out) ? out : [out];
+  const backend = tf.backend();
+  const raw = stockKernel(name)({ inputs, backend, attrs: attrs as tf.NamedAttrMap });
+  const stock = (Array.isArray(raw) ? raw : [raw]).map((t) => tf.engine().makeTensorFromTensorInfo(t));
+  return { fast, stock };
+}
+
+function expectClose(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>): void {
+  const { fast, stock } = both(name, inputs, attrs);
+  expect(fast.length).toBe(stock.length);
+  fast.forEach((f, i) => {
+    expect(relErr(f, stock[i])).toBeLessThanOrEqual(1e-4);
+  });
+}
+
+const convCases = [
+  { x: [2, 7, 9, 5], k: 3, s: 1, pad: 'same', cout: 11 },
+  { x: [1, 16, 16, 16], k: 3, s: 1, pad: 'same', cout: 16 },
+  { x: [3, 5, 8, 13], k: 3, s: 1, pad: 'valid', cout: 6 },
+  { x: [2, 6, 7, 9], k: 1, s: 1, pad: 'valid', cout: 3 },
+  { x: [1, 8, 6, 4], k: 2, s: 2, pad: 'valid', cout: 6 },
+  { x: [2, 9, 7, 3], k: 3, s: 2, pad: 'same', cout: 5 },
+  { x: [1, 6, 10, 3], k: 3, s: 1, pad: 1, cout: 4 },
+] as const;
+
+describe('fast 2-D kernels against the stock kernels', () => {
+  it.each(convCases)('Conv2D, dx and dw for x $x, k$k s$s pad $pad → $cout', (c) => {
+    const rng = new Rng(c.x.reduce((a, b) => 31 * a + b, c.k + c.cout));
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const x = randn([...c.x], rng);
+      const w = randn([c.k, c.k, c.x[3], c.cout], rng);
+      const strides = [c.s, c.s];
+      const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad);
+      const dy = randn(y.shape, rng);
+      const common = { strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+      expectClose('Conv2D', { x, filter: w }, { ...common, dilations: [1, 1] });
+      expectClose('Conv2DBackpropInput', { dy, filter: w }, { ...common, inputShape: c.x });
+      expectClose('Conv2DBackpropFilter', { x, dy }, { ...common, filterShape: w.shape });
+    });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('falls back to the stock kernel for dilation 2', () => {
+    const rng = new Rng(5);
+    tf.tidy(() => {
+      const x = randn([1, 9, 9, 3], rng);
+      const w = randn([3, 3, 3, 4], rng);
+      expectClose('Conv2D', { x, filter: w }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 2 });
+    });
+  });
+
+  it.each([
+    { x: [2, 7, 9, 5], k: 2 },
+    { x: [1, 8, 8, 16], k: 2 },
+    { x: [3, 6, 9, 3], k: 3 },
+  ])('MaxPool and MaxPoolGrad for x $x, window $k (ties routed to the first maximum)', ({ x: shape, k }) => {
+    const rng = new Rng(shape[1] * 7 + k);
+    tf.tidy(() => {
+      // Small integers make ties within windows frequent.
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = tf.tensor(
+        Float32Array.from({ length: n }, () => rng.randint(0, 3)),
+        shape,
+        'float32',
+      );
+      const attrs = { filterSize: k, strides: k, pad: 'valid', dimRoundingMode: undefined };
+      expectClose('MaxPool', { x }, attrs);
+      const y = tf.maxPool(x as tf.Tensor4D, k, k, 'valid');
+      const dy = randn(y.shape, rng);
+      expectClose('MaxPoolGrad', { dy, input: x, output: y }, attrs);
+      // The gradient of the whole op through the engine, fast vs stock.
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, k, k, 'valid'), dy)))(x);
+      const stock = tf
+        .engine()
+        .makeTensorFromTensorInfo(
+          stockKernel('MaxPoolGrad')({ inputs: { dy, input: x, output: y }, backend: tf.backend(), attrs }),
+        );
+      expect(relErr(g, stock)).toBe(0);
+    });
+  });
+
+  it('GatherV2 on every axis and SplitV on every axis match the stock kernels', () => {
+    const rng = new Rng(11);
+    tf.tidy(() => {
+      const x = randn([3, 5, 7, 6], rng);
+      for (let axis = 0; axis < 4; axis++) {
+        const dim = x.shape[axis];
+        const idx = tf.tensor1d(
+          Int32Array.from({ length: 2 * dim + 1 }, (_, i) => (i * 3) % dim),
+          'int32',
+        );
+        expectClose('GatherV2', { x, indices: idx }, { axis, batchDims: 0 });
+        const sizes = dim === 3 ? [1, 2] : [1, dim - 3, 2];
+        expectClose('SplitV', { x }, { numOrSizeSplits: sizes, axis });
+      }
+      expectClose('SplitV', { x }, { numOrSizeSplits: [2, 4], axis: -1 });
+    });
+  });
+
+  it('LeakyRelu, Greater (scalar) and Select match the stock kernels', () => {
+    const rng = new Rng(12);
+    tf.tidy(() => {
+      const x = randn([2, 5, 3, 7], rng);
+      const y = randn([2, 5, 3, 7], rng);
+      expectClose('LeakyRelu', { x }, { alpha: 0.01 });
+      const mask = tf.engine().runKernel('Greater', { a: x, b: tf.scalar(0) }, {}) as tf.Tensor;
+      const stockMask = tf
+        .engine()
+        .makeTensorFromTensorInfo(
+          stockKernel('Greater')({ inputs: { a: x, b: tf.scalar(0) }, backend: tf.backend(), attrs: {} }),
+        );
+      expect(mask.dtype).toBe('bool');
+      expect(Array.from(mask.dataSync())).toEqual(Array.from(stockMask.dataSync()));
+      expectClose('Select', { condition: mask, t: x, e: y }, {});
+      // The LeakyReLU gradient (Greater, Multiply, Select) through the engine.
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(t, 0.01), y)))(x);
+      const expected = tf.where(tf.greater(x, 0), y, tf.mul(y, 0.01));
+      expect(relErr(g, expected)).toBe(0);
+    });
+  });
+});
