@@ -1,13 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  fastKernelsActive,
-  fastKernelWorkersReady,
-  registerFastKernels,
-  stockKernel,
-  unregisterFastKernels,
-} from '../../src/backend/kernels/index.js';
+import { stockKernel, unregisterFastKernels } from '../../src/backend/kernels/index.js';
 import { tf } from '../../src/backend/tf.js';
 import { Rng } from '../../src/util/rng.js';
+import { activateFastKernelsForTest } from '../helpers/fast-kernels.js';
 
 /**
  * The fast kernels of the 2-D network (Conv2D and its two gradients, MaxPool/MaxPoolGrad, GatherV2, SplitV,
@@ -19,17 +14,7 @@ import { Rng } from '../../src/util/rng.js';
 let registeredHere = false;
 
 beforeAll(async () => {
-  if (!fastKernelsActive()) {
-    // The suite also runs with the fast path switched off; these tests compare the two paths.
-    const saved = process.env.SSMIS_FAST_KERNELS;
-    delete process.env.SSMIS_FAST_KERNELS;
-    try {
-      registeredHere = registerFastKernels({ workers: 1, parallelFlops: 2e5 });
-    } finally {
-      if (saved !== undefined) process.env.SSMIS_FAST_KERNELS = saved;
-    }
-  }
-  await fastKernelWorkersReady();
+  registeredHere = await activateFastKernelsForTest();
 });
 
 afterAll(() => {

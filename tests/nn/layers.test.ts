@@ -217,6 +217,55 @@ describe('upsampleBilinear2x (align_corners=True)', () => {
     });
   }
 
+  it.each([
+    [1, 1, 1, 3],
+    [2, 5, 3, 4],
+    [1, 8, 8, 16],
+    [1, 17, 6, 2],
+  ])(
+    'forward and its own gradient equal Ax·Bᵀ and Aᵀr·B to 1e-5 for x [%i, %i, %i, %i], no tensor kept',
+    (N, H, W, C) => {
+      const rng = new Rng(H * 31 + W);
+      const xd = Float32Array.from({ length: N * H * W * C }, () => rng.normal());
+      const rd = Float32Array.from({ length: N * 4 * H * W * C }, () => rng.normal());
+      const A = interp(H);
+      const B = interp(W);
+      const at = (n: number, i: number, j: number, c: number) => ((n * H + i) * W + j) * C + c;
+      const atUp = (n: number, i: number, j: number, c: number) => ((n * 2 * H + i) * 2 * W + j) * C + c;
+      const before = tf.memory().numTensors;
+      const [y, dx] = tf.tidy(() => {
+        const x = tf.tensor4d(xd, [N, H, W, C]);
+        const r = tf.tensor(rd, [N, 2 * H, 2 * W, C]);
+        const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(upsampleBilinear2x(t as tf.Tensor4D), r)))(x);
+        return [upsampleBilinear2x(x).dataSync(), g.dataSync()];
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      const yRef = new Float64Array(y.length);
+      const dxRef = new Float64Array(dx.length);
+      for (let n = 0; n < N; n++)
+        for (let c = 0; c < C; c++)
+          for (let o = 0; o < 2 * H; o++)
+            for (let p = 0; p < 2 * W; p++)
+              for (let i = 0; i < H; i++)
+                for (let j = 0; j < W; j++) {
+                  const a = A[o][i] * B[p][j];
+                  yRef[atUp(n, o, p, c)] += a * xd[at(n, i, j, c)];
+                  dxRef[at(n, i, j, c)] += a * rd[atUp(n, o, p, c)];
+                }
+      const rel = (got: ArrayLike<number>, ref: Float64Array) => {
+        let diff = 0;
+        let scale = 0;
+        for (let i = 0; i < ref.length; i++) {
+          diff = Math.max(diff, Math.abs(got[i] - ref[i]));
+          scale = Math.max(scale, Math.abs(ref[i]));
+        }
+        return diff / scale;
+      };
+      expect(rel(y, yRef)).toBeLessThanOrEqual(1e-5);
+      expect(rel(dx, dxRef)).toBeLessThanOrEqual(1e-5);
+    },
+  );
+
   it('matches the interpolation-matrix form (forward and gradient)', () => {
     const [N, H, W, C] = [2, 3, 4, 2];
     const rng = new Rng(3);

@@ -1,0 +1,24 @@
+import {
+  fastKernelsActive,
+  fastKernelWorkersReady,
+  registerFastKernels,
+} from '../../src/backend/kernels/index.js';
+
+/**
+ * Activates the fast kernels whatever `SSMIS_FAST_KERNELS` says (the suite also runs with the fast path switched
+ * off, and tests comparing the two paths need it on). Returns whether this call registered them, so that the
+ * caller unregisters only what it registered. One worker, and a low threshold so that small test tensors also
+ * run on it.
+ */
+export async function activateFastKernelsForTest(): Promise<boolean> {
+  if (fastKernelsActive()) return false;
+  const saved = process.env.SSMIS_FAST_KERNELS;
+  delete process.env.SSMIS_FAST_KERNELS;
+  try {
+    const registered = registerFastKernels({ workers: 1, parallelFlops: 2e5 });
+    await fastKernelWorkersReady();
+    return registered;
+  } finally {
+    if (saved !== undefined) process.env.SSMIS_FAST_KERNELS = saved;
+  }
+}
