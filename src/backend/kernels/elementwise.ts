@@ -137,8 +137,10 @@ export function binaryBroadcast(
 }
 
 /**
- * Sums of x over `axes`, or null when the axes are not a leading or a trailing run (the caller falls back).
- * Leading run → column sums over [outer, inner]; trailing run → row sums.
+ * Sums of x over `axes`, or null when the axes are not one contiguous run (the caller falls back). The input
+ * is seen as [outer, reduced, inner]: a leading run is a column sum (outer = 1), a trailing run a row sum
+ * (inner = 1), a middle run (the voxel axis of `[N, V, K]`) both; each sum runs over the reduced index in
+ * order, as the stock kernel's transpose-then-row-sum does.
  */
 export function reduceSum(
   x: Float32Array,
@@ -146,25 +148,28 @@ export function reduceSum(
   axes: readonly number[],
 ): Float64Array | null {
   const sorted = [...new Set(axes)].sort((p, q) => p - q);
-  const rank = shape.length;
   const k = sorted.length;
-  const leading = sorted.every((v, i) => v === i);
-  const trailing = sorted.every((v, i) => v === rank - k + i);
-  if ((!leading && !trailing) || x.length === 0) return null;
+  const first = sorted[0];
+  const contiguous = sorted.every((v, i) => v === first + i);
+  if (!contiguous || x.length === 0) return null;
   const reduced = sorted.reduce((p, ax) => p * shape[ax], 1);
-  const kept = x.length / reduced;
-  const out = new Float64Array(kept);
-  if (leading) {
-    for (let i = 0; i < reduced; i++) {
-      const base = i * kept;
-      for (let j = 0; j < kept; j++) out[j] += x[base + j];
-    }
-  } else {
-    for (let j = 0; j < kept; j++) {
+  const inner = shape.slice(first + k).reduce((p, d) => p * d, 1);
+  const outer = x.length / (reduced * inner);
+  const out = new Float64Array(outer * inner);
+  if (inner === 1) {
+    for (let j = 0; j < outer; j++) {
       let s = 0;
       const base = j * reduced;
       for (let i = 0; i < reduced; i++) s += x[base + i];
       out[j] = s;
+    }
+  } else {
+    for (let o = 0; o < outer; o++) {
+      const at = o * inner;
+      for (let i = 0; i < reduced; i++) {
+        const base = (o * reduced + i) * inner;
+        for (let j = 0; j < inner; j++) out[at + j] += x[base + j];
+      }
     }
   }
   return out;
