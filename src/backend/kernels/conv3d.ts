@@ -15,7 +15,7 @@
  * results agree with them to a relative error of about 1e-6 of the output's magnitude.
  */
 import type { KernelRuntime } from './runtime.js';
-import { TASK_CONV, TASK_DW } from './runtime.js';
+import { TASK_CONV, TASK_DW, TASK_FLIP } from './runtime.js';
 import { MAX_TILE } from './wasm/microkernels.js';
 
 export type Vec3 = [number, number, number];
@@ -85,15 +85,19 @@ function copyPadded(
   return ptr;
 }
 
-/** Copies `count` pixels of `c8` lanes from the heap into a dense [count, c] array. */
+/**
+ * Copies `count` pixels of `c8` lanes from the heap into a dense [count, c] array. One bulk copy out of the
+ * shared memory first: element reads of a SharedArrayBuffer are several times slower than of a plain buffer.
+ */
 function compact(rt: KernelRuntime, ptr: number, count: number, c: number, c8: number): Float32Array {
-  const f = rt.f32;
   const base = ptr >> 2;
-  if (c === c8) return f.slice(base, base + count * c);
+  const all = new Float32Array(count * c8);
+  all.set(rt.f32.subarray(base, base + count * c8));
+  if (c === c8) return all;
   const out = new Float32Array(count * c);
   for (let p = 0; p < count; p++) {
-    const s = base + p * c8;
-    for (let j = 0; j < c; j++) out[p * c + j] = f[s + j];
+    const s = p * c8;
+    for (let j = 0; j < c; j++) out[p * c + j] = all[s + j];
   }
   return out;
 }
@@ -103,20 +107,63 @@ const BLOCK_MAJOR_FILTER_BYTES = 256 * 1024;
 /** Below this many pixel tiles per phase, block-major order also gives the threads enough items. */
 const BLOCK_MAJOR_TILES = 32;
 
+type Vec4 = [number, number, number, number];
+
+/** One TASK_CONV (see `runItems`): the output pixels of a phase, addressed by (n, x, y, z) byte strides. */
+interface ConvTask {
+  /** Output pixels of one phase as (n, x, y, z) counts. */
+  pixels: Vec4;
+  inBase: number;
+  inStrides: Vec4;
+  outBase: number;
+  outStrides: Vec4;
+  tapTab: number;
+  taps: number;
+  k: number;
+  nCb: number;
+  /** Bytes between the weights of two 8-channel blocks. */
+  wCb: number;
+  /** (out offset, weight pointer) pairs, one per phase. */
+  phaseTab: number;
+  phases: number;
+  /** Bytes between two weight rows of a block. */
+  wStride: number;
+}
+
 /**
- * Writes the TASK_CONV parameter block (`words` 0–21, see `runItems`) at address 0, chooses the item order
- * and runs it: block-major when the filter would not stay in cache across tiles or when the tiles alone are
- * too few to share among the threads (the deep, narrow-spatial layers), else tile-major (each tile's input
- * read once for every block).
+ * Writes the pixel table and the TASK_CONV parameter block, chooses the item order and runs it: block-major
+ * when the filter would not stay in cache across tiles or when the tiles alone are too few to share among
+ * the threads (the deep, narrow-spatial layers), else tile-major (each tile's input read once for every block).
  */
-function runConvTask(rt: KernelRuntime, words: number[], g: ConvGeometry): void {
-  const [pixels, , , , , , , , , , , , , , , taps, k, nCb] = words;
-  const phases = words[20];
+function runConvTask(rt: KernelRuntime, t: ConvTask, g: ConvGeometry): void {
+  const [nn, nx, ny, nz] = t.pixels;
+  const pixels = nn * nx * ny * nz;
+  const pix = rt.alloc(8 * pixels);
+  const table = new Int32Array(2 * pixels);
+  let q = 0;
+  for (let b = 0; b < nn; b++) {
+    for (let x = 0; x < nx; x++) {
+      for (let y = 0; y < ny; y++) {
+        let i = t.inBase + b * t.inStrides[0] + x * t.inStrides[1] + y * t.inStrides[2];
+        let o = t.outBase + b * t.outStrides[0] + x * t.outStrides[1] + y * t.outStrides[2];
+        for (let z = 0; z < nz; z++) {
+          table[q++] = i;
+          table[q++] = o;
+          i += t.inStrides[3];
+          o += t.outStrides[3];
+        }
+      }
+    }
+  }
+  rt.i32.set(table, pix >> 2);
   const tiles = Math.ceil(pixels / MAX_TILE);
-  const filterBytes = taps * k * nCb * 32;
-  const blockMajor = nCb > 1 && (filterBytes > BLOCK_MAJOR_FILTER_BYTES || tiles < BLOCK_MAJOR_TILES);
-  rt.i32.set([...words, blockMajor ? 1 : 0], 0);
-  rt.run(TASK_CONV, 0, phases * tiles * (blockMajor ? nCb : 1), convFlops(g));
+  const filterBytes = t.taps * t.k * t.nCb * 32;
+  const blockMajor = t.nCb > 1 && (filterBytes > BLOCK_MAJOR_FILTER_BYTES || tiles < BLOCK_MAJOR_TILES);
+  rt.i32.set(
+    [pixels, pix, t.tapTab, t.taps, t.k, t.nCb, t.wCb, t.phaseTab, t.phases, t.wStride, blockMajor ? 1 : 0],
+    0,
+  );
+  rt.run(TASK_CONV, 0, t.phases * tiles * (blockMajor ? t.nCb : 1), convFlops(g));
 }
 
 /**
@@ -130,6 +177,19 @@ export function conv3dForward(
   g: ConvGeometry,
 ): Float32Array {
   rt.reset();
+  return forwardAfterReset(rt, x, w, g);
+}
+
+/**
+ * The forward convolution on a heap reset by the caller (which may have put operands there first). `w` is
+ * the filter, or, when Co is a multiple of 8, a function writing it at the byte pointer it is given.
+ */
+function forwardAfterReset(
+  rt: KernelRuntime,
+  x: Float32Array,
+  w: Float32Array | ((ptr: number) => void),
+  g: ConvGeometry,
+): Float32Array {
   const c = g.inChannels;
   const co = g.outChannels;
   const [kx, ky, kz] = g.kernel;
@@ -146,14 +206,17 @@ export function conv3dForward(
   // With Co a multiple of 8 the microkernel reads the filter in place (row stride 4·Co); otherwise the filter
   // is packed into zero-padded blocks of 8 channels.
   const inPlace = co === co8;
-  const wp = rt.alloc(inPlace ? 4 * w.length : 4 * nCb * rowsK * 8);
+  if (!inPlace && typeof w === 'function')
+    throw new Error('conv3dForward: a written filter needs Co % 8 = 0');
+  const wp = rt.alloc(4 * nCb * rowsK * 8);
   const out = rt.alloc(4 * g.batch * ox * oy * oz * co8);
   const phase = rt.alloc(8);
   const i32 = rt.i32;
   const f = rt.f32;
   for (let a = 0; a < kx; a++)
     for (let b = 0; b < ky; b++) i32[(tapTab >> 2) + a * ky + b] = 4 * (a * py + b) * pz * c;
-  if (inPlace) f.set(w, wp >> 2);
+  if (typeof w === 'function') w(wp);
+  else if (inPlace) f.set(w, wp >> 2);
   else {
     for (let cb = 0; cb < nCb; cb++) {
       const dst0 = (wp >> 2) + cb * rowsK * 8;
@@ -172,33 +235,38 @@ export function conv3dForward(
   const pxyz = padded[0] * py * pz * c * 4;
   runConvTask(
     rt,
-    [
-      g.batch * ox * oy * oz,
-      ox,
-      oy,
-      oz,
-      xp,
-      pxyz,
-      sx * py * pz * c * 4,
-      sy * pz * c * 4,
-      sz * c * 4,
-      out,
-      ox * oy * oz * co8 * 4,
-      oy * oz * co8 * 4,
-      oz * co8 * 4,
-      co8 * 4,
+    {
+      pixels: [g.batch, ox, oy, oz],
+      inBase: xp,
+      inStrides: [pxyz, sx * py * pz * c * 4, sy * pz * c * 4, sz * c * 4],
+      outBase: out,
+      outStrides: [ox * oy * oz * co8 * 4, oy * oz * co8 * 4, oz * co8 * 4, co8 * 4],
       tapTab,
       taps,
       k,
       nCb,
-      inPlace ? 32 : rowsK * 32,
-      phase,
-      1,
-      inPlace ? 4 * co : 32,
-    ],
+      wCb: inPlace ? 32 : rowsK * 32,
+      phaseTab: phase,
+      phases: 1,
+      wStride: inPlace ? 4 * co : 32,
+    },
     g,
   );
   return compact(rt, out, g.batch * ox * oy * oz, co, co8);
+}
+
+/**
+ * The filter of the stride-1 input gradient: taps in reverse order, each `[C][Co]` tap transposed to
+ * `[Co][C]` (the JS twin of TASK_FLIP, for the channel counts the in-place kernel does not take).
+ */
+function flipFilter(w: Float32Array, taps: number, c: number, co: number): Float32Array {
+  const flipped = new Float32Array(w.length);
+  for (let t = 0; t < taps; t++) {
+    const src = (taps - 1 - t) * c * co;
+    const dst = t * co * c;
+    for (let i = 0; i < c; i++) for (let o = 0; o < co; o++) flipped[dst + o * c + i] = w[src + i * co + o];
+  }
+  return flipped;
 }
 
 /** Which input-gradient algorithm applies, or null (the caller falls back to the stock kernel). */
@@ -226,23 +294,12 @@ export function conv3dBackpropInput(
 ): Float32Array {
   const method = backpropInputMethod(g);
   if (method === 'flip') {
-    const [kx, ky, kz] = g.kernel;
     const c = g.inChannels;
     const co = g.outChannels;
-    const flipped = new Float32Array(w.length);
-    for (let a = 0; a < kx; a++) {
-      for (let b = 0; b < ky; b++) {
-        for (let d = 0; d < kz; d++) {
-          const src = (((kx - 1 - a) * ky + (ky - 1 - b)) * kz + (kz - 1 - d)) * c * co;
-          const dst = ((a * ky + b) * kz + d) * co * c;
-          for (let i = 0; i < c; i++)
-            for (let o = 0; o < co; o++) flipped[dst + o * c + i] = w[src + i * co + o];
-        }
-      }
-    }
+    const taps = g.kernel[0] * g.kernel[1] * g.kernel[2];
     const before = [0, 1, 2].map((a) => g.kernel[a] - 1 - g.padBefore[a]) as Vec3;
     const after = [0, 1, 2].map((a) => g.inSize[a] - g.outSize[a] + g.padBefore[a]) as Vec3;
-    return conv3dForward(rt, dy, flipped, {
+    const flippedGeometry: ConvGeometry = {
       batch: g.batch,
       inSize: g.outSize,
       inChannels: co,
@@ -252,7 +309,21 @@ export function conv3dBackpropInput(
       strides: [1, 1, 1],
       padBefore: before,
       padAfter: after,
-    });
+    };
+    rt.reset();
+    if (c % 8 !== 0) return forwardAfterReset(rt, dy, flipFilter(w, taps, c, co), flippedGeometry);
+    // The flip runs in wasm on the worker pool, from a copy of the filter into the flipped one in place.
+    const src = rt.alloc(4 * w.length);
+    rt.f32.set(w, src >> 2);
+    return forwardAfterReset(
+      rt,
+      dy,
+      (dst) => {
+        rt.i32.set([src, dst, c, co, taps], 0);
+        rt.run(TASK_FLIP, 0, taps, 16 * w.length);
+      },
+      flippedGeometry,
+    );
   }
   if (method !== 'phases') throw new Error('conv3dBackpropInput: unsupported geometry');
   rt.reset();
@@ -293,30 +364,21 @@ export function conv3dBackpropInput(
   }
   runConvTask(
     rt,
-    [
-      g.batch * ox * oy * oz,
-      ox,
-      oy,
-      oz,
-      dyPtr,
-      ox * oy * oz * co * 4,
-      oy * oz * co * 4,
-      oz * co * 4,
-      co * 4,
-      out,
-      ix * iy * iz * c8 * 4,
-      sx * iy * iz * c8 * 4,
-      sy * iz * c8 * 4,
-      sz * c8 * 4,
+    {
+      pixels: [g.batch, ox, oy, oz],
+      inBase: dyPtr,
+      inStrides: [ox * oy * oz * co * 4, oy * oz * co * 4, oz * co * 4, co * 4],
+      outBase: out,
+      outStrides: [ix * iy * iz * c8 * 4, sx * iy * iz * c8 * 4, sy * iz * c8 * 4, sz * c8 * 4],
       tapTab,
-      1,
-      co,
+      taps: 1,
+      k: co,
       nCb,
-      co * 32,
+      wCb: co * 32,
       phaseTab,
       phases,
-      32,
-    ],
+      wStride: 32,
+    },
     g,
   );
   return compact(rt, out, g.batch * ix * iy * iz, c, c8);

@@ -87,7 +87,24 @@ function innerLoop(
   sb: number,
   n: number,
 ): void {
-  // One loop per op and stride pattern keeps each loop monomorphic for V8.
+  // One loop per op and stride pattern keeps each loop monomorphic for V8. A scalar operand (stride 0, as in
+  // every optimizer update `lr · grad`) is read once.
+  if (sa === 0 && sb === 1) {
+    const v = a[ai];
+    if (op === 'add') for (let i = 0; i < n; i++) o[oi + i] = v + b[bi + i];
+    else if (op === 'sub') for (let i = 0; i < n; i++) o[oi + i] = v - b[bi + i];
+    else if (op === 'mul') for (let i = 0; i < n; i++) o[oi + i] = v * b[bi + i];
+    else for (let i = 0; i < n; i++) o[oi + i] = v / b[bi + i];
+    return;
+  }
+  if (sa === 1 && sb === 0) {
+    const v = b[bi];
+    if (op === 'add') for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] + v;
+    else if (op === 'sub') for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] - v;
+    else if (op === 'mul') for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] * v;
+    else for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] / v;
+    return;
+  }
   if (op === 'add') {
     if (sa === 1 && sb === 1) for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] + b[bi + i];
     else for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] + b[bi + i * sb];

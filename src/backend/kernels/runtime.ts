@@ -21,11 +21,13 @@ export type Kernel = (...args: number[]) => void;
 export interface KernelTable {
   fwd: Kernel[];
   dw: Kernel[];
+  transpose: Kernel;
 }
 
 /** Task kinds understood by `runItems`. */
 export const TASK_CONV = 1;
 export const TASK_DW = 2;
+export const TASK_FLIP = 3;
 
 // Control words (Int32Array over a SharedArrayBuffer).
 const C_DONE = 0;
@@ -47,17 +49,20 @@ const MAX_WORKERS = 64;
  * Runs items [next…) of the current task in chunks until none is left. Executed verbatim by the workers
  * (through `Function.prototype.toString`), so it must not refer to anything outside its body.
  *
- * TASK_CONV parameter block (i32 words, byte pointers): 0 output pixels per phase (N·OX·OY·OZ), 1 OX, 2 OY,
- * 3 OZ, 4 in base, 5–8 in strides (n, x, y, z), 9 out base, 10–13 out strides, 14 tap table, 15 taps, 16 K,
- * 17 channel blocks, 18 weight bytes per block, 19 phase table ((out offset, weight pointer) pairs), 20 phases,
- * 21 weight row stride, 22 block-major order. The pixels of a phase are cut, in (n, x, y, z) order, into tiles
- * of MAX_TILE (a tile may span rows and images). Item = phase · tiles + tile, the kernel running every channel
- * block; in block-major order (large filters, few tiles) item = (phase · blocks + block) · tiles + tile, so
- * that consecutive items reuse one block of the filter and there are enough items for every thread.
+ * TASK_CONV parameter block (i32 words, byte pointers): 0 output pixels per phase, 1 pixel table ((in, out)
+ * address pairs in tile order, shared by every phase), 2 tap table, 3 taps, 4 K, 5 channel blocks, 6 weight
+ * bytes per block, 7 phase table ((out offset, weight pointer) pairs), 8 phases, 9 weight row stride,
+ * 10 block-major order. Pixels are cut into tiles of MAX_TILE (the last one shorter). Item = phase · tiles +
+ * tile, the kernel running every channel block; in block-major order (large filters, few tiles) item =
+ * (phase · blocks + block) · tiles + tile, so that consecutive items reuse one block of the filter and there
+ * are enough items for every thread. A run of consecutive items of one (phase, block) is one kernel call.
  *
  * TASK_DW parameter block: 0 rows, 1 row table, 2 Z, 3 x base, 4 dy base, 5 acc base, 6 x z-stride,
  * 7 dy z-stride, 8 acc stride (bytes per reduction row), 9 tap table, 10 taps, 11 M (reduction rows per tap),
  * 12 channel blocks, 13 reduction rows per group, 14 groups per tap, 15 rows per chunk. Item = group.
+ *
+ * TASK_FLIP parameter block: 0 src filter `[taps][C][Co]`, 1 dst, 2 C, 3 Co, 4 taps. Item = tap t: dst tap t
+ * = (src tap taps−1−t)ᵀ, the spatially flipped filter with its channel axes swapped.
  */
 export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): number {
   const i32 = new Int32Array(memory.buffer);
@@ -67,8 +72,6 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
   const chunk = ctl[4];
   const tile = ex.fwd.length - 1;
   const participants = ctl[8];
-  const ins = [0, 0, 0, 0, 0, 0, 0, 0];
-  const outs = [0, 0, 0, 0, 0, 0, 0, 0];
   let ran = 0;
   for (;;) {
     // Guided self-scheduling: take a share of what is left (at least `chunk`), so the participants finish
@@ -82,69 +85,39 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
     ran += end - start;
     if (kind === 1) {
       const pixels = i32[p];
-      const rx = i32[p + 1];
-      const ry = i32[p + 2];
-      const rz = i32[p + 3];
-      const taps = i32[p + 14];
-      const nTaps = i32[p + 15];
-      const K = i32[p + 16];
-      const nCb = i32[p + 17];
-      const wCb = i32[p + 18];
-      const phases = i32[p + 19] >> 2;
-      const wS = i32[p + 21];
-      const blockMajor = i32[p + 22] === 1;
+      const pix = i32[p + 1];
+      const taps = i32[p + 2];
+      const nTaps = i32[p + 3];
+      const K = i32[p + 4];
+      const nCb = i32[p + 5];
+      const wCb = i32[p + 6];
+      const phases = i32[p + 7] >> 2;
+      const wS = i32[p + 9];
+      const blockMajor = i32[p + 10] === 1;
       const tiles = ((pixels + tile - 1) / tile) | 0;
+      const last = pixels - (tiles - 1) * tile;
       const blocksPerCall = blockMajor ? 1 : nCb;
-      for (let item = start; item < end; item++) {
-        const t = item % tiles;
-        const outer = (item - t) / tiles;
+      for (let item = start; item < end; ) {
+        const t0 = item % tiles;
+        const outer = (item - t0) / tiles;
+        const t1 = Math.min(tiles, t0 + end - item);
         const cb = blockMajor ? outer % nCb : 0;
         const phase = blockMajor ? (outer / nCb) | 0 : outer;
-        const px0 = t * tile;
-        const r = Math.min(tile, pixels - px0);
-        let z = px0 % rz;
-        let q = (px0 / rz) | 0;
-        let y = q % ry;
-        q = (q / ry) | 0;
-        let x = q % rx;
-        let b = (q / rx) | 0;
-        const outBase = i32[p + 9] + i32[phases + 2 * phase] + 32 * cb;
-        for (let j = 0; j < r; j++) {
-          ins[j] = i32[p + 4] + b * i32[p + 5] + x * i32[p + 6] + y * i32[p + 7] + z * i32[p + 8];
-          outs[j] = outBase + b * i32[p + 10] + x * i32[p + 11] + y * i32[p + 12] + z * i32[p + 13];
-          if (++z === rz) {
-            z = 0;
-            if (++y === ry) {
-              y = 0;
-              if (++x === rx) {
-                x = 0;
-                b++;
-              }
-            }
-          }
-        }
-        ex.fwd[r](
-          i32[phases + 2 * phase + 1] + cb * wCb,
-          taps,
-          nTaps,
-          K,
-          wS,
-          blocksPerCall,
-          wCb,
-          ins[0],
-          ins[1],
-          ins[2],
-          ins[3],
-          ins[4],
-          ins[5],
-          outs[0],
-          outs[1],
-          outs[2],
-          outs[3],
-          outs[4],
-          outs[5],
-        );
+        const w = i32[phases + 2 * phase + 1] + cb * wCb;
+        const outAdd = i32[phases + 2 * phase] + 32 * cb;
+        const full = t1 === tiles && last < tile ? t1 - 1 - t0 : t1 - t0;
+        if (full > 0)
+          ex.fwd[tile](w, taps, nTaps, K, wS, blocksPerCall, wCb, pix + 8 * tile * t0, full, outAdd);
+        if (t0 + full < t1)
+          ex.fwd[last](w, taps, nTaps, K, wS, blocksPerCall, wCb, pix + 8 * tile * (t1 - 1), 1, outAdd);
+        item += t1 - t0;
       }
+    } else if (kind === 3) {
+      const c = i32[p + 2];
+      const co = i32[p + 3];
+      const taps = i32[p + 4];
+      for (let t = start; t < end; t++)
+        ex.transpose(i32[p] + 4 * (taps - 1 - t) * c * co, i32[p + 1] + 4 * t * c * co, c, co);
     } else {
       const nRows = i32[p];
       const rowTab = i32[p + 1];
@@ -190,7 +163,7 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
 }
 
 function kernelTable(instance: WasmInstance): KernelTable {
-  const table: KernelTable = { fwd: [], dw: [] };
+  const table: KernelTable = { fwd: [], dw: [], transpose: instance.exports.transpose as Kernel };
   const noop: Kernel = () => {};
   table.fwd.push(noop);
   table.dw.push(noop);
@@ -206,7 +179,7 @@ const { workerData } = require('node:worker_threads');
 const { memory, module, ctl, index, tile } = workerData;
 ${runItems.toString()}
 const instance = new WebAssembly.Instance(module, { env: { memory } });
-const ex = { fwd: [() => {}], dw: [() => {}] };
+const ex = { fwd: [() => {}], dw: [() => {}], transpose: instance.exports.transpose };
 for (let r = 1; r <= tile; r++) { ex.fwd.push(instance.exports['fwd' + r]); ex.dw.push(instance.exports['dw' + r]); }
 let seen = 0;
 Atomics.store(ctl, ${C_READY} + index, 1);

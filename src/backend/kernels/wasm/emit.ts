@@ -145,6 +145,9 @@ export class FunctionBuilder {
   f32Load(offset = 0): this {
     return this.op(0x2a).memarg(2, offset);
   }
+  f32Store(offset = 0): this {
+    return this.op(0x38).memarg(2, offset);
+  }
   v128Load(offset = 0): this {
     return this.simd(0x00).memarg(4, offset);
   }

@@ -7,12 +7,13 @@
  * Every multiply-add is either exact (a multiply then an add, the same numbers everywhere) or a relaxed-SIMD
  * `f32x4.relaxed_madd` (one instruction, fused on hardware with FMA), chosen when the module is built.
  *
- * - `fwd<R>(w, taps, nTaps, K, wStride, nCb, wCb, in0…in5, out0…out5)`: R output pixels × nCb blocks,
- *   out_r[8·cb + 0..8) = Σ_t Σ_k in_r[taps[t] + 4k] · w[cb·wCb + (t·K + k)·wStride][0..8). The R pixels are
- *   anywhere (one input and one output pointer each, the unused ones ignored), so a tile can span rows and
- *   images when the spatial size is small. `taps` is an i32 table of byte offsets; the 8 weights of one
- *   (t, k) are contiguous and rows are `wStride` bytes apart (32 for packed weights, 4·Co when reading a
- *   `[t][k][Co]` filter in place, where the block stride `wCb` is 32). Overwrites the outputs.
+ * - `fwd<R>(w, taps, nTaps, K, wStride, nCb, wCb, pix, tiles, outAdd)`: `tiles` tiles of R output pixels ×
+ *   nCb blocks. `pix` is an i32 table of (in, out) byte-address pairs, one per pixel, R per tile, so a tile
+ *   can span rows and images when the spatial size is small; for pixel (in, out) of a tile,
+ *   (out + outAdd)[8·cb + 0..8) = Σ_t Σ_k in[taps[t] + 4k] · w[cb·wCb + (t·K + k)·wStride][0..8). `taps` is
+ *   an i32 table of byte offsets; the 8 weights of one (t, k) are contiguous and rows are `wStride` bytes
+ *   apart (32 for packed weights, 4·Co when reading a `[t][k][Co]` filter in place, where the block stride
+ *   `wCb` is 32). Overwrites the outputs.
  * - `dw<R>(x, dy, acc, rows, nRows, Z, xStride, dyStride, accStride, nCb)`: R consecutive reduction rows ×
  *   nCb blocks of a filter gradient, acc[r][8·cb + 0..8) += Σ_rows Σ_z x[row.x + z·xStride + 4r] ·
  *   dy[row.dy + z·dyStride + 32·cb][0..8). `rows` is an i32 table of (x, dy) byte-offset pairs. Adds into
@@ -23,11 +24,9 @@ import { emitModule, FunctionBuilder, I32, V128, type ValType } from './emit.js'
 export const MAX_TILE = 6;
 
 function fwdKernel(R: number, relaxed: boolean): FunctionBuilder {
-  const params = new Array<ValType>(7 + 2 * MAX_TILE).fill(I32);
-  const f = new FunctionBuilder(`fwd${R}`, params);
-  const [W, TAPS, NTAPS, K, WS, NCB, WCB] = [0, 1, 2, 3, 4, 5, 6];
-  const IN = (r: number) => 7 + r;
-  const OUT = (r: number) => 7 + MAX_TILE + r;
+  // params: 0 w, 1 taps, 2 nTaps, 3 K, 4 wStride, 5 nCb, 6 wCb, 7 pixel table, 8 tiles, 9 out offset
+  const f = new FunctionBuilder(`fwd${R}`, [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [W, TAPS, NTAPS, K, WS, NCB, WCB, PIX, NTILES, OUTADD] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const acc = Array.from({ length: R }, () => [f.local(V128), f.local(V128)]);
   const w0 = f.local(V128);
   const w1 = f.local(V128);
@@ -37,16 +36,31 @@ function fwdKernel(R: number, relaxed: boolean): FunctionBuilder {
   const t = f.local(I32);
   const tp = f.local(I32);
   const wp = f.local(I32);
+  const wcb = f.local(I32);
+  const oc = f.local(I32);
+  const cb = f.local(I32);
+  const tap = f.local(I32);
+  const o = f.local(I32);
+  f.loop(); // tiles
+  f.get(W).set(wcb);
+  f.get(OUTADD).set(oc);
+  f.get(NCB).set(cb);
   f.loop(); // channel blocks
   for (let r = 0; r < R; r++) {
     f.v128Zero().set(acc[r][0]);
     f.v128Zero().set(acc[r][1]);
   }
-  f.get(W).set(wp);
+  f.get(wcb).set(wp);
   f.get(TAPS).set(tp);
   f.get(NTAPS).set(t);
   f.loop(); // taps
-  for (let r = 0; r < R; r++) f.get(IN(r)).get(tp).i32Load().add().set(p[r]);
+  f.get(tp).i32Load().set(tap);
+  for (let r = 0; r < R; r++)
+    f.get(PIX)
+      .i32Load(8 * r)
+      .get(tap)
+      .add()
+      .set(p[r]);
   f.get(K).set(k);
   f.loop(); // k
   f.get(wp).v128Load(0).set(w0);
@@ -64,12 +78,20 @@ function fwdKernel(R: number, relaxed: boolean): FunctionBuilder {
   f.get(t).i32(1).sub().tee(t).brIf(0);
   f.end();
   for (let r = 0; r < R; r++) {
-    f.get(OUT(r)).get(acc[r][0]).v128Store(0);
-    f.get(OUT(r)).get(acc[r][1]).v128Store(16);
-    f.inc(OUT(r), 32);
+    f.get(PIX)
+      .i32Load(8 * r + 4)
+      .get(oc)
+      .add()
+      .set(o);
+    f.get(o).get(acc[r][0]).v128Store(0);
+    f.get(o).get(acc[r][1]).v128Store(16);
   }
-  f.inc(W, { local: WCB });
-  f.get(NCB).i32(1).sub().tee(NCB).brIf(0);
+  f.inc(wcb, { local: WCB });
+  f.inc(oc, 32);
+  f.get(cb).i32(1).sub().tee(cb).brIf(0);
+  f.end();
+  f.inc(PIX, 8 * R);
+  f.get(NTILES).i32(1).sub().tee(NTILES).brIf(0);
   f.end();
   return f;
 }
@@ -127,6 +149,33 @@ function dwKernel(R: number, relaxed: boolean): FunctionBuilder {
   f.inc(ACC, 32);
   f.inc(DY, 32);
   f.get(NCB).i32(1).sub().tee(NCB).brIf(0);
+  f.end();
+  return f;
+}
+
+/**
+ * `transpose(src, dst, rows, cols)`: dst[j][i] = src[i][j] for an f32 `rows × cols` matrix (the in/out channel
+ * swap of a filter tap for the input gradient). Reads run along src rows; the writes of one src row are
+ * `rows` floats apart.
+ */
+function transposeKernel(): FunctionBuilder {
+  const f = new FunctionBuilder('transpose', [I32, I32, I32, I32]);
+  const [SRC, DST, ROWS, COLS] = [0, 1, 2, 3];
+  const dp = f.local(I32);
+  const j = f.local(I32);
+  const dStride = f.local(I32);
+  f.get(ROWS).i32(4).mul().set(dStride);
+  f.loop(); // rows
+  f.get(DST).set(dp);
+  f.get(COLS).set(j);
+  f.loop(); // cols
+  f.get(dp).get(SRC).f32Load().f32Store();
+  f.inc(SRC, 4);
+  f.inc(dp, { local: dStride });
+  f.get(j).i32(1).sub().tee(j).brIf(0);
+  f.end();
+  f.inc(DST, 4);
+  f.get(ROWS).i32(1).sub().tee(ROWS).brIf(0);
   f.end();
   return f;
 }
@@ -309,7 +358,7 @@ function batchNormKernels(): FunctionBuilder[] {
 export const MAX_PAGES = 32767;
 
 /**
- * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak` and the batch-norm kernels over an imported shared
+ * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak`, `transpose` and the batch-norm kernels over an imported shared
  * memory; the convolution kernels and `peak` use relaxed-SIMD multiply-adds when `relaxed` (validate the
  * bytes: a runtime without relaxed SIMD rejects them).
  */
@@ -318,6 +367,7 @@ export function microkernelModuleBytes(initialPages: number, relaxed = false): U
   for (let r = 1; r <= MAX_TILE; r++) fns.push(fwdKernel(r, relaxed));
   for (let r = 1; r <= MAX_TILE; r++) fns.push(dwKernel(r, relaxed));
   fns.push(peakKernel(relaxed));
+  fns.push(transposeKernel());
   fns.push(...batchNormKernels());
   return emitModule(fns, { initialPages, maximumPages: MAX_PAGES });
 }
