@@ -13,6 +13,7 @@
 import { tf } from '../backend/tf.js';
 import { requireNumber, requireOptionalTensor, requireTensor } from '../util/args.js';
 import { InputError } from '../util/errors.js';
+import { logSoftmaxLastAxis, softmaxLastAxis } from './predictions.js';
 
 /** Dice smoothing of `mask_DiceLoss` (E17). */
 export const DICE_SMOOTH_3D = 1e-5;
@@ -84,7 +85,8 @@ function diceFromProbs(p: tf.Tensor3D, oneHot: tf.Tensor3D, mask: tf.Tensor2D | 
 
 /** E18 on precomputed log-probabilities: Σ m·ce / (Σ m + 1e-16), or the plain mean without a mask. */
 function ceFromLogProbs(logp: tf.Tensor3D, oneHot: tf.Tensor3D, mask: tf.Tensor2D | null): tf.Scalar {
-  const ce = tf.neg(tf.sum(tf.mul(logp, oneHot), -1));
+  // −x as x·(−1): the same numbers and gradient; the cpu Neg kernel is a slow broadcast multiply.
+  const ce = tf.mul(tf.sum(tf.mul(logp, oneHot), -1), -1);
   if (mask === null) return tf.mean(ce) as tf.Scalar;
   return tf.div(tf.sum(tf.mul(ce, mask)), tf.add(tf.sum(mask), CE_MASK_EPS)) as tf.Scalar;
 }
@@ -119,7 +121,7 @@ export function maskedDiceLoss(logits: tf.Tensor, target: tf.Tensor, mask?: tf.T
   return tf.tidy(() => {
     const f = flatten(logits, target, 'maskedDiceLoss');
     const m = mask === undefined ? null : flattenMask(mask, target, f.n, f.v, 'maskedDiceLoss');
-    return diceFromProbs(tf.softmax(f.logits, -1), f.oneHot, m);
+    return diceFromProbs(softmaxLastAxis(f.logits), f.oneHot, m);
   });
 }
 
@@ -134,7 +136,7 @@ export function maskedCrossEntropy(logits: tf.Tensor, target: tf.Tensor, mask?: 
   return tf.tidy(() => {
     const f = flatten(logits, target, 'maskedCrossEntropy');
     const m = mask === undefined ? null : flattenMask(mask, target, f.n, f.v, 'maskedCrossEntropy');
-    return ceFromLogProbs(tf.logSoftmax(f.logits, -1), f.oneHot, m);
+    return ceFromLogProbs(logSoftmaxLastAxis(f.logits), f.oneHot, m);
   });
 }
 
@@ -169,7 +171,7 @@ function mixTerms(
   const f2 = flatten(logits, target2, `${where} (target2)`);
   const m1 = flattenMask(mask1, target1, f1.n, f1.v, `${where} (mask1)`);
   const m2 = flattenMask(mask2, target2, f2.n, f2.v, `${where} (mask2)`);
-  return { f1, f2, m1, m2, p: tf.softmax(f1.logits, -1), logp: tf.logSoftmax(f1.logits, -1) };
+  return { f1, f2, m1, m2, p: softmaxLastAxis(f1.logits), logp: logSoftmaxLastAxis(f1.logits) };
 }
 
 /**
@@ -207,7 +209,7 @@ export function diceLoss2d(logits: tf.Tensor, target: tf.Tensor, mask?: tf.Tenso
   return tf.tidy(() => {
     const f = flatten(logits, target, 'diceLoss2d');
     const m = mask === undefined ? null : flattenMask(mask, target, f.n, f.v, 'diceLoss2d');
-    return dice2dFromProbs(tf.softmax(f.logits, -1), f.oneHot, m);
+    return dice2dFromProbs(softmaxLastAxis(f.logits), f.oneHot, m);
   });
 }
 

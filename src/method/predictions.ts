@@ -7,11 +7,125 @@
  *
  * Every op used here (softmax, slice, greaterEqual, cast, argMax) has a registered, zero gradient with respect
  * to the logits, so the result may be computed inside a gradient closure (TRCM, E13) without contributing a
- * gradient and without a device read. (TF.js has no stopGradient, and `equal` has no gradient at all.)
+ * gradient. (TF.js has no stopGradient, and `equal` has no gradient at all.) On the `cpu` backend, whose tensors
+ * live in host memory, the same rule runs on the values (`hardPredictionValues`) and the result is a new tensor
+ * with no tape connection to the logits.
  */
 import { tf } from '../backend/tf.js';
 import { requireInteger, requireTensor } from '../util/args.js';
 import { InputError } from '../util/errors.js';
+
+/**
+ * Softmax over rows of `k` float32 logits (channels last), evaluated as TF.js's `cpu` kernel evaluates it — row
+ * maximum (a NaN wins), then exp(x − max), their sum in row order, and the quotient, each rounded to float32 —
+ * so the values equal `tf.softmax` on that backend bit for bit.
+ */
+export function softmaxValues(logits: ArrayLike<number>, k: number): Float32Array {
+  const out = new Float32Array(logits.length);
+  const f = Math.fround;
+  for (let o = 0; o < logits.length; o += k) {
+    let max = logits[o];
+    for (let j = 1; j < k; j++) {
+      const v = logits[o + j];
+      if (Number.isNaN(v) || v > max) max = v;
+    }
+    let sum = 0;
+    for (let j = 0; j < k; j++) {
+      const e = f(Math.exp(f(logits[o + j] - max)));
+      out[o + j] = e;
+      sum += e;
+    }
+    const total = f(sum);
+    for (let j = 0; j < k; j++) out[o + j] /= total;
+  }
+  return out;
+}
+
+/**
+ * `tf.softmax` over the last axis. On the `cpu` backend the values are computed on the host by
+ * {@link softmaxValues} (the stock kernel spends most of its time in broadcast index arithmetic) and the
+ * gradient is TF.js's own softmax gradient, so forward and backward give the same numbers as `tf.softmax`.
+ */
+export function softmaxLastAxis<T extends tf.Tensor>(logits: T): T {
+  if (tf.getBackend() !== 'cpu' || logits.dtype !== 'float32' || logits.rank < 1)
+    return tf.softmax(logits, -1) as T;
+  const k = logits.shape[logits.rank - 1];
+  return tf.customGrad((...args) => {
+    const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const y = tf.tensor(softmaxValues(x.dataSync(), k), x.shape, 'float32');
+    save([y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const dyTimesY = tf.mul(dy, saved[0]);
+        return tf.sub(dyTimesY, tf.mul(tf.sum(dyTimesY, [x.rank - 1], true), saved[0]));
+      },
+    };
+  })(logits) as T;
+}
+
+/**
+ * `tf.logSoftmax` over the last axis. On the `cpu` backend the values are computed on the host in TF.js's
+ * order and float32 rounding (shifted = x − max, value = shifted − log Σ exp(shifted)), and the gradient is
+ * TF.js's own (dy − Σdy · exp(value)) with exp(value) evaluated on the host as the Exp kernel does, so forward
+ * and backward give the same numbers as `tf.logSoftmax`.
+ */
+export function logSoftmaxLastAxis<T extends tf.Tensor>(logits: T): T {
+  if (tf.getBackend() !== 'cpu' || logits.dtype !== 'float32' || logits.rank < 1)
+    return tf.logSoftmax(logits, -1) as T;
+  const k = logits.shape[logits.rank - 1];
+  return tf.customGrad((...args) => {
+    const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const xv = x.dataSync();
+    const out = new Float32Array(xv.length);
+    const f = Math.fround;
+    for (let o = 0; o < xv.length; o += k) {
+      let max = xv[o];
+      for (let j = 1; j < k; j++) {
+        const v = xv[o + j];
+        if (Number.isNaN(v) || v > max) max = v;
+      }
+      let sum = 0;
+      for (let j = 0; j < k; j++) {
+        out[o + j] = xv[o + j] - max; // shifted, rounded to float32 by the store
+        sum += f(Math.exp(out[o + j]));
+      }
+      const logSum = f(Math.log(f(sum)));
+      for (let j = 0; j < k; j++) out[o + j] -= logSum;
+    }
+    const value = tf.tensor(out, x.shape, 'float32');
+    save([value]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const softmax = tf.tensor(Float32Array.from(saved[0].dataSync(), Math.exp), x.shape, 'float32');
+        return tf.sub(dy, tf.mul(tf.sum(dy, x.rank - 1, true), softmax));
+      },
+    };
+  })(logits) as T;
+}
+
+/**
+ * The hard-prediction rule on host values: `logits` holds rows of `k` float32 logits (channels last); the result
+ * holds one class id per row, from {@link softmaxValues}, so the classes equal those of the tensor rule on the
+ * `cpu` backend bit for bit, ties and rounding included.
+ */
+export function hardPredictionValues(logits: ArrayLike<number>, k: number): Int32Array {
+  const p = softmaxValues(logits, k);
+  const rows = logits.length / k;
+  const out = new Int32Array(rows);
+  for (let r = 0, o = 0; r < rows; r++, o += k) {
+    if (k === 2) {
+      out[r] = p[o + 1] >= 0.5 ? 1 : 0;
+      continue;
+    }
+    // argMax keeps the first maximum (and never moves to a NaN).
+    let best = 0;
+    for (let j = 1; j < k; j++) if (p[o + j] > p[o + best]) best = j;
+    out[r] = best;
+  }
+  return out;
+}
 
 /** Hard predictions `[N, ...S]` int32 from logits `[N, ...S, K]` (channels last). Caller owns the result. */
 export function hardPredictions(logits: tf.Tensor): tf.Tensor {
@@ -21,6 +135,11 @@ export function hardPredictions(logits: tf.Tensor): tf.Tensor {
     throw new InputError(
       `hardPredictions: logits must be [N, ...spatial, K] with K ≥ 2, got [${logits.shape.join(', ')}]`,
     );
+  }
+  // On the cpu backend the values are already in host memory: the rule on them is the same numbers without
+  // the tensor ops (and the result is a new leaf, so no zero gradient has to be propagated through it).
+  if (tf.getBackend() === 'cpu' && logits.dtype === 'float32') {
+    return tf.tensor(hardPredictionValues(logits.dataSync(), k), logits.shape.slice(0, -1), 'int32');
   }
   return tf.tidy(() => {
     const p = tf.softmax(logits, -1);

@@ -11,7 +11,7 @@
 import { tf } from '../backend/tf.js';
 import { requireTensor, requireTensorFields } from '../util/args.js';
 import { InputError } from '../util/errors.js';
-import { classEquality, hardPredictions } from './predictions.js';
+import { classEquality, hardPredictions, hardPredictionValues } from './predictions.js';
 
 export interface TrcmMasks {
   /** E16 R_a, float32 `[N, ...S]`, non-zero only where the cuboid mask M = 1 (Ω_out). */
@@ -78,6 +78,10 @@ export function trcmMasks(
     }
   }
   const k = expected[expected.length - 1];
+  if (tf.getBackend() === 'cpu' && [logitsL, logitsU, logitsLL].every((t) => t.dtype === 'float32')) {
+    regionMask(mask, labelA).dispose(); // the shape check
+    return trcmMaskValues(logitsL, logitsU, logitsLL, labelA, labelB, mask, k);
+  }
   return tf.tidy(() => {
     const m = regionMask(mask, labelA);
     const inside = tf.sub(1, m);
@@ -90,6 +94,51 @@ export function trcmMasks(
     const bMaskM = tf.mul(classEquality(hU, labelB, k), inside);
     return { reliableA: tf.mul(aMaskM, aMaskO), reliableB: tf.mul(bMaskM, bMaskO) }; // E16
   });
+}
+
+/**
+ * `trcmMasks` on host values (the cpu backend holds them there): the same products in the same float32
+ * rounding, 1[H = Y] being exactly 0 or 1, without the one-hot tensors. The results are new leaves.
+ */
+function trcmMaskValues(
+  logitsL: tf.Tensor,
+  logitsU: tf.Tensor,
+  logitsLL: tf.Tensor,
+  labelA: tf.Tensor,
+  labelB: tf.Tensor,
+  mask: tf.Tensor,
+  k: number,
+): TrcmMasks {
+  const hL = hardPredictionValues(logitsL.dataSync(), k);
+  const hU = hardPredictionValues(logitsU.dataSync(), k);
+  const hLL = hardPredictionValues(logitsLL.dataSync(), k);
+  const ya = labelA.dataSync();
+  const yb = labelB.dataSync();
+  const m = mask.dataSync();
+  const n = ya.length;
+  const period = m.length; // the mask repeats per sample when it is [...S]
+  const ra = new Float32Array(n);
+  const rb = new Float32Array(n);
+  const f = Math.fround;
+  for (let i = 0; i < n; i++) {
+    const mi = f(Number(m[i % period]));
+    const inside = f(1 - mi);
+    const a = ya[i];
+    const b = yb[i];
+    ra[i] = f(f((hL[i] === a ? 1 : 0) * mi) * f((hLL[i] === a ? 1 : 0) * mi)); // E14, E16
+    rb[i] = f(f((hU[i] === b ? 1 : 0) * inside) * f((hLL[i] === b ? 1 : 0) * inside)); // E15, E16
+  }
+  // Each mask is tied to the logits it was read from by a zero gradient, so that the masks stay on the tape
+  // (a closure using the logits only through them still differentiates, to zeros) as in the tensor form.
+  const withZeroGradient = (values: Float32Array, x: tf.Tensor, y: tf.Tensor): tf.Tensor =>
+    tf.customGrad((...inputs) => ({
+      value: tf.tensor(values, labelA.shape),
+      gradFunc: () => inputs.slice(0, 2).map((t) => tf.zerosLike(t as tf.Tensor)),
+    }))(x, y);
+  return {
+    reliableA: withZeroGradient(ra, logitsL, logitsLL),
+    reliableB: withZeroGradient(rb, logitsU, logitsLL),
+  };
 }
 
 /** Diagnostics: reliable fractions as plain numbers. */

@@ -204,7 +204,13 @@ export function prepareCopyPaste(
       referenceRange: cfg.referenceRange,
     });
     cuboid = { start: c.start, size: c.size, clippedSize: c.clippedSize };
-    foreground = tf.mean(tf.cast(tf.notEqual(tf.concat([pseudoA, pseudoB]), 0), 'float32')).dataSync()[0];
+    // The mean of the 0/1 foreground indicator in float32, counted on the host values pseudoLabels built.
+    const a = pseudoA.dataSync();
+    const b = pseudoB.dataSync();
+    let nonzero = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] !== 0) nonzero++;
+    for (let i = 0; i < b.length; i++) if (b[i] !== 0) nonzero++;
+    foreground = Math.fround(nonzero / (a.length + b.length));
     const out: Record<string, tf.Tensor> = {
       mask: c.mask,
       labelA: batchRows(batch.labeledLabels, 0, sub),

@@ -8,6 +8,7 @@
  * mean over all unlabeled voxels and classes. No mixing, no cuboid.
  */
 import { tf } from '../../backend/tf.js';
+import { softmaxLastAxis } from '../predictions.js';
 import { sigmoidRampup } from '../ramps.js';
 import {
   batchRows,
@@ -31,7 +32,7 @@ export const meanTeacherVariant: MethodVariant = {
     validateBatch(meanTeacherVariant, ctx, batch);
     const cfg = resolveConfig(ctx);
     const unlabeled = batch.unlabeledImages as tf.Tensor;
-    const teacherProbs = tf.tidy(() => tf.softmax(teacherLogits(ctx, cfg, unlabeled), -1));
+    const teacherProbs = tf.tidy(() => softmaxLastAxis(teacherLogits(ctx, cfg, unlabeled)));
     return preparedStep({ teacherProbs }, {});
   },
   loss(ctx, batch, prep): StepLoss {
@@ -46,7 +47,7 @@ export const meanTeacherVariant: MethodVariant = {
     const loss = tf.tidy(() => {
       const logits = studentLogits(ctx, tf.concat([batch.labeledImages, unlabeled], 0));
       const sup = supervisedLoss(batchRows(logits, 0, nl), batch.labeledLabels, cfg.lossFamily);
-      const studentProbs = tf.softmax(batchRows(logits, nl, nu), -1);
+      const studentProbs = softmaxLastAxis(batchRows(logits, nl, nu));
       const consistency = tf.mean(tf.squaredDifference(studentProbs, teacherProbs)) as tf.Scalar;
       const total = tf.add(sup.total, tf.mul(consistency, weight)) as tf.Scalar;
       parts = toNumbers({ total, supervised: sup.total, dice: sup.dice, ce: sup.ce, consistency });
