@@ -322,9 +322,15 @@ export function randomRotFlip<I extends NumericArray, L extends NumericArray>(
   requireNumberArray('randomRotFlip', 'shape', shape, { integer: true, min: 1, minLength: 1 });
   requireRng('randomRotFlip', 'rng', rng);
   const pair = pairShapes(image, label, shape, 'randomRotFlip');
+  const { k, axis } = drawRotFlip(rng);
+  return { ...applyRotFlip(pair, shape.length, k, axis), k, axis };
+}
+
+/** The RandomRotFlip draws, in their order: k = randint(0, 4), then axis = randint(0, 2). */
+function drawRotFlip(rng: Rng): { k: number; axis: number } {
   const k = rng.randint(0, 4);
   const axis = rng.randint(0, 2);
-  return { ...applyRotFlip(pair, shape.length, k, axis), k, axis };
+  return { k, axis };
 }
 
 /** The deterministic part of RandomRotFlip (rotation by k quarter turns, then flip along `axis`). */
@@ -372,7 +378,14 @@ export function randomCrop<I extends NumericArray, L extends NumericArray>(
   requireNumberArray('randomCrop', 'patch', patch, { integer: true, min: 1, minLength: 1 });
   requireRng('randomCrop', 'rng', rng);
   requireOptions('randomCrop', 'options', options);
-  return crop(image, label, shape, patch, options.padMargin ?? 3, 'randomCrop', (size, o, a) => {
+  return crop(image, label, shape, patch, options.padMargin ?? 3, 'randomCrop', randomStart(rng));
+}
+
+type StartRule = (size: number, o: number, axis: number) => number;
+
+/** RandomCrop's start rule: randint(0, size − o), which needs size > o. */
+function randomStart(rng: Rng): StartRule {
+  return (size, o, a) => {
     if (size - o <= 0) {
       throw new SsmisError(
         `randomCrop: axis ${a} has size ${size} after padding and patch ${o}; ` +
@@ -380,8 +393,16 @@ export function randomCrop<I extends NumericArray, L extends NumericArray>(
       );
     }
     return rng.randint(0, size - o);
-  });
+  };
 }
+
+/** CenterCrop's start rule: Python round((size − o) / 2), half to even. */
+const centerStart: StartRule = (size, o, a) => {
+  if (size < o) {
+    throw new SsmisError(`centerCrop: axis ${a} has size ${size} after padding, smaller than patch ${o}`);
+  }
+  return roundHalfEven((size - o) / 2);
+};
 
 /** CenterCrop (§2.5): same pad rule, start_a = Python round((size_a − o_a) / 2) (half to even). */
 export function centerCrop<I extends NumericArray, L extends NumericArray>(
@@ -396,12 +417,7 @@ export function centerCrop<I extends NumericArray, L extends NumericArray>(
   requireNumberArray('centerCrop', 'shape', shape, { integer: true, min: 1, minLength: 1 });
   requireNumberArray('centerCrop', 'patch', patch, { integer: true, min: 1, minLength: 1 });
   requireOptions('centerCrop', 'options', options);
-  return crop(image, label, shape, patch, options.padMargin ?? 3, 'centerCrop', (size, o, a) => {
-    if (size < o) {
-      throw new SsmisError(`centerCrop: axis ${a} has size ${size} after padding, smaller than patch ${o}`);
-    }
-    return roundHalfEven((size - o) / 2);
-  });
+  return crop(image, label, shape, patch, options.padMargin ?? 3, 'centerCrop', centerStart);
 }
 
 function crop<I extends NumericArray, L extends NumericArray>(
@@ -411,18 +427,112 @@ function crop<I extends NumericArray, L extends NumericArray>(
   patch: readonly number[],
   margin: number,
   what: string,
-  startOf: (size: number, o: number, axis: number) => number,
+  startOf: StartRule,
 ): CropResult<I, L> {
-  checkShape(patch, `${what} patch`);
-  if (!Number.isInteger(margin)) throw new RangeError(`${what}: padMargin must be an integer, got ${margin}`);
   const pair = pairShapes(image, label, shape, what);
-  const pad = cropPadding(shape, patch, margin);
+  const { pad, start } = cropPlan(shape, patch, margin, what, startOf);
   const pi = padSymmetric(pair.image.data, pair.image.shape, pad);
   const pl = padSymmetric(pair.label.data, pair.label.shape, pad);
-  const padded = pl.shape;
-  const start: number[] = [];
-  for (let a = 0; a < patch.length; a++) start.push(startOf(padded[a], patch[a], a));
   const ci = cropBox(pi.data, pi.shape, start, patch);
   const cl = cropBox(pl.data, pl.shape, start, patch);
   return { image: ci.data, label: cl.data, shape: [...patch], pad, start };
+}
+
+/** The crop's padding (Q18 rule) and its start per axis in the padded volume, drawn in axis order. */
+function cropPlan(
+  shape: readonly number[],
+  patch: readonly number[],
+  margin: number,
+  what: string,
+  startOf: StartRule,
+): { pad: number[]; start: number[] } {
+  checkShape(patch, `${what} patch`);
+  if (!Number.isInteger(margin)) throw new RangeError(`${what}: padMargin must be an integer, got ${margin}`);
+  const pad = cropPadding(shape, patch, margin);
+  const start: number[] = [];
+  for (let a = 0; a < patch.length; a++) start.push(startOf(shape[a] + 2 * pad[a], patch[a], a));
+  return { pad, start };
+}
+
+export interface RotFlipCropOptions extends CropOptions {
+  /** CenterCrop's start rule instead of RandomCrop's (the unlabeled crop of some pipelines). */
+  center?: boolean;
+}
+
+/**
+ * `randomRotFlip` followed by `randomCrop` (or `centerCrop` with `center`), with the same draws in the same
+ * order and the same result, but reading only the voxels of the patch: each output voxel is traced back
+ * through the crop, the padding, the flip and the rotation to its source voxel (or to the zero padding),
+ * instead of rotating, flipping and padding the whole volume first. Needs at least 2 spatial axes.
+ */
+export function randomRotFlipCrop<I extends NumericArray, L extends NumericArray>(
+  image: I,
+  label: L,
+  shape: readonly number[],
+  patch: readonly number[],
+  rng: Rng,
+  options: RotFlipCropOptions = {},
+): CropResult<I, L> & { k: number; axis: number } {
+  requireTypedArray('randomRotFlipCrop', 'image', image);
+  requireTypedArray('randomRotFlipCrop', 'label', label);
+  requireNumberArray('randomRotFlipCrop', 'shape', shape, { integer: true, min: 1, minLength: 2 });
+  requireNumberArray('randomRotFlipCrop', 'patch', patch, { integer: true, min: 1, minLength: 2 });
+  requireRng('randomRotFlipCrop', 'rng', rng);
+  requireOptions('randomRotFlipCrop', 'options', options);
+  const pair = pairShapes(image, label, shape, 'randomRotFlipCrop');
+  const channels = image.length / label.length;
+  const { k, axis } = drawRotFlip(rng);
+  const [n0, n1] = shape;
+  const rest = shape.slice(2);
+  const rotated = k % 2 === 1 ? [n1, n0, ...rest] : [...shape];
+  const what = options.center ? 'centerCrop' : 'randomCrop';
+  const { pad, start } = cropPlan(
+    rotated,
+    patch,
+    options.padMargin ?? 3,
+    what,
+    options.center ? centerStart : randomStart(rng),
+  );
+  // Source offset (in voxels, within one (x, y) column) of every output position along the trailing axes, or
+  // −1 where it falls in the padding.
+  const restPatch = patch.slice(2);
+  const restOut = product(restPatch);
+  const restOffsets = new Int32Array(restOut);
+  for (let r = 0; r < restOut; r++) {
+    let off = 0;
+    let rem = r;
+    for (let a = rest.length - 1; a >= 0 && off >= 0; a--) {
+      const o = rem % restPatch[a];
+      rem = (rem - o) / restPatch[a];
+      const c = start[a + 2] + o - pad[a + 2];
+      if (c < 0 || c >= rest[a]) off = -1;
+      else off += c * product(rest.slice(a + 1));
+    }
+    restOffsets[r] = off;
+  }
+  const restIn = product(rest);
+  const outImage = allocLike(pair.image.data, product(patch) * channels);
+  const outLabel = allocLike(pair.label.data, product(patch));
+  for (let o0 = 0; o0 < patch[0]; o0++) {
+    let r0 = start[0] + o0 - pad[0];
+    if (r0 < 0 || r0 >= rotated[0]) continue;
+    if (axis === 0) r0 = flipSourceIndex(r0, rotated[0]);
+    for (let o1 = 0; o1 < patch[1]; o1++) {
+      let r1 = start[1] + o1 - pad[1];
+      if (r1 < 0 || r1 >= rotated[1]) continue;
+      if (axis === 1) r1 = flipSourceIndex(r1, rotated[1]);
+      const [s0, s1] = rot90SourceIndex(r0, r1, n0, n1, k);
+      const column = (s0 * n1 + s1) * restIn;
+      const outColumn = (o0 * patch[1] + o1) * restOut;
+      for (let r = 0; r < restOut; r++) {
+        const off = restOffsets[r];
+        if (off < 0) continue;
+        const src = column + off;
+        const dst = outColumn + r;
+        outLabel[dst] = label[src];
+        for (let c = 0; c < channels; c++) outImage[dst * channels + c] = image[src * channels + c];
+      }
+    }
+  }
+  return { image: outImage, label: outLabel, shape: [...patch], pad, start, k, axis };
 }

@@ -30,7 +30,7 @@ import {
 } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import type { Rng, RngState } from '../util/rng.js';
-import { centerCrop, randomCrop, randomRotFlip } from './augment.js';
+import { centerCrop, randomCrop, randomRotFlipCrop } from './augment.js';
 import type { Dataset, LoadedCase } from './dataset.js';
 import { type SamplerState, TwoStreamBatchSampler } from './sampler.js';
 import { acdcRandomGenerator } from './transforms2d.js';
@@ -282,19 +282,16 @@ export class BatchLoader {
       return { image: out.image, label: out.label };
     }
     const opts = this.augment3d;
-    let image = c.image;
-    let label = c.label;
-    let shape: number[] = c.shape;
-    if (opts.rotFlip) {
-      const r = randomRotFlip(image, label, shape, this.rng);
-      image = r.image;
-      label = r.label;
-      shape = r.shape;
-    }
-    const crop =
-      !labeled && opts.unlabeledCrop === 'center'
-        ? centerCrop(image, label, shape, this.patch, { padMargin: opts.padMargin })
-        : randomCrop(image, label, shape, this.patch, this.rng, { padMargin: opts.padMargin });
+    const center = !labeled && opts.unlabeledCrop === 'center';
+    const crop = opts.rotFlip
+      ? // Rotation, flip and crop in one pass over the patch (the same draws and voxels as in turn).
+        randomRotFlipCrop(c.image, c.label, c.shape, this.patch, this.rng, {
+          padMargin: opts.padMargin,
+          center,
+        })
+      : center
+        ? centerCrop(c.image, c.label, c.shape, this.patch, { padMargin: opts.padMargin })
+        : randomCrop(c.image, c.label, c.shape, this.patch, this.rng, { padMargin: opts.padMargin });
     return { image: crop.image, label: crop.label };
   }
 }

@@ -8,6 +8,7 @@ import {
   padSymmetric,
   randomCrop,
   randomRotFlip,
+  randomRotFlipCrop,
   rot90,
   rot90SourceIndex,
   rotFlip,
@@ -257,4 +258,45 @@ describe('randomCrop / centerCrop', () => {
     expect(p.start).toEqual([0, 1, 1]);
     expect(Array.from(p.label)).toEqual(expectedCrop(lab, s, 1, p.pad, p.start, [6, 6, 6]));
   });
+});
+
+describe('randomRotFlipCrop', () => {
+  const cases: Array<{
+    shape: number[];
+    patch: number[];
+    channels: number;
+    center: boolean;
+    margin: number;
+  }> = [
+    { shape: [13, 9, 7], patch: [6, 5, 4], channels: 1, center: false, margin: 3 },
+    { shape: [9, 13, 7], patch: [6, 5, 4], channels: 2, center: true, margin: 3 },
+    { shape: [5, 11, 6], patch: [8, 6, 6], channels: 1, center: false, margin: 1 }, // pads every axis
+    { shape: [12, 10, 3], patch: [4, 12, 5], channels: 3, center: true, margin: 3 },
+    { shape: [10, 7], patch: [6, 9], channels: 1, center: false, margin: 3 },
+    { shape: [6, 5, 4, 3], patch: [4, 4, 4, 2], channels: 2, center: false, margin: 1 },
+  ];
+  for (const { shape, patch, channels, center, margin } of cases) {
+    it(`equals randomRotFlip then ${center ? 'centerCrop' : 'randomCrop'} (shape ${shape}, patch ${patch}, ${channels} channel(s))`, () => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const data = new Rng(n);
+      const image = Float32Array.from({ length: n * channels }, () => data.normal());
+      const label = Uint8Array.from({ length: n }, () => data.randint(0, 3));
+      for (let seed = 0; seed < 12; seed++) {
+        const a = new Rng(seed);
+        const b = new Rng(seed);
+        const r = randomRotFlip(image, label, shape, a);
+        const expected = center
+          ? centerCrop(r.image, r.label, r.shape, patch, { padMargin: margin })
+          : randomCrop(r.image, r.label, r.shape, patch, a, { padMargin: margin });
+        const got = randomRotFlipCrop(image, label, shape, patch, b, { padMargin: margin, center });
+        expect([got.k, got.axis]).toEqual([r.k, r.axis]);
+        expect(got.pad).toEqual(expected.pad);
+        expect(got.start).toEqual(expected.start);
+        expect(Array.from(got.image)).toEqual(Array.from(expected.image));
+        expect(Array.from(got.label)).toEqual(Array.from(expected.label));
+        expect(got.label).toBeInstanceOf(Uint8Array);
+        expect(b.getState()).toEqual(a.getState());
+      }
+    });
+  }
 });
