@@ -4,7 +4,13 @@
  * Dropout3d / element-wise dropout with masks drawn from an injected `Rng`, and align-corners bilinear ×2
  * upsampling. Tensors are channels last (design decision 2).
  */
-import { fastKernelsActive, fusedBatchNormRelu } from '../backend/kernels/index.js';
+import {
+  alignCornersTaps,
+  fastKernelsActive,
+  fusedBatchNormRelu,
+  leakyReluFused,
+  upsampleBilinear2xFused,
+} from '../backend/kernels/index.js';
 import { tf } from '../backend/tf.js';
 import { InputError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
@@ -157,8 +163,8 @@ export function batchNormRelu<T extends tf.Tensor>(
 
 /**
  * LeakyReLU(batch norm(x), slope): with the fast CPU kernels active the batch norm is the fused op (its
- * ReLU off), for the reason given at `batchNormRelu`; else the stock ops. Same outputs, gradients and running
- * statistics either way (tests/nn/unet2d.test.ts).
+ * ReLU off), for the reason given at `batchNormRelu`, and the LeakyReLU is `leakyReluFused` (a one-pass
+ * gradient); else the stock ops. Same outputs, gradients and running statistics either way (tests/nn/unet2d.test.ts).
  */
 export function batchNormLeakyRelu<T extends tf.Tensor>(
   x: T,
@@ -167,8 +173,8 @@ export function batchNormLeakyRelu<T extends tf.Tensor>(
   ctx: ForwardContext,
   slope: number,
 ): T {
-  const y = fastKernelsActive() ? fusedBatchNorm(x, store, key, ctx, false) : batchNorm(x, store, key, ctx);
-  return tf.leakyRelu(y, slope) as T;
+  if (!fastKernelsActive()) return tf.leakyRelu(batchNorm(x, store, key, ctx), slope) as T;
+  return leakyReluFused(fusedBatchNorm(x, store, key, ctx, false), slope);
 }
 
 /** Keep-mask values: 0 with probability p, else 1/(1−p) (PyTorch's bernoulli(1−p)/(1−p)). */
@@ -202,26 +208,6 @@ export function elementDropout<T extends tf.Tensor>(x: T, p: number, ctx: Forwar
   checkRate(p);
   if (!ctx.training || p === 0) return x;
   return tf.mul(x, tf.tensor(dropoutMask(x.size, p, ctx.rng), x.shape, 'float32')) as T;
-}
-
-/** Source indices and weights of align_corners=True resizing n → 2n: output o samples o·(n−1)/(2n−1). */
-function alignCornersTaps(n: number): { i0: Int32Array; i1: Int32Array; w0: Float32Array; w1: Float32Array } {
-  const m = 2 * n;
-  const i0 = new Int32Array(m);
-  const i1 = new Int32Array(m);
-  const w0 = new Float32Array(m);
-  const w1 = new Float32Array(m);
-  for (let o = 0; o < m; o++) {
-    // PyTorch computes the scale (n−1)/(m−1) in float32, then src = scale·o.
-    const src = n === 1 ? 0 : Math.fround(Math.fround((n - 1) / (m - 1)) * o);
-    const lo = Math.min(Math.floor(src), n - 1);
-    const frac = src - lo;
-    i0[o] = lo;
-    i1[o] = Math.min(lo + 1, n - 1);
-    w1[o] = frac;
-    w0[o] = 1 - frac;
-  }
-  return { i0, i1, w0, w1 };
 }
 
 function axisShape(axis: 1 | 2, m: number): [number, number, number, number] {
@@ -276,12 +262,13 @@ function interpolateAxisAdjoint(dy: tf.Tensor4D, axis: 1 | 2): tf.Tensor4D {
 
 /**
  * Bilinear ×2 upsampling with align_corners=True (`nn.Upsample(scale_factor=2, mode='bilinear',
- * align_corners=True)`), separable: two taps per output row, then per output column, as gathers. Its gradient
- * is the adjoint written the same way (a few gathers of dy per axis with precomputed source taps), not the
+ * align_corners=True)`), separable: two taps per output row, then per output column. With the fast CPU kernels
+ * active it is `upsampleBilinear2xFused` (one loop per axis each way); otherwise gathers, whose gradient is the
+ * adjoint written the same way (a few gathers of dy per axis with precomputed source taps) rather than the
  * gathers' own gradient, an UnsortedSegmentSum that was the slowest op of a 2-D training step on the cpu
- * backend. Both are standard ops, so this runs on every backend. Not `tf.image.resizeBilinear`: its cpu
- * gradient returns a wrongly shaped (H and W swapped) tensor for non-square inputs in TF.js 4.22
- * (tests/nn/layers.test.ts).
+ * backend. The second form uses standard ops only, so it runs on every backend. Both give the same values and
+ * gradients (tests/nn/layers.test.ts). Not `tf.image.resizeBilinear`: its cpu gradient returns a wrongly shaped
+ * (H and W swapped) tensor for non-square inputs in TF.js 4.22.
  */
 const upsampleWithAdjoint = tf.customGrad((...args) => ({
   value: interpolateAxis(interpolateAxis(args[0] as tf.Tensor4D, 1), 2),
@@ -289,5 +276,6 @@ const upsampleWithAdjoint = tf.customGrad((...args) => ({
 }));
 
 export function upsampleBilinear2x(x: tf.Tensor4D): tf.Tensor4D {
+  if (fastKernelsActive() && x.dtype === 'float32') return upsampleBilinear2xFused(x);
   return upsampleWithAdjoint(x) as tf.Tensor4D;
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stockKernel, unregisterFastKernels } from '../../src/backend/kernels/index.js';
+import { leakyReluFused, stockKernel, unregisterFastKernels } from '../../src/backend/kernels/index.js';
 import { tf } from '../../src/backend/tf.js';
 import { Rng } from '../../src/util/rng.js';
 import { activateFastKernelsForTest } from '../helpers/fast-kernels.js';
@@ -163,5 +163,28 @@ describe('fast 2-D kernels against the stock kernels', () => {
       const expected = tf.where(tf.greater(x, 0), y, tf.mul(y, 0.01));
       expect(relErr(g, expected)).toBe(0);
     });
+  });
+
+  it('leakyReluFused gives the values and gradient of tf.leakyRelu, also at ±0, ±∞ and NaN', () => {
+    const rng = new Rng(13);
+    const special = [0, -0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN, 1e-40, -1e-40];
+    const values = Float32Array.from({ length: 3 * 4 * 5 * 6 }, (_, i) =>
+      i < special.length ? special[i] : rng.normal(),
+    );
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const x = tf.tensor(values, [3, 4, 5, 6], 'float32');
+      const dy = randn([3, 4, 5, 6], rng);
+      const stock = both('LeakyRelu', { x }, { alpha: 0.01 }).stock[0];
+      const fused = leakyReluFused(x, 0.01);
+      expect(Array.from(fused.dataSync())).toEqual(Array.from(stock.dataSync()));
+      const gradOf = (f: (t: tf.Tensor) => tf.Tensor) =>
+        tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), dy)))(x);
+      const expected = tf.where(tf.greater(x, 0), dy, tf.mul(dy, 0.01));
+      expect(Array.from(gradOf((t) => leakyReluFused(t, 0.01)).dataSync())).toEqual(
+        Array.from(expected.dataSync()),
+      );
+    });
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

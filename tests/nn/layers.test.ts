@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { upsampleBilinear2xFused } from '../../src/backend/kernels/index.js';
 import { tf } from '../../src/backend/tf.js';
 import {
   batchNorm,
@@ -232,16 +233,21 @@ describe('upsampleBilinear2x (align_corners=True)', () => {
       const B = interp(W);
       const at = (n: number, i: number, j: number, c: number) => ((n * H + i) * W + j) * C + c;
       const atUp = (n: number, i: number, j: number, c: number) => ((n * 2 * H + i) * 2 * W + j) * C + c;
-      const before = tf.memory().numTensors;
-      const [y, dx] = tf.tidy(() => {
-        const x = tf.tensor4d(xd, [N, H, W, C]);
-        const r = tf.tensor(rd, [N, 2 * H, 2 * W, C]);
-        const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(upsampleBilinear2x(t as tf.Tensor4D), r)))(x);
-        return [upsampleBilinear2x(x).dataSync(), g.dataSync()];
+      // The layer (fused with the fast kernels active, standard ops otherwise; the suite runs both ways) and
+      // the fused op called directly.
+      const results = [upsampleBilinear2x, upsampleBilinear2xFused].map((up) => {
+        const before = tf.memory().numTensors;
+        const out = tf.tidy(() => {
+          const x = tf.tensor4d(xd, [N, H, W, C]);
+          const r = tf.tensor(rd, [N, 2 * H, 2 * W, C]);
+          const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(up(t as tf.Tensor4D), r)))(x);
+          return [up(x).dataSync(), g.dataSync()];
+        });
+        expect(tf.memory().numTensors).toBe(before);
+        return out;
       });
-      expect(tf.memory().numTensors).toBe(before);
-      const yRef = new Float64Array(y.length);
-      const dxRef = new Float64Array(dx.length);
+      const yRef = new Float64Array(N * 4 * H * W * C);
+      const dxRef = new Float64Array(N * H * W * C);
       for (let n = 0; n < N; n++)
         for (let c = 0; c < C; c++)
           for (let o = 0; o < 2 * H; o++)
@@ -261,8 +267,10 @@ describe('upsampleBilinear2x (align_corners=True)', () => {
         }
         return diff / scale;
       };
-      expect(rel(y, yRef)).toBeLessThanOrEqual(1e-5);
-      expect(rel(dx, dxRef)).toBeLessThanOrEqual(1e-5);
+      for (const [y, dx] of results) {
+        expect(rel(y, yRef)).toBeLessThanOrEqual(1e-5);
+        expect(rel(dx, dxRef)).toBeLessThanOrEqual(1e-5);
+      }
     },
   );
 

@@ -4,9 +4,59 @@
  * broadcasts a scalar through a per-element multi-index, which made the gradient of the 2-D U-Net's eighteen
  * LeakyReLUs cost more than its convolutions. Other dtypes and shapes call the stock kernel.
  */
-import type { tf } from '../tf.js';
+import { tf } from '../tf.js';
 import { sameShape } from './conv-kernels.js';
 import { asCpuBackend, type CpuBackendLike, float32Values } from './cpu-backend.js';
+
+/**
+ * y = x for x ≥ 0 (and −0, NaN), x·slope for x < 0, as the stock kernel computes it (the product in doubles,
+ * rounded to float32). Branch-free: the sign bit picks the factor (a data-dependent branch mispredicts on half
+ * of the values of a normalised activation and costs several times the memory traffic).
+ */
+function leakyForward(x: Float32Array, slope: number): Float32Array {
+  const bits = new Int32Array(x.buffer, x.byteOffset, x.length);
+  const factor = [1, slope];
+  const y = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) y[i] = x[i] * factor[bits[i] >>> 31];
+  return y;
+}
+
+/**
+ * dx = dy where x > 0, dy·slope elsewhere (x ≤ 0 and NaN), with slope rounded to float32, as TF.js's LeakyReLU
+ * gradient `where(greater(x, 0), dy, dy·slope)`. Branch-free: t = bits − 1 (wrapping) lies in [0, 0x7f7fffff]
+ * exactly for x in (0, +∞]; −0 wraps to 0x7fffffff and NaN lies above, so two sign bits give the factor index.
+ */
+function leakyBackward(dy: Float32Array, x: Float32Array, slope: number): Float32Array {
+  const bits = new Int32Array(x.buffer, x.byteOffset, x.length);
+  const factor = [1, Math.fround(slope)];
+  const dx = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const t = (bits[i] - 1) | 0;
+    dx[i] = dy[i] * factor[(t >>> 31) | ((0x7f7fffff - t) >>> 31)];
+  }
+  return dx;
+}
+
+/**
+ * LeakyReLU of a float32 tensor as one op whose gradient is one pass (`leakyBackward`) instead of TF.js's three
+ * kernels; same values as `tf.leakyRelu` and its gradient. The caller owns the result.
+ */
+export function leakyReluFused<T extends tf.Tensor>(x: T, slope: number): T {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const input = args[0] as tf.Tensor;
+    (args[1] as tf.GradSaveFunc)([input]);
+    return {
+      value: tf.tensor(leakyForward(input.dataSync() as Float32Array, slope), input.shape, 'float32'),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tensor(
+          leakyBackward(dy.dataSync() as Float32Array, saved[0].dataSync() as Float32Array, slope),
+          saved[0].shape,
+          'float32',
+        ),
+    };
+  });
+  return op(x) as T;
+}
 
 /** A bool tensor made from 0/1 bytes (the cpu backend stores bool as Uint8Array). */
 function boolTensor(backend: CpuBackendLike, shape: number[], values: Uint8Array): tf.TensorInfo {
@@ -29,12 +79,7 @@ export function makeActivationKernels(
     const xv = backend === null ? null : float32Values(backend, x);
     if (backend === null || x === undefined || xv === null || typeof alpha !== 'number')
       return original('LeakyRelu')(args);
-    const y = new Float32Array(xv.length);
-    for (let i = 0; i < xv.length; i++) {
-      const v = xv[i];
-      y[i] = v < 0 ? alpha * v : v;
-    }
-    return backend.makeTensorInfo([...x.shape], 'float32', y);
+    return backend.makeTensorInfo([...x.shape], 'float32', leakyForward(xv, alpha));
   };
 
   const greater: tf.KernelFunc = (args) => {

@@ -15,7 +15,9 @@ import { makeLayoutKernels } from './layout-kernels.js';
 import { KernelRuntime, type RuntimeOptions, setActiveRuntime } from './runtime.js';
 import { wasmApi } from './wasm/api.js';
 
+export { leakyReluFused } from './activation-kernels.js';
 export { type FusedBatchNormReluOptions, fusedBatchNormRelu } from './batchnorm.js';
+export { type AlignCornersTaps, alignCornersTaps, upsampleBilinear2xFused } from './upsample.js';
 
 export interface FastKernelOptions extends RuntimeOptions {
   /** Also replace Add/Sub/Multiply/Sum/Mean/Relu by fast paths for their common layouts (default true). */
