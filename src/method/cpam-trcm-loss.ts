@@ -6,7 +6,7 @@
 import { tf } from '../backend/tf.js';
 import { CPAM_INPUTS, type CpamLossInputs, type CpamLossParts, checkMixLossInputs } from './cpam-loss.js';
 import { complementMask, type MixTermLoss, mixLoss, mixLoss2dTotal } from './losses.js';
-import { type TrcmMasks, trcmMasks } from './trcm.js';
+import { type TrcmMasks, trcmMasksOffTape } from './trcm.js';
 
 export interface CpamTrcmLossInputs extends CpamLossInputs {
   /** Precomputed E16 masks; computed from logitsL/U/LL (E13–E16) when absent. */
@@ -23,7 +23,7 @@ function cpamTrcmWith(term: MixTermLoss, x: CpamTrcmLossInputs): CpamTrcmLossPar
   return tf.tidy(() => {
     const w = x.unlabeledWeight ?? 0.5;
     const inside = complementMask(x.mask); // 1 − L
-    const r = x.reliable ?? trcmMasks(x.logitsL, x.logitsU, x.logitsLL, x.labelA, x.labelB, x.mask); // E13–E16, zero gradient
+    const r = x.reliable ?? trcmMasksOffTape(x.logitsL, x.logitsU, x.logitsLL, x.labelA, x.labelB, x.mask); // E13–E16, zero gradient
     // E21: Y_a on Ω_out (m₁ = L, w 1), Ŷ_a on the reliable inside (m₂ = R_b, w u).
     const l = term(x.logitsL, x.labelA, x.pseudoA, x.mask, r.reliableB, 1, w);
     // E22: Y_b on Ω_in (m₁ = 1 − L, w 1), Ŷ_b on the reliable outside (m₂ = R_a, w u).

@@ -39,7 +39,7 @@ function regionMask(mask: tf.Tensor, labels: tf.Tensor): tf.Tensor {
  * argmax, the §4.11 generalisation); equality is on class ids, so correctly predicted background is reliable.
  *   R_a = 1[H_ll = Y_a]·1[H_l = Y_a]·M,   R_b = 1[H_ll = Y_b]·1[H_u = Y_b]·(1 − M).
  * (E16's 1[a_mask_m + a_mask_o > 1]⊙M equals this product because both factors are 0/1 and already ⊙M.)
- * Caller owns both tensors.
+ * Caller owns both tensors. They carry a zero gradient back to the logits.
  */
 export function trcmMasks(
   logitsL: tf.Tensor,
@@ -48,6 +48,34 @@ export function trcmMasks(
   labelA: tf.Tensor,
   labelB: tf.Tensor,
   mask: tf.Tensor,
+): TrcmMasks {
+  return reliableMasks(logitsL, logitsU, logitsLL, labelA, labelB, mask, true);
+}
+
+/**
+ * {@link trcmMasks} for a loss: on the `cpu` backend the masks are constants, off the gradient tape. Their
+ * gradient is zero anyway, and a traced mask would make the backward pass differentiate every term it
+ * multiplies with respect to it, only to drop the result.
+ */
+export function trcmMasksOffTape(
+  logitsL: tf.Tensor,
+  logitsU: tf.Tensor,
+  logitsLL: tf.Tensor,
+  labelA: tf.Tensor,
+  labelB: tf.Tensor,
+  mask: tf.Tensor,
+): TrcmMasks {
+  return reliableMasks(logitsL, logitsU, logitsLL, labelA, labelB, mask, false);
+}
+
+function reliableMasks(
+  logitsL: tf.Tensor,
+  logitsU: tf.Tensor,
+  logitsLL: tf.Tensor,
+  labelA: tf.Tensor,
+  labelB: tf.Tensor,
+  mask: tf.Tensor,
+  onTape: boolean,
 ): TrcmMasks {
   requireTensor('trcmMasks', 'logitsL', logitsL);
   requireTensor('trcmMasks', 'logitsU', logitsU);
@@ -80,7 +108,7 @@ export function trcmMasks(
   const k = expected[expected.length - 1];
   if (tf.getBackend() === 'cpu' && [logitsL, logitsU, logitsLL].every((t) => t.dtype === 'float32')) {
     regionMask(mask, labelA).dispose(); // the shape check
-    return trcmMaskValues(logitsL, logitsU, logitsLL, labelA, labelB, mask, k);
+    return trcmMaskValues(logitsL, logitsU, logitsLL, labelA, labelB, mask, k, onTape);
   }
   return tf.tidy(() => {
     const m = regionMask(mask, labelA);
@@ -98,7 +126,7 @@ export function trcmMasks(
 
 /**
  * `trcmMasks` on host values (the cpu backend holds them there): the same products in the same float32
- * rounding, 1[H = Y] being exactly 0 or 1, without the one-hot tensors. The results are new leaves.
+ * rounding, 1[H = Y] being exactly 0 or 1, without the one-hot tensors.
  */
 function trcmMaskValues(
   logitsL: tf.Tensor,
@@ -108,6 +136,7 @@ function trcmMaskValues(
   labelB: tf.Tensor,
   mask: tf.Tensor,
   k: number,
+  onTape: boolean,
 ): TrcmMasks {
   const hL = hardPredictionValues(logitsL.dataSync(), k);
   const hU = hardPredictionValues(logitsU.dataSync(), k);
@@ -131,10 +160,12 @@ function trcmMaskValues(
   // Each mask is tied to the logits it was read from by a zero gradient, so that the masks stay on the tape
   // (a closure using the logits only through them still differentiates, to zeros) as in the tensor form.
   const withZeroGradient = (values: Float32Array, x: tf.Tensor, y: tf.Tensor): tf.Tensor =>
-    tf.customGrad((...inputs) => ({
-      value: tf.tensor(values, labelA.shape),
-      gradFunc: () => inputs.slice(0, 2).map((t) => tf.zerosLike(t as tf.Tensor)),
-    }))(x, y);
+    !onTape
+      ? tf.tensor(values, labelA.shape)
+      : tf.customGrad((...inputs) => ({
+          value: tf.tensor(values, labelA.shape),
+          gradFunc: () => inputs.slice(0, 2).map((t) => tf.zerosLike(t as tf.Tensor)),
+        }))(x, y);
   return {
     reliableA: withZeroGradient(ra, logitsL, logitsLL),
     reliableB: withZeroGradient(rb, logitsU, logitsLL),
