@@ -153,11 +153,12 @@ describe.each(settings)('3-D convolution paths, relaxedSimd %s', (relaxed) => {
 });
 
 describe('relaxed SIMD switch and the ceiling probe', () => {
-  it('SSMIS_RELAXED_SIMD turns relaxed SIMD off; the option wins over the environment', () => {
-    expect(relaxedSimdWanted(undefined, {})).toBe(true);
-    for (const v of ['0', 'false', 'off', 'NO'])
+  it('relaxed SIMD is off unless SSMIS_RELAXED_SIMD turns it on; the option wins over the environment', () => {
+    expect(relaxedSimdWanted(undefined, {})).toBe(false);
+    for (const v of ['0', 'false', 'off', 'no', 'maybe'])
       expect(relaxedSimdWanted(undefined, { SSMIS_RELAXED_SIMD: v })).toBe(false);
-    expect(relaxedSimdWanted(undefined, { SSMIS_RELAXED_SIMD: '1' })).toBe(true);
+    for (const v of ['1', 'true', 'ON', 'yes'])
+      expect(relaxedSimdWanted(undefined, { SSMIS_RELAXED_SIMD: v })).toBe(true);
     expect(relaxedSimdWanted(false, { SSMIS_RELAXED_SIMD: '1' })).toBe(false);
     expect(relaxedSimdWanted(true, { SSMIS_RELAXED_SIMD: '0' })).toBe(true);
   });

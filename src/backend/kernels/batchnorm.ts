@@ -169,7 +169,7 @@ function wasmEngine(rt: KernelRuntime): Engine {
       f.set(alpha, ap >> 2);
       f.set(shift, sp >> 2);
       rt.kernel(relu ? 'bnApplyRelu' : 'bnApply')(xp, yp, ap, sp, n, c);
-      return rt.f32.slice(yp >> 2, (yp >> 2) + x.length);
+      return rt.copyOut(yp, x.length);
     },
     backward(dy, y, x, c, mean, relu, coefficients) {
       rt.reset();
@@ -197,7 +197,7 @@ function wasmEngine(rt: KernelRuntime): Engine {
       g.set(a, aP >> 2);
       g.set(b, bP >> 2);
       rt.kernel(relu ? 'bnGradApplyRelu' : 'bnGradApply')(dyp, yp, xp, dxp, meanP, kP, aP, bP, n, c);
-      return { dx: rt.f32.slice(dxp >> 2, (dxp >> 2) + len), sumG, sumGX };
+      return { dx: rt.copyOut(dxp, len), sumG, sumGX };
     },
   };
 }

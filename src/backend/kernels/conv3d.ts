@@ -85,14 +85,9 @@ function copyPadded(
   return ptr;
 }
 
-/**
- * Copies `count` pixels of `c8` lanes from the heap into a dense [count, c] array. One bulk copy out of the
- * shared memory first: element reads of a SharedArrayBuffer are several times slower than of a plain buffer.
- */
+/** Copies `count` pixels of `c8` lanes from the heap into a dense [count, c] array (one bulk copy first). */
 function compact(rt: KernelRuntime, ptr: number, count: number, c: number, c8: number): Float32Array {
-  const base = ptr >> 2;
-  const all = new Float32Array(count * c8);
-  all.set(rt.f32.subarray(base, base + count * c8));
+  const all = rt.copyOut(ptr, count * c8);
   if (c === c8) return all;
   const out = new Float32Array(count * c);
   for (let p = 0; p < count; p++) {
