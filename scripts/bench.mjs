@@ -5,7 +5,7 @@
  *
  * Usage: node scripts/bench.mjs [--quick] [--section NAME[,NAME…]] [--out FILE] [--backend auto|cpu|…]
  *   --quick     fewer repeats and smaller sizes: a smoke run of one to a few minutes;
- *   --section   run only these sections: train, inference, metrics, nifti, kernels;
+ *   --section   run only these sections: train, vnet, inference, metrics, nifti, kernels;
  *   --out       JSON file (default ./bench-results.json).
  * `SSMIS_FAST_KERNELS=0 npm run bench` measures the stock TF.js cpu kernels instead of the fast ones.
  *
@@ -16,17 +16,31 @@
  * - train: one training iteration (prepare → optimizer.step of the variant's loss → EMA update when there is a
  *   teacher) of `supervised`, `mean-teacher`, `bcp`, `cpam`, `cpam-trcm` and the stage-1 `pretrain` step,
  *   built directly from the public API (createVNet, createTeacher, getMethodVariant/pretrainStep,
- *   createOptimizer with SGD 0.01/0.9/1e-4, updateEma) on random blob images, no files, at two sizes (demo:
- *   VNet base 4, 32³ patch, batch 2 labeled + 2 unlabeled; large: base 16, same patch and batch; --quick:
- *   the demo size and base 8 on 32×32×16). The six variants run in interleaved rounds (one step of each per round) so that load
- *   drift on a shared machine hits them alike. Columns: `ms/iter` (median over rounds), `× sup` (time / the
- *   supervised time of the same size), `tensors/step` (change of tf.memory().numTensors summed over the timed
- *   steps: `0 ok`, or `+n LEAK`). Under each table: peak RSS (largest `process.memoryUsage().rss` sampled after
+ *   createOptimizer with SGD 0.01/0.9/1e-4, updateEma) on random blob images, no files, at the paper's batch
+ *   composition (4 labeled + 4 unlabeled) and two sizes (demo: VNet base 4, 32³ patch; base 8: same patch;
+ *   --quick: the demo size and base 8 on 32×32×16). The six variants run in interleaved rounds (one step of
+ *   each per round) so that load drift on a shared machine hits them alike. Columns: `ms/iter` (median over
+ *   rounds), `× sup` (time / the supervised time of the same size), `GFLOP` (convolution FLOPs of the
+ *   iteration's network passes: teacher forwards, plus student forward, input gradient except the first
+ *   convolution's, and filter gradient, per sample each variant sends through the network), `FLOP × sup`
+ *   (their ratio to supervised), `time / FLOP ratio` (`× sup` / `FLOP × sup`: 1 when a variant costs exactly
+ *   its extra network work), `tensors/step` (change of tf.memory().numTensors summed over the timed steps:
+ *   `0 ok`, or `+n LEAK`). Under each table: peak RSS (largest `process.memoryUsage().rss` sampled after
  *   every step, all six set-ups alive) and numTensors before → after the timed rounds (must be equal).
  *   Pre-training and supervised use the 2 labeled images only (pre-training mixes the pair into 1 image).
+ * - unet2d: the 2-D U-Net (ACDC network) train step at batch 4, 128² and batch 1, 64², ssmis fast vs stock vs PyTorch
+ *   CPU with 1 and 2 threads (`scripts/bench-2d.mjs`, its own table; PyTorch columns only when torch is installed).
+ * - vnet: the VNet base 16 train step alone (forward in train mode, softmax cross-entropy, backward, SGD
+ *   0.01/0.9/1e-4), batch 2, at 32³ and 64×64×48 (--quick: 32³), with 1 and 2 kernel threads, next to the same
+ *   step in PyTorch (`scripts/bench-torch.py`, the reference VNet, `torch.set_num_threads` 1 and 2) run in
+ *   its own process, alternating with ssmis in rounds. Columns: patch, threads, ssmis, PyTorch, ssmis /
+ *   PyTorch; then the 1 → 2 thread speed-up of each. Without a python3 that imports torch the PyTorch column
+ *   is `—` and a note says why.
  * - inference: `slidingWindowInference` (eval mode, 32³ patch, stride 16, 2 classes) of a 96×96×64 volume
  *   (--quick: 64×64×32) by a VNet of base 4 and base 16. Columns: windows, seconds (median), voxels/s of the
- *   volume, windows/s.
+ *   volume, windows/s, and PyTorch's eval-mode forward over the same window starts (softmax, averaged
+ *   foreground) with the same number of threads, 1 and 2 windows per forward, the faster of the two shown
+ *   with its windows per forward, and ssmis / PyTorch.
  * - metrics: `computeMetrics` (Dice, Jaccard, HD95, HD, ASD, ASSD) on a 256×256×100 pair, without spacing and
  *   with the anisotropic spacing 0.7×0.7×2.5 mm: `blobs` = two overlapping smooth ellipsoids (the realistic
  *   case; issue 5 asks for about a second), `random 30%` = two independent random masks with 30 % foreground
@@ -41,8 +55,10 @@
  * totalMemoryGiB, node, platform}, backend: {active, tfjsVersion, fastKernels, kernelWorkers},
  * sections: { train: {runs, warmup, interleaved, sizes: [{label, baseFilters, patch, labeled, unlabeled,
  * peakRssBytes, tensorsBefore, tensorsAfter, rows: [{variant, msPerIteration, times, ratioToSupervised,
- * leakedTensors}]}]}, inference: {runs, rows: [{baseFilters, volume, patch, strides, windows, ms, times,
- * voxelsPerSecond, windowsPerSecond, leakedTensors}]}, metrics: {runs, rows: [{case, spacing, ms, times, dice, hd95}]},
+ * networkGflop, flopRatioToSupervised, leakedTensors}]}]}, vnet: {torch, torchNote, rows: [{shape, batch,
+ * threads, ms, times, torchMs, torchTimes, ratio}], scaling: [{shape, ssmis, torch}]}, inference: {runs,
+ * rows: [{baseFilters, volume, patch, strides, windows, ms, times, voxelsPerSecond, windowsPerSecond,
+ * leakedTensors, torchMs, torchBatch, ratio}]}, metrics: {runs, rows: [{case, spacing, ms, times, dice, hd95}]},
  * nifti: {shape, datatype, dataBytes, fileBytes, writeMs, readMs, readMBps, runs}, kernels: {available,
  * reason?, result?} }, maxRssBytes } — times in milliseconds, sizes in bytes.
  */
@@ -63,7 +79,7 @@ import {
 } from './lib/stats.mjs';
 import { findTorch, runTorch } from './lib/torch.mjs';
 
-const SECTIONS = ['train', 'vnet', 'inference', 'metrics', 'nifti', 'kernels'];
+const SECTIONS = ['train', 'vnet', 'unet2d', 'inference', 'metrics', 'nifti', 'kernels'];
 const VARIANTS = ['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm', 'pretrain'];
 
 function options() {
@@ -797,6 +813,8 @@ async function main() {
   for (const section of SECTIONS.filter((s) => opts.sections.includes(s))) {
     if (section === 'train') result.sections.train = await benchTrain(lib, opts.quick);
     else if (section === 'vnet') result.sections.vnet = await benchVnet(lib, backend, opts.quick);
+    else if (section === 'unet2d')
+      result.sections.unet2d = await (await import('./bench-2d.mjs')).runUnet2dBench(opts);
     else if (section === 'inference')
       result.sections.inference = await benchInference(lib, backend, opts.quick);
     else if (section === 'metrics') result.sections.metrics = await benchMetrics(lib, opts.quick);
