@@ -59,100 +59,106 @@ export function orFallback(fast: () => tf.TensorInfo, fallback: () => tf.TensorI
   }
 }
 
+/** One call of a replacement convolution kernel: its geometry and the shape of its output. */
+export interface ConvCall {
+  geometry: ConvGeometry;
+  outShape: number[];
+}
+
+/**
+ * The frame every replacement convolution kernel shares. The runtime and the cpu backend must be there and the two
+ * operands (`operands`, e.g. `['x', 'filter']`) float32 tensors of rank `rank`; `plan` checks the attributes and
+ * returns the call (null: not a case of the fast path); `run` computes the output. Every other case, and operands
+ * beyond the wasm memory, go to the stock kernel `name`.
+ */
+export function convKernel(
+  name: string,
+  operands: [string, string],
+  rank: number,
+  runtime: () => KernelRuntime | null,
+  original: (name: string) => tf.KernelFunc,
+  plan: (attrs: Record<string, unknown>, a: tf.TensorInfo, b: tf.TensorInfo) => ConvCall | null,
+  run: (rt: KernelRuntime, a: Float32Array, b: Float32Array, g: ConvGeometry) => Float32Array,
+): tf.KernelFunc {
+  return (args) => {
+    const rt = runtime();
+    const backend = asCpuBackend(args.backend);
+    const a = args.inputs[operands[0]];
+    const b = args.inputs[operands[1]];
+    const fallback = () => original(name)(args);
+    if (rt === null || backend === null || a === undefined || b === undefined) return fallback();
+    if (a.shape.length !== rank || b.shape.length !== rank) return fallback();
+    const av = float32Values(backend, a);
+    const bv = float32Values(backend, b);
+    if (av === null || bv === null) return fallback();
+    const call = plan((args.attrs ?? {}) as Record<string, unknown>, a, b);
+    if (call === null || !windowsFit(call.geometry)) return fallback();
+    return orFallback(
+      () => backend.makeTensorInfo(call.outShape, 'float32', run(rt, av, bv, call.geometry)),
+      fallback,
+    );
+  };
+}
+
+function info3d(
+  x: readonly number[],
+  w: readonly number[],
+  strides: unknown,
+  pad: 'same' | 'valid' | number,
+) {
+  return tf.backend_util.computeConv3DInfo(x as Shape5, w as Shape5, (strides ?? 1) as Triple, 1, pad);
+}
+
 /** Makes the three replacement kernel functions, falling back to `original[name]` when not applicable. */
 export function makeConvKernels(
   runtime: () => KernelRuntime | null,
   original: (name: string) => tf.KernelFunc,
 ): Record<'Conv3D' | 'Conv3DBackpropInputV2' | 'Conv3DBackpropFilterV2', tf.KernelFunc> {
-  const conv3D: tf.KernelFunc = (args) => {
-    const rt = runtime();
-    const backend = asCpuBackend(args.backend);
-    const { x, filter } = args.inputs;
-    const a = (args.attrs ?? {}) as {
-      strides?: Triple;
-      pad?: unknown;
-      dataFormat?: string;
-      dilations?: unknown;
-    };
-    const fallback = () => original('Conv3D')(args);
-    if (rt === null || backend === null || x === undefined || filter === undefined) return fallback();
-    if ((a.dataFormat ?? 'NDHWC') !== 'NDHWC' || !isUnitDilation(a.dilations) || !isPad(a.pad))
-      return fallback();
-    if (x.shape.length !== 5 || filter.shape.length !== 5) return fallback();
-    const xv = float32Values(backend, x);
-    const wv = float32Values(backend, filter);
-    if (xv === null || wv === null) return fallback();
-    const info = tf.backend_util.computeConv3DInfo(
-      x.shape as Shape5,
-      filter.shape as Shape5,
-      a.strides ?? 1,
-      1,
-      a.pad,
-    );
-    const g = geometry(info);
-    if (!windowsFit(g) || info.inChannels !== filter.shape[3]) return fallback();
-    return orFallback(
-      () => backend.makeTensorInfo(info.outShape, 'float32', conv3dForward(rt, xv, wv, g)),
-      fallback,
-    );
-  };
-
-  const backpropInput: tf.KernelFunc = (args) => {
-    const rt = runtime();
-    const backend = asCpuBackend(args.backend);
-    const { dy, filter } = args.inputs;
-    const a = (args.attrs ?? {}) as { strides?: Triple; pad?: unknown; inputShape?: number[] };
-    const fallback = () => original('Conv3DBackpropInputV2')(args);
-    if (rt === null || backend === null || dy === undefined || filter === undefined) return fallback();
-    if (!isPad(a.pad) || a.inputShape === undefined || a.inputShape.length !== 5) return fallback();
-    if (dy.shape.length !== 5 || filter.shape.length !== 5) return fallback();
-    const dyv = float32Values(backend, dy);
-    const wv = float32Values(backend, filter);
-    if (dyv === null || wv === null) return fallback();
-    const info = tf.backend_util.computeConv3DInfo(
-      a.inputShape as Shape5,
-      filter.shape as Shape5,
-      a.strides ?? 1,
-      1,
-      a.pad,
-    );
-    const g = geometry(info);
-    if (!sameShape(info.outShape, dy.shape) || !windowsFit(g) || backpropInputMethod(g) === null)
-      return fallback();
-    const shape = [...a.inputShape];
-    return orFallback(
-      () => backend.makeTensorInfo(shape, 'float32', conv3dBackpropInput(rt, dyv, wv, g)),
-      fallback,
-    );
-  };
-
-  const backpropFilter: tf.KernelFunc = (args) => {
-    const rt = runtime();
-    const backend = asCpuBackend(args.backend);
-    const { x, dy } = args.inputs;
-    const a = (args.attrs ?? {}) as { strides?: Triple; pad?: unknown; filterShape?: number[] };
-    const fallback = () => original('Conv3DBackpropFilterV2')(args);
-    if (rt === null || backend === null || x === undefined || dy === undefined) return fallback();
-    if (!isPad(a.pad) || a.filterShape === undefined || a.filterShape.length !== 5) return fallback();
-    if (x.shape.length !== 5 || dy.shape.length !== 5) return fallback();
-    const xv = float32Values(backend, x);
-    const dyv = float32Values(backend, dy);
-    if (xv === null || dyv === null) return fallback();
-    const info = tf.backend_util.computeConv3DInfo(
-      x.shape as Shape5,
-      a.filterShape as Shape5,
-      a.strides ?? 1,
-      1,
-      a.pad,
-    );
-    const g = geometry(info);
-    if (!sameShape(info.outShape, dy.shape) || !windowsFit(g)) return fallback();
-    const shape = [...a.filterShape];
-    return orFallback(
-      () => backend.makeTensorInfo(shape, 'float32', conv3dBackpropFilter(rt, xv, dyv, g)),
-      fallback,
-    );
-  };
-
+  const conv3D = convKernel(
+    'Conv3D',
+    ['x', 'filter'],
+    5,
+    runtime,
+    original,
+    (a, x, filter) => {
+      if ((a.dataFormat ?? 'NDHWC') !== 'NDHWC' || !isUnitDilation(a.dilations) || !isPad(a.pad)) return null;
+      const info = info3d(x.shape, filter.shape, a.strides, a.pad);
+      return info.inChannels === filter.shape[3]
+        ? { geometry: geometry(info), outShape: info.outShape }
+        : null;
+    },
+    conv3dForward,
+  );
+  const backpropInput = convKernel(
+    'Conv3DBackpropInputV2',
+    ['dy', 'filter'],
+    5,
+    runtime,
+    original,
+    (a, dy, filter) => {
+      const inputShape = a.inputShape as number[] | undefined;
+      if (!isPad(a.pad) || inputShape === undefined || inputShape.length !== 5) return null;
+      const info = info3d(inputShape, filter.shape, a.strides, a.pad);
+      const g = geometry(info);
+      if (!sameShape(info.outShape, dy.shape) || backpropInputMethod(g) === null) return null;
+      return { geometry: g, outShape: [...inputShape] };
+    },
+    conv3dBackpropInput,
+  );
+  const backpropFilter = convKernel(
+    'Conv3DBackpropFilterV2',
+    ['x', 'dy'],
+    5,
+    runtime,
+    original,
+    (a, x, dy) => {
+      const filterShape = a.filterShape as number[] | undefined;
+      if (!isPad(a.pad) || filterShape === undefined || filterShape.length !== 5) return null;
+      const info = info3d(x.shape, filterShape, a.strides, a.pad);
+      if (!sameShape(info.outShape, dy.shape)) return null;
+      return { geometry: geometry(info), outShape: [...filterShape] };
+    },
+    conv3dBackpropFilter,
+  );
   return { Conv3D: conv3D, Conv3DBackpropInputV2: backpropInput, Conv3DBackpropFilterV2: backpropFilter };
 }

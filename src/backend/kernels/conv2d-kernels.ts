@@ -9,14 +9,13 @@
  * the singleton middle axis has kernel 1, stride 1 and no padding.
  */
 import { tf } from '../tf.js';
-import { isPad, isUnitDilation, orFallback, sameShape } from './conv-kernels.js';
+import { convKernel, isPad, isUnitDilation, sameShape } from './conv-kernels.js';
 import {
   backpropInputMethod,
   type ConvGeometry,
   conv3dBackpropFilter,
   conv3dBackpropInput,
   conv3dForward,
-  windowsFit,
 } from './conv3d.js';
 import { asCpuBackend, float32Values } from './cpu-backend.js';
 import type { KernelRuntime } from './runtime.js';
@@ -69,76 +68,56 @@ export function makeConv2dKernels(
   runtime: () => KernelRuntime | null,
   original: (name: string) => tf.KernelFunc,
 ): Record<'Conv2D' | 'Conv2DBackpropInput' | 'Conv2DBackpropFilter', tf.KernelFunc> {
-  const conv2D: tf.KernelFunc = (args) => {
-    const rt = runtime();
-    const backend = asCpuBackend(args.backend);
-    const { x, filter } = args.inputs;
-    const fallback = () => original('Conv2D')(args);
-    const pad = plainPad((args.attrs ?? {}) as Conv2DAttrs);
-    if (rt === null || backend === null || x === undefined || filter === undefined || pad === null)
-      return fallback();
-    if (x.shape.length !== 4 || filter.shape.length !== 4) return fallback();
-    const xv = float32Values(backend, x);
-    const wv = float32Values(backend, filter);
-    if (xv === null || wv === null) return fallback();
-    const info = info2d(x.shape, filter.shape, (args.attrs as Conv2DAttrs).strides, pad);
-    const g = conv2dGeometry(info);
-    if (!windowsFit(g) || info.inChannels !== filter.shape[2]) return fallback();
-    return orFallback(
-      () => backend.makeTensorInfo(info.outShape, 'float32', conv3dForward(rt, xv, wv, g)),
-      fallback,
-    );
-  };
-
-  const backpropInput: tf.KernelFunc = (args) => {
-    const rt = runtime();
-    const backend = asCpuBackend(args.backend);
-    const { dy, filter } = args.inputs;
-    const a = (args.attrs ?? {}) as Conv2DAttrs & { inputShape?: number[] };
-    const fallback = () => original('Conv2DBackpropInput')(args);
-    const pad = plainPad(a);
-    if (rt === null || backend === null || dy === undefined || filter === undefined || pad === null)
-      return fallback();
-    if (a.inputShape === undefined || a.inputShape.length !== 4) return fallback();
-    if (dy.shape.length !== 4 || filter.shape.length !== 4) return fallback();
-    const dyv = float32Values(backend, dy);
-    const wv = float32Values(backend, filter);
-    if (dyv === null || wv === null) return fallback();
-    const info = info2d(a.inputShape, filter.shape, a.strides, pad);
-    const g = conv2dGeometry(info);
-    if (!sameShape(info.outShape, dy.shape) || !windowsFit(g) || backpropInputMethod(g) === null)
-      return fallback();
-    const shape = [...a.inputShape];
-    return orFallback(
-      () => backend.makeTensorInfo(shape, 'float32', conv3dBackpropInput(rt, dyv, wv, g)),
-      fallback,
-    );
-  };
-
-  const backpropFilter: tf.KernelFunc = (args) => {
-    const rt = runtime();
-    const backend = asCpuBackend(args.backend);
-    const { x, dy } = args.inputs;
-    const a = (args.attrs ?? {}) as Conv2DAttrs & { filterShape?: number[] };
-    const fallback = () => original('Conv2DBackpropFilter')(args);
-    const pad = plainPad(a);
-    if (rt === null || backend === null || x === undefined || dy === undefined || pad === null)
-      return fallback();
-    if (a.filterShape === undefined || a.filterShape.length !== 4) return fallback();
-    if (x.shape.length !== 4 || dy.shape.length !== 4) return fallback();
-    const xv = float32Values(backend, x);
-    const dyv = float32Values(backend, dy);
-    if (xv === null || dyv === null) return fallback();
-    const info = info2d(x.shape, a.filterShape, a.strides, pad);
-    const g = conv2dGeometry(info);
-    if (!sameShape(info.outShape, dy.shape) || !windowsFit(g)) return fallback();
-    const shape = [...a.filterShape];
-    return orFallback(
-      () => backend.makeTensorInfo(shape, 'float32', conv3dBackpropFilter(rt, xv, dyv, g)),
-      fallback,
-    );
-  };
-
+  const conv2D = convKernel(
+    'Conv2D',
+    ['x', 'filter'],
+    4,
+    runtime,
+    original,
+    (attrs, x, filter) => {
+      const a = attrs as Conv2DAttrs;
+      const pad = plainPad(a);
+      if (pad === null) return null;
+      const info = info2d(x.shape, filter.shape, a.strides, pad);
+      return info.inChannels === filter.shape[2]
+        ? { geometry: conv2dGeometry(info), outShape: info.outShape }
+        : null;
+    },
+    conv3dForward,
+  );
+  const backpropInput = convKernel(
+    'Conv2DBackpropInput',
+    ['dy', 'filter'],
+    4,
+    runtime,
+    original,
+    (attrs, dy, filter) => {
+      const a = attrs as Conv2DAttrs & { inputShape?: number[] };
+      const pad = plainPad(a);
+      if (pad === null || a.inputShape === undefined || a.inputShape.length !== 4) return null;
+      const info = info2d(a.inputShape, filter.shape, a.strides, pad);
+      const g = conv2dGeometry(info);
+      if (!sameShape(info.outShape, dy.shape) || backpropInputMethod(g) === null) return null;
+      return { geometry: g, outShape: [...a.inputShape] };
+    },
+    conv3dBackpropInput,
+  );
+  const backpropFilter = convKernel(
+    'Conv2DBackpropFilter',
+    ['x', 'dy'],
+    4,
+    runtime,
+    original,
+    (attrs, x, dy) => {
+      const a = attrs as Conv2DAttrs & { filterShape?: number[] };
+      const pad = plainPad(a);
+      if (pad === null || a.filterShape === undefined || a.filterShape.length !== 4) return null;
+      const info = info2d(x.shape, a.filterShape, a.strides, pad);
+      if (!sameShape(info.outShape, dy.shape)) return null;
+      return { geometry: conv2dGeometry(info), outShape: [...a.filterShape] };
+    },
+    conv3dBackpropFilter,
+  );
   return { Conv2D: conv2D, Conv2DBackpropInput: backpropInput, Conv2DBackpropFilter: backpropFilter };
 }
 
