@@ -3,6 +3,7 @@ import { leakyReluFused, stockKernel, unregisterFastKernels } from '../../src/ba
 import { tf } from '../../src/backend/tf.js';
 import { Rng } from '../../src/util/rng.js';
 import { activateFastKernelsForTest } from '../helpers/fast-kernels.js';
+import { randn } from '../helpers/random.js';
 
 /**
  * The fast kernels of the 2-D network (Conv2D and its two gradients, MaxPool/MaxPoolGrad, GatherV2, SplitV,
@@ -20,15 +21,6 @@ beforeAll(async () => {
 afterAll(() => {
   if (registeredHere) unregisterFastKernels();
 });
-
-function randn(shape: number[], rng: Rng): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    Float32Array.from({ length: n }, () => rng.normal()),
-    shape,
-    'float32',
-  );
-}
 
 function relErr(fast: tf.TensorInfo, stock: tf.TensorInfo): number {
   expect(fast.shape).toEqual(stock.shape);
