@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { leakyReluFused, stockKernel, unregisterFastKernels } from '../../src/backend/kernels/index.js';
+import {
+  leakyReluFused,
+  stockKernel,
+  unregisterFastKernels,
+  upsampleBilinear2xFused,
+} from '../../src/backend/kernels/index.js';
 import { tf } from '../../src/backend/tf.js';
+import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import { activateFastKernelsForTest } from '../helpers/fast-kernels.js';
 import { randn } from '../helpers/random.js';
@@ -178,5 +184,18 @@ describe('fast 2-D kernels against the stock kernels', () => {
       );
     });
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('the fused ops refuse what they cannot take with an InputError', () => {
+    tf.tidy(() => {
+      expect(() => upsampleBilinear2xFused(tf.zeros([2, 3, 4, 1], 'int32') as tf.Tensor4D)).toThrow(
+        InputError,
+      );
+      expect(() => upsampleBilinear2xFused(tf.zeros([3, 4, 1]) as unknown as tf.Tensor4D)).toThrow(
+        InputError,
+      );
+      expect(() => leakyReluFused(tf.zeros([3], 'int32'), 0.01)).toThrow(InputError);
+      expect(() => leakyReluFused(tf.zeros([3]), Number.NaN)).toThrow(InputError);
+    });
   });
 });

@@ -4,6 +4,7 @@
  * broadcasts a scalar through a per-element multi-index, which made the gradient of the 2-D U-Net's eighteen
  * LeakyReLUs cost more than its convolutions. Other dtypes and shapes call the stock kernel.
  */
+import { InputError } from '../../util/errors.js';
 import { tf } from '../tf.js';
 import { sameShape } from './conv-kernels.js';
 import { asCpuBackend, type CpuBackendLike, float32Values } from './cpu-backend.js';
@@ -42,6 +43,11 @@ function leakyBackward(dy: Float32Array, x: Float32Array, slope: number): Float3
  * kernels; same values as `tf.leakyRelu` and its gradient. The caller owns the result.
  */
 export function leakyReluFused<T extends tf.Tensor>(x: T, slope: number): T {
+  if (x.dtype !== 'float32' || !Number.isFinite(slope)) {
+    throw new InputError(
+      `leakyReluFused: expected a float32 tensor and a finite slope, found ${x.dtype} and ${slope}`,
+    );
+  }
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const input = args[0] as tf.Tensor;
     (args[1] as tf.GradSaveFunc)([input]);

@@ -6,6 +6,7 @@
  * the same computation is about thirty full-size kernels for the gradient; the 2-D U-Net runs four of these per
  * step. Used by `upsampleBilinear2x` when the fast cpu kernels are active.
  */
+import { InputError } from '../../util/errors.js';
 import { tf } from '../tf.js';
 
 /** Source rows and weights of align_corners=True resizing n → 2n, one entry per output row. */
@@ -89,6 +90,11 @@ function upsampleAdjoint(dy: Float32Array, [n, h, w, c]: readonly number[]): Flo
  * caller owns the result.
  */
 export function upsampleBilinear2xFused(x: tf.Tensor4D): tf.Tensor4D {
+  if (x.rank !== 4 || x.dtype !== 'float32') {
+    throw new InputError(
+      `upsampleBilinear2xFused: expected a float32 [N, H, W, C] tensor, found ${x.dtype} [${x.shape}]`,
+    );
+  }
   const shape = [...x.shape];
   const up = [shape[0], 2 * shape[1], 2 * shape[2], shape[3]];
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
