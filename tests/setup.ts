@@ -8,7 +8,9 @@ import {
   registerFastKernels,
 } from '../src/backend/kernels/index.js';
 
+// The exact multiply-add kernels unless SSMIS_RELAXED_SIMD asks otherwise: their rounding does not depend on the
+// hardware, and the relaxed ones are tested on their own (tests/backend/conv3d-paths.test.ts).
 if (fastKernelsAllowedByEnv()) {
-  registerFastKernels();
+  registerFastKernels({ relaxedSimd: process.env.SSMIS_RELAXED_SIMD === undefined ? false : undefined });
   await fastKernelWorkersReady();
 }
