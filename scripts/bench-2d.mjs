@@ -24,7 +24,7 @@ const dist = new URL('../dist/', import.meta.url);
 const load = (p) => import(new URL(p, dist).href);
 
 /** The reference UNet_2d (BCP networks/unet.py without the unused heads), timed like the ssmis step. */
-const TORCH_SCRIPT = `
+export const TORCH_SCRIPT = `
 import json, sys, time
 import torch
 from torch import nn

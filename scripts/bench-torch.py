@@ -17,6 +17,12 @@ prints one JSON line on stdout:
      forward (default 1, as the reference's test_single_case), softmax, foreground probability summed into an
      accumulator and divided by the count. PyTorch 1.13's CPU Conv3d takes a much slower path for a batch of
      one, so the bench asks for both 1 and 2 windows per forward and compares with the faster.
+  {"task": "infer2d", "network": "<python source defining UNet2d>", "volume": [X, Y, Z], "size": [H, W],
+   "classes": K, "threads": 1, "runs": 3, "warmup": 1}
+      -> {"times": [ms, ...], "slices": Z}
+     slice-by-slice inference of a 2-D network in eval mode: each slice resized to `size` (nearest), one
+     forward per slice, softmax, resized back (nearest), argmax. The network's source comes from the caller
+     (the 2-D bench owns the UNet2d definition).
 
 The network is the reference VNet (networks/VNet.py without its unused heads): conv stages 1-2-3-3-3 /
 3-3-2-1 of 3x3x3 same convolutions with BatchNorm + ReLU, 2x2x2 stride-2 down-convolutions, 2x2x2 stride-2
@@ -137,6 +143,25 @@ def infer(req):
     return {"times": timed(run, req["runs"], req["warmup"]), "windows": len(windows)}
 
 
+def infer2d(req):
+    scope = {}
+    exec(req["network"], scope)  # noqa: S102 - the bench's own network definition
+    model = scope["UNet2d"](ncls=req["classes"]).eval()
+    x, y, z = req["volume"]
+    volume = torch.randn(z, 1, x, y)
+
+    def run():
+        labels = torch.empty(z, x, y, dtype=torch.long)
+        with torch.no_grad():
+            for k in range(z):
+                s = nn.functional.interpolate(volume[k : k + 1], size=req["size"], mode="nearest")
+                p = torch.softmax(model(s), dim=1)
+                labels[k] = nn.functional.interpolate(p, size=[x, y], mode="nearest")[0].argmax(0)
+        return labels
+
+    return {"times": timed(run, req["runs"], req["warmup"]), "slices": z}
+
+
 def main():
     req = json.loads(sys.stdin.read())
     torch.manual_seed(0)
@@ -148,6 +173,8 @@ def main():
         out = train(req)
     elif task == "infer":
         out = infer(req)
+    elif task == "infer2d":
+        out = infer2d(req)
     else:
         raise SystemExit(f"bench-torch: unknown task {task!r}")
     out["torch"] = torch.__version__

@@ -40,7 +40,9 @@
  *   (--quick: 64×64×32) by a VNet of base 4 and base 16. Columns: windows, seconds (median), voxels/s of the
  *   volume, windows/s, and PyTorch's eval-mode forward over the same window starts (softmax, averaged
  *   foreground) with the same number of threads, 1 and 2 windows per forward, the faster of the two shown
- *   with its windows per forward, and ssmis / PyTorch.
+ *   with its windows per forward, and ssmis / PyTorch. Then `slidingWindowInference2d` of a 216×256×10 volume
+ *   (--quick: 128×128×4) by the ACDC UNet2d (4 classes, 256² model input, one slice per forward), next to
+ *   PyTorch's eval forward of the same network (the definition in scripts/bench-2d.mjs) over the same slices.
  * - metrics: `computeMetrics` (Dice, Jaccard, HD95, HD, ASD, ASSD) on a 256×256×100 pair, without spacing and
  *   with the anisotropic spacing 0.7×0.7×2.5 mm: `blobs` = two overlapping smooth ellipsoids (the realistic
  *   case; issue 5 asks for about a second), `random 30%` = two independent random masks with 30 % foreground
@@ -58,7 +60,8 @@
  * networkGflop, flopRatioToSupervised, leakedTensors}]}]}, vnet: {torch, torchNote, rows: [{shape, batch,
  * threads, ms, times, torchMs, torchTimes, ratio}], scaling: [{shape, ssmis, torch}]}, inference: {runs,
  * rows: [{baseFilters, volume, patch, strides, windows, ms, times, voxelsPerSecond, windowsPerSecond,
- * leakedTensors, torchMs, torchBatch, ratio}]}, metrics: {runs, rows: [{case, spacing, ms, times, dice, hd95}]},
+ * leakedTensors, torchMs, torchBatch, ratio}], slices: {volume, size, slices, ms, times, voxelsPerSecond,
+ * leakedTensors, torchMs, ratio}}, metrics: {runs, rows: [{case, spacing, ms, times, dice, hd95}]},
  * nifti: {shape, datatype, dataBytes, fileBytes, writeMs, readMs, readMBps, runs}, kernels: {available,
  * reason?, result?} }, maxRssBytes } — times in milliseconds, sizes in bytes.
  */
@@ -590,7 +593,77 @@ async function benchInference(lib, backend, quick) {
       ]),
     ),
   );
-  return { runs, rows };
+  const slices = await benchSliceInference(lib, backend, quick, runs);
+  return { runs, rows, slices };
+}
+
+/**
+ * `slidingWindowInference2d` (eval mode, 4 classes, 256² model input, one slice per forward) of a volume by the
+ * ACDC UNet2d, next to PyTorch's eval forward of the same network over the same slices (nearest resize, softmax,
+ * resize back, argmax). The PyTorch network is the 2-D bench's (`TORCH_SCRIPT` of scripts/bench-2d.mjs).
+ */
+async function benchSliceInference(lib, backend, quick, runs) {
+  const { tf, Rng, createUNet2d, slidingWindowInference2d } = lib;
+  const torch = findTorch();
+  const volume = quick ? [128, 128, 4] : [216, 256, 10];
+  const size = [256, 256];
+  const classes = 4;
+  const rng = new Rng(4);
+  const voxels = volume[0] * volume[1] * volume[2];
+  const input = { data: Float32Array.from({ length: voxels }, () => rng.normal()), shape: [...volume, 1] };
+  const model = createUNet2d({ numClasses: classes, seed: 2, name: 'bench_inf_2d' });
+  const opts = { numClasses: classes, size };
+  const before = tf.memory().numTensors;
+  await slidingWindowInference2d(
+    model,
+    { data: input.data.subarray(0, volume[0] * volume[1]), shape: [volume[0], volume[1], 1, 1] },
+    opts,
+  );
+  const timing = await timeMedian(() => slidingWindowInference2d(model, input, opts), {
+    runs,
+    warmup: 0,
+    after: sampleRss,
+  });
+  const leaked = tf.memory().numTensors - before;
+  model.dispose();
+  const row = {
+    volume,
+    size,
+    slices: volume[2],
+    ms: timing.median,
+    times: timing.times,
+    voxelsPerSecond: voxels / (timing.median / 1000),
+    leakedTensors: leaked,
+    torchMs: null,
+    ratio: null,
+  };
+  if (torch.python !== null) {
+    const { TORCH_SCRIPT } = await import('./bench-2d.mjs');
+    const network = TORCH_SCRIPT.slice(0, TORCH_SCRIPT.indexOf('req = json.loads'));
+    const threads = backend.kernelWorkers + 1;
+    const t = runTorch({ task: 'infer2d', network, volume, size, classes, threads, runs, warmup: 1 });
+    row.torchMs = median(t.times);
+    row.ratio = row.ms / row.torchMs;
+  }
+  console.log(
+    `\ninference 2-D: UNet2d slice by slice over ${volume.join('×')} (model input ${size.join('×')}, 1 slice per forward), median of ${runs}`,
+  );
+  console.log(
+    formatTable(
+      ['slices', 'time', 'voxels/s', 'tensors', 'PyTorch', 'ssmis / PyTorch'],
+      [
+        [
+          row.slices,
+          formatMs(row.ms),
+          formatRate(row.voxelsPerSecond, 'voxels/s'),
+          row.leakedTensors === 0 ? 'ok' : `LEAK +${row.leakedTensors}`,
+          row.torchMs === null ? '—' : formatMs(row.torchMs),
+          row.ratio === null ? '—' : formatRatio(row.ratio),
+        ],
+      ],
+    ),
+  );
+  return row;
 }
 
 // ---------------------------------------------------------------------------------------------------------
