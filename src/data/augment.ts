@@ -372,13 +372,26 @@ export function randomCrop<I extends NumericArray, L extends NumericArray>(
   rng: Rng,
   options: CropOptions = {},
 ): CropResult<I, L> {
-  requireTypedArray('randomCrop', 'image', image);
-  requireTypedArray('randomCrop', 'label', label);
-  requireNumberArray('randomCrop', 'shape', shape, { integer: true, min: 1, minLength: 1 });
-  requireNumberArray('randomCrop', 'patch', patch, { integer: true, min: 1, minLength: 1 });
+  checkCropArgs('randomCrop', image, label, shape, patch, options, 1);
   requireRng('randomCrop', 'rng', rng);
-  requireOptions('randomCrop', 'options', options);
   return crop(image, label, shape, patch, options.padMargin ?? 3, 'randomCrop', randomStart(rng));
+}
+
+/** The argument check of the crops: typed arrays, integer shape and patch of at least `minRank` axes, options. */
+function checkCropArgs(
+  fn: string,
+  image: unknown,
+  label: unknown,
+  shape: unknown,
+  patch: unknown,
+  options: unknown,
+  minRank: number,
+): void {
+  requireTypedArray(fn, 'image', image);
+  requireTypedArray(fn, 'label', label);
+  requireNumberArray(fn, 'shape', shape, { integer: true, min: 1, minLength: minRank });
+  requireNumberArray(fn, 'patch', patch, { integer: true, min: 1, minLength: minRank });
+  requireOptions(fn, 'options', options);
 }
 
 type StartRule = (size: number, o: number, axis: number) => number;
@@ -412,11 +425,7 @@ export function centerCrop<I extends NumericArray, L extends NumericArray>(
   patch: readonly number[],
   options: CropOptions = {},
 ): CropResult<I, L> {
-  requireTypedArray('centerCrop', 'image', image);
-  requireTypedArray('centerCrop', 'label', label);
-  requireNumberArray('centerCrop', 'shape', shape, { integer: true, min: 1, minLength: 1 });
-  requireNumberArray('centerCrop', 'patch', patch, { integer: true, min: 1, minLength: 1 });
-  requireOptions('centerCrop', 'options', options);
+  checkCropArgs('centerCrop', image, label, shape, patch, options, 1);
   return crop(image, label, shape, patch, options.padMargin ?? 3, 'centerCrop', centerStart);
 }
 
@@ -473,12 +482,8 @@ export function randomRotFlipCrop<I extends NumericArray, L extends NumericArray
   rng: Rng,
   options: RotFlipCropOptions = {},
 ): CropResult<I, L> & { k: number; axis: number } {
-  requireTypedArray('randomRotFlipCrop', 'image', image);
-  requireTypedArray('randomRotFlipCrop', 'label', label);
-  requireNumberArray('randomRotFlipCrop', 'shape', shape, { integer: true, min: 1, minLength: 2 });
-  requireNumberArray('randomRotFlipCrop', 'patch', patch, { integer: true, min: 1, minLength: 2 });
+  checkCropArgs('randomRotFlipCrop', image, label, shape, patch, options, 2);
   requireRng('randomRotFlipCrop', 'rng', rng);
-  requireOptions('randomRotFlipCrop', 'options', options);
   const pair = pairShapes(image, label, shape, 'randomRotFlipCrop');
   const channels = image.length / label.length;
   const { k, axis } = drawRotFlip(rng);

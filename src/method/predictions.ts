@@ -15,6 +15,16 @@ import { tf } from '../backend/tf.js';
 import { requireInteger, requireTensor } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 
+/** The maximum of values[o … o + k) as TF.js's Max kernel takes it: a NaN wins. */
+function rowMax(values: ArrayLike<number>, o: number, k: number): number {
+  let max = values[o];
+  for (let j = 1; j < k; j++) {
+    const v = values[o + j];
+    if (Number.isNaN(v) || v > max) max = v;
+  }
+  return max;
+}
+
 /**
  * Softmax over rows of `k` float32 logits (channels last), evaluated as TF.js's `cpu` kernel evaluates it — row
  * maximum (a NaN wins), then exp(x − max), their sum in row order, and the quotient, each rounded to float32 —
@@ -24,11 +34,7 @@ export function softmaxValues(logits: ArrayLike<number>, k: number): Float32Arra
   const out = new Float32Array(logits.length);
   const f = Math.fround;
   for (let o = 0; o < logits.length; o += k) {
-    let max = logits[o];
-    for (let j = 1; j < k; j++) {
-      const v = logits[o + j];
-      if (Number.isNaN(v) || v > max) max = v;
-    }
+    const max = rowMax(logits, o, k);
     let sum = 0;
     for (let j = 0; j < k; j++) {
       const e = f(Math.exp(f(logits[o + j] - max)));
@@ -80,11 +86,7 @@ export function logSoftmaxLastAxis<T extends tf.Tensor>(logits: T): T {
     const out = new Float32Array(xv.length);
     const f = Math.fround;
     for (let o = 0; o < xv.length; o += k) {
-      let max = xv[o];
-      for (let j = 1; j < k; j++) {
-        const v = xv[o + j];
-        if (Number.isNaN(v) || v > max) max = v;
-      }
+      const max = rowMax(xv, o, k);
       let sum = 0;
       for (let j = 0; j < k; j++) {
         out[o + j] = xv[o + j] - max; // shifted, rounded to float32 by the store

@@ -57,15 +57,8 @@ export function trcmMasks(
  * gradient is zero anyway, and a traced mask would make the backward pass differentiate every term it
  * multiplies with respect to it, only to drop the result.
  */
-export function trcmMasksOffTape(
-  logitsL: tf.Tensor,
-  logitsU: tf.Tensor,
-  logitsLL: tf.Tensor,
-  labelA: tf.Tensor,
-  labelB: tf.Tensor,
-  mask: tf.Tensor,
-): TrcmMasks {
-  return reliableMasks(logitsL, logitsU, logitsLL, labelA, labelB, mask, false);
+export function trcmMasksOffTape(...args: Parameters<typeof trcmMasks>): TrcmMasks {
+  return reliableMasks(...args, false);
 }
 
 function reliableMasks(
