@@ -55,6 +55,21 @@ export function updateEma(
   if (options.includeBatchNormStats) {
     list.push(...pairs(teacher.namedBuffers(), student.namedBuffers(), 'batch-norm buffers'));
   }
+  if (tf.getBackend() === 'cpu' && list.every(([t, s]) => t.dtype === 'float32' && s.dtype === 'float32')) {
+    // The same float32 arithmetic on the host values (the cpu backend keeps them there), without three
+    // tensor ops and two temporaries per variable: fround(fround(t·α) + fround(s·(1 − α))).
+    const f = Math.fround;
+    const a = f(alpha);
+    const b = f(1 - alpha);
+    for (const [t, s] of list) {
+      const tv = t.dataSync() as Float32Array;
+      const sv = s.dataSync() as Float32Array;
+      const out = new Float32Array(tv.length);
+      for (let i = 0; i < out.length; i++) out[i] = f(tv[i] * a) + f(sv[i] * b);
+      tf.tidy(() => t.assign(tf.tensor(out, t.shape, 'float32')));
+    }
+    return;
+  }
   tf.tidy(() => {
     for (const [t, s] of list) t.assign(tf.add(tf.mul(t, alpha), tf.mul(s, 1 - alpha)));
   });

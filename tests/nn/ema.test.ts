@@ -67,6 +67,25 @@ describe('updateEma', () => {
     teacher.dispose();
   });
 
+  it('gives the tensor formula add(mul(θ_T, α), mul(θ_S, 1 − α)) bit for bit, with flat numTensors', () => {
+    const student = createVNet({ name: 'ema_bits_s', baseFilters: 2, seed: 3 });
+    const teacher = createVNet({ name: 'ema_bits_t', baseFilters: 2, seed: 4, trainable: false });
+    const alpha = 0.993;
+    const expected = [...teacher.namedParameters()].map(([key, t]) =>
+      tf.tidy(() =>
+        Array.from(
+          tf.add(tf.mul(t, alpha), tf.mul(student.namedParameters().get(key)!, 1 - alpha)).dataSync(),
+        ),
+      ),
+    );
+    const before = tf.memory().numTensors;
+    updateEma(teacher, student, alpha);
+    expect(tf.memory().numTensors).toBe(before);
+    expect([...teacher.namedParameters().values()].map((t) => Array.from(t.dataSync()))).toEqual(expected);
+    student.dispose();
+    teacher.dispose();
+  });
+
   it('refuses mismatched architectures', () => {
     const a = createVNet({ name: 'mm_a', baseFilters: 2 });
     const b = createVNet({ name: 'mm_b', baseFilters: 3 });
