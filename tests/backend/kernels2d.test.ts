@@ -127,7 +127,7 @@ describe('fast 2-D kernels against the stock kernels', () => {
     });
   });
 
-  it('GatherV2 on every axis and SplitV on every axis match the stock kernels', () => {
+  it('GatherV2, SplitV and Concat on every axis match the stock kernels', () => {
     const rng = new Rng(11);
     tf.tidy(() => {
       const x = randn([3, 5, 7, 6], rng);
@@ -142,6 +142,11 @@ describe('fast 2-D kernels against the stock kernels', () => {
         expectClose('SplitV', { x }, { numOrSizeSplits: sizes, axis });
       }
       expectClose('SplitV', { x }, { numOrSizeSplits: [2, 4], axis: -1 });
+      for (let axis = 0; axis < 4; axis++) {
+        const other = x.shape.map((d, i) => (i === axis ? 2 : d));
+        const parts = [x, randn(other, rng), randn(x.shape, rng)];
+        expectClose('Concat', parts as unknown as Record<string, tf.Tensor>, { axis });
+      }
     });
   });
 

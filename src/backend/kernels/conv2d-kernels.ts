@@ -140,44 +140,46 @@ function tiledWindow(a: PoolAttrs): [number, number] | null {
 }
 
 /**
- * Visits every window of a non-overlapping max pool of x `[N, H, W, C]` (window kh × kw, trailing rows/columns
- * that do not fill a window dropped) and reports, per output element, the flat index into x of the first
- * strict maximum in row-major window order (−1 when no value exceeds −∞, e.g. all NaN), as the stock kernels
- * and PyTorch choose it.
+ * The maximum of every window of a non-overlapping max pool of x `[N, H, W, C]` (window kh × kw, trailing rows and
+ * columns that do not fill a window dropped) and, into `arg` when given, the flat index into x of the first
+ * strict maximum in row-major window order (−1 when no value exceeds −∞, e.g. all NaN), as the stock kernels and
+ * PyTorch choose it.
  */
-function forEachWindowMax(
+function windowMax(
   x: Float32Array,
   shape: readonly number[],
   kh: number,
   kw: number,
-  visit: (out: number, argmax: number, max: number) => void,
-): void {
+  arg: Int32Array | null,
+): Float32Array {
   const [n, h, w, c] = shape;
   const oh = Math.floor(h / kh);
   const ow = Math.floor(w / kw);
+  const max = new Float32Array(n * oh * ow * c);
   let out = 0;
   for (let b = 0; b < n; b++) {
     for (let i = 0; i < oh; i++) {
       for (let j = 0; j < ow; j++) {
         const corner = ((b * h + i * kh) * w + j * kw) * c;
         for (let ch = 0; ch < c; ch++, out++) {
-          let max = Number.NEGATIVE_INFINITY;
-          let arg = -1;
+          let m = Number.NEGATIVE_INFINITY;
+          let at = -1;
           for (let r = 0; r < kh; r++) {
             let p = corner + r * w * c + ch;
             for (let q = 0; q < kw; q++, p += c) {
-              const v = x[p];
-              if (v > max) {
-                max = v;
-                arg = p;
+              if (x[p] > m) {
+                m = x[p];
+                at = p;
               }
             }
           }
-          visit(out, arg, max);
+          max[out] = m;
+          if (arg !== null) arg[out] = at;
         }
       }
     }
   }
+  return max;
 }
 
 /** Makes MaxPool and MaxPoolGrad for float32 NHWC non-overlapping 'valid' pooling (the U-Net's 2×2). */
@@ -193,11 +195,7 @@ export function makeMaxPoolKernels(
       return original('MaxPool')(args);
     const [n, h, w, c] = x.shape;
     const shape = [n, Math.floor(h / k[0]), Math.floor(w / k[1]), c];
-    const y = new Float32Array(shape[0] * shape[1] * shape[2] * c);
-    forEachWindowMax(xv, x.shape, k[0], k[1], (o, _arg, max) => {
-      y[o] = max;
-    });
-    return backend.makeTensorInfo(shape, 'float32', y);
+    return backend.makeTensorInfo(shape, 'float32', windowMax(xv, x.shape, k[0], k[1], null));
   };
 
   const maxPoolGrad: tf.KernelFunc = (args) => {
@@ -212,10 +210,10 @@ export function makeMaxPoolKernels(
     const [n, h, w, c] = input.shape;
     if (!sameShape(dy.shape, [n, Math.floor(h / k[0]), Math.floor(w / k[1]), c]))
       return original('MaxPoolGrad')(args);
+    const arg = new Int32Array(dyv.length);
+    windowMax(xv, input.shape, k[0], k[1], arg);
     const dx = new Float32Array(xv.length);
-    forEachWindowMax(xv, input.shape, k[0], k[1], (o, arg) => {
-      if (arg >= 0) dx[arg] = dyv[o];
-    });
+    for (let o = 0; o < arg.length; o++) if (arg[o] >= 0) dx[arg[o]] = dyv[o];
     return backend.makeTensorInfo([...input.shape], 'float32', dx);
   };
 

@@ -38,6 +38,7 @@ export const FAST_KERNEL_NAMES: readonly string[] = [
   'MaxPoolGrad',
   'GatherV2',
   'SplitV',
+  'Concat',
   'LeakyRelu',
   'Greater',
   'Select',

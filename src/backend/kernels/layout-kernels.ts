@@ -1,9 +1,9 @@
 /**
  * Copying kernels of the 2-D network's training step for float32 tensors on the cpu backend: GatherV2 (the
- * bilinear upsampling and its gradient gather whole rows or columns) and SplitV (the gradient of the decoder's
- * channel concatenation). The stock kernels go through a per-element multi-index (GatherV2 through a
+ * bilinear upsampling and its gradient gather whole rows or columns), Concat (the decoder's skip connections) and
+ * SplitV (their gradient). The stock kernels go through a per-element multi-index (GatherV2 through a
  * `TensorBuffer`, SplitV through a generic Slice), which made them the slowest ops of a step once the
- * convolutions were fast; here both are copies of contiguous runs. Other dtypes and cases call the stock kernel.
+ * convolutions were fast; here all are copies of contiguous runs. Other dtypes and cases call the stock kernel.
  */
 import type { tf } from '../tf.js';
 import { asCpuBackend, float32Values } from './cpu-backend.js';
@@ -22,10 +22,13 @@ function copyRun(src: Float32Array, from: number, dst: Float32Array, to: number,
   else for (let i = 0; i < len; i++) dst[to + i] = src[from + i];
 }
 
-/** Makes GatherV2 (1-D int32 indices, no batch dims) and SplitV, falling back to `original(name)`. */
+/**
+ * Makes GatherV2 (1-D int32 indices, no batch dims), SplitV and Concat (two or more float32 parts), falling back
+ * to `original(name)`.
+ */
 export function makeLayoutKernels(
   original: (name: string) => tf.KernelFunc,
-): Record<'GatherV2' | 'SplitV', tf.KernelFunc> {
+): Record<'GatherV2' | 'SplitV' | 'Concat', tf.KernelFunc> {
   const gatherV2: tf.KernelFunc = (args) => {
     const backend = asCpuBackend(args.backend);
     const { x, indices } = args.inputs;
@@ -87,5 +90,34 @@ export function makeLayoutKernels(
     });
   };
 
-  return { GatherV2: gatherV2, SplitV: splitV };
+  const concat: tf.KernelFunc = (args) => {
+    const backend = asCpuBackend(args.backend);
+    const parts = Object.values(args.inputs) as tf.TensorInfo[];
+    const fallback = () => original('Concat')(args);
+    if (backend === null || parts.length < 2) return fallback();
+    const rank = parts[0].shape.length;
+    const axis = axisOf((args.attrs as { axis?: unknown } | undefined)?.axis ?? 0, rank);
+    const values = parts.map((t) => float32Values(backend, t));
+    if (axis === null || values.some((v) => v === null)) return fallback();
+    const same = (t: tf.TensorInfo) =>
+      t.shape.length === rank && t.shape.every((d, i) => i === axis || d === parts[0].shape[i]);
+    if (!parts.every(same)) return fallback();
+    const outer = product(parts[0].shape.slice(0, axis));
+    const inner = product(parts[0].shape.slice(axis + 1));
+    const runs = parts.map((t) => t.shape[axis] * inner);
+    const row = runs.reduce((p, r) => p + r, 0);
+    const out = new Float32Array(outer * row);
+    let offset = 0;
+    parts.forEach((_, k) => {
+      const v = values[k] as Float32Array;
+      const run = runs[k];
+      for (let o = 0; o < outer; o++) copyRun(v, o * run, out, o * row + offset, run);
+      offset += run;
+    });
+    const shape = [...parts[0].shape];
+    shape[axis] = row / inner;
+    return backend.makeTensorInfo(shape, 'float32', out);
+  };
+
+  return { GatherV2: gatherV2, SplitV: splitV, Concat: concat };
 }
