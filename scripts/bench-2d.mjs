@@ -19,6 +19,7 @@
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { findTorch } from './lib/torch.mjs';
+import { timedTrainStep } from './lib/train-step.mjs';
 
 const dist = new URL('../dist/', import.meta.url);
 const load = (p) => import(new URL(p, dist).href);
@@ -123,17 +124,7 @@ async function makeSsmisStep(tf, tag, batch, size) {
   );
   const net = createUNet2d({ seed: 0, name: `bench2d_${tag}` });
   const opt = tf.train.momentum(0.01, 0.9);
-  const dropoutRng = new Rng(2);
-  const step = () => {
-    const t0 = performance.now();
-    const { value, grads } = tf.variableGrads(
-      () => tf.losses.softmaxCrossEntropy(labels, net.apply(x, { training: true, rng: dropoutRng })),
-      net.trainableWeights(),
-    );
-    opt.applyGradients(grads);
-    tf.dispose([value, grads]);
-    return performance.now() - t0;
-  };
+  const step = timedTrainStep(tf, net, x, labels, opt, new Rng(2));
   const dispose = () => {
     opt.dispose();
     net.dispose();

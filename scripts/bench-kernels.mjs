@@ -23,6 +23,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { timedTrainStep } from './lib/train-step.mjs';
 
 const dist = new URL('../dist/', import.meta.url);
 const load = (p) => import(new URL(p, dist).href);
@@ -236,17 +237,7 @@ export async function runKernelBench(options = {}) {
           name: `bench_${tag}`,
         });
         const opt = tf.train.sgd(0.01);
-        const dropoutRng = new Rng(2);
-        const step = () => {
-          const t0 = performance.now();
-          const { value, grads } = tf.variableGrads(
-            () => tf.losses.softmaxCrossEntropy(labels, net.apply(x, { training: true, rng: dropoutRng })),
-            net.trainableWeights(),
-          );
-          opt.applyGradients(grads);
-          tf.dispose([value, grads]);
-          return performance.now() - t0;
-        };
+        const step = timedTrainStep(tf, net, x, labels, opt, new Rng(2));
         const dispose = () => {
           opt.dispose();
           net.dispose();
