@@ -256,6 +256,10 @@ export class SgdOptimizer extends SlotOptimizer {
   }
 
   protected update(key: string, param: tf.Variable, grad: tf.Tensor): void {
+    if (tf.getBackend() === 'cpu' && param.dtype === 'float32' && grad.dtype === 'float32') {
+      this.updateOnHost(key, param, grad);
+      return;
+    }
     let g = this.weightDecay !== 0 ? tf.add(grad, tf.mul(param, this.weightDecay)) : grad;
     if (this.momentum !== 0) {
       const prev = this.slot(key, 'momentum_buffer');
@@ -267,6 +271,37 @@ export class SgdOptimizer extends SlotOptimizer {
       g = this.nesterov ? tf.add(g, tf.mul(buf, this.momentum)) : buf;
     }
     param.assign(tf.sub(param, tf.mul(g, this.learningRate)));
+  }
+
+  /**
+   * The update above in one pass over the host values the cpu backend keeps, instead of five to seven tensor ops
+   * and their temporaries per parameter (on a 9.4 M-weight VNet they were most of a step's non-convolution
+   * time). Each intermediate is rounded to float32 as the tensor op would store it, with the scalars as float32
+   * tensors hold them, so the result is bit-identical.
+   */
+  private updateOnHost(key: string, param: tf.Variable, grad: tf.Tensor): void {
+    const f = Math.fround;
+    const p = param.dataSync() as Float32Array;
+    const gr = grad.dataSync() as Float32Array;
+    const wd = f(this.weightDecay);
+    const m = f(this.momentum);
+    const keep = f(1 - this.dampening);
+    const lr = f(this.learningRate);
+    const withMomentum = this.momentum !== 0;
+    const prev = withMomentum ? (this.slot(key, 'momentum_buffer')?.dataSync() as Float32Array) : undefined;
+    const buf = withMomentum ? new Float32Array(p.length) : null;
+    const out = new Float32Array(p.length);
+    for (let i = 0; i < p.length; i++) {
+      let g = this.weightDecay !== 0 ? f(gr[i] + f(p[i] * wd)) : gr[i];
+      if (buf !== null) {
+        const b = prev === undefined ? g : f(f(prev[i] * m) + (this.dampening === 0 ? g : f(g * keep)));
+        buf[i] = b;
+        g = this.nesterov ? f(g + f(b * m)) : b;
+      }
+      out[i] = p[i] - f(g * lr);
+    }
+    if (buf !== null) this.setSlot(key, 'momentum_buffer', tf.tensor(buf, param.shape, 'float32'));
+    param.assign(tf.tensor(out, param.shape, 'float32'));
   }
 }
 

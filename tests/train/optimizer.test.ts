@@ -142,6 +142,56 @@ describe('SgdOptimizer (PyTorch semantics)', () => {
   });
 });
 
+describe('SgdOptimizer host update', () => {
+  /** The update as the tensor ops wrote it before the host pass: the bits the host pass must reproduce. */
+  function tensorOpStep(
+    param: tf.Tensor,
+    grad: tf.Tensor,
+    prev: tf.Tensor | null,
+    o: { lr: number; momentum: number; weightDecay: number; dampening: number; nesterov: boolean },
+  ): { param: tf.Tensor; buf: tf.Tensor | null } {
+    let g = o.weightDecay !== 0 ? tf.add(grad, tf.mul(param, o.weightDecay)) : grad;
+    let buf: tf.Tensor | null = null;
+    if (o.momentum !== 0) {
+      buf =
+        prev === null
+          ? g
+          : tf.add(tf.mul(prev, o.momentum), o.dampening === 0 ? g : tf.mul(g, 1 - o.dampening));
+      g = o.nesterov ? tf.add(g, tf.mul(buf, o.momentum)) : buf;
+    }
+    return { param: tf.sub(param, tf.mul(g, o.lr)), buf };
+  }
+
+  it.each([
+    { lr: 0.01, momentum: 0.9, weightDecay: 1e-4, dampening: 0, nesterov: false },
+    { lr: 0.037, momentum: 0.9, weightDecay: 0.05, dampening: 0, nesterov: true },
+    { lr: 0.1, momentum: 0.5, weightDecay: 0, dampening: 0.3, nesterov: false },
+    { lr: 0.2, momentum: 0, weightDecay: 0.1, dampening: 0, nesterov: false },
+  ])('is bit-identical to the tensor-op formula over 3 steps (%o)', (o) => {
+    const n = 1037;
+    const rand = (seed: number) =>
+      Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 1e3 + i * 7.3) * 3);
+    const v = tf.variable(tf.tensor(rand(1), [n]), true, `host-sgd-${o.lr}-${o.dampening}`);
+    created.push(v);
+    const vars = new Map([['w', v]]);
+    const opt = new SgdOptimizer(o);
+    let param = tf.tensor(rand(1), [n]);
+    let buf: tf.Tensor | null = null;
+    for (let step = 0; step < 3; step++) {
+      const grad = tf.tensor(rand(step + 2), [n]);
+      opt.applyGradients(new Map([['w', grad]]), vars);
+      const next = tensorOpStep(param, grad, buf, o);
+      param = next.param;
+      buf = next.buf;
+      expect(v.dataSync()).toEqual(param.dataSync());
+    }
+    const state = opt.getState().tensors['optimizer.w.momentum_buffer'];
+    if (o.momentum === 0) expect(state).toBeUndefined();
+    else expect(state?.data).toEqual(buf?.dataSync());
+    opt.dispose();
+  });
+});
+
 describe('AdamOptimizer (PyTorch semantics)', () => {
   it('3 steps match the reference, with and without L2 weight decay', () => {
     for (const wd of [0, 0.1]) {
