@@ -50,7 +50,6 @@ export function updateEma(
   requireModel('updateEma', 'student', student);
   requireNumber('updateEma', 'alpha', alpha, { min: 0, max: 1 });
   requireOptions('updateEma', 'options', options);
-  if (!(alpha >= 0 && alpha <= 1)) throw new SsmisError(`updateEma: alpha must be in [0, 1], found ${alpha}`);
   const list = pairs(teacher.namedParameters(), student.namedParameters(), 'parameters');
   if (options.includeBatchNormStats) {
     list.push(...pairs(teacher.namedBuffers(), student.namedBuffers(), 'batch-norm buffers'));
