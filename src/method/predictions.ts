@@ -11,6 +11,7 @@
  * live in host memory, the same rule runs on the values (`hardPredictionValues`) and the result is a new tensor
  * with no tape connection to the logits.
  */
+import { hostFloat32 } from '../backend/host.js';
 import { tf } from '../backend/tf.js';
 import { requireInteger, requireTensor } from '../util/args.js';
 import { InputError } from '../util/errors.js';
@@ -140,7 +141,7 @@ export function hardPredictions(logits: tf.Tensor): tf.Tensor {
   }
   // On the cpu backend the values are already in host memory: the rule on them is the same numbers without
   // the tensor ops (and the result is a new leaf, so no zero gradient has to be propagated through it).
-  if (tf.getBackend() === 'cpu' && logits.dtype === 'float32') {
+  if (hostFloat32(logits)) {
     return tf.tensor(hardPredictionValues(logits.dataSync(), k), logits.shape.slice(0, -1), 'int32');
   }
   return tf.tidy(() => {

@@ -8,6 +8,7 @@
  * gradients are zero, so they can be computed inside the loss closure from the *current* student logits
  * without a host read (TF.js has no stopGradient). A test checks that they contribute no gradient.
  */
+import { hostFloat32 } from '../backend/host.js';
 import { tf } from '../backend/tf.js';
 import { requireTensor, requireTensorFields } from '../util/args.js';
 import { InputError } from '../util/errors.js';
@@ -99,7 +100,7 @@ function reliableMasks(
     }
   }
   const k = expected[expected.length - 1];
-  if (tf.getBackend() === 'cpu' && [logitsL, logitsU, logitsLL].every((t) => t.dtype === 'float32')) {
+  if (hostFloat32(logitsL, logitsU, logitsLL)) {
     regionMask(mask, labelA).dispose(); // the shape check
     return trcmMaskValues(logitsL, logitsU, logitsLL, labelA, labelB, mask, k, onTape);
   }

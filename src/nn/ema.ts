@@ -4,6 +4,7 @@
  * train-mode forwards, Q3); BCP's 2-D ACDC script averages the whole state dict, BN running statistics
  * included (`includeBatchNormStats: true`; `num_batches_tracked` has no counterpart here).
  */
+import { hostFloat32 } from '../backend/host.js';
 import { tf } from '../backend/tf.js';
 import { requireModel, requireNumber, requireOptions } from '../util/args.js';
 import { SsmisError } from '../util/errors.js';
@@ -54,7 +55,7 @@ export function updateEma(
   if (options.includeBatchNormStats) {
     list.push(...pairs(teacher.namedBuffers(), student.namedBuffers(), 'batch-norm buffers'));
   }
-  if (tf.getBackend() === 'cpu' && list.every(([t, s]) => t.dtype === 'float32' && s.dtype === 'float32')) {
+  if (hostFloat32(...list.flat())) {
     // The same float32 arithmetic on the host values (the cpu backend keeps them there), without three
     // tensor ops and two temporaries per variable: fround(fround(t·α) + fround(s·(1 − α))).
     const f = Math.fround;

@@ -11,6 +11,7 @@
  * Parameters that get no gradient in a step are skipped entirely, weight decay included (as PyTorch skips
  * `p.grad is None`; the reference's unused heads).
  */
+import { hostFloat32 } from '../backend/host.js';
 import { tf } from '../backend/tf.js';
 import type { SafetensorsTensor } from '../io/safetensors.js';
 import { objectArgument, requireFunction, requireMap, requireObject } from '../util/args.js';
@@ -256,7 +257,7 @@ export class SgdOptimizer extends SlotOptimizer {
   }
 
   protected update(key: string, param: tf.Variable, grad: tf.Tensor): void {
-    if (tf.getBackend() === 'cpu' && param.dtype === 'float32' && grad.dtype === 'float32') {
+    if (hostFloat32(param, grad)) {
       this.updateOnHost(key, param, grad);
       return;
     }
