@@ -13,7 +13,6 @@
  * Chosen over per-file temps plus a manifest because a folder rename makes the whole set appear at once,
  * including predictions and overlays, and readers need no manifest to know the set is complete.
  */
-import { randomBytes } from 'node:crypto';
 import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { atomicTempPath, parseAtomicTempName, processIsAlive } from '../util/atomic.js';
@@ -157,10 +156,6 @@ async function readdirOrNull(dir: string): Promise<string[] | null> {
   }
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /**
  * Tidies what an interrupted report write of `target` left next to it (only folders of writers that are no
  * longer running, and only when they hold nothing but report files): a report renamed aside is put back when
@@ -169,16 +164,19 @@ function escapeRegExp(text: string): string {
 async function recoverInterruptedReports(target: string): Promise<void> {
   const parent = path.dirname(target);
   const names = (await readdirOrNull(parent)) ?? [];
-  const re = new RegExp(`^${escapeRegExp(path.basename(target))}\\.(old|tmp)-(\\d+)-[0-9a-f]{8}$`);
+  const base = path.basename(target);
   const found = names
-    .map((name) => ({ name, m: re.exec(name) }))
-    .filter((e): e is { name: string; m: RegExpExecArray } => e.m !== null && !processIsAlive(Number(e.m[2])))
-    .sort((a, b) => (a.m[1] === b.m[1] ? 0 : a.m[1] === 'old' ? -1 : 1));
+    .map((name) => ({ name, m: parseAtomicTempName(name, ['old', 'tmp']) }))
+    .filter(
+      (e): e is { name: string; m: { target: string; tag: 'tmp' | 'old'; pid: number } } =>
+        e.m !== null && e.m.target === base && !processIsAlive(e.m.pid),
+    )
+    .sort((a, b) => (a.m.tag === b.m.tag ? 0 : a.m.tag === 'old' ? -1 : 1));
   for (const { name, m } of found) {
     const p = path.join(parent, name);
     try {
       if (!(await fs.lstat(p)).isDirectory() || (await foreignReportEntry(p)) !== null) continue;
-      if (m[1] === 'old' && (await readdirOrNull(target)) === null) await fs.rename(p, target);
+      if (m.tag === 'old' && (await readdirOrNull(target)) === null) await fs.rename(p, target);
       else await fs.rm(p, { recursive: true, force: true });
     } catch {
       // Another process tidied it first: nothing left to do.
@@ -271,7 +269,7 @@ async function commitReport(
       `${options.flag ?? '--out'} ${outDir}: ${foreign ?? 'a report'} appeared there while this one was computed; nothing was replaced`,
     );
   }
-  const aside = `${target}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const aside = atomicTempPath(target, 'old');
   await fs.rename(target, aside);
   try {
     await fs.rename(temp, target);

@@ -36,20 +36,30 @@ export async function writeFileAtomic(
   }
 }
 
-/** The temp path {@link writeFileAtomic} writes before its rename: `<file>.tmp-<pid>-<8 hex digits>`. */
-export function atomicTempPath(file: string): string {
-  return `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+/**
+ * The temp path {@link writeFileAtomic} writes before its rename: `<file>.tmp-<pid>-<8 hex digits>`. Another
+ * `tag` names a different kind of short-lived sibling of the same form (e.g. `old` for a folder renamed aside
+ * while its replacement moves in), so that {@link parseAtomicTempName} recognises it and its writer.
+ */
+export function atomicTempPath(file: string, tag: 'tmp' | 'old' = 'tmp'): string {
+  return `${file}.${tag}-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 
-const ATOMIC_TEMP_RE = /^(.+)\.tmp-(\d+)-[0-9a-f]{8}$/;
+const ATOMIC_TEMP_RE = /^(.+)\.(tmp|old)-(\d+)-[0-9a-f]{8}$/;
 
 /**
- * The target name and writer pid of a name made by {@link atomicTempPath} (`a.txt.tmp-123-0badf00d` →
- * `{ target: 'a.txt', pid: 123 }`), or null for any other name.
+ * The target name, tag and writer pid of a name made by {@link atomicTempPath}
+ * (`a.txt.tmp-123-0badf00d` → `{ target: 'a.txt', tag: 'tmp', pid: 123 }`), or null for any other name. Only
+ * `tag: 'tmp'` names unless `tags` says otherwise.
  */
-export function parseAtomicTempName(name: string): { target: string; pid: number } | null {
+export function parseAtomicTempName(
+  name: string,
+  tags: readonly ('tmp' | 'old')[] = ['tmp'],
+): { target: string; tag: 'tmp' | 'old'; pid: number } | null {
   const m = ATOMIC_TEMP_RE.exec(name);
-  return m === null ? null : { target: m[1], pid: Number(m[2]) };
+  if (m === null) return null;
+  const tag = m[2] as 'tmp' | 'old';
+  return tags.includes(tag) ? { target: m[1], tag, pid: Number(m[3]) } : null;
 }
 
 /** Whether process `pid` is running on this machine (a process of another user counts as running). */

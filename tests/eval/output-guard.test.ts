@@ -22,7 +22,15 @@ function deadPid(): number {
 describe('atomic temp names', () => {
   it('parses what atomicTempPath makes and nothing else', () => {
     const temp = path.basename(atomicTempPath('/x/a.nii.gz'));
-    expect(parseAtomicTempName(temp)).toEqual({ target: 'a.nii.gz', pid: process.pid });
+    expect(parseAtomicTempName(temp)).toEqual({ target: 'a.nii.gz', tag: 'tmp', pid: process.pid });
+    // A folder renamed aside: recognised only when asked for, never taken for a temp file.
+    const aside = path.basename(atomicTempPath('/x/eval', 'old'));
+    expect(parseAtomicTempName(aside)).toBeNull();
+    expect(parseAtomicTempName(aside, ['old', 'tmp'])).toEqual({
+      target: 'eval',
+      tag: 'old',
+      pid: process.pid,
+    });
     for (const other of [
       'a.nii.gz',
       'a.tmp-12-xyz',
