@@ -8,7 +8,13 @@ import path from 'node:path';
 import pino from 'pino';
 import { type BackendInfo, initBackend } from '../backend/init.js';
 import { tf } from '../backend/tf.js';
-import { configToYaml, labeledCaseCount, requireConfig, type SsmisConfig } from '../config/index.js';
+import {
+  configToYaml,
+  labeledCaseCount,
+  modelDims,
+  requireConfig,
+  type SsmisConfig,
+} from '../config/index.js';
 import { BatchLoader, disposeBatch } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
 import { configSplitIds, openConfigDataset } from '../data/from-config.js';
@@ -324,7 +330,7 @@ function createLoader(config: SsmisConfig, plan: StagePlan, data: DataPlan): Pro
     labeledIds: data.labeledIds,
     unlabeledIds: data.unlabeledIds,
     patch: config.data.patchSize,
-    dims: config.model.name === 'vnet' ? 3 : 2,
+    dims: modelDims(config.model.name),
     augment: {
       rotFlip: config.data.augmentation.rotFlip,
       padMargin: config.data.augmentation.padMargin,
