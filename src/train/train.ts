@@ -18,6 +18,7 @@ import {
 import { BatchLoader, disposeBatch } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
 import { configSplitIds, openConfigDataset } from '../data/from-config.js';
+import { valSplitHint } from '../data/prepare/splits.js';
 import { getMethodVariant, pretrainStep } from '../method/variants/index.js';
 import type { MethodVariant, StepConfig, StepContext, StepLoss } from '../method/variants/types.js';
 import { createModel } from '../nn/create.js';
@@ -219,8 +220,9 @@ async function planData(config: SsmisConfig): Promise<DataPlan> {
   const split = config.train.validation.split;
   const validationIds = split === 'none' ? [] : await configSplitIds(config, dataset, split);
   if (split !== 'none' && validationIds.length === 0) {
+    const hint = split === 'val' ? valSplitHint(dataset.info.preset, dataset.dir) : "use 'val' or 'none'";
     throw new InputError(
-      `train.validation.split: the dataset has no '${split}' cases; use 'test' (as the LA reference does, Q9) or 'none'`,
+      `train.validation.split: the dataset ${dataset.dir} has no '${split}' cases; ${hint}`,
     );
   }
   return { dataset, labeledIds, unlabeledIds, validationIds };

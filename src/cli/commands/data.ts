@@ -51,10 +51,22 @@ export function registerPrepare(program: Command, ctx: CliContext): void {
       'LA: padding-rule target (default 112,112,80); Pancreas: minimum crop (default 96); one number applies to every axis',
     )
     .option('--margin <n>', 'Pancreas: voxels added around the label bounding box (default 25)')
+    .option(
+      '--val <n>',
+      'LA, Pancreas: hold out the last n train cases as the validation split (0: none; default: what --out records); changing it rewrites only dataset.json',
+    )
     .action(
       async (
         name: string,
-        opts: { raw: string; out: string; seed: string; force?: boolean; minSize?: string; margin?: string },
+        opts: {
+          raw: string;
+          out: string;
+          seed: string;
+          force?: boolean;
+          minSize?: string;
+          margin?: string;
+          val?: string;
+        },
       ) => {
         const dataset = presetDataset(name, 'prepare');
         const progress = new Progress(ctx.err, `prepare ${dataset}`);
@@ -66,6 +78,7 @@ export function registerPrepare(program: Command, ctx: CliContext): void {
           force: opts.force,
           minSize: opts.minSize === undefined ? undefined : parseSizeList(opts.minSize, '--min-size'),
           margin: opts.margin === undefined ? undefined : parseInteger(opts.margin, '--margin'),
+          val: opts.val === undefined ? undefined : parseInteger(opts.val, '--val'),
           onCase: (event) => {
             progress.close();
             writeLine(ctx.err, `  ${event.status.padEnd(8)} ${event.case}  ${event.message}`);
@@ -79,6 +92,12 @@ export function registerPrepare(program: Command, ctx: CliContext): void {
           writeLine(
             ctx.out,
             `${result.absent.length} case(s) of the official split lists are absent from ${opts.raw}`,
+          );
+        }
+        if (result.heldOut.length > 0) {
+          writeLine(
+            ctx.out,
+            `validation split: ${result.heldOut.length} case(s) held out of the train list (${result.heldOut.join(', ')})`,
           );
         }
         writeLine(ctx.out, `dataset: ${result.datasetJson}`);

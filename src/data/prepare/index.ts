@@ -1,7 +1,8 @@
 /**
  * `ssmis prepare <dataset> --raw DIR --out DIR`: an official download (or `ssmis synth` phantoms in the same
  * layout) → the canonical folder of dataset-format.md, with the reference preprocessing of method-spec
- * §2.1–2.4 and the official splits filtered to the cases present. The caller exits non-zero when
+ * §2.1–2.4 and the official splits filtered to the cases present (for LA and Pancreas-NIH, which have no
+ * official validation list, `val` holds out the last train cases as one). The caller exits non-zero when
  * `result.failed` is not empty; `result.absent` lists the split cases missing from `--raw`.
  */
 import { promises as fs } from 'node:fs';
@@ -19,7 +20,7 @@ import {
   type PrepareUnit,
   runUnits,
 } from './runner.js';
-import { PRESET_DATASETS, type PresetDataset, readSplitLists } from './splits.js';
+import { officialValList, PRESET_DATASETS, type PresetDataset, readSplitLists } from './splits.js';
 import { perAxis, type Shape3 } from './steps.js';
 
 export { parseInfoCfg } from './acdc.js';
@@ -34,6 +35,8 @@ export {
 } from './runner.js';
 export {
   defaultSplitsDir,
+  holdOutValidation,
+  officialValList,
   PRESET_DATASETS,
   type PresetDataset,
   readSplitLists,
@@ -82,6 +85,14 @@ export interface PrepareOptions {
   minSize?: number | number[];
   /** Pancreas: voxels added around the label bounding box (reference 25). */
   margin?: number;
+  /**
+   * LA and Pancreas-NIH (no official validation list): hold out this many cases of the train list as the
+   * validation split, the last ones in list order among the cases present, so the first (labeled) cases stay
+   * in train. 0: none. Absent: the number the existing `out` records (0 for a new one). Only dataset.json
+   * changes when it changes: no case is prepared again. Refused when it leaves no train case, and (above 0)
+   * for ACDC and BraTS2019, which have an official validation list.
+   */
+  val?: number;
   /** Official split lists folder (default: the package's `configs/splits`). */
   splitsDir?: string;
   onCase?: (event: PrepareCaseEvent) => void;
@@ -127,6 +138,18 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
   if (minSize !== undefined && dataset !== 'la' && dataset !== 'pancreas-nih') {
     throw new InputError(`prepare ${dataset}: minSize applies to la and pancreas-nih only`);
   }
+  const val = options.val;
+  if (val !== undefined && (!Number.isInteger(val) || val < 0)) {
+    throw new InputError(
+      `prepare: val (--val) must be a non-negative integer (train cases to hold out for validation), got ${val}`,
+    );
+  }
+  const officialVal = officialValList(dataset);
+  if (val !== undefined && val > 0 && officialVal !== null) {
+    throw new InputError(
+      `prepare ${dataset}: val (--val) holds out validation cases for datasets without an official validation list (${PRESET_DATASETS.filter((d) => officialValList(d) === null).join(', ')}); ${dataset} has one (configs/splits/${dataset}/${officialVal}), drop --val`,
+    );
+  }
   const splits = await readSplitLists(dataset, options.splitsDir);
   const ids = [...splits.train, ...splits.val, ...splits.test];
   const index = await indexRaw(raw, 3);
@@ -166,6 +189,7 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
     raw: await fs.realpath(raw),
     params,
     force: options.force,
+    val,
     onCase: options.onCase,
     onProgress: options.onProgress,
   });

@@ -14,6 +14,9 @@
  * - dataset.json lists only complete, current cases at every instant: before a listed case is removed or
  *   prepared again, dataset.json is rewritten without it, then its record is removed, then its files; the full
  *   dataset.json (official splits filtered, in list order, to the prepared cases) is written at the end;
+ * - `val` holds out the last train-list cases as the validation split (splits.ts `holdOutValidation`), recorded
+ *   as `ssmis.valHoldout`; a run without `val` keeps the recorded number. The split is not part of any case's
+ *   fingerprint, so changing it skips every case and rewrites only dataset.json;
  * - temp files that a killed earlier run left in `out` are removed; a unit that throws is reported by name with
  *   its message and the others go on.
  */
@@ -26,7 +29,7 @@ import { parseAtomicTempName, removeOrphanTemps, writeFileAtomic } from '../../u
 import { errorMessage, InputError } from '../../util/errors.js';
 import { MAX_DATASET_JSON_BYTES } from '../dataset.js';
 import { caseFingerprint, fingerprintInputs, type InputFingerprint } from './provenance.js';
-import type { PresetDataset, SplitLists } from './splits.js';
+import { holdOutValidation, type PresetDataset, type SplitLists } from './splits.js';
 
 /** One prepared volume, ready to write. */
 export interface PreparedCase {
@@ -110,6 +113,8 @@ export interface PrepareResult {
   failed: { case: string; error: string }[];
   /** Cases listed in the official splits but absent from the raw folder. */
   absent: string[];
+  /** Train-list cases held out as the validation split (`val`), in list order; [] without a hold-out. */
+  heldOut: string[];
   /** Path of the written dataset.json. */
   datasetJson: string;
 }
@@ -202,6 +207,8 @@ interface ExistingOutput {
   broken: string[];
   /** Case ids the current dataset.json lists. */
   listed: string[];
+  /** Train cases its dataset.json holds out as validation (`ssmis.valHoldout`), 0 when none. */
+  valHoldout: number;
   /** Why `out` cannot take cases from this raw folder without `force`, or null. */
   conflict: string | null;
 }
@@ -236,7 +243,13 @@ async function inspectOutput(
   dataset: PresetDataset,
   rawSource: string,
 ): Promise<ExistingOutput> {
-  const existing: ExistingOutput = { records: new Map(), broken: [], listed: [], conflict: null };
+  const existing: ExistingOutput = {
+    records: new Map(),
+    broken: [],
+    listed: [],
+    valHoldout: 0,
+    conflict: null,
+  };
   let entries: string[];
   try {
     if (!(await fs.stat(out)).isDirectory()) {
@@ -264,7 +277,7 @@ async function inspectOutput(
     let json: {
       preset?: unknown;
       splits?: Record<string, unknown>;
-      ssmis?: { createdBy?: unknown; rawSource?: unknown };
+      ssmis?: { createdBy?: unknown; rawSource?: unknown; valHoldout?: unknown };
     } | null;
     try {
       json = JSON.parse(text);
@@ -283,6 +296,9 @@ async function inspectOutput(
     for (const list of Object.values(json?.splits ?? {})) {
       if (Array.isArray(list)) existing.listed.push(...list.filter((id) => typeof id === 'string'));
     }
+    const valHoldout = json?.ssmis?.valHoldout;
+    if (Number.isInteger(valHoldout) && (valHoldout as number) > 0)
+      existing.valHoldout = valHoldout as number;
     const recorded = json?.ssmis?.rawSource;
     if (json?.preset !== dataset) {
       existing.conflict = `${out} holds a ${String(json?.preset)} dataset, not ${dataset}`;
@@ -374,7 +390,8 @@ function median(values: number[]): number {
 
 /**
  * Builds dataset.json (dataset-format.md) from the records of the prepared cases. `rawSource`, the raw folder
- * they were prepared from, is kept as `ssmis.rawSource`; each case keeps its fingerprint.
+ * they were prepared from, is kept as `ssmis.rawSource`; each case keeps its fingerprint. `valHoldout` (> 0 when
+ * `splits.val` was held out of the train list) is kept as `ssmis.valHoldout`.
  */
 export function buildDatasetJson(
   meta: DatasetMeta,
@@ -382,6 +399,7 @@ export function buildDatasetJson(
   records: CaseRecord[],
   createdAt = new Date().toISOString(),
   rawSource?: string,
+  valHoldout = 0,
 ): Record<string, unknown> {
   const byId = new Map(records.map((r) => [r.id, r]));
   const keep = (list: string[]) => list.filter((id) => byId.has(id));
@@ -432,6 +450,7 @@ export function buildDatasetJson(
     createdBy: `ssmis prepare ${meta.dataset}`,
     createdAt,
     ...(rawSource !== undefined ? { rawSource } : {}),
+    ...(valHoldout > 0 ? { valHoldout } : {}),
   };
   return json;
 }
@@ -444,6 +463,11 @@ export interface RunOptions {
   params: Record<string, unknown>;
   /** Prepare every unit again; also rebuilds an `out` prepared from another raw folder or dataset. */
   force?: boolean;
+  /**
+   * Train cases to hold out as the validation split (see `holdOutValidation`); absent: the number `out`
+   * records (0 for a new folder, a rebuilt one, or a dataset with an official validation list).
+   */
+  val?: number;
   onCase?: (event: PrepareCaseEvent) => void;
   onProgress?: (progress: PrepareProgress) => void;
 }
@@ -466,11 +490,27 @@ export async function runUnits(
         `from ${options.raw} (the ${existing.records.size} case(s) prepared there are removed first)`,
     );
   }
+  // The validation hold-out is decided (and refused) before anything is written.
+  const produced = new Set(units.flatMap((u) => u.outputs));
+  const present = new Set(produced);
+  if (!rebuild) for (const id of existing.records.keys()) present.add(id);
+  const recordedVal = rebuild || splits.val.length > 0 ? 0 : existing.valHoldout;
+  const valHoldout = options.val ?? recordedVal;
+  const listSplits = holdOutValidation(
+    meta.dataset,
+    splits,
+    present,
+    valHoldout,
+    options.val === undefined
+      ? `the validation hold-out of ${valHoldout} recorded in ${path.join(out, 'dataset.json')} (pass --val to change it)`
+      : undefined,
+  );
   const result: PrepareResult = {
     prepared: [],
     skipped: [],
     failed: [],
     absent,
+    heldOut: valHoldout > 0 ? listSplits.val : [],
     datasetJson: path.join(out, 'dataset.json'),
   };
   // The records folder first: from now on an interrupted run is recognised as prepare's own.
@@ -485,7 +525,6 @@ export async function runUnits(
   // Decide every unit before changing anything: the raw files are fingerprinted, not yet read as volumes.
   const plans: Plan[] = [];
   for (const unit of units) plans.push(await planUnit(unit, existing, options, !options.force));
-  const produced = new Set(units.flatMap((u) => u.outputs));
   const keep = new Map<string, CaseRecord>();
   for (const plan of plans) for (const record of plan.done ?? []) keep.set(record.id, record);
   // Cases whose raw case is gone from --raw stay (same raw folder), unless the folder is rebuilt.
@@ -494,7 +533,7 @@ export async function runUnits(
   const writeDatasetJson = (records: CaseRecord[]) =>
     writeFileAtomic(
       result.datasetJson,
-      `${JSON.stringify(buildDatasetJson(meta, splits, records, undefined, options.raw), null, 2)}\n`,
+      `${JSON.stringify(buildDatasetJson(meta, listSplits, records, undefined, options.raw, valHoldout), null, 2)}\n`,
     );
   // dataset.json never lists a case whose files are about to change: shrink it first, then remove.
   if (rebuild || existing.listed.some((id) => !keep.has(id))) await writeDatasetJson([...keep.values()]);
