@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -48,7 +48,8 @@ describe('configs/demo.yaml', () => {
     for (const [index, [program, ...args]] of commands.entries()) {
       expect(program).toBe('ssmis');
       const resolved = args.map((a) => a.replaceAll('$PWD', cwd));
-      // The training step keeps every argument of the recipe; only its length is cut for the test.
+      // The training step keeps every argument of the recipe; only its length (and so the validation interval) is
+      // cut for the test.
       const extra =
         index === 2
           ? [
@@ -57,12 +58,57 @@ describe('configs/demo.yaml', () => {
               '--set',
               'train.stages.selftrain.iterations=2',
               '--set',
+              'train.validation.interval=2',
+              '--set',
               `run.outputDir=${path.join(cwd, 'runs')}`,
             ]
           : [];
       const r = await ssmisIn(cwd, [...resolved, ...extra]);
       expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(0);
-      if (index === 1) expect(r.stdout).toMatch(/prepared 24, skipped 0 \(already done\), failed 0/);
+      if (index === 1) {
+        expect(r.stdout).toMatch(/prepared 24, skipped 0 \(already done\), failed 0/);
+        expect(r.stdout).toMatch(/validation split: 3 case\(s\) held out of the train list/);
+      }
+      if (index === 2) expect(r.stdout).toContain('model selection: val split');
     }
+  });
+
+  it('gets no warning from ssmis validate (no train-mode forward of a single sample) and selects on val', async () => {
+    const r = await ssmisIn(repo, ['validate', '--config', 'configs/demo.yaml']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.trim()).toBe('configs/demo.yaml: valid');
+    expect(r.stdout).toMatch(/validation:\n\s+interval: 15\n\s+split: val\n/);
+    expect(r.stdout).toMatch(/batch:\n\s+labeled: 4\n\s+unlabeled: 4\n/);
+  });
+});
+
+describe('ssmis demo', () => {
+  it('holds out validation cases, selects on them and evaluates on the test cases', async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'ssmis-demo-'));
+    const r = await ssmisIn(repo, [
+      'demo',
+      '--out',
+      out,
+      '--cases',
+      '12',
+      '--set',
+      'train.stages.pretrain.iterations=2',
+      '--set',
+      'train.stages.selftrain.iterations=2',
+      '--set',
+      'train.validation.interval=2',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(readFileSync(path.join(out, 'dataset', 'dataset.json'), 'utf8')) as {
+      splits: { train: string[]; val: string[]; test: string[] };
+    };
+    expect([json.splits.train.length, json.splits.val.length, json.splits.test.length]).toEqual([5, 3, 4]);
+    expect(r.stderr).toContain('4 labeled, 1 unlabeled cases');
+    expect(r.stdout).toContain('model selection: val split');
+    expect(r.stdout).toContain('· 4 cases');
+    expect(readdirSync(path.join(out, 'runs', 'demo', 'checkpoints'))).toContain('best.safetensors');
+    const small = await ssmisIn(repo, ['demo', '--cases', '11']);
+    expect(small.code).toBe(2);
+    expect(small.stderr.trim()).toBe("ssmis: --cases: expected an integer of at least 12, got '11'");
   });
 });

@@ -11,6 +11,18 @@ import { Progress } from '../progress.js';
 import { finalEvaluationHook } from './eval.js';
 import { runTraining, TrainExit } from './train.js';
 
+/**
+ * Train cases `ssmis demo` holds out as the validation split the model is selected on (LA has no official one;
+ * selecting on the test cases the demo then reports would leak them). configs/demo.yaml's recipe uses the same.
+ */
+export const DEMO_VAL_CASES = 3;
+
+/**
+ * Fewest phantoms the demo accepts: a third are test cases, and the train cases must give the validation split,
+ * configs/demo.yaml's 4 labeled cases (one labeled batch) and at least one unlabeled case.
+ */
+const MIN_DEMO_CASES = 12;
+
 /** The demo config shipped with the package (configs/demo.yaml, two levels above dist/cli/commands). */
 export function demoConfigPath(): string {
   return path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../configs/demo.yaml');
@@ -18,8 +30,9 @@ export function demoConfigPath(): string {
 
 /**
  * `ssmis demo`: the whole pipeline on synthetic data, in one command: phantoms in LA's raw layout → `prepare` →
- * `train` (pre-train + CPAM/TRCM self-train, tiny settings) → evaluation of the selected model on the held-out
- * cases → the metric table. It exercises the same code paths as a real experiment.
+ * `train` (pre-train + CPAM/TRCM self-train, tiny settings, the model selected on {@link DEMO_VAL_CASES} validation
+ * cases held out of the train cases) → evaluation of that model on the test cases → the metric table. It exercises
+ * the same code paths as a real experiment.
  */
 export function registerDemo(program: Command, ctx: CliContext): void {
   program
@@ -28,7 +41,11 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       'synthesise a small LA-like dataset, train CPAM + TRCM with tiny settings, evaluate, print the metrics',
     )
     .option('--out <dir>', 'keep everything in this folder (default: a new temporary folder)')
-    .option('--cases <n>', 'synthetic cases (train + test)', '16')
+    .option(
+      '--cases <n>',
+      `synthetic cases: a third for testing, ${DEMO_VAL_CASES} of the others for validation, the rest for training`,
+      '16',
+    )
     .option('--seed <n>', 'seed of the phantoms and of training', '1337')
     .option(
       '--set <key=value>',
@@ -41,8 +58,10 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       const seed = Number(opts.seed);
       const cases = Number(opts.cases);
       if (!Number.isInteger(seed)) throw new InputError(`--seed: expected an integer, got '${opts.seed}'`);
-      if (!Number.isInteger(cases) || cases < 6) {
-        throw new InputError(`--cases: expected an integer of at least 6, got '${opts.cases}'`);
+      if (!Number.isInteger(cases) || cases < MIN_DEMO_CASES) {
+        throw new InputError(
+          `--cases: expected an integer of at least ${MIN_DEMO_CASES}, got '${opts.cases}'`,
+        );
       }
       const root = path.resolve(opts.out ?? mkdtempSync(path.join(os.tmpdir(), 'ssmis-demo-')));
       const raw = path.join(root, 'raw');
@@ -66,6 +85,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         out: datasetDir,
         seed,
         minSize: 32,
+        val: DEMO_VAL_CASES,
         onProgress: (p) => bar.update({ done: p.done, total: p.total, detail: p.case }),
       });
       if (prepared.failed.length > 0) {
