@@ -46,7 +46,14 @@ export {
 } from './data/dataset.js';
 export { prepareDataset } from './data/prepare/index.js';
 export { type SamplerState, TwoStreamBatchSampler } from './data/sampler.js';
-export { synthesize } from './data/synth/index.js';
+export {
+  LA_DIFFICULTY_PRESETS,
+  type LaDifficulty,
+  type LaDifficultyOverrides,
+  type LaDifficultyPreset,
+  type SynthDifficulty,
+  synthesize,
+} from './data/synth/index.js';
 export { acdcRandomGenerator, rotateNearest, zoomNearest } from './data/transforms2d.js';
 export {
   type DistanceTransformOptions,

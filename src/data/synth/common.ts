@@ -2,6 +2,7 @@
 import { InputError } from '../../util/errors.js';
 import type { PresetDataset, SplitLists } from '../prepare/splits.js';
 import { perAxis } from '../prepare/steps.js';
+import type { SynthDifficulty } from './difficulty.js';
 
 export interface SynthProgress {
   /** Cases (ACDC: patients) written so far. */
@@ -23,6 +24,13 @@ export interface SynthesizeOptions {
   size?: number | number[];
   /** LA only: challenge NRRD folders (default) or UA-MT `mri_norm2.h5` files. */
   format?: 'nrrd' | 'h5';
+  /**
+   * LA only (other datasets accept nothing or `'standard'`): how varied the phantoms are. `'standard'` (default)
+   * is the original generator, byte for byte; `'hard'` widens every knob so that a few labeled cases do not cover
+   * the variation between cases; an object sets single knobs of `LaDifficulty` on top of its `preset` field
+   * (default `'standard'`). The numbers are in `LA_DIFFICULTY_PRESETS`; docs/synth.md lists them.
+   */
+  difficulty?: SynthDifficulty;
   /** Official split lists folder (default: the package's `configs/splits`). */
   splitsDir?: string;
   /**

@@ -17,6 +17,7 @@ import {
   type SynthesizeOptions,
   type SynthesizeResult,
 } from './common.js';
+import { type LaDifficulty, resolveLaDifficulty } from './difficulty.js';
 import { writeLaCase } from './la.js';
 import { openSynthOutput } from './output.js';
 import { writePancreasCase } from './pancreas-nih.js';
@@ -31,7 +32,18 @@ export {
   type SynthesizeResult,
   type SynthProgress,
 } from './common.js';
-export { makeLaCase } from './la.js';
+export {
+  type KnobRange,
+  LA_DIFFICULTY_KNOBS,
+  LA_DIFFICULTY_PRESETS,
+  LA_DIFFICULTY_RULES,
+  type LaDifficulty,
+  type LaDifficultyOverrides,
+  type LaDifficultyPreset,
+  resolveLaDifficulty,
+  type SynthDifficulty,
+} from './difficulty.js';
+export { type LaCaseFeatures, makeLaCase } from './la.js';
 export { SYNTH_MANIFEST } from './output.js';
 export { makePancreasCase } from './pancreas-nih.js';
 
@@ -67,15 +79,31 @@ export async function synthesize(options: SynthesizeOptions): Promise<Synthesize
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new InputError(`synth ${dataset}: seed must be an integer, got ${seed}`);
   const size = checkSize(dataset, options.size, [...MIN_SIZE[dataset]]);
+  let knobs: LaDifficulty | null = null;
+  if (dataset === 'la') knobs = resolveLaDifficulty(options.difficulty, 'synth la');
+  else if (options.difficulty !== undefined && options.difficulty !== 'standard') {
+    throw new InputError(
+      `synth ${dataset}: difficulty ${JSON.stringify(options.difficulty)} is not supported: only la supports difficulty for now (use standard or leave it out)`,
+    );
+  }
   const lists = await readSplitLists(dataset, options.splitsDir);
   const ids = pickIds(dataset, lists, options.cases ?? SYNTH_DEFAULTS[dataset].cases);
   const all = [...ids.train, ...ids.val, ...ids.test];
-  const sink = await openSynthOutput(out, dataset, options.force ?? false);
+  const difficulty = {
+    preset:
+      typeof options.difficulty === 'object'
+        ? (options.difficulty.preset ?? 'standard')
+        : (options.difficulty ?? 'standard'),
+    custom: typeof options.difficulty === 'object',
+    ...(knobs ? { knobs } : {}),
+  };
+  const settings = { seed, size, cases: all.length, ...(dataset === 'la' ? { format } : {}), difficulty };
+  const sink = await openSynthOutput(out, dataset, options.force ?? false, settings);
   let done = 0;
   for (const id of all) {
     switch (dataset) {
       case 'la':
-        await writeLaCase(sink, id, seed, size, format);
+        await writeLaCase(sink, id, seed, size, format, knobs ?? undefined);
         break;
       case 'acdc':
         await writeAcdcPatient(sink, id, seed, size);

@@ -22,8 +22,28 @@ interface Manifest {
   createdBy: typeof CREATED_BY;
   formatVersion: 1;
   dataset: string;
+  /** How the phantoms were made (seed, size, case count, LA format and difficulty), so a dataset can be identified; absent in older manifests. */
+  settings?: SynthSettings;
   /** Files written (or about to be), relative to the output folder, in write order. */
   files: string[];
+}
+
+/** What `synthesize` records in the manifest about how the phantoms were made. */
+export interface SynthSettings {
+  seed: number;
+  size: [number, number, number];
+  /** Cases (ACDC: patients) written. */
+  cases: number;
+  /** LA only. */
+  format?: 'nrrd' | 'h5';
+  difficulty: {
+    /** The preset, or the base preset of the knobs given. */
+    preset: string;
+    /** Whether single knobs were set on top of the preset. */
+    custom: boolean;
+    /** LA: every knob as used. */
+    knobs?: object;
+  };
 }
 
 /** Where the phantom writers put their files: each file is recorded in the manifest before it is written. */
@@ -138,9 +158,14 @@ async function removeEarlierOutput(root: string): Promise<void> {
 /**
  * Prepares `root` for a synth run and returns the sink its writers use. A missing or empty folder is used as
  * is; a non-empty one is refused unless `force`, and with `force` an earlier synth output is removed first
- * (see {@link removeEarlierOutput}). The manifest is written before any phantom file.
+ * (see {@link removeEarlierOutput}). The manifest, with `settings` when given, is written before any phantom file.
  */
-export async function openSynthOutput(root: string, dataset: string, force: boolean): Promise<SynthSink> {
+export async function openSynthOutput(
+  root: string,
+  dataset: string,
+  force: boolean,
+  settings?: SynthSettings,
+): Promise<SynthSink> {
   let entries: string[] | null = null;
   try {
     const stat = await fs.stat(root);
@@ -167,7 +192,13 @@ export async function openSynthOutput(root: string, dataset: string, force: bool
     }
     await removeEarlierOutput(root);
   }
-  const manifest: Manifest = { createdBy: CREATED_BY, formatVersion: 1, dataset, files: [] };
+  const manifest: Manifest = {
+    createdBy: CREATED_BY,
+    formatVersion: 1,
+    dataset,
+    ...(settings ? { settings } : {}),
+    files: [],
+  };
   const manifestFile = path.join(root, SYNTH_MANIFEST);
   const save = () => writeFileAtomic(manifestFile, `${JSON.stringify(manifest, null, 1)}\n`);
   await save();
