@@ -225,6 +225,12 @@ describe('difficulty standard is the original generator', () => {
       });
       if (format === 'nrrd') expect(await fileHashes(out, res.files)).toEqual(BEFORE_NRRD);
       else expect(await h5Hashes(out, res.files)).toEqual(BEFORE_H5);
+      const manifest = JSON.parse(await fs.readFile(path.join(out, SYNTH_MANIFEST), 'utf8'));
+      expect(manifest.settings.difficulty).toEqual({
+        preset: 'standard',
+        custom: false,
+        knobs: LA_DIFFICULTY_PRESETS.standard,
+      });
     }
   });
 });

@@ -89,12 +89,13 @@ export async function synthesize(options: SynthesizeOptions): Promise<Synthesize
   const lists = await readSplitLists(dataset, options.splitsDir);
   const ids = pickIds(dataset, lists, options.cases ?? SYNTH_DEFAULTS[dataset].cases);
   const all = [...ids.train, ...ids.val, ...ids.test];
+  const given = options.difficulty;
   const difficulty = {
-    preset:
-      typeof options.difficulty === 'object'
-        ? (options.difficulty.preset ?? 'standard')
-        : (options.difficulty ?? 'standard'),
-    custom: typeof options.difficulty === 'object',
+    preset: typeof given === 'object' ? (given.preset ?? 'standard') : (given ?? 'standard'),
+    // Single knobs set on top of the preset (an object with only `preset` is that preset).
+    custom:
+      typeof given === 'object' &&
+      Object.entries(given).some(([key, value]) => key !== 'preset' && value !== undefined),
     ...(knobs ? { knobs } : {}),
   };
   const settings = { seed, size, cases: all.length, ...(dataset === 'la' ? { format } : {}), difficulty };
