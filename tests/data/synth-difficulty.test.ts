@@ -127,16 +127,21 @@ function components(label: Uint8Array, shape: number[]): number[] {
   return sizes.sort((a, b) => b - a);
 }
 
-/** Noise level from the image alone: robust spread of neighbour differences along z in unclipped tissue. */
-function noiseLevel(image: Uint8Array, label: Uint8Array, nz: number): number {
-  const diffs: number[] = [];
-  for (let p = 0; p + 1 < image.length; p++) {
-    if ((p + 1) % nz === 0 || label[p] || label[p + 1]) continue;
-    if (image[p] < 20 || image[p] > 235 || image[p + 1] < 20 || image[p + 1] > 235) continue;
-    diffs.push(Math.abs(image[p + 1] - image[p]));
+/**
+ * Noise level from the image alone, in the dark background of the four corner columns (outside the body): the
+ * values there are a constant plus noise, clipped at 0 below, so the spread of the upper half (84th percentile
+ * minus median) is the noise's standard deviation.
+ */
+function noiseLevel(image: Uint8Array, shape: number[]): number {
+  const [nx, ny, nz] = shape;
+  const values: number[] = [];
+  for (const i of [0, 1, 2, 3, nx - 4, nx - 3, nx - 2, nx - 1]) {
+    for (const j of [0, 1, 2, 3, ny - 4, ny - 3, ny - 2, ny - 1]) {
+      for (let k = 0; k < nz; k++) values.push(image[(i * ny + j) * nz + k]);
+    }
   }
-  diffs.sort((a, b) => a - b);
-  return (1.4826 * diffs[diffs.length >> 1]) / Math.SQRT2;
+  values.sort((a, b) => a - b);
+  return values[Math.floor(values.length * 0.8413)] - values[values.length >> 1];
 }
 
 function median(values: number[]): number {
@@ -165,7 +170,7 @@ function caseStats(image: Uint8Array, label: Uint8Array, shape: number[]): CaseS
   return {
     foreground: fg / label.length,
     contrast: median(inside) / median(around),
-    noise: noiseLevel(image, label, nz),
+    noise: noiseLevel(image, shape),
     centroid: centroid.map((c, a) => c / fg / shape[a]) as [number, number, number],
     components: components(label, shape),
   };
@@ -254,8 +259,9 @@ describe('difficulty hard', () => {
     expect(h.contrast).toBeGreaterThan(1.3 * s.contrast);
     expect(h.noise).toBeGreaterThan(1.5 * s.noise);
     expect(h.centroid).toBeGreaterThan(1.5 * s.centroid);
-    // Low-contrast cases: more of them than in standard.
-    const low = (cases: typeof hard) => cases.filter((c) => c.stats.contrast < 1.5).length;
+    // Low-contrast cases: several, more than in standard.
+    const low = (cases: typeof hard) => cases.filter((c) => c.stats.contrast < 1.65).length;
+    expect(low(hard)).toBeGreaterThanOrEqual(2);
     expect(low(hard)).toBeGreaterThan(low(standard));
   });
 
