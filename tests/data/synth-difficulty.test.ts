@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateDataset } from '../../src/data/dataset.js';
+import { prepareDataset } from '../../src/data/prepare/index.js';
 import { describeKnobRule } from '../../src/data/synth/difficulty.js';
 import {
   LA_DIFFICULTY_KNOBS,
@@ -311,6 +313,24 @@ describe('difficulty hard', () => {
       expect(count(full.label) / full.label.length).toBeGreaterThanOrEqual(0.02);
     }
     expect(seconds).toBeGreaterThan(0);
+  });
+
+  it.each(['nrrd', 'h5'] as const)('prepare turns hard %s phantoms into a valid dataset', async (format) => {
+    const raw = path.join(dir, `hard-prepare-${format}`);
+    const out = path.join(dir, `hard-prepared-${format}`);
+    const syn = await synthesize({
+      dataset: 'la',
+      out: raw,
+      cases: 3,
+      seed: 2,
+      size: [48, 48, 24],
+      format,
+      difficulty: 'hard',
+    });
+    const res = await prepareDataset({ dataset: 'la', raw, out, minSize: [16, 16, 16] });
+    expect(res.failed).toEqual([]);
+    expect(res.prepared).toEqual([...syn.ids.train, ...syn.ids.test]);
+    expect((await validateDataset(out)).problems).toEqual([]);
   });
 
   it('is deterministic: same seed → same bytes, another seed → other bytes (nrrd)', async () => {
