@@ -384,6 +384,7 @@ describe('difficulty is checked before anything is written', () => {
     [42, /synth la: difficulty must be standard or hard/],
     [{ preset: 'easy' }, /synth la: difficulty\.preset must be standard or hard, got "easy"/],
     [{ noise: [1, 2] }, /synth la: difficulty\.noise is not a knob/],
+    [{ toString: 1 }, /synth la: difficulty\.toString is not a knob/],
     [
       { noiseSigma: [5, 2] },
       /synth la: difficulty\.noiseSigma must be a range \[low, high\] of numbers 0–100 with low ≤ high, got \[5,2\]/,

@@ -263,7 +263,7 @@ export function resolveLaDifficulty(
   difficulty: SynthDifficulty | undefined,
   where = 'synth la',
 ): LaDifficulty {
-  if (difficulty === undefined) return LA_DIFFICULTY_PRESETS.standard;
+  if (difficulty === undefined) return { ...LA_DIFFICULTY_PRESETS.standard };
   const presets = Object.keys(LA_DIFFICULTY_PRESETS);
   if (typeof difficulty === 'string') {
     if (!presets.includes(difficulty)) {
@@ -271,7 +271,7 @@ export function resolveLaDifficulty(
         `${where}: difficulty must be ${presets.join(' or ')} or an object of knobs, got ${show(difficulty)}`,
       );
     }
-    return LA_DIFFICULTY_PRESETS[difficulty];
+    return { ...LA_DIFFICULTY_PRESETS[difficulty] };
   }
   if (typeof difficulty !== 'object' || difficulty === null || Array.isArray(difficulty)) {
     throw new InputError(
@@ -283,7 +283,7 @@ export function resolveLaDifficulty(
     throw new InputError(`${where}: difficulty.preset must be ${presets.join(' or ')}, got ${show(preset)}`);
   }
   for (const key of Object.keys(overrides)) {
-    if (!(key in LA_DIFFICULTY_RULES)) {
+    if (!Object.hasOwn(LA_DIFFICULTY_RULES, key)) {
       throw new InputError(
         `${where}: difficulty.${key} is not a knob (expected preset or one of ${LA_DIFFICULTY_KNOBS.join(', ')})`,
       );
