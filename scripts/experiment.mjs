@@ -1,61 +1,98 @@
 #!/usr/bin/env node
 /**
- * The semi-supervised experiment of issue 8, against the compiled library in `dist/` (`npm run build` first).
+ * The semi-supervised experiment: does unlabeled data help, measured with paired confidence intervals over seeds.
+ * Runs against the compiled library in `dist/` (`npm run build` first).
  *
- * On synthetic LA-like phantoms (default 24 cases → 2 labeled + 14 unlabeled training cases and 8 held-out
- * test cases) it trains `supervised`, `mean-teacher`, `bcp`, `cpam` and `cpam-trcm` with the same labeled
- * cases, seeds and iteration budget, evaluates each final model on the test split under the strict protocol,
- * and writes `docs/results.md` (table of Dice, Jaccard, HD95, ASD as mean ± std over seeds, time per
- * iteration, protocol, command, machine, findings) and `<out>/results.json`.
+ * An experiment has a name and a record folder, `docs/experiments/<name>/`, that is committed as it grows:
+ *   plan.json        what decides the numbers (data recipe, settings, seeds, methods); fixed once written,
+ *                    except that seeds and methods may be added
+ *   data.json        what the phantoms were (split sizes, ids, true foreground fraction of a training patch)
+ *   runs/<id>.json   one small file per finished run (test metrics under both protocols, per case, selection,
+ *                    diagnostics, timing); a run whose file exists is never trained again
+ *   notes.md         optional hand-written interpretation, copied into the report
+ * The heavy files (phantoms, run folders, checkpoints) live in the work folder `runs/experiments/<name>/`
+ * (not committed). An interrupted invocation, or a later one on a fresh clone, continues where the last
+ * stopped: finished runs are read from their files, interrupted runs resume from their `last` checkpoint, and
+ * a stage-1 model whose folder is missing is trained again (its weights' SHA-256 is checked against the
+ * recorded one, so a method run never silently starts from another model).
  *
- * Fairness (a choice, stated in results.md): stage 1 (copy-paste pre-training on labeled pairs, E27) depends
- * only on the seed and the labeled cases, so it runs ONCE per seed (`runs/stage1-seed<s>`, evaluated too, as
- * the "stage 1 only" row) and every method's run starts as a copy of that folder, resumed into its own stage 2
- * (train's resume is bit-exact on the cpu backend, so this equals running both stages per method). The
- * methods thus differ only in stage 2; `supervised` is the labeled-only continuation with the same budget.
- * `--baselines-from-scratch` instead trains supervised and mean-teacher without stage 1 for the same total
- * number of iterations (the papers' baselines). No model selection (`validation.split: none`): the test
- * split is only used for the final evaluation.
+ * Rows (methods): every seed first trains stage 1 (copy-paste pre-training on labeled pairs) once; each of
+ * `supervised`, `mean-teacher`, `bcp`, `cpam`, `cpam-trcm` continues that same stage-1 model with its own
+ * stage 2; `fully-supervised` (the upper bound) trains both stages with every training case labeled.
+ * Model selection on the validation split; the test split is only used for the final evaluation, scored under
+ * both protocols (`strict`; `paper`, with the largest connected component).
  *
  * Usage: node scripts/experiment.mjs [options]
- *   --seeds N                  seeds 1..N (default 3)
- *   --iterations-pretrain N    stage-1 iterations (default 200)
- *   --iterations-selftrain N   stage-2 iterations (default 200)
- *   --base-filters N           VNet width (default 4)
- *   --patch N | X,Y,Z          training and evaluation patch (default 32)
- *   --cases N                  synthetic cases; a third are test cases (default 24)
- *   --labeled N                labeled training cases (default 2)
- *   --lr X                     SGD learning rate of both stages (default 0.05)
- *   --methods a,b              subset of supervised,mean-teacher,bcp,cpam,cpam-trcm
- *   --out DIR                  work folder: data/, runs/, results.json (default runs/experiment)
- *   --results FILE             markdown report (default docs/results.md; with --quick: <out>/results.md)
- *   --quick                    smoke configuration: 1 seed, 12 cases, 10 + 10 iterations
- *   --resume                   continue: runs with eval/summary.json are skipped, interrupted runs resume
- *   --force                    delete the work folder's data/ and runs/ first
- *   --baselines-from-scratch   supervised and mean-teacher skip stage 1 (same total iterations)
- *   --backend NAME             auto (default), cpu, tensorflow, tensorflow-gpu
- *   --teacher-mode train|eval  teacher forward mode (default train, the reference's quirk Q3)
- *   --dropout X                Dropout3d rate of the VNet (default 0.5)
- * Ctrl-C writes the current run's `last` checkpoint; rerun with --resume to continue. Each run folder keeps its
- * compute time (training + evaluation, summed over resumes) in `experiment-time.json`.
+ *   --name NAME                experiment name (default la-hard): record docs/experiments/NAME
+ *   --seeds N | a,b,..         seeds 1..N or a list (default 5; may grow between invocations)
+ *   --methods a,b              rows to run (default all: supervised,mean-teacher,bcp,cpam,cpam-trcm,fully-supervised)
+ *   --jobs N                   runs trained at once, each in its own process (default: logical CPUs, at most 2)
+ *   --estimate                 print the estimated compute time of what is left and stop
+ *   --report                   only rebuild the report from the record folder (no training)
+ *   --quick                    smoke configuration (tiny data and network, 2 seeds, a few iterations)
+ *   --record DIR | --work DIR  override the record folder / work folder
+ *   --results FILE             where the report goes (default: plan's, docs/experiments/NAME/results.md)
+ *  plan options (only when the plan is created; afterwards they must match plan.json):
+ *   --difficulty standard|hard --cases N --size X,Y,Z --synth-seed N --val N --labeled N
+ *   --base-filters N --dropout X --patch N|X,Y,Z --batch N (labeled = unlabeled) --lr X
+ *   --iterations-pretrain N --iterations-selftrain N --validation-interval N --teacher-mode train|eval
+ *   --backend NAME
+ * Ctrl-C stops after the current iteration of each run (their `last` checkpoints are written); run the same
+ * command again to continue.
  */
-import { existsSync, promises as fs } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  METHOD_LABELS,
-  msPerIterationFromCsv,
-  renderResultsMarkdown,
-  summarizeMethod,
-} from './lib/report.mjs';
+import { renderExperimentReport, summarizeDiagnostics } from './lib/experiment-report.mjs';
 import { loadDist, machineInfo, setupBackend } from './lib/runtime.mjs';
-import { formatTable } from './lib/stats.mjs';
 
-const ALL_METHODS = ['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm'];
-const SCRATCH_CAPABLE = ['supervised', 'mean-teacher'];
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const STAGE2_METHODS = ['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm'];
+const ALL_METHODS = [...STAGE2_METHODS, 'fully-supervised'];
+const PLAN_VERSION = 1;
+const TIME_FILE = 'experiment-time.json';
 
 class UsageError extends Error {}
+
+/** The experiment's design as shipped: the settings the record was made with unless the plan says otherwise. */
+const DEFAULT_PLAN = {
+  data: { dataset: 'la', difficulty: 'hard', cases: 100, size: [64, 64, 40], synthSeed: 2024, val: 8 },
+  settings: {
+    labeled: 4,
+    baseFilters: 8,
+    dropout: 0.5,
+    patch: [32, 32, 32],
+    batch: 4,
+    lr: 0.01,
+    pretrainIterations: 300,
+    selftrainIterations: 400,
+    validationInterval: 50,
+    teacherMode: 'train',
+    backend: 'auto',
+  },
+};
+
+/** Tiny everything: the suite runs it to check the machinery, never the methods. */
+const QUICK_PLAN = {
+  data: { dataset: 'la', difficulty: 'hard', cases: 14, size: [40, 40, 24], synthSeed: 7, val: 2 },
+  settings: {
+    labeled: 4,
+    baseFilters: 2,
+    dropout: 0.5,
+    patch: [16, 16, 16],
+    batch: 4,
+    lr: 0.01,
+    pretrainIterations: 3,
+    selftrainIterations: 3,
+    validationInterval: 2,
+    teacherMode: 'train',
+    backend: 'cpu',
+  },
+};
 
 function positiveInt(value, name) {
   const n = Number(value);
@@ -64,198 +101,132 @@ function positiveInt(value, name) {
   return n;
 }
 
+function sizeTriple(text, name) {
+  const parts = text.split(',').map((p) => positiveInt(p.trim(), name));
+  if (parts.length === 1) return [parts[0], parts[0], parts[0]];
+  if (parts.length !== 3) throw new UsageError(`--${name}: expected N or X,Y,Z, got ${text}`);
+  return parts;
+}
+
+function parseSeeds(text) {
+  if (/^\d+$/.test(text.trim())) {
+    const n = positiveInt(text, 'seeds');
+    return Array.from({ length: n }, (_, i) => i + 1);
+  }
+  const seeds = text.split(',').map((s) => positiveInt(s.trim(), 'seeds'));
+  if (new Set(seeds).size !== seeds.length)
+    throw new UsageError(`--seeds: a seed is listed twice in ${text}`);
+  return seeds.sort((a, b) => a - b);
+}
+
+/** Plan options given on the command line, as a partial plan (only the keys the user set). */
+function planOverrides(v) {
+  const data = {};
+  const settings = {};
+  if (v.difficulty !== undefined) {
+    if (!['standard', 'hard'].includes(v.difficulty))
+      throw new UsageError(`--difficulty: expected standard or hard, got ${v.difficulty}`);
+    data.difficulty = v.difficulty;
+  }
+  if (v.cases !== undefined) data.cases = positiveInt(v.cases, 'cases');
+  if (v.size !== undefined) data.size = sizeTriple(v.size, 'size');
+  if (v['synth-seed'] !== undefined) data.synthSeed = positiveInt(v['synth-seed'], 'synth-seed');
+  if (v.val !== undefined) data.val = positiveInt(v.val, 'val');
+  if (v.labeled !== undefined) settings.labeled = positiveInt(v.labeled, 'labeled');
+  if (v['base-filters'] !== undefined) settings.baseFilters = positiveInt(v['base-filters'], 'base-filters');
+  if (v.dropout !== undefined) {
+    const d = Number(v.dropout);
+    if (!(d >= 0 && d < 1)) throw new UsageError(`--dropout: expected a number in [0, 1), got ${v.dropout}`);
+    settings.dropout = d;
+  }
+  if (v.patch !== undefined) settings.patch = sizeTriple(v.patch, 'patch');
+  if (v.batch !== undefined) settings.batch = positiveInt(v.batch, 'batch');
+  if (v.lr !== undefined) {
+    const lr = Number(v.lr);
+    if (!(lr > 0)) throw new UsageError(`--lr: expected a positive number, got ${v.lr}`);
+    settings.lr = lr;
+  }
+  if (v['iterations-pretrain'] !== undefined)
+    settings.pretrainIterations = positiveInt(v['iterations-pretrain'], 'iterations-pretrain');
+  if (v['iterations-selftrain'] !== undefined)
+    settings.selftrainIterations = positiveInt(v['iterations-selftrain'], 'iterations-selftrain');
+  if (v['validation-interval'] !== undefined)
+    settings.validationInterval = positiveInt(v['validation-interval'], 'validation-interval');
+  if (v['teacher-mode'] !== undefined) {
+    if (!['train', 'eval'].includes(v['teacher-mode']))
+      throw new UsageError(`--teacher-mode: expected train or eval, got ${v['teacher-mode']}`);
+    settings.teacherMode = v['teacher-mode'];
+  }
+  if (v.backend !== undefined) settings.backend = v.backend;
+  return { data, settings };
+}
+
 function parseOptions(argv) {
+  const str = { type: 'string' };
   const { values } = parseArgs({
     args: argv,
     options: {
-      seeds: { type: 'string' },
-      'iterations-pretrain': { type: 'string' },
-      'iterations-selftrain': { type: 'string' },
-      'base-filters': { type: 'string' },
-      patch: { type: 'string' },
-      cases: { type: 'string' },
-      labeled: { type: 'string' },
-      lr: { type: 'string' },
-      methods: { type: 'string' },
-      out: { type: 'string' },
-      results: { type: 'string' },
+      name: str,
+      seeds: str,
+      methods: str,
+      jobs: str,
+      record: str,
+      work: str,
+      results: str,
+      estimate: { type: 'boolean', default: false },
+      report: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
-      resume: { type: 'boolean', default: false },
-      force: { type: 'boolean', default: false },
-      'baselines-from-scratch': { type: 'boolean', default: false },
-      backend: { type: 'string', default: 'auto' },
-      'teacher-mode': { type: 'string', default: 'train' },
-      dropout: { type: 'string', default: '0.5' },
+      child: str,
+      difficulty: str,
+      cases: str,
+      size: str,
+      'synth-seed': str,
+      val: str,
+      labeled: str,
+      'base-filters': str,
+      dropout: str,
+      patch: str,
+      batch: str,
+      lr: str,
+      'iterations-pretrain': str,
+      'iterations-selftrain': str,
+      'validation-interval': str,
+      'teacher-mode': str,
+      backend: str,
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return { help: true };
-  const q = values.quick;
-  const patchText = values.patch ?? '32';
-  const patchParts = patchText.split(',').map((p) => positiveInt(p.trim(), 'patch'));
-  if (patchParts.length !== 1 && patchParts.length !== 3) {
-    throw new UsageError(`--patch: expected N or X,Y,Z, got ${patchText}`);
-  }
-  const patch = patchParts.length === 1 ? [patchParts[0], patchParts[0], patchParts[0]] : patchParts;
-  const methods = (values.methods ?? ALL_METHODS.join(','))
-    .split(',')
-    .map((m) => m.trim())
-    .filter(Boolean);
-  for (const m of methods) {
+  const name = values.name ?? (values.quick ? 'quick' : 'la-hard');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    throw new UsageError(`--name: expected a folder name, got ${name}`);
+  const methods =
+    values.methods === undefined
+      ? null
+      : values.methods
+          .split(',')
+          .map((m) => m.trim())
+          .filter(Boolean);
+  for (const m of methods ?? []) {
     if (!ALL_METHODS.includes(m)) {
       throw new UsageError(`--methods: unknown method '${m}', expected some of ${ALL_METHODS.join(', ')}`);
     }
   }
-  if (values.resume && values.force) throw new UsageError('--resume and --force exclude each other');
-  const lr = Number(values.lr ?? '0.05');
-  if (!(lr > 0)) throw new UsageError(`--lr: expected a positive number, got ${values.lr}`);
-  const out = path.resolve(values.out ?? path.join('runs', q ? 'experiment-quick' : 'experiment'));
-  const labeled = positiveInt(values.labeled ?? '2', 'labeled');
-  const teacherMode = values['teacher-mode'];
-  if (teacherMode !== 'train' && teacherMode !== 'eval') {
-    throw new UsageError(`--teacher-mode: expected train or eval, got ${teacherMode}`);
-  }
-  const dropout = Number(values.dropout);
-  if (!(dropout >= 0 && dropout < 1))
-    throw new UsageError(`--dropout: expected a number in [0, 1), got ${values.dropout}`);
+  const cpus = os.availableParallelism();
   return {
     help: false,
-    seeds: positiveInt(values.seeds ?? (q ? '1' : '3'), 'seeds'),
-    pretrainIterations: positiveInt(
-      values['iterations-pretrain'] ?? (q ? '10' : '200'),
-      'iterations-pretrain',
-    ),
-    selftrainIterations: positiveInt(
-      values['iterations-selftrain'] ?? (q ? '10' : '200'),
-      'iterations-selftrain',
-    ),
-    baseFilters: positiveInt(values['base-filters'] ?? '4', 'base-filters'),
-    patch,
-    cases: positiveInt(values.cases ?? (q ? '12' : '24'), 'cases'),
-    labeled,
-    lr,
+    name,
+    quick: values.quick,
+    seeds: values.seeds === undefined ? null : parseSeeds(values.seeds),
     methods,
-    out,
-    results: path.resolve(
-      values.results ?? (q ? path.join(out, 'results.md') : path.join('docs', 'results.md')),
-    ),
-    quick: q,
-    resume: values.resume,
-    force: values.force,
-    baselinesFromScratch: values['baselines-from-scratch'],
-    backend: values.backend,
-    teacherMode,
-    dropout,
-  };
-}
-
-/** What decides the numbers: a resumed experiment must have the same plan. */
-function planOf(o) {
-  return {
-    seeds: o.seeds,
-    pretrainIterations: o.pretrainIterations,
-    selftrainIterations: o.selftrainIterations,
-    baseFilters: o.baseFilters,
-    patch: o.patch,
-    cases: o.cases,
-    labeled: o.labeled,
-    lr: o.lr,
-    baselinesFromScratch: o.baselinesFromScratch,
-    synthSeed: SYNTH_SEED,
-    synthSize: SYNTH_SIZE,
-    // Only when changed, so experiments started before these options existed still resume.
-    ...(o.teacherMode !== 'train' ? { teacherMode: o.teacherMode } : {}),
-    ...(o.dropout !== 0.5 ? { dropout: o.dropout } : {}),
-  };
-}
-
-const SYNTH_SEED = 2024;
-/** The `ssmis synth` LA default: big enough for a 32³ patch after the prepare crop. */
-const SYNTH_SIZE = [64, 64, 40];
-
-async function prepareData(lib, o, dataDir) {
-  const dataset = path.join(dataDir, 'dataset');
-  if (existsSync(path.join(dataset, 'dataset.json'))) return dataset;
-  const raw = path.join(dataDir, 'raw');
-  console.log(`data: synthesising ${o.cases} LA-like phantoms (${SYNTH_SIZE.join('×')}) into ${dataDir}`);
-  // force: an interrupted earlier run may have left its own phantoms here (synth removes only what it wrote).
-  await lib.synthesize({
-    dataset: 'la',
-    out: raw,
-    cases: o.cases,
-    seed: SYNTH_SEED,
-    size: SYNTH_SIZE,
-    force: true,
-  });
-  const result = await lib.prepareDataset({
-    dataset: 'la',
-    raw,
-    out: dataset,
-    seed: SYNTH_SEED,
-    minSize: o.patch,
-    force: true,
-  });
-  if (result.failed.length > 0) {
-    throw new Error(`prepare failed for ${result.failed.length} case(s): ${result.failed[0].error}`);
-  }
-  return dataset;
-}
-
-/**
- * The config of one run. Stage-2 iterations, the method and (for from-scratch baselines) a disabled stage 1
- * vary; everything else is shared so that stage 1 is identical across the methods of a seed.
- */
-function runConfig(lib, o, { dataset, runsDir, name, method, seed, stage1Only, scratch }) {
-  const selftrainIterations = scratch ? o.pretrainIterations + o.selftrainIterations : o.selftrainIterations;
-  const strides = o.patch.map((p) => Math.max(1, Math.floor(p / 2)));
-  return lib.parseConfig({
-    run: { name, outputDir: runsDir, description: `scripts/experiment.mjs: ${method}, seed ${seed}` },
-    backend: { name: o.backend },
-    data: { dataset, preset: 'la', patchSize: o.patch, labeled: { count: o.labeled } },
-    model: { name: 'vnet', baseFilters: o.baseFilters, dropout: o.dropout },
-    method: {
-      name: method,
-      startRange: 'valid',
-      teacher: { mode: o.teacherMode },
-      // The reference ramps the consistency weight over 6000 of 15000 iterations: keep that 40 % ratio.
-      consistency: { rampupIterations: Math.max(1, Math.round(0.4 * selftrainIterations)) },
-    },
-    train: {
-      seed,
-      batch: { labeled: 2, unlabeled: 2 },
-      stages: {
-        pretrain: {
-          enabled: !scratch,
-          iterations: o.pretrainIterations,
-          optimizer: { name: 'sgd', lr: o.lr },
-          schedule: 'constant',
-        },
-        selftrain: {
-          enabled: !stage1Only,
-          iterations: selftrainIterations,
-          optimizer: { name: 'sgd', lr: o.lr },
-          schedule: { name: 'poly', power: 0.9 },
-        },
-      },
-      validation: { split: 'none' },
-      checkpointInterval: Math.max(10, Math.round(selftrainIterations / 5)),
-      logInterval: Math.max(1, Math.min(10, Math.round(selftrainIterations / 10))),
-    },
-    eval: { patch: o.patch, strides, protocol: 'strict', split: 'test', savePredictions: false },
-  });
-}
-
-function progressPrinter(label) {
-  let lastPrinted = 0;
-  return (event) => {
-    if (event.type !== 'iteration') return;
-    const step = Math.max(1, Math.floor(event.iterations / 5));
-    if (event.iteration % step !== 0 && event.iteration !== event.iterations) return;
-    if (event.iteration === lastPrinted) return;
-    lastPrinted = event.iteration;
-    console.log(
-      `  [${label}] ${event.stage} ${event.iteration}/${event.iterations}  loss ${event.loss.toFixed(4)}  ${(event.msPerIteration / 1000).toFixed(2)} s/it`,
-    );
+    jobs: values.jobs === undefined ? Math.min(2, cpus) : positiveInt(values.jobs, 'jobs'),
+    record: path.resolve(values.record ?? path.join(REPO, 'docs', 'experiments', name)),
+    work: path.resolve(values.work ?? path.join(REPO, 'runs', 'experiments', name)),
+    results: values.results === undefined ? null : path.resolve(values.results),
+    estimate: values.estimate,
+    report: values.report,
+    child: values.child ?? null,
+    overrides: planOverrides(values),
   };
 }
 
@@ -263,47 +234,801 @@ async function readJson(file) {
   return JSON.parse(await fs.readFile(file, 'utf8'));
 }
 
-const TIME_FILE = 'experiment-time.json';
-
-/** Adds to a run's compute time (training + final evaluation), kept across resumes in `experiment-time.json`. */
-async function addRunSeconds(lib, runDir, seconds) {
-  const file = path.join(runDir, TIME_FILE);
-  let before = 0;
-  try {
-    before = (await readJson(file)).seconds ?? 0;
-  } catch {
-    before = 0;
-  }
-  await lib.writeFileAtomic(file, `${JSON.stringify({ seconds: before + seconds })}\n`);
+async function writeJsonAtomic(file, value) {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await fs.writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  await fs.rename(tmp, file);
 }
 
-/** The numbers of a finished run: test metrics (mean over cases) and the mean time per iteration. */
-async function collectRun(runDir, seed) {
-  const summary = await readJson(path.join(runDir, 'eval', 'summary.json'));
-  const overall = summary.overall;
-  const times = msPerIterationFromCsv(await fs.readFile(path.join(runDir, 'metrics.csv'), 'utf8'));
-  let wallSeconds = null;
-  try {
-    wallSeconds = (await readJson(path.join(runDir, TIME_FILE))).seconds ?? null;
-  } catch {
-    wallSeconds = null;
+/** Hash of what decides a run's numbers: runs recorded under another plan are never mixed in. */
+function planHash(plan) {
+  return createHash('sha256')
+    .update(JSON.stringify({ data: plan.data, settings: plan.settings }))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/**
+ * The plan: read from the record folder when it exists (command-line plan options must then agree with it;
+ * seeds and methods may only be added), else built from the defaults and the options and written.
+ */
+async function loadOrCreatePlan(o) {
+  const file = path.join(o.record, 'plan.json');
+  const base = o.quick ? QUICK_PLAN : DEFAULT_PLAN;
+  if (existsSync(file)) {
+    const plan = await readJson(file);
+    if (plan.version !== PLAN_VERSION) throw new UsageError(`${file}: unknown plan version ${plan.version}`);
+    for (const part of ['data', 'settings']) {
+      for (const [k, v] of Object.entries(o.overrides[part])) {
+        if (JSON.stringify(plan[part][k]) !== JSON.stringify(v)) {
+          throw new UsageError(
+            `${file}: ${part}.${k} is ${JSON.stringify(plan[part][k])} in the recorded plan, the command says ${JSON.stringify(v)}; use another --name for another design`,
+          );
+        }
+      }
+    }
+    const seeds = [...new Set([...plan.seeds, ...(o.seeds ?? [])])].sort((a, b) => a - b);
+    const methods = ALL_METHODS.filter((m) => plan.methods.includes(m) || (o.methods ?? []).includes(m));
+    const results = o.results === null ? plan.results : path.relative(REPO, o.results);
+    if (
+      seeds.length !== plan.seeds.length ||
+      methods.length !== plan.methods.length ||
+      results !== plan.results
+    ) {
+      const grown = { ...plan, seeds, methods, results };
+      if (!o.report) await writeJsonAtomic(file, grown);
+      return grown;
+    }
+    return plan;
   }
-  return {
-    seed,
-    metrics: {
-      dice: overall.dice.mean,
-      jaccard: overall.jaccard.mean,
-      hd95: overall.hd95.mean,
-      asd: overall.asd.mean,
-    },
-    missing: { hd95: overall.hd95.missing, asd: overall.asd.missing },
-    emptyPredictions: summary.emptyPredictions,
-    msPerIteration: times,
-    wallSeconds,
-    protocol: summary.protocol,
-    units: summary.units,
-    numCases: summary.numCases,
+  const plan = {
+    version: PLAN_VERSION,
+    name: o.name,
+    data: { ...base.data, ...o.overrides.data },
+    settings: { ...base.settings, ...o.overrides.settings },
+    seeds: o.seeds ?? (o.quick ? [1, 2] : [1, 2, 3, 4, 5]),
+    methods: o.methods ?? (o.quick ? ['supervised', 'cpam-trcm', 'fully-supervised'] : ALL_METHODS),
+    results: path.relative(REPO, o.results ?? path.join(o.record, 'results.md')),
   };
+  const s = plan.settings;
+  if (s.batch % 2 !== 0)
+    throw new UsageError(
+      `--batch: the mixes split it in two sub-batches, expected an even number, got ${s.batch}`,
+    );
+  if (o.report) throw new UsageError(`${file} does not exist: nothing to report`);
+  await writeJsonAtomic(file, plan);
+  return plan;
+}
+
+/** Runs of the plan, in the order they are scheduled: per seed, stage 1, then its methods. */
+function runList(plan) {
+  const runs = [];
+  const needsStage1 = plan.methods.some((m) => STAGE2_METHODS.includes(m));
+  for (const seed of plan.seeds) {
+    if (needsStage1) runs.push({ id: `stage1-s${seed}`, kind: 'stage1', method: 'stage1', seed });
+    for (const method of plan.methods) {
+      runs.push({
+        id: `${method}-s${seed}`,
+        kind: method === 'fully-supervised' ? 'upper' : 'stage2',
+        method,
+        seed,
+        stage1: method === 'fully-supervised' ? null : `stage1-s${seed}`,
+      });
+    }
+  }
+  return runs;
+}
+
+const recordFile = (o, id) => path.join(o.record, 'runs', `${id}.json`);
+
+// ---------------------------------------------------------------------------------------------------------
+// Data
+
+async function prepareData(lib, o, plan) {
+  const dataDir = path.join(o.work, 'data');
+  const dataset = path.join(dataDir, 'dataset');
+  const d = plan.data;
+  if (!existsSync(path.join(dataset, 'dataset.json'))) {
+    const raw = path.join(dataDir, 'raw');
+    console.log(
+      `data: synthesising ${d.cases} ${d.difficulty} LA-like phantoms (${d.size.join('×')}) into ${dataDir}`,
+    );
+    await lib.synthesize({
+      dataset: d.dataset,
+      out: raw,
+      cases: d.cases,
+      seed: d.synthSeed,
+      size: d.size,
+      ...(d.difficulty === 'standard' ? {} : { difficulty: d.difficulty }),
+      // An interrupted earlier invocation may have left its own phantoms here (synth removes only what it wrote).
+      force: true,
+    });
+    const result = await lib.prepareDataset({
+      dataset: d.dataset,
+      raw,
+      out: dataset,
+      seed: d.synthSeed,
+      minSize: plan.settings.patch,
+      val: d.val,
+      force: true,
+    });
+    if (result.failed.length > 0) {
+      throw new Error(`prepare failed for ${result.failed.length} case(s): ${result.failed[0].error}`);
+    }
+  }
+  const info = await describeData(lib, dataset, plan);
+  const file = path.join(o.record, 'data.json');
+  if (existsSync(file)) {
+    const recorded = await readJson(file);
+    if (recorded.fingerprint !== info.fingerprint) {
+      throw new Error(
+        `the phantoms in ${dataset} differ from the recorded ones (${file}: fingerprint ${recorded.fingerprint}, now ${info.fingerprint}); delete ${dataDir} and run again, or use another --name`,
+      );
+    }
+  } else {
+    await writeJsonAtomic(file, info);
+  }
+  return { dataset, info };
+}
+
+/**
+ * Split sizes and ids, and the true foreground fraction of a training patch: the mean, over the unlabeled
+ * training cases and every position of a uniformly placed patch, of the label's foreground fraction inside it
+ * (what the pseudo-labels' foreground fraction estimates when they are right), exact via a summed-volume table.
+ */
+async function describeData(lib, datasetDir, plan) {
+  const ds = await lib.openDataset(datasetDir);
+  const ids = { train: ds.ids('train'), val: ds.ids('val'), test: ds.ids('test') };
+  const labeledIds = ids.train.slice(0, plan.settings.labeled);
+  const unlabeledIds = ids.train.slice(plan.settings.labeled);
+  const hash = createHash('sha256');
+  const fractions = [];
+  const volumeFractions = [];
+  for (const id of [...ids.train, ...ids.val, ...ids.test]) {
+    const c = await ds.loadCase(id);
+    hash.update(id).update(Buffer.from(c.label.buffer, c.label.byteOffset, c.label.byteLength));
+    if (unlabeledIds.includes(id)) {
+      fractions.push(patchForegroundFraction(c.label, c.shape, plan.settings.patch));
+      let fg = 0;
+      for (let i = 0; i < c.label.length; i++) if (c.label[i] !== 0) fg++;
+      volumeFractions.push(fg / c.label.length);
+    }
+  }
+  const avg = (v) => (v.length === 0 ? null : v.reduce((a, b) => a + b, 0) / v.length);
+  return {
+    fingerprint: hash.digest('hex').slice(0, 16),
+    counts: {
+      train: ids.train.length,
+      labeled: labeledIds.length,
+      unlabeled: unlabeledIds.length,
+      val: ids.val.length,
+      test: ids.test.length,
+    },
+    ids: { labeled: labeledIds, unlabeled: unlabeledIds, val: ids.val, test: ids.test },
+    trueForegroundFraction: { patch: avg(fractions), volume: avg(volumeFractions) },
+  };
+}
+
+/** Mean foreground fraction of a `patch`-sized window over every position inside `shape` (padded when smaller). */
+export function patchForegroundFraction(label, shape, patch) {
+  const [nx, ny, nz] = shape;
+  const px = Math.min(patch[0], nx);
+  const py = Math.min(patch[1], ny);
+  const pz = Math.min(patch[2], nz);
+  const sx = nx + 1;
+  const sy = ny + 1;
+  const table = new Float64Array(sx * sy * (nz + 1));
+  const at = (x, y, z) => (z * sy + y) * sx + x;
+  // Row-major [X, Y, Z] label: index = (x * ny + y) * nz + z.
+  for (let x = 1; x <= nx; x++) {
+    for (let y = 1; y <= ny; y++) {
+      for (let z = 1; z <= nz; z++) {
+        const v = label[((x - 1) * ny + (y - 1)) * nz + (z - 1)] !== 0 ? 1 : 0;
+        table[at(x, y, z)] =
+          v +
+          table[at(x - 1, y, z)] +
+          table[at(x, y - 1, z)] +
+          table[at(x, y, z - 1)] -
+          table[at(x - 1, y - 1, z)] -
+          table[at(x - 1, y, z - 1)] -
+          table[at(x, y - 1, z - 1)] +
+          table[at(x - 1, y - 1, z - 1)];
+      }
+    }
+  }
+  const box = (x0, y0, z0) => {
+    const [x1, y1, z1] = [x0 + px, y0 + py, z0 + pz];
+    return (
+      table[at(x1, y1, z1)] -
+      table[at(x0, y1, z1)] -
+      table[at(x1, y0, z1)] -
+      table[at(x1, y1, z0)] +
+      table[at(x0, y0, z1)] +
+      table[at(x0, y1, z0)] +
+      table[at(x1, y0, z0)] -
+      table[at(x0, y0, z0)]
+    );
+  };
+  let sum = 0;
+  let count = 0;
+  for (let x = 0; x + px <= nx; x++) {
+    for (let y = 0; y + py <= ny; y++) {
+      for (let z = 0; z + pz <= nz; z++) {
+        sum += box(x, y, z);
+        count++;
+      }
+    }
+  }
+  return sum / count / (patch[0] * patch[1] * patch[2]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// One run (child process)
+
+/** The config of one run. Everything but the method, the labeled amount and the enabled stages is shared. */
+function runConfig(lib, plan, { dataset, runsDir, run, probe = false }) {
+  const s = plan.settings;
+  // A probe times a few iterations of each stage, without validation.
+  const pretrainIterations = probe ? 3 : s.pretrainIterations;
+  const selftrainIterations = probe ? 4 : s.selftrainIterations;
+  const stage1Only = run.kind === 'stage1';
+  const upper = run.kind === 'upper';
+  const method = stage1Only ? 'cpam-trcm' : upper ? 'supervised' : run.method;
+  const strides = s.patch.map((p) => Math.max(1, Math.floor(p / 2)));
+  return lib.parseConfig({
+    run: { name: run.id, outputDir: runsDir, description: `scripts/experiment.mjs ${plan.name}: ${run.id}` },
+    backend: { name: s.backend },
+    data: {
+      dataset,
+      preset: plan.data.dataset,
+      patchSize: s.patch,
+      labeled: upper ? { percent: 100 } : { count: s.labeled },
+    },
+    model: { name: 'vnet', baseFilters: s.baseFilters, dropout: s.dropout },
+    method: {
+      name: method,
+      startRange: 'valid',
+      teacher: { mode: s.teacherMode },
+      // The reference ramps the consistency weight over 6000 of 15000 iterations: keep that 40 % ratio.
+      consistency: { rampupIterations: Math.max(1, Math.round(0.4 * s.selftrainIterations)) },
+    },
+    train: {
+      seed: run.seed,
+      batch: { labeled: s.batch, unlabeled: upper ? 0 : s.batch },
+      stages: {
+        pretrain: {
+          iterations: pretrainIterations,
+          optimizer: { name: 'sgd', lr: s.lr },
+          schedule: 'constant',
+        },
+        selftrain: {
+          enabled: !stage1Only,
+          iterations: selftrainIterations,
+          optimizer: { name: 'sgd', lr: s.lr },
+          schedule: { name: 'poly', power: 0.9 },
+          ...(probe ? { initFrom: 'last' } : {}),
+        },
+      },
+      validation: probe ? { split: 'none' } : { split: 'val', interval: s.validationInterval, strides },
+      checkpointInterval: Math.max(1, Math.min(50, s.validationInterval)),
+      // Every iteration: the diagnostics (pseudo-label foreground, TRCM reliable fraction) are summarised per run.
+      logInterval: 1,
+    },
+    eval: { patch: s.patch, strides, protocol: 'strict', split: 'test', savePredictions: false },
+  });
+}
+
+/**
+ * SHA-256 of a safetensors checkpoint's weights: tensor names, dtypes, shapes and bytes, without the metadata
+ * (which holds a random checkpoint id), so that the same weights trained twice hash the same.
+ */
+async function weightsSha256(file) {
+  const bytes = await fs.readFile(file);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
+  delete header.__metadata__;
+  const names = Object.keys(header).sort();
+  return createHash('sha256')
+    .update(JSON.stringify(names.map((n) => [n, header[n]])))
+    .update(bytes.subarray(8 + headerLength))
+    .digest('hex');
+}
+
+/** The stage-1 weights stage 2 starts from (the validation-selected stage-1 checkpoint). */
+const stage1Checkpoint = (runDir) => path.join(runDir, 'checkpoints', 'pretrain-best.safetensors');
+
+/** Whether a run folder's training has finished the stages its config enables (read from `last.json`). */
+async function trainingFinished(runDir, stages) {
+  try {
+    const state = await readJson(path.join(runDir, 'checkpoints', 'last.json'));
+    const done = state.completedStages ?? state.state?.completedStages ?? [];
+    return stages.every((s) => done.includes(s));
+  } catch {
+    return false;
+  }
+}
+
+/** Scores every test case once per protocol: `strict`, and `paper` (largest 26-connected component). */
+async function evaluateBothProtocols(lib, context, ids) {
+  const { model, dataset, config } = context;
+  const perCase = [];
+  for (const id of ids) {
+    const c = await dataset.loadCase(id);
+    const result = await lib.inferVolume(
+      model,
+      { data: c.image, shape: [...c.shape, c.channels] },
+      { patch: config.eval.patch, strides: config.eval.strides },
+    );
+    const score = (protocol, largestComponent) => {
+      const k = lib.evaluateCase(result.labels, c.label, c.shape, {
+        protocol,
+        // The paper protocol measures distances in voxels, as the reference's test script.
+        units: protocol === 'paper' ? 'voxel' : 'mm',
+        spacing: c.spacing,
+        classes: [1],
+        largestComponent,
+        caseId: id,
+      }).classes[0];
+      return { dice: k.dice, jaccard: k.jaccard, hd95: k.hd95, asd: k.asd, predVoxels: k.predVoxels };
+    };
+    perCase.push({ id, strict: score('strict', false), paper: score('paper', 26) });
+  }
+  const summary = (protocol) => {
+    const rows = perCase.map((p) => p[protocol]);
+    const avg = (key) => {
+      const v = rows.map((r) => r[key]).filter((x) => x !== null && x !== undefined);
+      return v.length === 0 ? null : v.reduce((a, b) => a + b, 0) / v.length;
+    };
+    return {
+      dice: avg('dice'),
+      jaccard: avg('jaccard'),
+      hd95: avg('hd95'),
+      asd: avg('asd'),
+      missing: rows.filter((r) => r.hd95 === null).length,
+      empty: rows.filter((r) => r.predVoxels === 0).length,
+    };
+  };
+  return {
+    strict: summary('strict'),
+    paper: summary('paper'),
+    perCase: perCase.map((p) => ({
+      id: p.id,
+      strict: { dice: p.strict.dice, hd95: p.strict.hd95, asd: p.strict.asd },
+      paper: { dice: p.paper.dice, hd95: p.paper.hd95, asd: p.paper.asd },
+    })),
+  };
+}
+
+function meanOf(values) {
+  return values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+async function addRunSeconds(runDir, key, seconds) {
+  const file = path.join(runDir, TIME_FILE);
+  let before = {};
+  try {
+    before = await readJson(file);
+  } catch {
+    before = {};
+  }
+  await writeJsonAtomic(file, { ...before, [key]: (before[key] ?? 0) + seconds });
+}
+
+/** Trains (or resumes) one run in this process and writes its record file; exit code 130 when interrupted. */
+async function childMain(o, plan, runId) {
+  const run = runList(plan).find((r) => r.id === runId);
+  if (!run) throw new UsageError(`--child: no run '${runId}' in the plan`);
+  const lib = await loadDist('index.js');
+  const backend = await setupBackend({ backend: plan.settings.backend });
+  const dataset = path.join(o.work, 'data', 'dataset');
+  const runsDir = path.join(o.work, 'runs');
+  const runDir = path.join(runsDir, run.id);
+  const config = runConfig(lib, plan, { dataset, runsDir, run });
+  const recordPath = recordFile(o, run.id);
+  const recorded = existsSync(recordPath) ? await readJson(recordPath) : null;
+
+  let startedFrom = null;
+  let mode = existsSync(path.join(runDir, 'checkpoints', 'last.json')) ? 'resume' : 'fresh';
+  if (run.kind === 'stage2') {
+    const stage1Dir = path.join(runsDir, run.stage1);
+    if (!(await trainingFinished(stage1Dir, ['pretrain']))) {
+      throw new Error(`${run.id}: the stage-1 run ${run.stage1} has not finished`);
+    }
+    startedFrom = await weightsSha256(stage1Checkpoint(stage1Dir));
+    if (mode === 'fresh') {
+      // Start from this seed's stage-1 folder (its eval/ and lock left out), with this run's own config.yaml.
+      await fs.rm(runDir, { recursive: true, force: true });
+      const tmp = `${runDir}.tmp-copy`;
+      await fs.rm(tmp, { recursive: true, force: true });
+      await fs.cp(stage1Dir, tmp, {
+        recursive: true,
+        filter: (src) =>
+          !['eval', TIME_FILE, '.ssmis-lock'].includes(path.relative(stage1Dir, src).split(path.sep)[0]),
+      });
+      await fs.writeFile(path.join(tmp, 'config.yaml'), lib.configToYaml(config));
+      await fs.rename(tmp, runDir);
+      mode = 'resume';
+    }
+  }
+
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  let evaluation = null;
+  let selected = null;
+  let evalSeconds = 0;
+  const finalEvaluation = async (context) => {
+    if (recorded !== null) return; // only the folder was missing (a fresh clone): the record stands
+    const t0 = Date.now();
+    selected = context.selected;
+    const ds = await lib.openDataset(dataset);
+    evaluation = await evaluateBothProtocols(lib, context, ds.ids('test'));
+    evalSeconds = (Date.now() - t0) / 1000;
+  };
+  let lastPrinted = 0;
+  const t0 = Date.now();
+  const result = await lib.train(config, {
+    runDir,
+    resume: mode === 'resume',
+    force: mode === 'fresh',
+    finalEvaluation,
+    signal: controller.signal,
+    onEvent: (event) => {
+      if (event.type === 'validation') {
+        console.log(
+          `${event.stage} ${event.iteration}: val Dice ${event.dice.toFixed(4)}${event.improved ? ' (best)' : ''}`,
+        );
+      }
+      if (event.type !== 'iteration') return;
+      const every = Math.max(1, Math.floor(event.iterations / 4));
+      if (event.iteration % every !== 0 || event.iteration === lastPrinted) return;
+      lastPrinted = event.iteration;
+      console.log(
+        `${event.stage} ${event.iteration}/${event.iterations}  loss ${event.loss.toFixed(4)}  ${(event.msPerIteration / 1000).toFixed(2)} s/it`,
+      );
+    },
+  });
+  await addRunSeconds(runDir, 'train', (Date.now() - t0) / 1000 - evalSeconds);
+  if (result.interrupted) {
+    console.log('interrupted; run the experiment again to continue');
+    process.exitCode = 130;
+    return;
+  }
+  if (run.kind === 'stage1' || run.kind === 'upper') {
+    // The weights stage 2 starts from: recorded, so that a folder trained again on another machine is checked.
+    startedFrom = run.kind === 'stage1' ? await weightsSha256(stage1Checkpoint(runDir)) : null;
+  }
+  if (recorded !== null) {
+    if (run.kind === 'stage1' && recorded.stage1Sha256 !== startedFrom) {
+      console.log(
+        `warning: ${run.id} trained again gives other weights than recorded (${startedFrom.slice(0, 12)} vs ${recorded.stage1Sha256.slice(0, 12)}); the method runs of seed ${run.seed} started from now will say so`,
+      );
+    }
+    return;
+  }
+  await addRunSeconds(runDir, 'eval', evalSeconds);
+  const times = await readJson(path.join(runDir, TIME_FILE));
+  const history = result.history;
+  const stageRows = (stage) => history.filter((r) => r.stage === stage);
+  const msMean = (stage) =>
+    meanOf(
+      stageRows(stage)
+        .map((r) => r.msPerIteration)
+        .filter(Number.isFinite),
+    );
+  const ownStage = run.kind === 'stage1' ? 'pretrain' : 'selftrain';
+  const record = {
+    id: run.id,
+    kind: run.kind,
+    method: run.method,
+    seed: run.seed,
+    planHash: planHash(plan),
+    finishedAt: new Date().toISOString(),
+    selection: selected && {
+      checkpoint: selected.checkpoint,
+      split: selected.split,
+      best: selected.best && { dice: selected.best.dice, iteration: selected.best.iteration },
+    },
+    test: evaluation,
+    diagnostics: summarizeDiagnostics(stageRows(ownStage)),
+    stage1Sha256: run.kind === 'upper' ? null : startedFrom,
+    timing: {
+      msPerIteration: { pretrain: msMean('pretrain'), selftrain: msMean('selftrain') },
+      trainSeconds: times.train ?? null,
+      evalSeconds: times.eval ?? null,
+      // Worker threads plus the main thread.
+      kernelThreads: backend.fastKernels ? backend.kernelWorkers + 1 : 1,
+    },
+    machine: machineInfo(),
+    backend: { active: backend.active, tfjsVersion: backend.tfjsVersion, fastKernels: backend.fastKernels },
+  };
+  await writeJsonAtomic(recordPath, record);
+  console.log(
+    `done: test Dice ${(evaluation.strict.dice * 100).toFixed(2)} % (strict), ${(evaluation.paper.dice * 100).toFixed(2)} % (paper); ${record.timing.trainSeconds.toFixed(0)} s`,
+  );
+  backend.kernels?.unregisterFastKernels();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Scheduling (parent process)
+
+/** Runs `--child id` in its own process, its output prefixed with the run id; resolves to the exit code. */
+function spawnChild(o, plan, id) {
+  const args = [
+    fileURLToPath(import.meta.url),
+    '--child',
+    id,
+    '--name',
+    plan.name,
+    '--record',
+    o.record,
+    '--work',
+    o.work,
+  ];
+  if (o.quick) args.push('--quick');
+  const child = spawn(process.execPath, args, { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = (stream, out) => {
+    let rest = '';
+    stream.on('data', (chunk) => {
+      const text = rest + chunk.toString();
+      const lines = text.split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) out.write(`[${id}] ${line}\n`);
+    });
+    stream.on('end', () => {
+      if (rest.trim()) out.write(`[${id}] ${rest}\n`);
+    });
+  };
+  prefix(child.stdout, process.stdout);
+  prefix(child.stderr, process.stderr);
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 130 : 1))));
+}
+
+/**
+ * Which runs still need a process: no record yet, or a stage-1 run whose folder is missing while a stage-2
+ * run of its seed still needs it.
+ */
+async function pendingRuns(o, plan) {
+  const runs = runList(plan);
+  const recorded = new Set(runs.filter((r) => existsSync(recordFile(o, r.id))).map((r) => r.id));
+  const runsDir = path.join(o.work, 'runs');
+  const pending = [];
+  for (const r of runs) {
+    if (r.kind !== 'stage1') {
+      if (!recorded.has(r.id)) pending.push(r);
+      continue;
+    }
+    const needed = runs.some((m) => m.stage1 === r.id && !recorded.has(m.id));
+    const finished = await trainingFinished(path.join(runsDir, r.id), ['pretrain']);
+    if (!recorded.has(r.id) || (needed && !finished)) pending.push(r);
+  }
+  return pending;
+}
+
+/**
+ * Milliseconds per iteration by row, from the finished runs of this plan; rows without a finished run get a
+ * short probe (a few iterations of each stage in a temporary folder, in this process).
+ */
+async function iterationCosts(o, plan, pending, dataset) {
+  const hash = planHash(plan);
+  const costs = {};
+  const files = existsSync(path.join(o.record, 'runs')) ? await fs.readdir(path.join(o.record, 'runs')) : [];
+  const evalSeconds = [];
+  for (const f of files.filter((x) => x.endsWith('.json'))) {
+    const r = await readJson(path.join(o.record, 'runs', f));
+    if (r.planHash !== hash) continue;
+    const key = r.kind === 'stage1' ? 'stage1' : r.method;
+    costs[key] ??= { pretrain: [], selftrain: [], overhead: [] };
+    const t = r.timing.msPerIteration;
+    if (t.pretrain) costs[key].pretrain.push(t.pretrain);
+    if (t.selftrain) costs[key].selftrain.push(t.selftrain);
+    const iterations =
+      (r.kind === 'stage1' ? 0 : plan.settings.selftrainIterations) +
+      (r.kind === 'stage2' ? 0 : plan.settings.pretrainIterations);
+    const loopSeconds =
+      ((r.kind === 'stage1'
+        ? t.pretrain
+        : r.kind === 'upper'
+          ? (t.pretrain + t.selftrain) / 2
+          : t.selftrain) *
+        iterations) /
+      1000;
+    // Validation, checkpoints and start-up: what the run's wall time holds beyond its iterations.
+    if (r.timing.trainSeconds) costs[key].overhead.push(Math.max(0, r.timing.trainSeconds - loopSeconds));
+    if (r.timing.evalSeconds) evalSeconds.push(r.timing.evalSeconds);
+  }
+  const need = [...new Set(pending.map((r) => (r.kind === 'stage1' ? 'stage1' : r.method)))].filter(
+    (k) => !costs[k] || costs[k].selftrain.length + costs[k].pretrain.length === 0,
+  );
+  if (need.length > 0) {
+    console.log(`estimate: probing ${need.join(', ')} (a few iterations each, 1 thread)`);
+    const lib = await loadDist('index.js');
+    await setupBackend({ backend: plan.settings.backend });
+    const probeDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ssmis-experiment-probe-'));
+    try {
+      for (const key of need) {
+        const run =
+          key === 'stage1'
+            ? { id: 'probe-stage1', kind: 'stage1', method: 'stage1', seed: 1 }
+            : {
+                id: `probe-${key}`,
+                kind: key === 'fully-supervised' ? 'upper' : 'stage2',
+                method: key,
+                seed: 1,
+              };
+        const config = runConfig(lib, plan, { dataset, runsDir: probeDir, run, probe: true });
+        const t0 = Date.now();
+        const result = await lib.train(config, { runDir: path.join(probeDir, run.id) });
+        const rows = (stage) =>
+          result.history
+            .filter((r) => r.stage === stage)
+            .slice(1)
+            .map((r) => r.msPerIteration);
+        costs[key] = {
+          pretrain: [meanOf(rows('pretrain'))].filter(Boolean),
+          selftrain: [meanOf(rows('selftrain'))].filter(Boolean),
+          overhead: [],
+        };
+        console.log(`  ${key}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      }
+    } finally {
+      await fs.rm(probeDir, { recursive: true, force: true });
+    }
+  }
+  return { costs, evalSeconds: meanOf(evalSeconds) };
+}
+
+/** Estimated compute seconds of each pending run (iterations × measured time per iteration + overhead). */
+function estimateSeconds(plan, pending, { costs, evalSeconds }) {
+  const s = plan.settings;
+  const per = {};
+  for (const r of pending) {
+    const c = costs[r.kind === 'stage1' ? 'stage1' : r.method] ?? {
+      pretrain: [],
+      selftrain: [],
+      overhead: [],
+    };
+    const pre = meanOf(c.pretrain) ?? 0;
+    const self = meanOf(c.selftrain) ?? 0;
+    let seconds = 0;
+    if (r.kind !== 'stage2') seconds += (s.pretrainIterations * pre) / 1000;
+    if (r.kind !== 'stage1') seconds += (s.selftrainIterations * self) / 1000;
+    seconds += (meanOf(c.overhead) ?? 0) + (evalSeconds ?? 0);
+    per[r.id] = seconds;
+  }
+  return per;
+}
+
+function formatDuration(seconds) {
+  if (seconds < 90) return `${seconds.toFixed(0)} s`;
+  if (seconds < 5400) return `${(seconds / 60).toFixed(0)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** Reads every run record of the plan (records of another plan are reported and left out). */
+async function readRecords(o, plan) {
+  const dir = path.join(o.record, 'runs');
+  if (!existsSync(dir)) return [];
+  const hash = planHash(plan);
+  const records = [];
+  for (const f of (await fs.readdir(dir)).filter((x) => x.endsWith('.json')).sort()) {
+    const r = await readJson(path.join(dir, f));
+    if (r.planHash !== hash) {
+      console.warn(`report: ${f} was recorded under another plan (${r.planHash}), left out`);
+      continue;
+    }
+    records.push(r);
+  }
+  return records;
+}
+
+async function writeReport(o, plan) {
+  const records = await readRecords(o, plan);
+  const dataFile = path.join(o.record, 'data.json');
+  const data = existsSync(dataFile) ? await readJson(dataFile) : null;
+  const notesFile = path.join(o.record, 'notes.md');
+  const notes = existsSync(notesFile) ? readFileSync(notesFile, 'utf8') : null;
+  const out = path.resolve(REPO, plan.results);
+  const markdown = renderExperimentReport({
+    plan,
+    data,
+    records,
+    notes,
+    recordDir: path.relative(path.dirname(out), o.record) || '.',
+    command: `node scripts/experiment.mjs --name ${plan.name}${o.quick ? ' --quick' : ''}`,
+  });
+  await fs.mkdir(path.dirname(out), { recursive: true });
+  const tmp = `${out}.tmp-${process.pid}`;
+  await fs.writeFile(tmp, markdown);
+  await fs.rename(tmp, out);
+  console.log(`report: ${path.relative(process.cwd(), out)} (${records.length} run(s))`);
+}
+
+async function parentMain(o) {
+  const plan = await loadOrCreatePlan(o);
+  if (o.report) return writeReport(o, plan);
+  // Each run gets its share of the cores; the probe below measures with the same share.
+  const threads = Math.max(1, Math.floor(os.availableParallelism() / o.jobs));
+  process.env.SSMIS_THREADS ??= String(threads);
+  const lib = await loadDist('index.js');
+  const { dataset, info } = await prepareData(lib, o, plan);
+  const pending = await pendingRuns(o, plan);
+  const runs = runList(plan);
+  console.log(
+    `experiment ${plan.name}: ${info.counts.labeled} labeled + ${info.counts.unlabeled} unlabeled training cases, ${info.counts.val} validation, ${info.counts.test} test; ` +
+      `seeds ${plan.seeds.join(',')}; rows ${plan.methods.join(', ')}; ${runs.length - pending.length}/${runs.length} runs recorded`,
+  );
+  if (pending.length === 0) {
+    console.log('nothing left to train');
+    return writeReport(o, plan);
+  }
+  const perRun = estimateSeconds(plan, pending, await iterationCosts(o, plan, pending, dataset));
+  const total = Object.values(perRun).reduce((a, b) => a + b, 0);
+  console.log(
+    `estimate: ${pending.length} run(s), ${formatDuration(total)} of compute, about ${formatDuration(total / o.jobs)} with ${o.jobs} job(s) at once`,
+  );
+  if (o.estimate) return;
+
+  const runsDir = path.join(o.work, 'runs');
+  const running = new Map();
+  const failed = [];
+  let stopping = false;
+  process.on('SIGINT', () => {
+    if (!stopping) console.log('\nexperiment: stopping the running runs after their current iteration');
+    stopping = true;
+  });
+  const queue = [...pending];
+  const isReady = async (r) => {
+    if (r.kind !== 'stage2') return true;
+    if (queue.some((q) => q.id === r.stage1) || running.has(r.stage1)) return false;
+    return trainingFinished(path.join(runsDir, r.stage1), ['pretrain']);
+  };
+  const started = Date.now();
+  while (queue.length > 0 || running.size > 0) {
+    while (!stopping && running.size < o.jobs) {
+      let next = -1;
+      for (let i = 0; i < queue.length; i++) {
+        if (await isReady(queue[i])) {
+          next = i;
+          break;
+        }
+      }
+      if (next < 0) break;
+      const [r] = queue.splice(next, 1);
+      console.log(`start ${r.id} (about ${formatDuration(perRun[r.id])})`);
+      running.set(
+        r.id,
+        spawnChild(o, plan, r.id).then((code) => ({ id: r.id, code })),
+      );
+    }
+    if (running.size === 0) {
+      if (!stopping && queue.length > 0) failed.push(...queue.map((q) => `${q.id} (its stage-1 run failed)`));
+      break;
+    }
+    const { id, code } = await Promise.race(running.values());
+    running.delete(id);
+    if (code === 130) stopping = true;
+    else if (code !== 0) {
+      failed.push(id);
+      // The runs that need this stage-1 model cannot start.
+      for (let i = queue.length - 1; i >= 0; i--)
+        if (queue[i].stage1 === id) failed.push(queue.splice(i, 1)[0].id);
+    }
+    const left = queue.reduce((a, q) => a + perRun[q.id], 0);
+    console.log(
+      `finished ${id} (exit ${code}); ${queue.length} queued, ${running.size} running; elapsed ${formatDuration((Date.now() - started) / 1000)}, about ${formatDuration(left / o.jobs)} of queued work left`,
+    );
+  }
+  await writeReport(o, plan);
+  if (stopping) {
+    console.log('experiment: interrupted; run the same command again to continue');
+    process.exitCode = 130;
+  } else if (failed.length > 0) {
+    console.error(`experiment: ${failed.length} run(s) failed: ${failed.join(', ')}`);
+    process.exitCode = 1;
+  }
 }
 
 async function main() {
@@ -319,219 +1044,11 @@ async function main() {
     console.log(text.slice(text.indexOf(' * Usage:'), text.indexOf(' */')).replace(/^ \* ?/gm, ''));
     return;
   }
-  const started = Date.now();
-  const lib = await loadDist('index.js');
-  const backend = await setupBackend({ backend: o.backend });
-  const dataDir = path.join(o.out, 'data');
-  const runsDir = path.join(o.out, 'runs');
-  const planFile = path.join(o.out, 'experiment.json');
-  const plan = planOf(o);
-
-  if (o.force) {
-    await fs.rm(dataDir, { recursive: true, force: true });
-    await fs.rm(runsDir, { recursive: true, force: true });
-    await fs.rm(planFile, { force: true });
+  if (o.child !== null) {
+    const plan = await readJson(path.join(o.record, 'plan.json'));
+    return childMain(o, plan, o.child);
   }
-  if (existsSync(planFile)) {
-    const before = (await readJson(planFile)).plan;
-    const differs = Object.keys(plan).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(plan[k]));
-    if (!o.resume) {
-      console.error(
-        `experiment: ${o.out} already holds an experiment; pass --resume to continue it or --force to start over`,
-      );
-      process.exit(2);
-    }
-    if (differs.length > 0) {
-      console.error(
-        `experiment: cannot resume ${o.out}: ${differs.map((k) => `${k} was ${JSON.stringify(before[k])}, now ${JSON.stringify(plan[k])}`).join('; ')}`,
-      );
-      process.exit(2);
-    }
-  }
-  await fs.mkdir(o.out, { recursive: true });
-  await lib.writeFileAtomic(planFile, `${JSON.stringify({ plan }, null, 2)}\n`);
-
-  const dataset = await prepareData(lib, o, dataDir);
-  const ds = await lib.openDataset(dataset);
-  const trainIds = ds.ids('train');
-  const testIds = ds.ids('test');
-  if (o.labeled % 2 !== 0 || o.labeled >= trainIds.length) {
-    console.error(
-      `experiment: --labeled ${o.labeled}: expected an even number below the ${trainIds.length} training cases (stage 1 pairs labeled cases)`,
-    );
-    process.exit(2);
-  }
-  if (testIds.length === 0) {
-    console.error(`experiment: the dataset ${dataset} has no test case; use more --cases`);
-    process.exit(2);
-  }
-  const m = machineInfo();
-  console.log(
-    `experiment: ${o.labeled} labeled + ${trainIds.length - o.labeled} unlabeled training cases, ${testIds.length} test cases; ` +
-      `methods ${o.methods.join(', ')}; seeds 1..${o.seeds}; ${o.pretrainIterations} + ${o.selftrainIterations} iterations; ` +
-      `VNet base ${o.baseFilters}, patch ${o.patch.join('×')}; backend ${backend.active}${backend.fastKernels ? ' (fast kernels)' : ''}; ${m.cpuModel}`,
-  );
-
-  const controller = new AbortController();
-  let sigints = 0;
-  process.on('SIGINT', () => {
-    sigints++;
-    if (sigints > 1) process.exit(130);
-    console.log('\nexperiment: stopping after the current iteration (Ctrl-C again to quit at once)');
-    controller.abort();
-  });
-
-  const finalHook = async (context) => {
-    await lib.finalEvaluation(context);
-  };
-  /** Trains (or resumes) one run folder; returns false when interrupted. */
-  const runOne = async (config, runDir, label, mode) => {
-    const hasState = existsSync(path.join(runDir, 'checkpoints', 'last.json'));
-    const t0 = Date.now();
-    const result = await lib.train(config, {
-      runDir,
-      resume: mode === 'resume' || (mode === 'fresh' && hasState),
-      force: mode === 'fresh' && !hasState,
-      finalEvaluation: finalHook,
-      signal: controller.signal,
-      onEvent: progressPrinter(label),
-    });
-    await addRunSeconds(lib, runDir, (Date.now() - t0) / 1000);
-    if (result.interrupted) return false;
-    console.log(`  [${label}] done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    return true;
-  };
-  const done = (runDir) => existsSync(path.join(runDir, 'eval', 'summary.json'));
-  const interrupted = () => {
-    console.log(`experiment: interrupted; rerun the same command with --resume to continue`);
-    process.exit(130);
-  };
-
-  const seeds = Array.from({ length: o.seeds }, (_, i) => i + 1);
-  const stage1Runs = [];
-  const methodRuns = new Map(o.methods.map((name) => [name, []]));
-  const needsStage1 = o.methods.some((name) => !(o.baselinesFromScratch && SCRATCH_CAPABLE.includes(name)));
-  for (const seed of seeds) {
-    const stage1Dir = path.join(runsDir, `stage1-seed${seed}`);
-    if (needsStage1) {
-      if (done(stage1Dir)) {
-        console.log(`stage 1, seed ${seed}: done (skipped)`);
-      } else {
-        console.log(`stage 1, seed ${seed}: copy-paste pre-training`);
-        const config = runConfig(lib, o, {
-          dataset,
-          runsDir,
-          name: `stage1-seed${seed}`,
-          method: 'cpam-trcm',
-          seed,
-          stage1Only: true,
-          scratch: false,
-        });
-        if (!(await runOne(config, stage1Dir, `stage 1 seed ${seed}`, 'fresh'))) interrupted();
-      }
-      stage1Runs.push(await collectRun(stage1Dir, seed));
-    }
-    for (const method of o.methods) {
-      const name = `${method}-seed${seed}`;
-      const runDir = path.join(runsDir, name);
-      const label = `${method} seed ${seed}`;
-      if (done(runDir)) {
-        console.log(`${label}: done (skipped)`);
-        methodRuns.get(method).push(await collectRun(runDir, seed));
-        continue;
-      }
-      const scratch = o.baselinesFromScratch && SCRATCH_CAPABLE.includes(method);
-      const config = runConfig(lib, o, { dataset, runsDir, name, method, seed, stage1Only: false, scratch });
-      let mode = 'fresh';
-      if (!scratch) {
-        mode = 'resume';
-        if (!existsSync(path.join(runDir, 'checkpoints', 'last.json'))) {
-          // Start from this seed's stage-1 folder (its eval/ left out), with this run's own config.yaml.
-          await fs.rm(runDir, { recursive: true, force: true });
-          const tmp = `${runDir}.tmp-copy`;
-          await fs.rm(tmp, { recursive: true, force: true });
-          await fs.cp(stage1Dir, tmp, {
-            recursive: true,
-            filter: (src) => !['eval', TIME_FILE].includes(path.relative(stage1Dir, src).split(path.sep)[0]),
-          });
-          await lib.writeFileAtomic(path.join(tmp, 'config.yaml'), lib.configToYaml(config));
-          await fs.rename(tmp, runDir);
-        }
-      }
-      console.log(`${label}: stage 2${scratch ? ' from scratch' : ' from the stage-1 model'}`);
-      if (!(await runOne(config, runDir, label, mode))) interrupted();
-      methodRuns.get(method).push(await collectRun(runDir, seed));
-    }
-  }
-
-  const first = stage1Runs[0] ?? [...methodRuns.values()][0]?.[0];
-  // The command that reproduces the numbers: --resume/--force only say how this invocation got there.
-  const args = process.argv.slice(2).filter((a) => a !== '--resume' && a !== '--force');
-  const command = `node scripts/experiment.mjs ${args.join(' ')}`.trim();
-  const allRuns = [...stage1Runs, ...[...methodRuns.values()].flat()];
-  const computeSeconds = allRuns.reduce((a, r) => a + (r.wallSeconds ?? 0), 0);
-  const input = {
-    command,
-    createdAt: new Date().toISOString(),
-    quick: o.quick,
-    machine: m,
-    backend: {
-      active: backend.active,
-      tfjsVersion: backend.tfjsVersion,
-      fastKernels: backend.fastKernels,
-      kernelWorkers: backend.kernelWorkers,
-    },
-    setup: {
-      totalCases: o.cases,
-      labeled: o.labeled,
-      unlabeled: trainIds.length - o.labeled,
-      test: testIds.length,
-      synthSize: SYNTH_SIZE,
-      synthSeed: SYNTH_SEED,
-      patch: o.patch,
-      baseFilters: o.baseFilters,
-      seeds,
-      pretrainIterations: o.pretrainIterations,
-      selftrainIterations: o.selftrainIterations,
-      lr: o.lr,
-      batch: { labeled: 2, unlabeled: 2 },
-      rampupIterations: Math.max(1, Math.round(0.4 * o.selftrainIterations)),
-      baselinesFromScratch: o.baselinesFromScratch,
-      teacherMode: o.teacherMode,
-      dropout: o.dropout,
-      evalPatch: o.patch,
-      evalStrides: o.patch.map((p) => Math.max(1, Math.floor(p / 2))),
-      units: first?.units ?? 'mm',
-      computeMinutes: computeSeconds / 60,
-    },
-    stage1: needsStage1 ? { method: 'stage1-only', runs: stage1Runs } : null,
-    methods: o.methods.map((method) => ({ method, runs: methodRuns.get(method) })),
-  };
-  await lib.writeFileAtomic(path.join(o.out, 'results.json'), `${JSON.stringify(input, null, 2)}\n`);
-  await fs.mkdir(path.dirname(o.results), { recursive: true });
-  await lib.writeFileAtomic(o.results, `${renderResultsMarkdown(input)}\n`);
-
-  const rows = [...(input.stage1 ? [input.stage1] : []), ...input.methods].map((r) => {
-    const s = summarizeMethod(r);
-    const f = (k, scale) =>
-      s.metrics[k].mean === null
-        ? '–'
-        : `${(s.metrics[k].mean * scale).toFixed(2)}${s.metrics[k].n > 1 ? ` ± ${(s.metrics[k].std * scale).toFixed(2)}` : ''}`;
-    const ms = r.method === 'stage1-only' ? s.msPerIteration.pretrain : s.msPerIteration.selftrain;
-    return [
-      METHOD_LABELS[r.method] ?? r.method,
-      f('dice', 100),
-      f('jaccard', 100),
-      f('hd95', 1),
-      f('asd', 1),
-      ms === null ? '–' : `${(ms / 1000).toFixed(2)} s`,
-    ];
-  });
-  console.log(`\n${formatTable(['method', 'Dice %', 'Jaccard %', 'HD95', 'ASD', 's/iter'], rows)}`);
-  console.log(
-    `\nexperiment: ${((Date.now() - started) / 60000).toFixed(1)} min; report ${o.results}; data ${path.join(o.out, 'results.json')}`,
-  );
-  backend.kernels?.unregisterFastKernels();
+  return parentMain(o);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

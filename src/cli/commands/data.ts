@@ -121,6 +121,10 @@ export function registerSynth(program: Command, ctx: CliContext): void {
     .option('--size <x,y,z>', 'raw volume size in voxels (one number applies to every axis)')
     .option('--format <nrrd|h5>', 'LA only: challenge NRRD files (default) or UA-MT mri_norm2.h5 files')
     .option(
+      '--difficulty <standard|hard>',
+      'LA only: how much the phantoms vary between cases: standard (default) or hard (see docs/synth.md)',
+    )
+    .option(
       '--force',
       'replace an earlier synth output in a non-empty --out (removes only the files synth wrote there)',
     )
@@ -132,9 +136,13 @@ export function registerSynth(program: Command, ctx: CliContext): void {
         seed: string;
         size?: string;
         format?: string;
+        difficulty?: string;
         force?: boolean;
       }) => {
         const dataset = presetDataset(opts.dataset, 'synth --dataset');
+        if (opts.difficulty !== undefined && opts.difficulty !== 'standard' && opts.difficulty !== 'hard') {
+          throw new InputError(`--difficulty: expected standard or hard, got '${opts.difficulty}'`);
+        }
         const progress = new Progress(ctx.err, `synth ${dataset}`);
         const result = await synthesize({
           dataset,
@@ -143,6 +151,7 @@ export function registerSynth(program: Command, ctx: CliContext): void {
           seed: parseInteger(opts.seed, '--seed'),
           size: opts.size === undefined ? undefined : parseSizeList(opts.size, '--size'),
           format: opts.format as 'nrrd' | 'h5' | undefined,
+          difficulty: opts.difficulty as 'standard' | 'hard' | undefined,
           force: opts.force,
           onProgress: (p) => progress.update({ done: p.done, total: p.total, detail: p.case }),
         });

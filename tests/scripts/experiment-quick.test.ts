@@ -1,0 +1,89 @@
+/**
+ * `scripts/experiment.mjs --quick` end to end (tiny phantoms, network and iteration counts, two seeds, two
+ * jobs): records, report, resume after a lost record, a fresh work folder (the stage-1 model trained again
+ * and checked against its recorded hash), and a plan that disagrees with the record. Runs against dist/.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const script = path.resolve('scripts/experiment.mjs');
+const root = mkdtempSync(path.join(os.tmpdir(), 'ssmis-experiment-'));
+const record = path.join(root, 'record');
+const work = path.join(root, 'work');
+// Each run's thread share is the script's choice (cores / jobs), not the suite's setting.
+const env = { ...process.env };
+delete env.SSMIS_THREADS;
+const base = ['--quick', '--record', record, '--work', work, '--jobs', '2'];
+
+async function experiment(args: string[]): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [script, ...args], {
+      env,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { code: 0, out: stdout + stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, out: e.stdout + e.stderr };
+  }
+}
+
+const json = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
+const recordOf = (id: string) => path.join(record, 'runs', `${id}.json`);
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('experiment --quick', () => {
+  it('records every run, writes the report, and continues only what is missing', async () => {
+    const first = await experiment(base);
+    expect(first.code, first.out).toBe(0);
+    const ids = readdirSync(path.join(record, 'runs')).sort();
+    const expected = [1, 2].flatMap((s) =>
+      ['stage1', 'supervised', 'cpam-trcm', 'fully-supervised'].map((m) => `${m}-s${s}.json`),
+    );
+    expect(ids).toEqual(expected.sort());
+    const r = json(recordOf('cpam-trcm-s2'));
+    expect(r.selection.split).toBe('val');
+    expect(r.test.perCase.length).toBe(json(path.join(record, 'data.json')).counts.test);
+    expect(r.test.strict.dice).toBeGreaterThanOrEqual(0);
+    expect(r.diagnostics.reliableFraction).toBeGreaterThan(0);
+    expect(r.stage1Sha256).toBe(json(recordOf('stage1-s2')).stage1Sha256);
+    const md = readFileSync(path.join(record, 'results.md'), 'utf8');
+    expect(md).toContain('## Paired differences (Dice points)');
+    expect(md).toContain('8 of 8 planned runs are recorded');
+
+    // A lost record is trained again, and only it; the numbers are the same (same seed, same backend).
+    rmSync(recordOf('cpam-trcm-s2'));
+    rmSync(path.join(work, 'runs', 'cpam-trcm-s2'), { recursive: true });
+    const again = await experiment(base);
+    expect(again.code, again.out).toBe(0);
+    expect(again.out).toContain('start cpam-trcm-s2');
+    expect(again.out).not.toContain('start supervised-s1');
+    expect(json(recordOf('cpam-trcm-s2')).test).toEqual(r.test);
+
+    // A fresh work folder (another machine, a fresh clone): the stage-1 model is trained again and matches.
+    rmSync(work, { recursive: true });
+    rmSync(recordOf('supervised-s1'));
+    const fresh = await experiment(base);
+    expect(fresh.code, fresh.out).toBe(0);
+    expect(fresh.out).toContain('start stage1-s1');
+    expect(fresh.out).toContain('start supervised-s1');
+    expect(fresh.out).not.toContain('start stage1-s2');
+    expect(fresh.out).not.toContain('warning');
+  }, 600_000);
+
+  it('rebuilds the report alone, and refuses a command that disagrees with the recorded plan', async () => {
+    rmSync(path.join(record, 'results.md'));
+    const report = await experiment([...base, '--report']);
+    expect(report.code, report.out).toBe(0);
+    expect(existsSync(path.join(record, 'results.md'))).toBe(true);
+    const other = await experiment([...base, '--lr', '0.5']);
+    expect(other.code).toBe(2);
+    expect(other.out).toContain('settings.lr is 0.01 in the recorded plan, the command says 0.5');
+  }, 120_000);
+});
