@@ -8,6 +8,7 @@ export interface CliContext {
   verbose: boolean;
 }
 
+/** Writes `text` and a newline to `stream`. */
 export function writeLine(stream: Writable, text = ''): void {
   stream.write(`${text}\n`);
 }

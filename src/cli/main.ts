@@ -1,5 +1,4 @@
-import { Command, CommanderError } from 'commander';
-import { errorMessage, SsmisError } from '../util/errors.js';
+import { Command } from 'commander';
 import { packageVersion } from '../util/package-info.js';
 import { registerPrepare, registerSynth } from './commands/data.js';
 import { registerDemo } from './commands/demo.js';
@@ -7,10 +6,12 @@ import { finalEvaluationHook, registerEval } from './commands/eval.js';
 import { registerInfo } from './commands/info.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerPredict } from './commands/predict.js';
-import { registerTrain, TrainExit } from './commands/train.js';
+import { registerTrain } from './commands/train.js';
 import { registerValidate } from './commands/validate.js';
 import type { CliContext } from './context.js';
+import { reportCliFailure } from './exit.js';
 
+/** The `ssmis` program with every command registered, writing to `ctx`. */
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('ssmis')
     .description('Semi-supervised medical image segmentation (CPAM + TRCM mean teacher) on TensorFlow.js')
@@ -49,14 +50,7 @@ export async function runCli(argv: string[], ctx?: Partial<CliContext>): Promise
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
-    if (error instanceof TrainExit) return error.code;
-    if (error instanceof CommanderError) {
-      // Help and version exit through here with code 0; usage errors were already printed by commander.
-      return error.exitCode === 0 ? 0 : 2;
-    }
-    const code = error instanceof SsmisError ? error.exitCode : 1;
-    context.err.write(`ssmis: ${errorMessage(error)}\n`);
-    if (context.verbose && error instanceof Error && error.stack) context.err.write(`${error.stack}\n`);
-    return code;
+    // Help and version exit through here with code 0; usage errors were already printed by commander.
+    return reportCliFailure(error, context);
   }
 }

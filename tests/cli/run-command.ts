@@ -1,8 +1,8 @@
-/** Runs a registered ssmis command in-process with captured output (for command tests before wiring). */
+/** Runs a registered ssmis command in-process with captured output (command tests without spawning the built CLI). */
 import { Writable } from 'node:stream';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import type { CliContext } from '../../src/cli/context.js';
-import { errorMessage, SsmisError } from '../../src/util/errors.js';
+import { reportCliFailure } from '../../src/cli/exit.js';
 
 class Sink extends Writable {
   text = '';
@@ -12,7 +12,10 @@ class Sink extends Writable {
   }
 }
 
-/** Runs one registered command in-process, the way `runCli` does (exit 2 for input errors, one line). */
+/**
+ * Runs one registered command in-process and maps a failure to the exit code and message with the CLI's own
+ * `reportCliFailure` (exit 2 for input errors, one line), so this helper cannot drift from `runCli`.
+ */
 export async function runCommand(
   register: (program: Command, ctx: CliContext) => void,
   args: string[],
@@ -28,11 +31,7 @@ export async function runCommand(
   try {
     await program.parseAsync(args, { from: 'user' });
   } catch (error) {
-    if (error instanceof CommanderError) code = error.exitCode === 0 ? 0 : 2;
-    else {
-      code = error instanceof SsmisError ? error.exitCode : 1;
-      err.write(`ssmis: ${errorMessage(error)}\n`);
-    }
+    code = reportCliFailure(error, ctx);
   }
   return { code, stdout: out.text, stderr: err.text };
 }
