@@ -1,21 +1,34 @@
 /**
- * The contract between a method variant and the training loop (design decision 7).
+ * The contract between a method variant and the training loop: every variant (`method.name`) turns one batch
+ * into one step's loss through these two calls, so the loop in `src/train/train.ts` knows none of them.
  *
- * A step runs in two phases because TF.js has no stopGradient (tfjs-notes §2):
+ * A step runs in two phases because TF.js has no stopGradient: what must not be differentiated is computed
+ * before the gradient closure instead.
  * 1. `prepare(ctx, batch)` — OUTSIDE the gradient closure: validates the batch, runs the teacher, builds the
  *    pseudo-labels, draws the cuboid and builds the mixed inputs. Returns kept tensors; the caller disposes them
- *    with `prepared.dispose()` after the optimizer step.
- * 2. `loss(ctx, batch, prepared)` — INSIDE `optimizer.minimize`: the student forwards and the loss. It runs in
- *    its own `tf.tidy`, returns the scalar to minimise (the caller owns it; minimize disposes it unless asked to
- *    return it) and the loss parts and diagnostics as plain numbers, captured through a closure variable:
+ *    with `prepared.dispose()` after the optimizer step (also when the step throws).
+ * 2. `loss(ctx, batch, prepared)` — INSIDE the engine's `optimizer.step(lossFn, vars)` (`src/train/optimizer.ts`,
+ *    gradients by `tf.variableGrads` with respect to `student.namedParameters()`): the student forwards and the
+ *    loss. It runs in its own `tf.tidy` and returns the scalar to minimise, which `optimizer.step` disposes after
+ *    taking the gradients and the loss value, plus the loss parts and diagnostics as plain numbers, which the
+ *    caller captures through a closure variable:
  *
  * ```ts
  * const prepared = variant.prepare(ctx, batch);
  * let step: StepLoss | undefined;
- * const cost = optimizer.minimize(() => (step = variant.loss(ctx, batch, prepared)).loss, true, student.trainableWeights());
- * cost?.dispose(); prepared.dispose();
+ * let lossValue: number;
+ * try {
+ *   lossValue = optimizer.step(() => {
+ *     step = variant.loss(ctx, batch, prepared);
+ *     return step.loss;
+ *   }, student.namedParameters());
+ * } finally {
+ *   prepared.dispose();
+ * }
+ * // then the EMA update of the teacher (`updateEma` in src/nn/ema.ts) and the next step's learning rate
  * ```
- * Batch positions follow the reference sampler (§2.6): labeled `[0:sub]` = a, `[sub:2·sub]` = b, unlabeled likewise.
+ * Batch positions follow the reference's two-stream sampler (a labeled group then an unlabeled group, each made
+ * of two sub-batches): labeled `[0:sub]` = a, `[sub:2·sub]` = b, unlabeled likewise.
  */
 import type { tf } from '../../backend/tf.js';
 import type { SegmentationModel } from '../../nn/types.js';
@@ -49,7 +62,7 @@ export interface StepConfig {
   teacherMode?: 'train' | 'eval';
   /** Pseudo-label rule; default largest component with full connectivity (E7). */
   pseudoLabel?: PseudoLabelOptions;
-  /** Mean teacher: maximum consistency weight; default 1.0 (the reference's logged, unused weight, §3.1). */
+  /** Mean teacher: maximum consistency weight; default 1.0 (the reference logs this weight but never uses it). */
   consistencyWeight?: number;
   /** Mean teacher: ramp-up length in iterations; default 6000 (= 40 × 150 of the reference's `iter // 150`). */
   rampupIterations?: number;
@@ -61,7 +74,7 @@ export interface StepContext {
   student: SegmentationModel;
   /** Required by mean-teacher, bcp, cpam and cpam-trcm. */
   teacher?: SegmentationModel;
-  /** Cuboid positions (design decision 5). */
+  /** Cuboid positions: its own seeded stream, so the draws are reproducible and part of the saved state. */
   rng: Rng;
   /** Dropout seeds of every teacher and student forward. */
   dropoutRng: Rng;
@@ -82,7 +95,7 @@ export interface PreparedStep {
 
 /** Output of `loss`. */
 export interface StepLoss {
-  /** The scalar to minimise; owned by the caller (minimize disposes it unless returnCost). */
+  /** The scalar to minimise; `optimizer.step` takes its gradients and value, then disposes it. */
   loss: tf.Scalar;
   /** Loss terms as numbers (always includes `total`). */
   parts: Record<string, number>;
