@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { fullResolutionChannels, inputSizeMultiple } from '../nn/downsampling.js';
 import { requireInteger, requireObject } from '../util/args.js';
+import { InputError } from '../util/errors.js';
 
 /** Extra metadata read by the reference table and the error renderer. */
 export interface KeyMeta {
@@ -1005,14 +1006,14 @@ export type SsmisConfigInput = z.input<typeof configSchema>;
 /**
  * Number of labeled cases for a train split of `trainCases` cases: `count`, or floor(percent·N/100) with at least
  * one case (floor reproduces every reference setting: LA 5 %/10 % → 4/8 of 80, ACDC 5 % → 3 of 70 patients).
- * Throws a RangeError naming the key when the split is too small; the data layer wraps it with the dataset name.
+ * Throws an InputError naming the key when the split is too small; the data layer adds the dataset name.
  */
 export function labeledCaseCount(labeled: LabeledAmount, trainCases: number): number {
   requireObject('labeledCaseCount', 'labeled', labeled, 'a labeled amount ({ count } or { percent })');
   requireInteger('labeledCaseCount', 'trainCases', trainCases, { min: 0 });
   if ('count' in labeled) {
     if (labeled.count > trainCases) {
-      throw new RangeError(
+      throw new InputError(
         `data.labeled.count: expected at most ${trainCases} (the size of the train split), got ${labeled.count}`,
       );
     }

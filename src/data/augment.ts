@@ -1,6 +1,6 @@
 /**
- * 3-D training augmentation of the reference (method-spec §2.5, OFF `dataloaders/dataset.py` and the pancreas
- * variant `code/pancreas/dataloaders.py`), on row-major typed arrays with explicit shapes.
+ * 3-D training augmentation of the reference (its `dataloaders/dataset.py` and the pancreas variant
+ * `code/pancreas/dataloaders.py`), on row-major typed arrays with explicit shapes.
  *
  * Conventions: `shape` is the *spatial* shape (`[X, Y, Z]`, or `[H, W]` for 2-D helpers). An image may carry
  * C channels as its last axis (`[X, Y, Z, C]`, C = image.length / prod(shape)); a label has no channel axis.
@@ -11,7 +11,7 @@
  */
 
 import { requireNumberArray, requireOptions, requireRng, requireTypedArray } from '../util/args.js';
-import { SsmisError } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 
 /** Typed arrays the augmentation ops accept (images float32, labels uint8, anything else row-major numeric). */
@@ -53,7 +53,7 @@ export interface CropResult<I extends NumericArray, L extends NumericArray> exte
 }
 
 export interface CropOptions {
-  /** Pad margin of the pad rule: 3 for LA/BraTS (OFF), 1 for the pancreas pipeline. */
+  /** Pad margin of the pad rule: 3 for LA/BraTS (the reference's value), 1 for the pancreas pipeline. */
   padMargin?: number;
 }
 
@@ -65,7 +65,13 @@ function product(values: readonly number[]): number {
 
 function checkShape(shape: readonly number[], what: string): void {
   if (shape.length === 0 || shape.some((s) => !Number.isInteger(s) || s < 1)) {
-    throw new RangeError(`${what}: shape must be positive integers, got [${shape.join(', ')}]`);
+    throw new InputError(`${what}: shape must be positive integers, got [${shape.join(', ')}]`);
+  }
+}
+
+function checkPatchRank(shape: readonly number[], patch: readonly number[], what: string): void {
+  if (shape.length !== patch.length) {
+    throw new InputError(`${what}: patch [${patch.join(', ')}] does not match shape [${shape.join(', ')}]`);
   }
 }
 
@@ -90,7 +96,7 @@ export function roundHalfEven(x: number): number {
 
 /**
  * Source index of output element (i, j) of `np.rot90(a, k, axes=(0, 1))` for an input of N0×N1
- * (§2.5): k=1 → in[j, N1−1−i]; k=2 → in[N0−1−i, N1−1−j]; k=3 → in[N0−1−j, i]. k is taken modulo 4.
+ * (numpy's definition): k=1 → in[j, N1−1−i]; k=2 → in[N0−1−i, N1−1−j]; k=3 → in[N0−1−j, i]. k is taken modulo 4.
  */
 export function rot90SourceIndex(i: number, j: number, n0: number, n1: number, k: number): [number, number] {
   switch (((k % 4) + 4) % 4) {
@@ -116,9 +122,9 @@ export function flipSourceIndex(i: number, n: number): number {
  */
 export function rot90<T extends NumericArray>(data: T, shape: readonly number[], k: number): ShapedArray<T> {
   checkShape(shape, 'rot90');
-  if (shape.length < 2) throw new RangeError(`rot90 needs at least 2 axes, got shape [${shape.join(', ')}]`);
+  if (shape.length < 2) throw new InputError(`rot90: shape needs at least 2 axes, got [${shape.join(', ')}]`);
   if (data.length !== product(shape)) {
-    throw new RangeError(`rot90: data length ${data.length} does not match shape [${shape.join(', ')}]`);
+    throw new InputError(`rot90: data length ${data.length} does not match shape [${shape.join(', ')}]`);
   }
   const kk = ((k % 4) + 4) % 4;
   const [n0, n1] = shape;
@@ -146,10 +152,10 @@ export function flip<T extends NumericArray>(
 ): ShapedArray<T> {
   checkShape(shape, 'flip');
   if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length) {
-    throw new RangeError(`flip: axis ${axis} out of range for shape [${shape.join(', ')}]`);
+    throw new InputError(`flip: axis ${axis} out of range for shape [${shape.join(', ')}]`);
   }
   if (data.length !== product(shape)) {
-    throw new RangeError(`flip: data length ${data.length} does not match shape [${shape.join(', ')}]`);
+    throw new InputError(`flip: data length ${data.length} does not match shape [${shape.join(', ')}]`);
   }
   const outer = product(shape.slice(0, axis));
   const n = shape[axis];
@@ -176,7 +182,7 @@ export function padSymmetric<T extends NumericArray>(
 ): ShapedArray<T> {
   checkShape(shape, 'padSymmetric');
   if (pads.length > shape.length || pads.some((p) => !Number.isInteger(p) || p < 0)) {
-    throw new RangeError(`padSymmetric: bad pads [${pads.join(', ')}] for shape [${shape.join(', ')}]`);
+    throw new InputError(`padSymmetric: bad pads [${pads.join(', ')}] for shape [${shape.join(', ')}]`);
   }
   // No padding: the input is returned as is (nothing here mutates arrays in place).
   if (pads.every((p) => p === 0)) return { data, shape: [...shape] };
@@ -196,11 +202,11 @@ export function cropBox<T extends NumericArray>(
 ): ShapedArray<T> {
   checkShape(shape, 'cropBox');
   if (start.length !== size.length || size.length > shape.length) {
-    throw new RangeError(`cropBox: start/size rank does not fit shape [${shape.join(', ')}]`);
+    throw new InputError(`cropBox: start/size rank does not fit shape [${shape.join(', ')}]`);
   }
   for (let a = 0; a < size.length; a++) {
     if (start[a] < 0 || size[a] < 1 || start[a] + size[a] > shape[a]) {
-      throw new RangeError(
+      throw new InputError(
         `cropBox: box start ${start[a]} size ${size[a]} exceeds axis ${a} of size ${shape[a]}`,
       );
     }
@@ -266,14 +272,12 @@ function copyBlock<T extends NumericArray>(
 }
 
 /**
- * The reference's crop padding (method-spec §2.5 step 1, quirk Q18): if ANY axis has size ≤ patch, EVERY
+ * The reference's crop padding (its first crop step, quirk Q18): if ANY axis has size ≤ patch, EVERY
  * axis is padded by max((o − s) // 2 + margin, 0) on each side, with Python floor division, so an axis 1–4
  * voxels larger than the patch is still padded (by 2 or 1 with margin 3) when another axis triggered it.
  */
 export function cropPadding(shape: readonly number[], patch: readonly number[], margin: number): number[] {
-  if (shape.length !== patch.length) {
-    throw new RangeError(`crop: patch [${patch.join(', ')}] does not match shape [${shape.join(', ')}]`);
-  }
+  checkPatchRank(shape, patch, 'cropPadding');
   const triggered = shape.some((s, a) => s <= patch[a]);
   return shape.map((s, a) => (triggered ? Math.max(floorDiv(patch[a] - s, 2) + margin, 0) : 0));
 }
@@ -293,11 +297,11 @@ function pairShapes<I extends NumericArray, L extends NumericArray>(
   checkShape(shape, what);
   const n = product(shape);
   if (label.length !== n) {
-    throw new RangeError(`${what}: label length ${label.length} does not match shape [${shape.join(', ')}]`);
+    throw new InputError(`${what}: label length ${label.length} does not match shape [${shape.join(', ')}]`);
   }
   const channels = image.length / n;
   if (!Number.isInteger(channels) || channels < 1) {
-    throw new RangeError(
+    throw new InputError(
       `${what}: image length ${image.length} is not a whole number of channels of shape [${shape.join(', ')}]`,
     );
   }
@@ -308,7 +312,7 @@ function pairShapes<I extends NumericArray, L extends NumericArray>(
 }
 
 /**
- * RandomRotFlip (§2.5): k = randint(0, 4) quarter turns in the plane of axes (0, 1), then axis = randint(0, 2)
+ * RandomRotFlip of the reference: k = randint(0, 4) quarter turns in the plane of axes (0, 1), then axis = randint(0, 2)
  * flip (always applied). Draw order: k, then axis. The same draw is applied to image and label.
  */
 export function randomRotFlip<I extends NumericArray, L extends NumericArray>(
@@ -350,7 +354,7 @@ function applyRotFlip<I extends NumericArray, L extends NumericArray>(
   k: number,
   axis: number,
 ): AugmentedPair<I, L> {
-  if (axis !== 0 && axis !== 1) throw new RangeError(`rotFlip: flip axis must be 0 or 1, got ${axis}`);
+  if (axis !== 0 && axis !== 1) throw new InputError(`rotFlip: flip axis must be 0 or 1, got ${axis}`);
   const ri = rot90(pair.image.data, pair.image.shape, k);
   const rl = rot90(pair.label.data, pair.label.shape, k);
   const fi = flip(ri.data, ri.shape, axis);
@@ -359,7 +363,7 @@ function applyRotFlip<I extends NumericArray, L extends NumericArray>(
 }
 
 /**
- * RandomCrop (§2.5): the Q18 pad rule with `padMargin` (3; pancreas 1), then start_a = randint(0, size_a − o_a)
+ * RandomCrop of the reference: the Q18 pad rule with `padMargin` (3; pancreas 1), then start_a = randint(0, size_a − o_a)
  * drawn for axes 0, 1, 2 in that order — numpy's exclusive upper bound means the last possible start is never
  * drawn (Q2). size_a == o_a after padding cannot happen with a margin ≥ 1 (padding makes every axis > o); it
  * would make numpy's randint(0, 0) fail, so it is reported as an error instead of silently using start 0.
@@ -400,7 +404,7 @@ type StartRule = (size: number, o: number, axis: number) => number;
 function randomStart(rng: Rng): StartRule {
   return (size, o, a) => {
     if (size - o <= 0) {
-      throw new SsmisError(
+      throw new InputError(
         `randomCrop: axis ${a} has size ${size} after padding and patch ${o}; ` +
           'the reference draws randint(0, size − patch) which needs size > patch (use a pad margin ≥ 1)',
       );
@@ -412,12 +416,12 @@ function randomStart(rng: Rng): StartRule {
 /** CenterCrop's start rule: Python round((size − o) / 2), half to even. */
 const centerStart: StartRule = (size, o, a) => {
   if (size < o) {
-    throw new SsmisError(`centerCrop: axis ${a} has size ${size} after padding, smaller than patch ${o}`);
+    throw new InputError(`centerCrop: axis ${a} has size ${size} after padding, smaller than patch ${o}`);
   }
   return roundHalfEven((size - o) / 2);
 };
 
-/** CenterCrop (§2.5): same pad rule, start_a = Python round((size_a − o_a) / 2) (half to even). */
+/** CenterCrop of the reference: same pad rule, start_a = Python round((size_a − o_a) / 2) (half to even). */
 export function centerCrop<I extends NumericArray, L extends NumericArray>(
   image: I,
   label: L,
@@ -456,7 +460,8 @@ function cropPlan(
   startOf: StartRule,
 ): { pad: number[]; start: number[] } {
   checkShape(patch, `${what} patch`);
-  if (!Number.isInteger(margin)) throw new RangeError(`${what}: padMargin must be an integer, got ${margin}`);
+  checkPatchRank(shape, patch, what);
+  if (!Number.isInteger(margin)) throw new InputError(`${what}: padMargin must be an integer, got ${margin}`);
   const pad = cropPadding(shape, patch, margin);
   const start: number[] = [];
   for (let a = 0; a < patch.length; a++) start.push(startOf(shape[a] + 2 * pad[a], patch[a], a));

@@ -1,5 +1,5 @@
 /**
- * ACDC 2-D training transform of BCP (`RandomGenerator`, method-spec §2.4, quirk Q27), on one row-major slice
+ * ACDC 2-D training transform of BCP (`RandomGenerator`, quirk Q27), on one row-major slice
  * `[n0, n1]` (image may carry channels last: `[n0, n1, C]`).
  *
  * Random draws, in this exact order, all from the one injected Rng (the reference mixes Python's `random` for
@@ -17,6 +17,7 @@ import {
   requireRng,
   requireTypedArray,
 } from '../util/args.js';
+import { InputError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 import { flip, type NumericArray, rot90 } from './augment.js';
 
@@ -49,11 +50,11 @@ function allocLike<T extends NumericArray>(like: T, length: number): T {
 
 function checkSlice(data: NumericArray, shape: readonly number[], what: string): number {
   if (shape.length !== 2 || shape.some((s) => !Number.isInteger(s) || s < 1)) {
-    throw new RangeError(`${what}: slice shape must be [n0, n1], got [${shape.join(', ')}]`);
+    throw new InputError(`${what}: slice shape must be [n0, n1], got [${shape.join(', ')}]`);
   }
   const channels = data.length / (shape[0] * shape[1]);
   if (!Number.isInteger(channels) || channels < 1) {
-    throw new RangeError(
+    throw new InputError(
       `${what}: data length ${data.length} is not a whole number of [${shape.join(', ')}] slices`,
     );
   }
@@ -144,7 +145,7 @@ function dot2(a: number, b: number, c: number, d: number): number {
 }
 
 /**
- * `scipy.ndimage.rotate(a, angle, order=0, reshape=False, mode='constant', cval=0)` on axes (0, 1) (§2.4):
+ * `scipy.ndimage.rotate(a, angle, order=0, reshape=False, mode='constant', cval=0)` on axes (0, 1):
  * output o samples the input at R·o + offset with R = [[c, s], [−s, c]] (cephes sindg/cosdg), offset =
  * c_in − R·c_out, c = ((n0−1)/2, (n1−1)/2), accumulated as
  * SciPy 1.17 does ((offset[h] + o0·R[h][0]) + o1·R[h][1]; R·c as one rounded dot product like NumPy's BLAS),
@@ -193,14 +194,14 @@ export function rotateNearest<T extends NumericArray>(
 }
 
 /**
- * Source indices of `scipy.ndimage.zoom(order=0)` along one axis (grid_mode False, §2.4): output o samples
+ * Source indices of `scipy.ndimage.zoom(order=0)` along one axis (grid_mode False): output o samples
  * x = o·z with z = (n_in − 1)/(n_out − 1) (1 when n_out = 1), nearest = floor(x + 0.5). As in SciPy's constant
  * mode, an x that float rounding puts a hair above n_in − 1 is "outside" and gives −1 (→ value 0): SciPy 1.17
  * really zeroes the last row for e.g. 14 → 384. It never happens for n_out = 256 (checked for n_in ≤ 1024).
  */
 export function zoomSourceIndices(nIn: number, nOut: number): Int32Array {
   if (!Number.isInteger(nIn) || !Number.isInteger(nOut) || nIn < 1 || nOut < 1) {
-    throw new RangeError(`zoom: sizes must be positive integers, got ${nIn} → ${nOut}`);
+    throw new InputError(`zoomSourceIndices: sizes must be positive integers, got ${nIn} → ${nOut}`);
   }
   const z = nOut > 1 ? (nIn - 1) / (nOut - 1) : 1;
   const idx = new Int32Array(nOut);
@@ -264,8 +265,11 @@ export function acdcRandomGenerator<I extends NumericArray, L extends NumericArr
   const outputSize = options.outputSize ?? [256, 256];
   const [angleMin, angleMax] = options.angleRange ?? [-20, 20];
   const channels = checkSlice(image, shape, 'acdcRandomGenerator image');
-  if (checkSlice(label, shape, 'acdcRandomGenerator label') !== 1) {
-    throw new RangeError(`acdcRandomGenerator: label must be one [${shape.join(', ')}] slice`);
+  const labelChannels = checkSlice(label, shape, 'acdcRandomGenerator label');
+  if (labelChannels !== 1) {
+    throw new InputError(
+      `acdcRandomGenerator: label must be one [${shape.join(', ')}] slice, got ${labelChannels} slices`,
+    );
   }
   let img = image;
   let lab = label;

@@ -18,7 +18,6 @@ export function learningRate(schedule: ScheduleSpec, base: number, i: number, to
   requireNumber('learningRate', 'base', base);
   requireInteger('learningRate', 'i', i, { min: 1 });
   requireInteger('learningRate', 'total', total, { min: 1 });
-  if (!Number.isInteger(i) || i < 1) throw new RangeError(`iteration must be an integer ≥ 1, got ${i}`);
   switch (schedule.type) {
     case 'constant':
       return base;

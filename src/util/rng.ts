@@ -123,12 +123,13 @@ export class Rng {
   randint(low: number, high: number): number {
     requireInteger('Rng.randint', 'low', low);
     requireInteger('Rng.randint', 'high', high);
-    if (!Number.isInteger(low) || !Number.isInteger(high)) {
-      throw new RangeError(`randint bounds must be integers, got (${low}, ${high})`);
+    if (high <= low) {
+      throw new InputError(`Rng.randint: argument 'high' must be greater than low (${low}), got ${high}`);
     }
-    if (high <= low) throw new RangeError(`randint(${low}, ${high}): high must be greater than low`);
     const range = high - low;
-    if (range > 0x100000000) throw new RangeError(`randint range ${range} exceeds 2^32`);
+    if (range > 0x100000000) {
+      throw new InputError(`Rng.randint: the range high − low must be at most 2^32, got ${range}`);
+    }
     if (range === 0x100000000) return low + this.nextUint32();
     const limit = 0x100000000 - (0x100000000 % range);
     let x = this.nextUint32();

@@ -15,11 +15,12 @@ import {
   roundHalfEven,
 } from '../../src/data/augment.js';
 import { Rng } from '../../src/util/rng.js';
+import { refusal } from '../helpers/files.js';
 
 /** The 2×3 array [[0, 1, 2], [10, 11, 12]] (N0 = 2, N1 = 3), row-major. */
 const A = Int32Array.from([0, 1, 2, 10, 11, 12]);
 
-describe('rot90 / flip index maps (method-spec §2.5, numpy semantics)', () => {
+describe('rot90 / flip index maps (numpy semantics)', () => {
   it('k = 0..3 on a non-square 2×3 array, element by element', () => {
     // np.rot90(A, k) written out by hand from out[i,j] = in[j, N1−1−i] (k=1), in[N0−1−i, N1−1−j] (k=2),
     // in[N0−1−j, i] (k=3).
@@ -50,7 +51,7 @@ describe('rot90 / flip index maps (method-spec §2.5, numpy semantics)', () => {
       for (let j = 0; j < n1; j++)
         for (let k = 0; k < n2; k++) vol[(i * n1 + j) * n2 + k] = 100 * i + 10 * j + k;
     const at = (i: number, j: number, k: number) => 100 * i + 10 * j + k;
-    // Independent brute force of the §2.5 formulas.
+    // Independent brute force of numpy's rot90 formulas.
     const maps: Record<number, (i: number, j: number) => [number, number]> = {
       1: (i, j) => [j, n1 - 1 - i],
       2: (i, j) => [n0 - 1 - i, n1 - 1 - j],
@@ -73,7 +74,7 @@ describe('rot90 / flip index maps (method-spec §2.5, numpy semantics)', () => {
         for (let z = 0; z < n2; z++) expect(f.data[(i * n1 + j) * n2 + z]).toBe(at(i, n1 - 1 - j, z));
   });
 
-  it('rot90SourceIndex is the §2.5 table', () => {
+  it('rot90SourceIndex is the table of numpy rot90', () => {
     expect(rot90SourceIndex(0, 1, 2, 3, 1)).toEqual([1, 2]);
     expect(rot90SourceIndex(0, 1, 2, 3, 2)).toEqual([1, 1]);
     expect(rot90SourceIndex(0, 1, 2, 3, 3)).toEqual([0, 0]);
@@ -297,6 +298,75 @@ describe('randomRotFlipCrop', () => {
         expect(got.label).toBeInstanceOf(Uint8Array);
         expect(b.getState()).toEqual(a.getState());
       }
+    });
+  }
+});
+
+describe('bad shapes and arguments are InputErrors (exit code 2) with one line naming the function', () => {
+  const image = new Float32Array(8);
+  const label = new Uint8Array(8);
+  const cases: [string, () => unknown, RegExp][] = [
+    ['rot90 shape', () => rot90(A, [0, 6], 1), /^rot90: shape must be positive integers, got \[0, 6\]$/],
+    ['rot90 rank', () => rot90(A, [6], 1), /^rot90: shape needs at least 2 axes, got \[6\]$/],
+    ['rot90 length', () => rot90(A, [2, 2], 1), /^rot90: data length 6 does not match shape \[2, 2\]$/],
+    ['flip axis', () => flip(A, [2, 3], 2), /^flip: axis 2 out of range for shape \[2, 3\]$/],
+    ['flip length', () => flip(A, [3, 3], 0), /^flip: data length 6 does not match shape \[3, 3\]$/],
+    [
+      'padSymmetric',
+      () => padSymmetric(A, [2, 3], [-1]),
+      /^padSymmetric: bad pads \[-1\] for shape \[2, 3\]$/,
+    ],
+    ['cropBox rank', () => cropBox(A, [2, 3], [0], [1, 1]), /^cropBox: start\/size rank does not fit/],
+    ['cropBox box', () => cropBox(A, [2, 3], [1, 0], [2, 3]), /^cropBox: box start 1 size 2 exceeds axis 0/],
+    [
+      'cropPadding',
+      () => cropPadding([2, 3], [2], 3),
+      /^cropPadding: patch \[2\] does not match shape \[2, 3\]$/,
+    ],
+    [
+      'randomCrop patch rank',
+      () => randomCrop(image, label, [2, 2, 2], [2, 2], new Rng(1)),
+      /^randomCrop: patch \[2, 2\] does not match shape \[2, 2, 2\]$/,
+    ],
+    [
+      'label length',
+      () => rotFlip(image, new Uint8Array(7), [2, 2, 2], 0, 0),
+      /^rotFlip: label length 7 does not match shape \[2, 2, 2\]$/,
+    ],
+    [
+      'image channels',
+      () => rotFlip(new Float32Array(12), label, [2, 2, 2], 0, 0),
+      /^rotFlip: image length 12 is not a whole number of channels/,
+    ],
+    [
+      'flip axis of rotFlip',
+      () => rotFlip(image, label, [2, 2, 2], 0, 2),
+      /^rotFlip: flip axis must be 0 or 1, got 2$/,
+    ],
+    [
+      'padMargin',
+      () => centerCrop(image, label, [2, 2, 2], [2, 2, 2], { padMargin: 1.5 }),
+      /^centerCrop: padMargin must be an integer, got 1\.5$/,
+    ],
+    [
+      'randomCrop margin 0',
+      () => randomCrop(image, label, [2, 2, 2], [2, 2, 2], new Rng(1), { padMargin: 0 }),
+      /^randomCrop: axis 0 has size 2 after padding and patch 2; /,
+    ],
+    [
+      'centerCrop margin 0',
+      () => centerCrop(new Float32Array(27), new Uint8Array(27), [3, 3, 3], [4, 4, 4], { padMargin: 0 }),
+      /^centerCrop: axis 0 has size 3 after padding, smaller than patch 4$/,
+    ],
+    [
+      'randomRotFlipCrop margin 0',
+      () => randomRotFlipCrop(image, label, [2, 2, 2], [2, 2, 2], new Rng(1), { padMargin: 0 }),
+      /^randomCrop: axis 0 has size 2 after padding and patch 2; /,
+    ],
+  ];
+  for (const [what, call, message] of cases) {
+    it(what, async () => {
+      expect(await refusal(Promise.resolve().then(call))).toMatch(message);
     });
   }
 });

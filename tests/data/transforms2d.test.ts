@@ -9,6 +9,7 @@ import {
   zoomSourceIndices,
 } from '../../src/data/transforms2d.js';
 import { Rng } from '../../src/util/rng.js';
+import { refusal } from '../helpers/files.js';
 
 /** 5×7 array of 1..35 (row-major), as `np.arange(1, 36).reshape(5, 7)`. */
 const A57 = Float32Array.from({ length: 35 }, (_, v) => v + 1);
@@ -211,4 +212,39 @@ describe('acdcRandomGenerator (BCP RandomGenerator)', () => {
     expect(d.shape).toEqual([256, 256]);
     expect(d.label.length).toBe(256 * 256);
   });
+});
+
+describe('bad slices and arguments are InputErrors (exit code 2) with one line naming the function', () => {
+  const cases: [string, () => unknown, RegExp][] = [
+    [
+      'rotateNearest shape',
+      () => rotateNearest(A57, [5, 7, 1], 10),
+      /^rotateNearest: slice shape must be \[n0, n1\], got \[5, 7, 1\]$/,
+    ],
+    [
+      'zoomNearest length',
+      () => zoomNearest(new Float32Array(36), [5, 7], [4, 4]),
+      /^zoomNearest: data length 36 is not a whole number of \[5, 7\] slices$/,
+    ],
+    [
+      'zoomSourceIndices',
+      () => zoomSourceIndices(0, 3),
+      /^zoomSourceIndices: sizes must be positive integers, got 0 → 3$/,
+    ],
+    [
+      'acdcRandomGenerator label',
+      () => acdcRandomGenerator(A57, new Uint8Array(70), [5, 7], new Rng(1)),
+      /^acdcRandomGenerator: label must be one \[5, 7\] slice, got 2 slices$/,
+    ],
+    [
+      'acdcRandomGenerator image',
+      () => acdcRandomGenerator(new Float32Array(3), new Uint8Array(35), [5, 7], new Rng(1)),
+      /^acdcRandomGenerator image: data length 3 is not a whole number of \[5, 7\] slices$/,
+    ],
+  ];
+  for (const [what, call, message] of cases) {
+    it(what, async () => {
+      expect(await refusal(Promise.resolve().then(call))).toMatch(message);
+    });
+  }
 });

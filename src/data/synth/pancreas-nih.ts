@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { writeNifti } from '../../io/nifti.js';
 import type { Affine } from '../../io/volume.js';
+import { InputError } from '../../util/errors.js';
 import { Rng } from '../../util/rng.js';
 import type { SynthSink } from './output.js';
 import {
@@ -150,7 +151,7 @@ function pancreasAffine(rng: Rng): Affine {
 /** `image0007` → `0007`. */
 export function pancreasNumber(id: string): string {
   const m = /^image(\d{4})$/.exec(id);
-  if (!m) throw new Error(`pancreas-nih id ${JSON.stringify(id)} is not imageNNNN`);
+  if (!m) throw new InputError(`pancreas-nih id ${JSON.stringify(id)} is not imageNNNN`);
   return m[1];
 }
 
