@@ -1,6 +1,9 @@
 /**
- * Connected components on row-major binary masks (design decision 2: voxel (i,j,k) of shape [nx,ny,nz] is at
- * `(i*ny+j)*nz+k`). Used by the pseudo-labels (E7, method-spec Q15) and by evaluation post-processing (§5.2).
+ * Connected components on row-major binary masks (voxel (i,j,k) of shape [nx,ny,nz] is at `(i*ny+j)*nz+k`, the
+ * layout of every volume in ssmis). Used by the pseudo-labels (E7, quirk Q15) and by evaluation post-processing
+ * (docs/equations.md §5.2).
+ * Paper: BCP's largest-component filter of pseudo-labels; Bai et al., "Bidirectional Copy-Paste for
+ *   Semi-Supervised Medical Image Segmentation" (CVPR 2023).
  *
  * Labelling is a breadth-first flood fill with an Int32Array queue over a copy of the mask padded with one
  * voxel of background: every voxel is enqueued at most once and every neighbour is a fixed index offset, so

@@ -1,6 +1,10 @@
 /**
- * Copy-paste losses without TRCM (method-spec §4.8): BCP (the L-U and U-L mixes) and CPAM-only (E26, adding the
- * L-L and U-U mixes), each in the 3-D form (E19/E20 with E17/E18) and the 2-D form (E30 with E28/E29, §4.11).
+ * Copy-paste losses without TRCM (docs/equations.md §4.8): BCP (the L-U and U-L mixes) and CPAM-only (E26,
+ * adding the L-L and U-U mixes), each in the 3-D form (E19/E20 with E17/E18) and the 2-D form (E30 with E28/E29,
+ * §4.11).
+ * Paper: "Boosting Semi-Supervised Medical Image Segmentation Through Inter-Instance Information Complementarity"
+ *   (IEEE TNNLS 2026), CPAM; the L-U/U-L terms are BCP's (Bai et al.,
+ *   "Bidirectional Copy-Paste for Semi-Supervised Medical Image Segmentation", CVPR 2023).
  *
  * Mix directions follow the 3-D code for every dimension: X_l = M⊙L_a + (1−M)⊙U_a, X_u = M⊙U_b + (1−M)⊙L_b
  * (E8–E9). BCP's ACDC and pancreas scripts pair the sub-batches differently (ACDC: U_a outside / L_a inside and

@@ -1,7 +1,9 @@
 /**
- * The paper's full loss, CPAM + TRCM (method-spec §4.8, E21–E25): ground truth supervises its whole region with
- * weight 1; pseudo-labels supervise only TRCM-reliable voxels with weight u, in the L-U/U-L and U-U mixes.
- * 3-D form with E19 (E17/E18); 2-D form (§4.11 port) with ½(dice + ce) of E30 (E28/E29) per mix.
+ * Paper: "Boosting Semi-Supervised Medical Image Segmentation Through Inter-Instance Information Complementarity"
+ *   (IEEE TNNLS 2026), CPAM + TRCM.
+ * The paper's full loss, CPAM + TRCM (E21–E25, docs/equations.md §4.8): ground truth supervises its whole region with
+ * weight 1; pseudo-labels supervise only TRCM-reliable voxels with weight u, in the L-U/U-L and U-U mixes. 3-D form
+ * with E19 (E17/E18); 2-D form (§4.11 port) with ½(dice + ce) of E30 (E28/E29) per mix.
  */
 import { tf } from '../backend/tf.js';
 import { CPAM_INPUTS, type CpamLossInputs, type CpamLossParts, checkMixLossInputs } from './cpam-loss.js';

@@ -1,6 +1,8 @@
 /**
- * The cuboid ("context") mask of CPAM, method-spec §4.2 (E1–E4): one draw per iteration, shared by both samples
- * of every mix and by all four mixes (Q30). M = 1 outside the cuboid (Ω_out), 0 inside (Ω_in).
+ * Paper: the copy-paste mask of BCP (Bai et al., "Bidirectional Copy-Paste for Semi-Supervised Medical Image
+ *   Segmentation", CVPR 2023), reused by CPAM of the TNNLS 2026 paper (docs/equations.md, References).
+ * The cuboid ("context") mask of CPAM (E1–E4, docs/equations.md §4.2): one draw per iteration, shared by both
+ * samples of every mix and by all four mixes (Q30). M = 1 outside the cuboid (Ω_out), 0 inside (Ω_in).
  */
 import { tf } from '../backend/tf.js';
 import { requireNumber, requireNumberArray, requireOptions, requireRng } from '../util/args.js';
@@ -8,7 +10,7 @@ import { InputError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 
 /**
- * How cuboid starts are drawn (design decision 7, quirk Q1):
+ * How cuboid starts are drawn (`method.startRange`, quirk Q1):
  * - `reference`: start_i = randint(0, ref_i − size_i) with the reference's hard-coded ranges (3-D 112/112/80,
  *   2-D 256/256). On a 96³ patch (BraTS) starts beyond 32 truncate the cuboid at the border, and z never
  *   exceeds 15. Like the reference (Q2), the last start that keeps the cuboid inside is never drawn.
@@ -35,7 +37,7 @@ export interface CuboidMask {
   clippedSize: number[];
 }
 
-/** The reference's hard-coded start ranges (method-spec §4.2 E2 for 3-D, §3.8 for the ACDC 2-D mask). */
+/** The reference's hard-coded start ranges (E2 for 3-D; docs/equations.md §3.8 for the ACDC 2-D mask). */
 export const REFERENCE_START_RANGE_3D: readonly number[] = [112, 112, 80];
 export const REFERENCE_START_RANGE_2D: readonly number[] = [256, 256];
 

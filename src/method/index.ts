@@ -1,4 +1,9 @@
-/** Everything of `src/method/`, for `src/index.ts` to re-export. */
+/**
+ * Everything of `src/method/`, for `src/index.ts` to re-export.
+ * Paper: "Boosting Semi-Supervised Medical Image Segmentation Through Inter-Instance Information Complementarity"
+ *   (IEEE TNNLS 2026), on top of BCP
+ *   (Bai et al., CVPR 2023).
+ */
 export {
   type ComponentLabels,
   type Connectivity,

@@ -1,11 +1,13 @@
 /**
- * Loss primitives of method-spec §4.7 (3-D: E17–E20) and §4.11 (2-D, BCP ACDC: E28–E30).
+ * Loss primitives of docs/equations.md §4.7 (3-D: E17–E20) and §4.11 (2-D, BCP ACDC: E28–E30).
+ * Paper: the losses of BCP; Bai et al., "Bidirectional Copy-Paste for Semi-Supervised Medical Image
+ *   Segmentation" (CVPR 2023).
  *
- * Shapes (design decision 2): logits `[N, ...S, K]` (channels last), targets int32 `[N, ...S]` (one-hot inside),
- * masks float32 `[N, ...S]` (per sample) or `[...S]` (one cuboid shared by the batch, E4). All functions are
- * differentiable TF.js functions of the logits: they use softmax/logSoftmax, oneHot, mul, sum, reshape and
- * broadcastTo only (no stridedSlice, no rank-5 tile, tfjs-notes §2); they run in `tf.tidy` and return a scalar
- * the caller owns. Sums are float32 (TF.js has no float64 on the cpu backend).
+ * Shapes (channels last, as every tensor in ssmis): logits `[N, ...S, K]` (channels last), targets int32 `[N, ...S]`
+ * (one-hot inside), masks float32 `[N, ...S]` (per sample) or `[...S]` (one cuboid shared by the batch, E4). All
+ * functions are differentiable TF.js functions of the logits: they use softmax/logSoftmax, oneHot, mul, sum, reshape
+ * and broadcastTo only (TF.js 4.22 has no gradient for stridedSlice nor for tile on rank ≥ 5); they run in `tf.tidy`
+ * and return a scalar the caller owns. Sums are float32 (TF.js has no float64 on the cpu backend).
  *
  * Targets must lie in [0, K−1]; a value outside gives an all-zero one-hot row (no error here: the training
  * variants check label ranges once per step, outside the gradient closure).

@@ -1,5 +1,8 @@
 /**
- * Copy-paste mixing with a cuboid mask: mix(a, b, M) = M⊙a + (1−M)⊙b (method-spec E8–E11, E27), so `a` keeps
+ * Paper: "Boosting Semi-Supervised Medical Image Segmentation Through Inter-Instance Information Complementarity"
+ *   (IEEE TNNLS 2026), CPAM's four mixes,
+ *   built on the copy-paste of BCP (Bai et al., CVPR 2023).
+ * Copy-paste mixing with a cuboid mask: mix(a, b, M) = M⊙a + (1−M)⊙b (E8–E11, E27), so `a` keeps
  * the outside of the cuboid (M = 1) and `b` is pasted inside (M = 0).
  */
 import { tf } from '../backend/tf.js';

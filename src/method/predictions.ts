@@ -1,5 +1,8 @@
 /**
- * Hard class predictions from logits, with the training-time rule of the reference (method-spec Q14, Q31):
+ * Paper: "Boosting Semi-Supervised Medical Image Segmentation Through Inter-Instance Information Complementarity"
+ *   (IEEE TNNLS 2026), the threshold of
+ *   its pseudo-labels and TRCM masks (E6, E13).
+ * Hard class predictions from logits, with the training-time rule of the reference (quirks Q14, Q31):
  * - 2 classes: softmax, then p1 ≥ 0.5 (an exact tie goes to the foreground). Softmax is computed and compared,
  *   not the logits, so float rounding near a tie matches the reference (Q31).
  * - more classes: argmax of the softmax; ties go to the lowest class id (TF.js argMax keeps the first maximum,

@@ -1,5 +1,7 @@
 /**
- * Stage-1 pre-training loss on a mixed labeled pair X_mix = M⊙L_a + (1−M)⊙L_b (method-spec §3.2, §3.8).
+ * Stage-1 pre-training loss on a mixed labeled pair X_mix = M⊙L_a + (1−M)⊙L_b (docs/equations.md §3.2, §3.8).
+ * Paper: the copy-paste pre-training of BCP; Bai et al., "Bidirectional Copy-Paste for Semi-Supervised
+ *   Medical Image Segmentation" (CVPR 2023).
  */
 import { tf } from '../backend/tf.js';
 import { requireTensor } from '../util/args.js';

@@ -1,5 +1,7 @@
 /**
- * Teacher pseudo-labels (method-spec §4.3, E5–E7; ACDC §3.8). No gradient: call outside any gradient closure
+ * Papers: the mean teacher of Tarvainen & Valpola (NeurIPS 2017) with the largest-component filter of BCP
+ *   (Bai et al., CVPR 2023).
+ * Teacher pseudo-labels (E5–E7, docs/equations.md §4.3; ACDC §3.8). No gradient: call outside any gradient closure
  * (it reads the teacher output back to the host to run the connected-component filter).
  */
 import { tf } from '../backend/tf.js';

@@ -1,8 +1,9 @@
 import { requireNumber } from '../util/args.js';
 
 /**
- * The sigmoid ramp-up of the mean-teacher consistency weight (method-spec §3.1; SSL4MIS `ramps.sigmoid_rampup`):
- * exp(−5·(1 − clip(t, 0, L)/L)²), and 1 when L = 0.
+ * Paper: Tarvainen & Valpola, "Mean teachers are better role models" (NeurIPS 2017).
+ * The sigmoid ramp-up of the mean-teacher consistency weight (docs/equations.md §3.1; SSL4MIS
+ * `ramps.sigmoid_rampup`): exp(−5·(1 − clip(t, 0, L)/L)²), and 1 when L = 0.
  */
 export function sigmoidRampup(current: number, rampupLength: number): number {
   requireNumber('sigmoidRampup', 'current', current);

@@ -1,7 +1,9 @@
 /**
- * TRCM reliability masks (method-spec §4.6, E13–E16). R_a marks outside-cuboid voxels where the student predicts
- * labeled image a correctly in both contexts it appears in (L-L and L-U); R_b marks inside-cuboid voxels where
- * it predicts labeled image b correctly in both L-L and U-L. These positional maps then gate the pseudo-label
+ * Paper: "Boosting Semi-Supervised Medical Image Segmentation Through Inter-Instance Information Complementarity"
+ *   (IEEE TNNLS 2026), TRCM.
+ * TRCM reliability masks (E13–E16, docs/equations.md §4.6). R_a marks outside-cuboid voxels where the student
+ * predicts labeled image a correctly in both contexts it appears in (L-L and L-U); R_b marks inside-cuboid voxels
+ * where it predicts labeled image b correctly in both L-L and U-L. These positional maps then gate the pseudo-label
  * supervision of the unlabeled instances occupying the same regions (E21–E24).
  *
  * No gradient: the masks are built from hard predictions (softmax ≥ 0.5 / argmax) and one-hot equality, whose
@@ -36,7 +38,7 @@ function regionMask(mask: tf.Tensor, labels: tf.Tensor): tf.Tensor {
 
 /**
  * E13–E16 from the student logits of the L-U (O_l), U-L (O_u) and L-L (O_ll) mixes, the labels Y_a, Y_b (int32)
- * and the cuboid mask M (1 outside). H_k is the hard prediction of §predictions (2 classes: p1 ≥ 0.5; more:
+ * and the cuboid mask M (1 outside). H_k is the hard prediction of `predictions.ts` (2 classes: p1 ≥ 0.5; more:
  * argmax, the §4.11 generalisation); equality is on class ids, so correctly predicted background is reliable.
  *   R_a = 1[H_ll = Y_a]·1[H_l = Y_a]·M,   R_b = 1[H_ll = Y_b]·1[H_u = Y_b]·(1 − M).
  * (E16's 1[a_mask_m + a_mask_o > 1]⊙M equals this product because both factors are 0/1 and already ⊙M.)

@@ -1,5 +1,6 @@
 /**
  * `bcp`: bidirectional copy-paste (BCP baseline) — the L-U and U-L mixes only, loss = first two terms of E26.
+ * Paper: Bai et al., "Bidirectional Copy-Paste for Semi-Supervised Medical Image Segmentation" (CVPR 2023).
  */
 import { bcpLoss, bcpLoss2d } from '../cpam-loss.js';
 import { copyPasteStepLoss, prepareCopyPaste, toNumbers } from './common.js';

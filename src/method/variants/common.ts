@@ -1,4 +1,6 @@
 /**
+ * Papers: the copy-paste self-training of BCP (Bai et al., CVPR 2023), extended by CPAM of the TNNLS 2026
+ *   paper (docs/equations.md, References).
  * Pieces shared by the method variants: defaults, batch validation, batch splitting (§2.6), teacher forwards,
  * the copy-paste preparation (E1–E11) and the supervised loss.
  */
@@ -13,7 +15,7 @@ import { mixImages } from '../mix.js';
 import { pseudoLabels } from '../pseudo-labels.js';
 import type { MethodVariant, PreparedStep, StepBatch, StepConfig, StepContext, StepLoss } from './types.js';
 
-/** The reference values (method-spec §3.1, §4, Appendix A). */
+/** The reference values (docs/equations.md §3.1, §4, Appendix A). */
 export const DEFAULT_STEP_CONFIG = {
   maskRatio: 2 / 3,
   startRange: 'reference',
@@ -174,10 +176,10 @@ export function prepared(p: PreparedStep, name: string, variant: string): tf.Ten
 }
 
 /**
- * The copy-paste preparation of bcp / cpam / cpam-trcm (method-spec §4.9 steps 2–4): two separate teacher
- * forwards on U_a and U_b (E5, BN statistics per call as the reference), pseudo-labels (E6–E7), one cuboid
- * (E1–E4, Q30) and the mixed inputs E8–E9 (and E10–E11 when `withPairs`).
- * Tensors: mask (M, `[...S]`), labelA, labelB, pseudoA, pseudoB, xl, xu (, xll, xuu).
+ * The copy-paste preparation of bcp / cpam / cpam-trcm (docs/equations.md, training step §4.9, steps 2–4): two
+ * separate teacher forwards on U_a and U_b (E5, BN statistics per call as the reference), pseudo-labels (E6–E7), one
+ * cuboid (E1–E4, Q30) and the mixed inputs E8–E9 (and E10–E11 when `withPairs`). Tensors: mask (M, `[...S]`), labelA,
+ * labelB, pseudoA, pseudoB, xl, xu (, xll, xuu).
  */
 export function prepareCopyPaste(
   variant: MethodVariant,

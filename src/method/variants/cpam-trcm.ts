@@ -1,6 +1,8 @@
 /**
- * `cpam-trcm`: the paper's full method (method-spec §4.9) — the four CPAM mixes, TRCM masks from the current
- * student outputs (E13–E16, zero gradient, computed inside the loss closure) and the loss E21–E25.
+ * Paper: "Boosting Semi-Supervised Medical Image Segmentation Through Inter-Instance Information Complementarity"
+ *   (IEEE TNNLS 2026).
+ * `cpam-trcm`: the paper's full method (docs/equations.md, training step §4.9) — the four CPAM mixes, TRCM masks from
+ * the current student outputs (E13–E16, zero gradient, computed inside the loss closure) and the loss E21–E25.
  */
 import { cpamTrcmLoss, cpamTrcmLoss2d } from '../cpam-trcm-loss.js';
 import { reliableFraction } from '../trcm.js';

@@ -1,5 +1,7 @@
 /**
  * `cpam`: CPAM without TRCM — the four mixes L-U, U-L, L-L, U-U (E8–E12), loss E26.
+ * Paper: "Boosting Semi-Supervised Medical Image Segmentation Through Inter-Instance Information Complementarity"
+ *   (IEEE TNNLS 2026), CPAM.
  */
 import { cpamLoss, cpamLoss2d } from '../cpam-loss.js';
 import { copyPasteStepLoss, prepareCopyPaste, toNumbers } from './common.js';

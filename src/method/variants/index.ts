@@ -1,4 +1,10 @@
-/** The method-variant registry (design decision 7: `method.name`). */
+/**
+ * The method-variant registry, keyed by the config's `method.name`: each variant is a small module on shared
+ * primitives, so ablations are config switches rather than code copies.
+ * Paper: "Boosting Semi-Supervised Medical Image Segmentation Through Inter-Instance Information Complementarity"
+ *   (IEEE TNNLS 2026): `cpam-trcm`, `cpam`;
+ *   the others are its baselines.
+ */
 
 import { requireString } from '../../util/args.js';
 import { InputError } from '../../util/errors.js';

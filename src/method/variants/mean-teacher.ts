@@ -1,7 +1,9 @@
 /**
- * `mean-teacher` (Tarvainen & Valpola; SSL4MIS/UA-MT style):
+ * `mean-teacher` (SSL4MIS/UA-MT style):
+ * Papers: Tarvainen & Valpola, "Mean teachers are better role models" (NeurIPS 2017); UA-MT, Yu et al.
+ *   (MICCAI 2019), for the 3-D recipe.
  *   ℒ = ½(CE + Dice)(student(L), Y)  +  w(t) · mean((softmax(student(U)) − softmax(teacher(U)))²)
- * with w(t) = consistencyWeight · sigmoidRampup(iteration, rampupIterations) (§3.1 ramp formula).
+ * with w(t) = consistencyWeight · sigmoidRampup(iteration, rampupIterations) (docs/equations.md §3.1 ramp formula).
  * Choices: the student sees labeled and unlabeled images in ONE forward (concatenated, as SSL4MIS), so batch
  * norm uses the statistics of the whole batch; the teacher sees the unlabeled images without the Gaussian input
  * noise of UA-MT (noise-free, so the only teacher stochasticity is its dropout in train mode, Q3); the MSE is the

@@ -1,8 +1,10 @@
 /**
- * Stage-1 pre-training step (method-spec §3.2, §3.8): the labeled batch split into a = [0:sub] and b = [sub:2·sub],
- * one cuboid, X_mix = M⊙L_a + (1−M)⊙L_b, one student forward, loss E27 (`3d`) or the BCP ACDC 2-D form.
- * Unlabeled images are ignored (the reference loads and discards them). Not a method variant of the registry:
- * every variant shares this stage.
+ * Paper: the copy-paste pre-training of BCP; Bai et al., "Bidirectional Copy-Paste for Semi-Supervised
+ *   Medical Image Segmentation" (CVPR 2023).
+ * Stage-1 pre-training step (docs/equations.md §3.2, §3.8): the labeled batch split into a = [0:sub] and b =
+ * [sub:2·sub], one cuboid, X_mix = M⊙L_a + (1−M)⊙L_b, one student forward, loss E27 (`3d`) or the BCP ACDC 2-D form.
+ * Unlabeled images are ignored (the reference loads and discards them). Not a method variant of the registry: every
+ * variant shares this stage.
  */
 import { tf } from '../../backend/tf.js';
 import { cuboidMask } from '../cuboid.js';

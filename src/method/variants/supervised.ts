@@ -1,6 +1,7 @@
 /**
  * `supervised`: labeled images only, no teacher, no mixing. Loss ½(CE + Dice) on the un-mixed labeled batch
  * (the E27 form without the cuboid mix; E28/E29 for `2d`). All N_l labeled images go through one forward.
+ * Paper: none (the labeled-only lower bound every semi-supervised paper reports).
  */
 import { tf } from '../../backend/tf.js';
 import {
