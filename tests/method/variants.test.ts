@@ -14,6 +14,9 @@ import {
   type StepContext,
   type StepLoss,
 } from '../../src/method/variants/index.js';
+import { updateEma } from '../../src/nn/ema.js';
+import type { SegmentationModel } from '../../src/nn/types.js';
+import { createOptimizer, type Optimizer } from '../../src/train/optimizer.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import { randomLabels, randomLogits, type TinyModel, tinyModel } from './helpers.js';
@@ -54,31 +57,31 @@ function disposeContext(ctx: StepContext): void {
   ctx.teacher?.dispose();
 }
 
-/** One full training step as the training loop will run it: prepare, minimize, dispose, EMA. */
-function trainStep(variant: MethodVariant, ctx: StepContext, batch: StepBatch, opt: tf.Optimizer): StepLoss {
+/**
+ * One full training step as the engine (src/train/train.ts) runs it: `prepare` outside the gradient, the
+ * engine's own optimizer `step` on the student's named parameters with `loss` inside, `prepared.dispose()`,
+ * then the teacher's EMA with `updateEma`. Returns the step's loss parts and the value `step` returned.
+ */
+function trainStep(
+  variant: MethodVariant,
+  ctx: StepContext,
+  batch: StepBatch,
+  opt: Optimizer,
+): StepLoss & { value: number } {
   const prepared = variant.prepare(ctx, batch);
   let step: StepLoss | undefined;
-  const cost = opt.minimize(
-    () => {
+  let value: number;
+  try {
+    value = opt.step(() => {
       step = variant.loss(ctx, batch, prepared);
       return step.loss;
-    },
-    true,
-    ctx.student.trainableWeights(),
-  );
-  cost?.dispose();
-  prepared.dispose();
-  const teacher = ctx.teacher;
-  if (teacher) {
-    tf.tidy(() => {
-      const s = ctx.student.trainableWeights();
-      teacher.trainableWeights().forEach((t, i) => {
-        t.assign(tf.add(tf.mul(t, 0.99), tf.mul(s[i], 0.01)));
-      });
-    });
+    }, ctx.student.namedParameters());
+  } finally {
+    prepared.dispose();
   }
+  if (variant.needsTeacher && ctx.teacher) updateEma(ctx.teacher, ctx.student, 0.99);
   ctx.iteration++;
-  return step as StepLoss;
+  return { ...(step as StepLoss), value };
 }
 
 const ALL: MethodVariant[] = [...Object.values(methodVariants), pretrainStep];
@@ -98,14 +101,15 @@ for (const dims of [3, 2] as const) {
       it(`${variant.name}: finite loss, gradients through tf.variableGrads, numTensors flat over steps`, () => {
         const ctx = makeContext(dims);
         const batch = makeBatch(dims, 4, 3);
-        const opt = tf.train.sgd(0.1);
-        // Gradient through tf.variableGrads.
+        // The reference's stage settings, through the engine's optimizer factory.
+        const opt = createOptimizer({ type: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+        // Gradient through tf.variableGrads with respect to the student's parameters, as optimizer.step takes it.
         const prepared = variant.prepare(ctx, batch);
         let step: StepLoss | undefined;
         const { value, grads } = tf.variableGrads(() => {
           step = variant.loss(ctx, batch, prepared);
           return step.loss;
-        }, ctx.student.trainableWeights());
+        }, [...ctx.student.namedParameters().values()]);
         expect(Number.isFinite(value.dataSync()[0])).toBe(true);
         expect((step as StepLoss).parts.total).toBeCloseTo(value.dataSync()[0], 5);
         const gradValues = Object.values(grads).flatMap((g) => Array.from(g.dataSync()));
@@ -115,15 +119,23 @@ for (const dims of [3, 2] as const) {
         tf.dispose([value, ...Object.values(grads)]);
         prepared.dispose();
 
-        const w0 = ctx.student.trainableWeights()[0].dataSync().slice();
+        const weights = (model: SegmentationModel) =>
+          [...model.namedParameters().values()].map((v) => Array.from(v.dataSync()));
+        const student0 = weights(ctx.student);
+        const teacher0 = weights(ctx.teacher);
+        // The first step creates the optimizer's momentum slots; the count must stay flat after it.
         trainStep(variant, ctx, batch, opt);
         const before = tf.memory().numTensors;
         for (let i = 0; i < 3; i++) {
           const s = trainStep(variant, ctx, batch, opt);
           expect(Number.isFinite(s.parts.total)).toBe(true);
+          expect(s.value).toBeCloseTo(s.parts.total, 5);
         }
         expect(tf.memory().numTensors).toBe(before);
-        expect(Array.from(ctx.student.trainableWeights()[0].dataSync())).not.toEqual(Array.from(w0));
+        expect(weights(ctx.student)).not.toEqual(student0);
+        // The EMA moved the teacher only for the variants that have one.
+        if (variant.needsTeacher) expect(weights(ctx.teacher)).not.toEqual(teacher0);
+        else expect(weights(ctx.teacher)).toEqual(teacher0);
         opt.dispose();
         disposeBatch(batch);
         disposeContext(ctx);
@@ -132,7 +144,7 @@ for (const dims of [3, 2] as const) {
   });
 }
 
-describe('forward calls and batch positions (§2.6, E5, E12)', () => {
+describe('forward calls and batch positions (reference sampler order, E5, E12)', () => {
   const expectations: Record<string, { teacher: number[]; student: number[] }> = {
     supervised: { teacher: [], student: [4] },
     'mean-teacher': { teacher: [4], student: [8] },
