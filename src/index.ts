@@ -1,6 +1,7 @@
 /**
- * ssmis: the public library API. The names of design.md's "Public library API" are a contract; everything a
- * Node project may use (configs, data, networks, method primitives, training, evaluation) is exported here.
+ * ssmis: the public library API. The exported names are a contract (users and tests import them from the package
+ * root, and `tests/index.test.ts` pins them); everything a Node project may use (configs, data, networks, method
+ * primitives, training, evaluation) is exported here.
  */
 
 // Backend

@@ -72,10 +72,11 @@ async function tryNative(choice: 'tensorflow-gpu' | 'tensorflow'): Promise<strin
 }
 
 /**
- * Chooses and initialises the TF.js backend (design decision 1). `auto` tries the CUDA package, then the native
+ * Chooses and initialises the TF.js backend. `auto` tries the CUDA package, then the native
  * CPU package, then the pure-JS `cpu` backend, and reports why the others were not used. An explicitly requested
  * native backend that cannot load is an error naming the package to install. The wasm backend is never used:
- * its Conv3DBackpropInputV2 kernel returns wrong gradients (tfjs-notes §4).
+ * TF.js 4.22's wasm Conv3DBackpropInputV2 kernel returns wrong results (a missing term in its depth loop bound),
+ * so conv3d input gradients and transposed convolutions would be wrong.
  */
 export async function initBackend(
   options: { backend?: BackendChoice; fastKernels?: boolean } = {},
@@ -137,8 +138,8 @@ export async function initBackend(
 }
 
 /**
- * Registers (or removes) the fast CPU kernels of issue 7: WebAssembly SIMD convolutions on worker threads and
- * fused element-wise ops. Off with `backend.fastKernels: false` or `SSMIS_FAST_KERNELS=0`.
+ * Registers (or removes) the fast CPU kernels (`src/backend/kernels/`): WebAssembly SIMD convolutions on worker
+ * threads and fused element-wise ops. Off with `backend.fastKernels: false` or `SSMIS_FAST_KERNELS=0`.
  */
 async function setupFastKernels(wanted: boolean): Promise<BackendInfo['fastKernels']> {
   let reason = 'on';

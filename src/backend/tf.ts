@@ -2,7 +2,8 @@
  * The one TF.js import of the package. Every module imports `tf` from here so that the patches below are
  * applied before any tensor exists, whether the package is used through the CLI or as a library.
  *
- * `@tensorflow/tfjs` (not `-core`) is the only entry point that registers every gradient (tfjs-notes §1).
+ * `@tensorflow/tfjs` (not `-core`) is the only entry point that registers every gradient (core + cpu
+ * alone leaves e.g. Mean and Sum without gradients, and plain Node cannot load core's gradient files).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -12,7 +13,7 @@ tf.env().set('PROD', true);
 
 /**
  * `tf.conv3dTranspose` runs the Conv3DBackpropInputV2 kernel, which has no registered gradient in 4.22.
- * This mirrors TF.js's Conv2DBackpropInput gradient (tfjs-notes §2); tests check it against finite differences.
+ * This mirrors TF.js's Conv2DBackpropInput gradient; tests check it against finite differences.
  */
 function registerConv3DBackpropInputGradient(): void {
   if (tf.getGradient('Conv3DBackpropInputV2') !== undefined) return;

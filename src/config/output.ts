@@ -1,7 +1,7 @@
 /**
- * Writes a resolved config as YAML for the run folder (design decision 10): keys in schema order (stable across
- * runs and versions whatever order the input had), lists of numbers in flow style, undefined values left out.
- * Loading the text again gives the same config.
+ * Writes a resolved config as YAML for the run folder (`config.yaml`, what the run actually used): keys in schema
+ * order (stable across runs and versions whatever order the input had), lists of numbers in flow style, undefined
+ * values left out. Loading the text again gives the same config.
  */
 import { Document, isScalar, visit } from 'yaml';
 import { requireOptions } from '../util/args.js';

@@ -1,8 +1,9 @@
 /**
- * The zod schema of a whole experiment config (design decision 9). Every object is `.strict()`; defaults are the
- * LA reference values of method-spec Appendix A unless a key's description says otherwise. Some defaults depend on
- * other keys (model dimensionality, data preset, eval protocol): those keys are optional in the input and filled by
- * `resolveDefaults` after the cross-field checks, so the parsed `SsmisConfig` has every value set.
+ * The zod schema of a whole experiment config (so a wrong key, type or value fails before any work, naming the key).
+ * Every object is `.strict()`; defaults are the LA reference values of docs/equations.md Appendix A unless a key's
+ * description says otherwise. Some defaults depend on other keys (model dimensionality, data preset, eval protocol):
+ * those keys are optional in the input and filled by `resolveDefaults` after the cross-field checks, so the parsed
+ * `SsmisConfig` has every value set.
  */
 import { z } from 'zod';
 import { fullResolutionChannels, inputSizeMultiple } from '../nn/downsampling.js';
@@ -246,7 +247,7 @@ const modelCommon = {
 const modelSchema = namedUnion('vnet', [
   z
     .object({
-      name: doc(z.literal('vnet'), 'Network: `vnet` (3-D, method-spec §1.2) or `unet2d` (2-D, §1.4).'),
+      name: doc(z.literal('vnet'), 'Network: `vnet` (3-D, docs/equations.md §1.2) or `unet2d` (2-D, §1.4).'),
       ...modelCommon,
       dropout: doc(
         z.number().min(0).lt(1).default(0.5),
@@ -256,7 +257,10 @@ const modelSchema = namedUnion('vnet', [
     .strict(),
   z
     .object({
-      name: doc(z.literal('unet2d'), 'Network: `vnet` (3-D, method-spec §1.2) or `unet2d` (2-D, §1.4).'),
+      name: doc(
+        z.literal('unet2d'),
+        'Network: `vnet` (3-D, docs/equations.md §1.2) or `unet2d` (2-D, §1.4).',
+      ),
       ...modelCommon,
       dropout: doc(
         z
@@ -379,7 +383,7 @@ const adamSchema = z
   .strict();
 
 const scheduleDescription =
-  'Learning-rate schedule over the stage (method-spec §3.3): `constant`, `poly` (lr·(1 − (i−1)/I)^power from iteration 2), `step` (lr·gamma^⌊(i−1)/every⌋).';
+  'Learning-rate schedule over the stage (docs/equations.md §3.3): `constant`, `poly` (lr·(1 − (i−1)/I)^power from iteration 2), `step` (lr·gamma^⌊(i−1)/every⌋).';
 const constantSchema = z.object({ name: doc(z.literal('constant'), scheduleDescription) }).strict();
 const polySchema = z
   .object({
@@ -501,7 +505,7 @@ const evalSchema = z
     patch: doc(sizeList().optional(), 'Sliding-window patch.', { defaultText: 'data.patchSize' }),
     strides: doc(
       sizeList().optional(),
-      'Sliding-window strides per axis (§5.1; the last window is end-aligned).',
+      'Sliding-window strides per axis (docs/equations.md §5.1; the last window is end-aligned).',
       {
         defaultText: '[18, 18, 4], at most eval.patch per axis (vnet); eval.patch (unet2d)',
       },

@@ -1,5 +1,5 @@
 /**
- * Turns sampled, augmented cases into the tensors one training step consumes (method-spec §2.5–2.6).
+ * Turns sampled, augmented cases into the tensors one training step consumes (docs/equations.md §2.5–2.6).
  *
  * 3-D (LA, BraTS, Pancreas): sampler units are cases. Per sample: RandomRotFlip → RandomCrop(patch, pad margin 3)
  * for LA/BraTS; for the pancreas pipeline no rot/flip, pad margin 1, and unlabeled samples are CenterCropped.

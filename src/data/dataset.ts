@@ -1,5 +1,5 @@
 /**
- * Loader of the canonical dataset folder (design decision 6, `notes/dataset-format.md`):
+ * Loader of the canonical dataset folder (README, "Datasets"), an nnU-Net-style layout:
  * `dataset.json`, `imagesTr/<case>_<cccc><ending>`, `labelsTr/<case><ending>`.
  *
  * Opening reads and validates `dataset.json` and lists `imagesTr`; volumes are read lazily by `loadCase` and kept

@@ -1,5 +1,5 @@
 /**
- * The reference's `TwoStreamBatchSampler` (method-spec §2.6, OFF/BCP `dataloaders/dataset.py`), used for LA,
+ * The reference's `TwoStreamBatchSampler` (docs/equations.md §2.6, OFF/BCP `dataloaders/dataset.py`), used for LA,
  * BraTS and ACDC. The pancreas pipeline has no sampler (four zipped fixed-order loaders, §2.6 last bullet); it
  * is out of scope here — pancreas configs use this sampler like LA (documented difference).
  *

@@ -1,8 +1,8 @@
 /**
- * Evaluation of a model on a dataset split, and of NIfTI predictions against labels (method-spec §5, design
- * decisions 8 and 10): inference (3-D sliding window or 2-D slice by slice), optional largest-component
- * post-processing, per-class metrics under a protocol, and the `eval/` folder (cases.csv, summary.json,
- * predictions, probabilities, report.html with overlays).
+ * Evaluation of a model on a dataset split, and of NIfTI predictions against labels (docs/equations.md §5):
+ * inference (3-D sliding window or 2-D slice by slice), optional largest-component post-processing, per-class metrics
+ * under a protocol, and the `eval/` folder (cases.csv, summary.json, predictions, probabilities, report.html with
+ * overlays).
  *
  * A report folder is written as one set (output-guard.ts): everything goes to a temp folder beside it that
  * replaces it at once when complete; an earlier report is replaced only with `overwrite`, and a folder that
@@ -290,9 +290,9 @@ export function runDirOfCheckpoint(checkpoint: string): string | null {
 }
 
 /**
- * The model-selection record of a checkpoint file (design decision 8): `best`/`pretrain-best` were selected
- * on `train.validation.split`, `last`/`pretrain-last` are the last weights, any other file is not recorded.
- * The best value and iteration come from the run's `last.json` state when it is there.
+ * The model-selection record of a checkpoint file (reported so a number states how its model was chosen):
+ * `best`/`pretrain-best` were selected on `train.validation.split`, `last`/`pretrain-last` are the last weights, any
+ * other file is not recorded. The best value and iteration come from the run's `last.json` state when it is there.
  */
 export async function selectionOfCheckpoint(checkpoint: string, config: SsmisConfig): Promise<SelectionInfo> {
   const base = path.basename(checkpoint).replace(/\.safetensors$/, '');

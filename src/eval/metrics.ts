@@ -1,6 +1,6 @@
 /**
- * Overlap and surface-distance metrics, numerically equal to `medpy.metric.binary` (method-spec §5.3, design
- * decision 8). Distances are in the unit of `spacing` (voxels when it is omitted, as the reference calls
+ * Overlap and surface-distance metrics, numerically equal to `medpy.metric.binary` (docs/equations.md
+ * §5.3). Distances are in the unit of `spacing` (voxels when it is omitted, as the reference calls
  * medpy without `voxelspacing`).
  */
 

@@ -1,6 +1,6 @@
 /**
  * `ssmis predict`: label masks (uint8 NIfTI) for new images or prepared cases, written in each input's exact
- * geometry (design decision 6; landscape "Design implications" 3: never an identity affine).
+ * geometry (never an identity affine: a mask must overlay its image in any viewer).
  *
  * Two kinds of input:
  * - prepared cases (`<dataset>/imagesTr/<case>_0000.nii.gz` of a canonical folder, or the folder itself): the
@@ -142,7 +142,7 @@ function assertFiniteImage(volume: Volume, shape: readonly number[], file: strin
 }
 
 /**
- * The preset's intensity normalisation of `prepare` (method-spec §2.1–2.4) for one case's channels (row-major
+ * The preset's intensity normalisation of `prepare` (docs/equations.md §2.1–2.4) for one case's channels (row-major
  * over `shape`), without the crops (see the module comment for BraTS).
  */
 export function normalizeForPreset(

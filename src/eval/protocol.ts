@@ -1,7 +1,7 @@
 /**
- * Evaluation protocols (design decision 8) and their aggregation over cases.
+ * Evaluation protocols (`eval.protocol`) and their aggregation over cases.
  *
- * `paper` reproduces the reference test scripts (method-spec §5.3–5.5, Q12): an empty prediction is scored
+ * `paper` reproduces the reference test scripts (docs/equations.md §5.3–5.5, Q12): an empty prediction is scored
  * (Dice, Jaccard, 95HD, ASD) = (0, 0, 0, 0), distances are in voxels. `strict` (the default) never turns a
  * failure into a perfect distance: an empty prediction gets Dice 0 and *missing* distances, counted in the
  * summary. Largest-component post-processing is an option of {@link evaluateCase}; the paper's 3-D test scripts
@@ -138,7 +138,7 @@ export function evaluateCase(
   }
   if (protocol === 'paper' && units === 'mm') {
     throw new InputError(
-      `${where}: the 'paper' protocol reports distances in voxels as the reference (method-spec Q13), found units 'mm'`,
+      `${where}: the 'paper' protocol reports distances in voxels as the reference (quirk Q13), found units 'mm'`,
     );
   }
   const classes = options.classes ?? [1];

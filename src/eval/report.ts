@@ -1,5 +1,5 @@
 /**
- * Evaluation reports (design decisions 8 and 10; landscape "Design implications" 1): the summary with the
+ * Evaluation reports (papers' numbers differ mostly by protocol, so every report states it): the summary with the
  * protocol, units, largest-component setting and model-selection split that make a number comparable, the
  * terminal table, `cases.csv`, `summary.json`, and a self-contained `report.html` whose overlays are PNG
  * files in `overlays/` next to it (files rather than data URIs so that a 60-case report stays small and the
@@ -25,7 +25,7 @@ import {
   summarizeCases,
 } from './protocol.js';
 
-/** How the evaluated model was chosen (design decision 8): the validation split of `best`, or `last`. */
+/** How the evaluated model was chosen: the validation split of `best`, or `last`. */
 export interface SelectionInfo {
   /** `val` / `test` (selected on that split), `last` (no selection), or null when unknown. */
   split: string | null;

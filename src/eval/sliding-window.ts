@@ -1,5 +1,5 @@
 /**
- * Whole-volume inference: the 3-D sliding window of method-spec §5.1 (`test_single_case`) and the 2-D
+ * Whole-volume inference: the 3-D sliding window of docs/equations.md §5.1 (`test_single_case`) and the 2-D
  * slice-by-slice rule of §5.5 (ACDC). Tensors live only inside one `tf.tidy` per batch of windows; the
  * averages are accumulated in typed arrays, so memory is bounded by the volume, not by the window count.
  */
@@ -39,7 +39,7 @@ export interface SlidingWindowOptions {
 export interface SlidingWindowResult {
   /**
    * Averaged probabilities. Two classes: the foreground map p̄1 only, shape `[X, Y, Z]` (the reference
-   * accumulates only p1, method-spec Q22). More classes: every class, shape `[X, Y, Z, K]`.
+   * accumulates only p1, quirk Q22). More classes: every class, shape `[X, Y, Z, K]`.
    */
   probabilities: Float32Array;
   probabilityShape: number[];
@@ -49,7 +49,7 @@ export interface SlidingWindowResult {
 }
 
 /**
- * Window starts along one axis (method-spec §5.1 step 2): n = ceil((D − p)/s) + 1 windows, start_i =
+ * Window starts along one axis (docs/equations.md §5.1 step 2): n = ceil((D − p)/s) + 1 windows, start_i =
  * min(s·i, D − p), so the last window is aligned to the end. `size` smaller than `patch` is padded to the
  * patch first (step 1), which leaves a single window at 0.
  */
@@ -175,7 +175,7 @@ async function forwardProbabilities(
 }
 
 /**
- * 3-D sliding-window inference, method-spec §5.1: zero-pad axes smaller than the patch (left = pad // 2),
+ * 3-D sliding-window inference, docs/equations.md §5.1: zero-pad axes smaller than the patch (left = pad // 2),
  * windows at {@link windowStarts} visited x, then y, then z (the reference's loop order, so the float32 sums
  * match), eval mode (`training: false`), softmax. Two classes: only p1 is summed, p̄1 = Σp1 / count in float32,
  * label = p̄1 > 0.5 (strict, Q14). More classes (pancreas `test_util`): every class probability is averaged and
@@ -354,7 +354,7 @@ export interface SliceInferenceOptions {
 }
 
 /**
- * 2-D models on a volume `[X, Y, Z, C]`, slice by slice over the last axis (method-spec §5.5, `val_2d`):
+ * 2-D models on a volume `[X, Y, Z, C]`, slice by slice over the last axis (docs/equations.md §5.5, `val_2d`):
  * each slice is resized to `size` with scipy's nearest zoom, forwarded in eval mode, softmax → argmax (ties to
  * the lowest class), and the label map is resized back with nearest zoom. The returned probabilities
  * `[X, Y, Z, K]` are the model-resolution softmax resized back by the same rule (so their argmax is `labels`;

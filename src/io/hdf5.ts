@@ -2,7 +2,7 @@
  * HDF5 datasets for the UA-MT `mri_norm2.h5` layout (`image` float32 (X, Y, Z), `label` uint8), read and
  * written with h5wasm 0.10.3 (the HDF5 C library compiled to WebAssembly, host file system via NODERAWFS).
  *
- * Why h5wasm and not jsfive: both read these files identically (tfjs-notes §9), but jsfive is read-only and
+ * Why h5wasm and not jsfive: both read these files identically to h5py, but jsfive is read-only and
  * the synthetic phantoms must be written in this layout too; one library for both keeps the formats in sync.
  * Measured on this machine (2 cores): reading a gzip-compressed 144×144×88 float32 `image` + uint8 `label`
  * (the size of a UA-MT LA case) takes ~90 ms warm, ~150 ms for the first file (wasm start-up excluded).

@@ -1,7 +1,7 @@
 /**
- * NIfTI-1 / NIfTI-2 reader and NIfTI-1 writer (design decisions 2 and 6).
+ * NIfTI-1 / NIfTI-2 reader and NIfTI-1 writer (row-major in memory; predictions keep the input's geometry).
  *
- * Own parser rather than nifti-reader-js (tfjs-notes §7), because that library does not expose the raw
+ * Own parser rather than nifti-reader-js 0.8.0, because that library does not expose the raw
  * srow fields (only an affine chosen by a rule that differs from nibabel's), applies neither byte order nor
  * scaling in `readImage`, decompresses with no output cap (a hostile gzip could allocate gigabytes), and has
  * a NIfTI-2 method that is undefined at runtime. Both header layouts are short and fixed, and the writer needs

@@ -1,6 +1,6 @@
 /**
- * safetensors (https://huggingface.co/docs/safetensors) without a library (design decision 4): an 8-byte
- * little-endian u64 header length N, N bytes of JSON `{ name: { dtype, shape, data_offsets: [begin, end] },
+ * safetensors (https://huggingface.co/docs/safetensors) without a library (nothing to install, no code run at load):
+ * an 8-byte little-endian u64 header length N, N bytes of JSON `{ name: { dtype, shape, data_offsets: [begin, end] },
  * __metadata__?: { string: string } }` padded with spaces so the data starts 8-byte aligned, then the raw
  * little-endian tensor bytes, offsets relative to the start of the data section.
  *

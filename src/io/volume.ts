@@ -1,8 +1,8 @@
 /**
  * The in-memory volume shared by readers, writers, datasets, evaluation and prediction.
  *
- * Memory order is row-major over `shape` (design decision 2): voxel (i, j, k) of a `[nx, ny, nz]` volume is
- * `data[(i * ny + j) * nz + k]`, the last axis varying fastest. NIfTI stores i fastest, so the NIfTI reader
+ * Memory order is row-major over `shape` (as TF.js tensors and numpy's default): voxel (i, j, k) of a `[nx, ny, nz]`
+ * volume is `data[(i * ny + j) * nz + k]`, the last axis varying fastest. NIfTI stores i fastest, so the NIfTI reader
  * and writer transpose; every other function takes row-major data with its shape.
  */
 

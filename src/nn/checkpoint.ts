@@ -1,5 +1,5 @@
 /**
- * Network weights (and optimizer slots) as one safetensors file (design decision 4). Tensor names:
+ * Network weights (and optimizer slots) as one safetensors file (simple, library-free, safe to load). Tensor names:
  * `<prefix>.<state-dict key>` per model (`student.encoder.block_one.conv.0.weight`, `teacher.…`), optimizer
  * slots `optimizer.<key>.<slot>`, plus any caller-named extra tensors. The JSON sidecar (config, RNG states,
  * history) is the training loop's business; `metadata` carries short strings only.

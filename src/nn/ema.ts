@@ -1,5 +1,5 @@
 /**
- * Mean-teacher EMA (method-spec §3.1): after every optimizer step θ_T ← α·θ_T + (1−α)·θ_S.
+ * Mean-teacher EMA (docs/equations.md §3.1): after every optimizer step θ_T ← α·θ_T + (1−α)·θ_S.
  * Q4: the 3-D scripts average `parameters()` only (the teacher's BN running statistics evolve through its own
  * train-mode forwards, Q3); BCP's 2-D ACDC script averages the whole state dict, BN running statistics
  * included (`includeBatchNormStats: true`; `num_batches_tracked` has no counterpart here).
@@ -38,8 +38,9 @@ function pairs(
 }
 
 /**
- * In-place EMA of the teacher towards the student, computed as PyTorch's `mul_(α).add_(θ_S, alpha=1−α)`.
- * All intermediates live in one tidy; the teacher variables own the new values (no leak, tfjs-notes §5).
+ * In-place EMA of the teacher towards the student, computed as PyTorch's `mul_(α).add_(θ_S, alpha=1−α)`. All
+ * intermediates live in one tidy; the teacher variables own the new values (an `assign` outside a tidy would leak the
+ * intermediates).
  */
 export function updateEma(
   teacher: SegmentationModel,

@@ -1,8 +1,8 @@
 /**
  * Functional layers shared by the VNet and the 2-D UNet: biased convolutions, batch norm written by hand (the
- * FusedBatchNorm gradient is broken for rank 5 and tf.layers cannot do rank-5 batch norm, tfjs-notes §2–3),
+ * FusedBatchNorm gradient of TF.js 4.22 fails on rank 5 and tf.layers has no rank-5 batch norm),
  * Dropout3d / element-wise dropout with masks drawn from an injected `Rng`, and align-corners bilinear ×2
- * upsampling. Tensors are channels last (design decision 2).
+ * upsampling. Tensors are channels last (`[N, X, Y, Z, C]`), as everywhere in ssmis.
  */
 import {
   alignCornersTaps,
@@ -16,7 +16,7 @@ import { InputError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 import type { ParameterStore } from './params.js';
 
-/** PyTorch BatchNorm defaults (method-spec §1.2). */
+/** PyTorch BatchNorm defaults (docs/equations.md §1.2). */
 export const BN_EPS = 1e-5;
 export const BN_MOMENTUM = 0.1;
 
@@ -66,7 +66,7 @@ export function conv2d(
 }
 
 /**
- * BatchNorm over every axis but the last (channels), PyTorch semantics (method-spec §1.2):
+ * BatchNorm over every axis but the last (channels), PyTorch semantics (docs/equations.md §1.2):
  * - train: normalise with the batch mean and the *biased* batch variance; when `ctx.updateStats`, assign
  *   running_mean ← (1−m)·running_mean + m·mean and running_var ← (1−m)·running_var + m·var·n/(n−1)
  *   (unbiased), m = 0.1, n = values per channel.

@@ -1,6 +1,7 @@
 /**
- * Parameter store of the functional networks (design decision 3): named `tf.variable`s under the reference's
- * PyTorch state-dict keys, plus the rules that create them (shapes and PyTorch-default initialisation).
+ * Parameter store of the functional networks (plain functions over variables, not tf.layers): named `tf.variable`s
+ * under the reference's PyTorch state-dict keys, plus the rules that create them (shapes and PyTorch-default
+ * initialisation).
  *
  * Engine variable names are global, so every store prefixes its keys with an instance name
  * (`student/encoder.block_one.conv.0.weight`); a taken instance name gets a `_1`, `_2`, … suffix. Optimizer
@@ -18,7 +19,7 @@ export interface ParameterSpec {
   key: string;
   shape: number[];
   role: ParameterRole;
-  /** For conv weights and biases: PyTorch's fan_in, the init bound is 1/√fan_in (method-spec §1.2 note). */
+  /** For conv weights and biases: PyTorch's fan_in, the init bound is 1/√fan_in (docs/equations.md §1.2). */
   fanIn?: number;
 }
 

@@ -5,7 +5,7 @@ import type { Rng } from '../util/rng.js';
 export interface ApplyOptions {
   /** Train mode: batch-statistics batch norm (and its running-stat update) and dropout. */
   training: boolean;
-  /** Source of dropout seeds in train mode, so that runs are deterministic (design decision 5). */
+  /** Source of dropout seeds in train mode, so that runs are deterministic and resumable. */
   rng?: Rng;
   /**
    * Train mode only: assign the batch-norm running statistics during this forward (default true, as every

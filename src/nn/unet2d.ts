@@ -1,5 +1,5 @@
 /**
- * The 2-D U-Net of BCP's ACDC setting (`networks/unet.py`, `UNet_2d`, method-spec §1.4) as a functional
+ * The 2-D U-Net of BCP's ACDC setting (`networks/unet.py`, `UNet_2d`, docs/equations.md §1.4) as a functional
  * network: feature channels 16..256; ConvBlock = conv3×3 → BN → LeakyReLU(0.01) → Dropout(p, element-wise)
  * → conv3×3 → BN → LeakyReLU(0.01); encoder dropout 0.05/0.1/0.2/0.3/0.5; MaxPool 2; UpBlock = 1×1 conv →
  * bilinear ×2 (align_corners=True) → concat [skip, up] → ConvBlock(p = 0); out conv k3 pad 1 → logits.

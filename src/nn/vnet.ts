@@ -1,5 +1,5 @@
 /**
- * The 3-D VNet of the reference (`networks/VNet.py`, method-spec §1.2) as a functional network: conv counts
+ * The 3-D VNet of the reference (`networks/VNet.py`, docs/equations.md §1.2) as a functional network: conv counts
  * 1-2-3-3-3 (encoder) / 3-3-2-1 (decoder), k2 s2 valid down-convs, k2 s2 transposed up-convs, BN + ReLU after
  * every conv, additive skips after the up-block ReLU, Dropout3d(p) on the bottleneck x5 and on the last feature
  * map x9 (Q17), a 1×1×1 head producing logits. The unused heads (projection/prediction/selectors, Q16) and the

@@ -1,11 +1,11 @@
 /**
- * SGD and Adam with PyTorch semantics, written on `tf.variableGrads` (method-spec §3.1). TF.js's momentum
+ * SGD and Adam with PyTorch semantics, written on `tf.variableGrads` (docs/equations.md §3.1). TF.js's momentum
  * optimizer gives the same buffer recursion for dampening 0 (its zero-initialised accumulator makes the first
  * buffer equal the gradient), but it has no weight decay, indexes its accumulators by position in the gradient
  * list (a parameter without gradient shifts them) and names its state after engine variables; hence our own.
  *
  * State is keyed by the parameter's state-dict key, not the engine variable name, so it maps onto a
- * checkpoint's `optimizer.<key>.<slot>` tensors (design decision 4) and survives a renamed instance. Slot names
+ * checkpoint's `optimizer.<key>.<slot>` tensors and survives a renamed instance. Slot names
  * are PyTorch's: `momentum_buffer` (SGD), `exp_avg`, `exp_avg_sq`, `step` (Adam, per parameter).
  *
  * Parameters that get no gradient in a step are skipped entirely, weight decay included (as PyTorch skips

@@ -15,7 +15,7 @@ export const RUN_MARKER = '.ssmis-run';
 /** The lock file of a training that is writing the folder. */
 export const RUN_LOCK = '.ssmis-lock';
 
-/** The files of a run folder (design decision 10). */
+/** The files of a run folder (`<outputDir>/<run.name>/`). */
 export interface RunPaths {
   dir: string;
   /** The resolved config (every default filled, paths absolute). */

@@ -1,6 +1,6 @@
 import { requireInteger, requireNumber, requireObject } from '../util/args.js';
 
-/** Learning-rate schedules of method-spec §3.3 (quirk Q6: per-config). */
+/** Learning-rate schedules of docs/equations.md §3.3 (quirk Q6: per-config). */
 export type ScheduleSpec =
   | { type: 'constant' }
   | { type: 'poly'; power: number }

@@ -38,7 +38,7 @@ export interface BestRecord {
 }
 
 /**
- * Everything beyond the weights that a bit-for-bit resume needs (design decisions 4, 5): where the run is, every
+ * Everything beyond the weights that a bit-for-bit resume needs: where the run is, every
  * random stream, the data loader, the best model so far and the history. Stored inside the weights file's
  * metadata (one file, one atomic rename) and copied to `last.json` for people and reports.
  */

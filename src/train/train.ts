@@ -1,5 +1,5 @@
 /**
- * The training engine (method-spec §3, §4.9; design decisions 4, 5, 10, 11): stage 1 copy-paste pre-training,
+ * The training engine (docs/equations.md §3 and the training step §4.9): stage 1 copy-paste pre-training,
  * stage 2 self-training with the configured method variant, validation and best-model selection, atomic
  * checkpoints, bit-for-bit resume on the cpu backend, and the run folder.
  */

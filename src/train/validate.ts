@@ -34,7 +34,7 @@ function classDice(pred: Uint8Array, label: Uint8Array, cls: number): number {
 }
 
 /**
- * Validation during training (method-spec §3.6, §5.5): the student in eval mode, sliding window (3-D) or
+ * Validation during training (docs/equations.md §3.6, §5.5): the student in eval mode, sliding window (3-D) or
  * slice by slice (2-D), mean Dice over foreground classes per case, no post-processing; the selection value is
  * the mean over cases. A class absent from the prediction scores 0, as `val_2d` and `var_all_case` do.
  */
@@ -66,7 +66,7 @@ export async function validateModel(
 export type SelectionRule = 'strict' | 'reference-round4' | 'ratio95';
 
 /**
- * Whether a validation Dice becomes the new best, and the value then recorded (method-spec Q7, Q8).
+ * Whether a validation Dice becomes the new best, and the value then recorded (quirks Q7, Q8).
  * `strict`: dice > best. `reference-round4`: dice > best, best := round(dice, 4) (LA scripts). `ratio95`:
  * dice > 0.95·best, best := dice (BraTS CPAM self-training; the "best" can drift down).
  */

@@ -1,5 +1,5 @@
 /**
- * Seeded random numbers with serialisable state (design decision 5): one generator per stream (case sampling,
+ * Seeded random numbers with serialisable state: one generator per stream (case sampling,
  * augmentation, cuboid positions, dropout seeds), each saved in checkpoints so a resumed run continues the
  * same sequence. Core: xoshiro128** (fast, 2^128−1 period, 32-bit integer arithmetic only, so results are
  * identical on every platform). Seeds are expanded with splitmix32.
@@ -118,7 +118,7 @@ export class Rng {
 
   /**
    * Uniform integer in [low, high − 1], numpy's `randint(low, high)` semantics (upper bound exclusive,
-   * method-spec notation). Unbiased (rejection sampling).
+   * as docs/equations.md writes it). Unbiased (rejection sampling).
    */
   randint(low: number, high: number): number {
     requireInteger('Rng.randint', 'low', low);

@@ -5,7 +5,7 @@
  * channels-last data, with per-channel sums in doubles.
  *
  * Semantics are those of `batchNorm` in `src/nn/layers.ts` followed by `tf.relu` (PyTorch BatchNorm,
- * method-spec §1.2): train mode normalises with the batch mean and the biased batch variance and, when
+ * docs/equations.md §1.2): train mode normalises with the batch mean and the biased batch variance and, when
  * `updateStats`, sets running_mean ← (1−m)·running_mean + m·mean and running_var ← (1−m)·running_var +
  * m·var·n/(n−1), computed with the same TF.js ops as `layers.ts` so the stored values agree to float32
  * rounding; eval mode uses the running statistics. Output = max(0, x·α + β′) with α = γ/√(var+ε) and

@@ -1,6 +1,7 @@
 /**
- * The little of TF.js's `MathBackendCPU` the replacement kernels use: the stored typed array of a tensor and
- * making an output tensor from a typed array (tfjs-notes §4). Anything else makes a kernel fall back.
+ * The little of TF.js's `MathBackendCPU` the replacement kernels use: the stored typed array of a tensor and making
+ * an output tensor from a typed array (`backend.data.get(dataId).values`, `backend.makeTensorInfo`). Anything else
+ * makes a kernel fall back.
  */
 import type { tf } from '../tf.js';
 

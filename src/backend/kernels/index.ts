@@ -1,7 +1,8 @@
 /**
- * Fast kernels for TF.js's pure-JS `cpu` backend (issue 7): the stock kernels are unregistered and replaced
- * by kernels that keep a reference to the original `kernelFunc` and call it for every case they do not
- * handle (tfjs-notes §4). Only the `cpu` backend is touched; native backends are never affected.
+ * Fast kernels for TF.js's pure-JS `cpu` backend (whose stock kernels run below 1 GFLOP/s): the stock kernels are
+ * unregistered and replaced by kernels that keep a reference to the original `kernelFunc` and call it for every case
+ * they do not handle (TF.js 4.22 allows this through `tf.unregisterKernel` + `tf.registerKernel`). Only the `cpu`
+ * backend is touched; native backends are never affected.
  *
  * Switch: `SSMIS_FAST_KERNELS=0` (also `false`/`off`/`no`) makes `registerFastKernels` a no-op; otherwise
  * `initBackend` calls it when the active backend is `cpu` and the config's `backend.fastKernels` is true.

@@ -22,7 +22,7 @@ export const ACDC_META: DatasetMeta = {
   labels: { background: 0, RV: 1, MYO: 2, LV: 3 },
   labeledUnit: 'patient',
   preprocessing:
-    'method-spec §2.4: ED and ES frames (Info.cfg) renamed frame01/frame02 in frame order, per-volume min-max to [0,1], kept 3-D for slice-wise training',
+    'docs/equations.md §2.4: ED and ES frames (Info.cfg) renamed frame01/frame02 in frame order, per-volume min-max to [0,1], kept 3-D for slice-wise training',
 };
 
 /** `ED: 1` / `ES: 12` from an ACDC Info.cfg. */

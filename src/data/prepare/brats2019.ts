@@ -42,7 +42,7 @@ export const BRATS_META: DatasetMeta = {
   labels: { background: 0, whole_tumor: 1 },
   labeledUnit: 'case',
   preprocessing:
-    'method-spec §2.2: FLAIR brain-bbox crop (end-exclusive max), 99.9% cumulative-histogram upper clip, z-score over voxels > 0, label = seg > 0; T1/T1ce/T2 as channels 1-3 with the same crop and their own clip/z-score',
+    'docs/equations.md §2.2: FLAIR brain-bbox crop (end-exclusive max), 99.9% cumulative-histogram upper clip, z-score over voxels > 0, label = seg > 0; T1/T1ce/T2 as channels 1-3 with the same crop and their own clip/z-score',
 };
 
 const MODALITIES = ['flair', 't1', 't1ce', 't2'] as const;

@@ -1,6 +1,6 @@
 /**
  * `ssmis prepare <dataset> --raw DIR --out DIR`: an official download (or `ssmis synth` phantoms in the same
- * layout) → the canonical folder of dataset-format.md, with the reference preprocessing of method-spec
+ * layout) → the canonical dataset folder (README, "Datasets"), with the reference preprocessing of docs/equations.md
  * §2.1–2.4 and the official splits filtered to the cases present (for LA and Pancreas-NIH, which have no
  * official validation list, `val` holds out the last train cases as one). The caller exits non-zero when
  * `result.failed` is not empty; `result.absent` lists the split cases missing from `--raw`.

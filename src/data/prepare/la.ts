@@ -31,7 +31,7 @@ export const LA_META: DatasetMeta = {
   labels: { background: 0, left_atrium: 1 },
   labeledUnit: 'case',
   preprocessing:
-    'method-spec §2.1: NRRD → label = laendo==255, z-score over the whole volume, x/y crop to the label bbox ± randint(10,20) with the 112 padding rule, z kept (Q19); mri_norm2.h5 copied as is',
+    'docs/equations.md §2.1: NRRD → label = laendo==255, z-score over the whole volume, x/y crop to the label bbox ± randint(10,20) with the 112 padding rule, z kept (Q19); mri_norm2.h5 copied as is',
 };
 
 export interface LaOptions {

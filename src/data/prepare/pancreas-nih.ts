@@ -31,7 +31,7 @@ export const PANCREAS_META: DatasetMeta = {
   labels: { background: 0, pancreas: 1 },
   labeledUnit: 'case',
   preprocessing:
-    'method-spec §2.3 (CORA): HU clip [-125, 275], min-max to [0,1], crop to the label bbox ± margin with a minimum size (no resampling)',
+    'docs/equations.md §2.3 (CORA): HU clip [-125, 275], min-max to [0,1], crop to the label bbox ± margin with a minimum size (no resampling)',
 };
 
 async function prepareCase(

@@ -1,6 +1,6 @@
 /**
  * The shared `prepare` runner: runs one unit of work per raw case (ACDC: per patient, two volumes), writes
- * the canonical folder of dataset-format.md, and makes the run resumable, failure-tolerant and safe:
+ * the canonical dataset folder (README, "Datasets"), and makes the run resumable, failure-tolerant and safe:
  * - `out` must be new, empty, or a folder made by `ssmis prepare` (its dataset.json says so, or the `.prepare/`
  *   records of an interrupted first run are there); anything else is refused and nothing is written;
  * - `out` remembers its raw folder (real absolute path: `ssmis.rawSource` in dataset.json and `rawSource` in
@@ -389,7 +389,7 @@ function median(values: number[]): number {
 }
 
 /**
- * Builds dataset.json (dataset-format.md) from the records of the prepared cases. `rawSource`, the raw folder
+ * Builds dataset.json (README, "Datasets") from the records of the prepared cases. `rawSource`, the raw folder
  * they were prepared from, is kept as `ssmis.rawSource`; each case keeps its fingerprint. `valHoldout` (> 0 when
  * `splits.val` was held out of the train list) is kept as `ssmis.valHoldout`.
  */

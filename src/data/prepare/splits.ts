@@ -1,5 +1,5 @@
 /**
- * The official split lists shipped in `configs/splits/<dataset>/` (dataset-format.md), read by `prepare`
+ * The official split lists shipped in `configs/splits/<dataset>/` (README, "Datasets"), read by `prepare`
  * (to name and order the cases) and by `synth` (phantoms carry official ids, train first, then val, then
  * test, so the real split path is exercised).
  */

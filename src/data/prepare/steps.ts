@@ -1,5 +1,5 @@
 /**
- * Preprocessing steps of method-spec §2.1–2.4 as pure functions on row-major 3-D arrays (voxel (i, j, k) of
+ * Preprocessing steps of docs/equations.md §2.1–2.4 as pure functions on row-major 3-D arrays (voxel (i, j, k) of
  * shape [nx, ny, nz] at (i·ny + j)·nz + k). Each is small and unit-tested on hand-made volumes; the dataset
  * pipelines in this folder compose them.
  */
@@ -81,7 +81,7 @@ export function cropShape(box: CropBox): Shape3 {
 
 /**
  * Affine of a crop: voxel (0,0,0) of the crop sits where voxel `start` of the source sat, so the new
- * translation is `A·[start, 1]` and the linear part is unchanged (dataset-format.md).
+ * translation is `A·[start, 1]` and the linear part is unchanged (the folder keeps each case's geometry).
  */
 export function cropAffine(affine: Affine, start: number[]): Affine {
   const out = affine.map((row) => [...row]);
