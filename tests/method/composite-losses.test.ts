@@ -1,12 +1,14 @@
-/** cpam-loss.ts (bcpLoss, cpamLoss, E26), cpam-trcm-loss.ts (E21–E25) and pretrain-loss.ts (E27), 3-D and 2-D. */
+/**
+ * cpam-loss.ts (bcpLoss, cpamLoss, E26), cpam-trcm-loss.ts (E21–E25) and pretrain-loss.ts (E27), 3-D and 2-D.
+ * Every expected value is an independent float64 oracle on plain arrays (the primitives E17/E18/E28 of
+ * ./helpers.ts, the mixes E19/E30 and the TRCM masks E13–E16 below), written from the equations, never from
+ * src/method: a wrong mask, weight or term in a loss function cannot also be in its expected value.
+ */
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import { bcpLoss, bcpLoss2d, cpamLoss, cpamLoss2d } from '../../src/method/cpam-loss.js';
 import { cpamTrcmLoss, cpamTrcmLoss2d } from '../../src/method/cpam-trcm-loss.js';
-import { cuboidMask } from '../../src/method/cuboid.js';
-import { mixLoss, mixLoss2dTotal } from '../../src/method/losses.js';
 import { pretrainLoss, pretrainLoss2d } from '../../src/method/pretrain-loss.js';
-import { trcmMasks } from '../../src/method/trcm.js';
 import { Rng } from '../../src/util/rng.js';
 import { randomLabels, randomLogits, refCe, refDice, refDice2d, refSoftmax } from './helpers.js';
 
@@ -14,19 +16,32 @@ type Arr = ArrayLike<number>;
 const N = 2;
 const SPATIAL = [3, 4, 2];
 
+/** A cuboid mask M (E3: 0 inside the box, 1 outside), `[...S]`: the box starts at 1 and spans ⌊s/2⌋ (≥ 1). */
+function boxMask(spatial: number[]): tf.Tensor {
+  const size = spatial.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(size).fill(1);
+  for (let v = 0; v < size; v++) {
+    let rem = v;
+    let inside = true;
+    for (let a = spatial.length - 1; a >= 0; a--) {
+      const i = rem % spatial[a];
+      rem = (rem - i) / spatial[a];
+      if (i < 1 || i >= 1 + Math.max(1, Math.floor(spatial[a] / 2))) inside = false;
+    }
+    if (inside) data[v] = 0;
+  }
+  return tf.tensor(data, spatial, 'float32');
+}
+
 function setup(seed: number, k = 2, spatial = SPATIAL) {
   const rng = new Rng(seed);
   const shape = [N, ...spatial, k];
   const [oL, oU, oLL, oUU] = [0, 1, 2, 3].map(() => randomLogits(rng, shape));
   const [ya, yb, pa, pb] = [0, 1, 2, 3].map(() => randomLabels(rng, [N, ...spatial], k));
-  const c = cuboidMask(
-    spatial,
-    0.5,
-    spatial.map(() => 1),
-  );
-  const all = [oL, oU, oLL, oUU, ya, yb, pa, pb, c.mask];
+  const mask = boxMask(spatial);
+  const all = [oL, oU, oLL, oUU, ya, yb, pa, pb, mask];
   const host = Object.fromEntries(
-    Object.entries({ oL, oU, oLL, oUU, ya, yb, pa, pb, m: c.mask }).map(([n, t]) => [n, t.dataSync()]),
+    Object.entries({ oL, oU, oLL, oUU, ya, yb, pa, pb, m: mask }).map(([n, t]) => [n, t.dataSync()]),
   ) as Record<string, Arr>;
   const inputs = {
     logitsL: oL,
@@ -37,7 +52,7 @@ function setup(seed: number, k = 2, spatial = SPATIAL) {
     labelB: yb,
     pseudoA: pa,
     pseudoB: pb,
-    mask: c.mask,
+    mask,
   };
   return { inputs, all, host, k };
 }
@@ -101,64 +116,55 @@ describe('cpamTrcmLoss (E21–E25)', () => {
     }
   });
 
-  it('equals the sum of four mixLoss calls (TS) with masks L, R_b / 1−L, R_a / L, 1−L / R_a, R_b', () => {
-    const { inputs: x, all } = setup(5);
-    const r = cpamTrcmLoss(x); // default u = 0.5
-    const expected = tf.tidy(() => {
-      const t = trcmMasks(x.logitsL, x.logitsU, x.logitsLL, x.labelA, x.labelB, x.mask);
-      const inside = tf.sub(1, x.mask);
-      return num(
-        tf.addN([
-          mixLoss(x.logitsL, x.labelA, x.pseudoA, x.mask, t.reliableB, 1, 0.5),
-          mixLoss(x.logitsU, x.labelB, x.pseudoB, inside, t.reliableA, 1, 0.5),
-          mixLoss(x.logitsLL, x.labelA, x.labelB, x.mask, inside, 1, 1),
-          mixLoss(x.logitsUU, x.pseudoA, x.pseudoB, t.reliableA, t.reliableB, 0.5, 0.5),
-        ]),
-      );
-    });
-    expect(num(r.total)).toBeCloseTo(expected, 6);
-    tf.dispose([...all, ...Object.values(r)]);
+  it('uses given reliability masks (E21–E24 with R_a, R_b supplied) and returns copies of them', () => {
+    const { inputs, all, host: h, k } = setup(5);
+    // Any 0/1 maps will do: the loss must gate the pseudo-label terms with exactly these.
+    const rng = new Rng(6);
+    const nv = h.ya.length;
+    const ra = Float64Array.from({ length: nv }, () => (rng.random() < 0.5 ? 1 : 0));
+    const rb = Float64Array.from({ length: nv }, () => (rng.random() < 0.5 ? 1 : 0));
+    const shape = [N, ...SPATIAL];
+    const reliable = {
+      reliableA: tf.tensor(Float32Array.from(ra), shape, 'float32'),
+      reliableB: tf.tensor(Float32Array.from(rb), shape, 'float32'),
+    };
+    const m = perSample(h.m);
+    const mi = complement(m);
+    const l = refMix(h.oL, h.ya, h.pa, m, rb, 1, 0.5, k);
+    const u = refMix(h.oU, h.yb, h.pb, mi, ra, 1, 0.5, k);
+    const ll = refMix(h.oLL, h.ya, h.yb, m, mi, 1, 1, k);
+    const uu = refMix(h.oUU, h.pa, h.pb, ra, rb, 0.5, 0.5, k);
+    const r = cpamTrcmLoss({ ...inputs, reliable }); // default u = 0.5
+    expect(num(r.l)).toBeCloseTo(l, 5);
+    expect(num(r.u)).toBeCloseTo(u, 5);
+    expect(num(r.ll)).toBeCloseTo(ll, 5);
+    expect(num(r.uu)).toBeCloseTo(uu, 5);
+    expect(num(r.total)).toBeCloseTo(l + u + ll + uu, 5);
+    expect(Array.from(r.reliableA.dataSync())).toEqual(Array.from(ra));
+    expect(Array.from(r.reliableB.dataSync())).toEqual(Array.from(rb));
+    tf.dispose(Object.values(r));
+    expect(reliable.reliableA.isDisposed || reliable.reliableB.isDisposed).toBe(false);
+    tf.dispose([...all, reliable.reliableA, reliable.reliableB]);
   });
 
   it('2-D port: the same terms with ½(dice + ce) of E30 (4 classes, argmax TRCM)', () => {
-    const { inputs, all, host: h, k } = setup(17, 4, [4, 3]);
+    const { inputs, all, host: h, k } = setup(19, 4, [4, 3]);
     const { ra, rb } = refReliable(h, k);
+    expect(ra.some((v) => v === 1) && rb.some((v) => v === 1)).toBe(true);
     const m = perSample(h.m);
     const mi = complement(m);
-    const expected =
-      refMix(h.oL, h.ya, h.pa, m, rb, 1, 0.5, k, true) +
-      refMix(h.oU, h.yb, h.pb, mi, ra, 1, 0.5, k, true) +
-      refMix(h.oLL, h.ya, h.yb, m, mi, 1, 1, k, true) +
-      refMix(h.oUU, h.pa, h.pb, ra, rb, 0.5, 0.5, k, true);
+    const l = refMix(h.oL, h.ya, h.pa, m, rb, 1, 0.5, k, true);
+    const u = refMix(h.oU, h.yb, h.pb, mi, ra, 1, 0.5, k, true);
+    const ll = refMix(h.oLL, h.ya, h.yb, m, mi, 1, 1, k, true);
+    const uu = refMix(h.oUU, h.pa, h.pb, ra, rb, 0.5, 0.5, k, true);
     const r = cpamTrcmLoss2d(inputs);
-    expect(num(r.total)).toBeCloseTo(expected, 5);
-    const viaTs = tf.tidy(() =>
-      num(
-        tf.addN([
-          mixLoss2dTotal(inputs.logitsL, inputs.labelA, inputs.pseudoA, inputs.mask, r.reliableB, 1, 0.5),
-          mixLoss2dTotal(
-            inputs.logitsU,
-            inputs.labelB,
-            inputs.pseudoB,
-            tf.sub(1, inputs.mask),
-            r.reliableA,
-            1,
-            0.5,
-          ),
-          mixLoss2dTotal(
-            inputs.logitsLL,
-            inputs.labelA,
-            inputs.labelB,
-            inputs.mask,
-            tf.sub(1, inputs.mask),
-            1,
-            1,
-          ),
-          mixLoss2dTotal(inputs.logitsUU, inputs.pseudoA, inputs.pseudoB, r.reliableA, r.reliableB, 0.5, 0.5),
-        ]),
-      ),
-    );
-    expect(num(r.total)).toBeCloseTo(viaTs, 6);
+    expect(num(r.l)).toBeCloseTo(l, 5);
+    expect(num(r.u)).toBeCloseTo(u, 5);
+    expect(num(r.ll)).toBeCloseTo(ll, 5);
+    expect(num(r.uu)).toBeCloseTo(uu, 5);
+    expect(num(r.total)).toBeCloseTo(l + u + ll + uu, 5);
+    expect(Array.from(r.reliableA.dataSync())).toEqual(Array.from(ra));
+    expect(Array.from(r.reliableB.dataSync())).toEqual(Array.from(rb));
     tf.dispose([...all, ...Object.values(r)]);
   });
 });
