@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import * as api from '../src/index.js';
 
-/** The public API names of design.md are a contract. */
+/** The public API names are a contract: users import them from the package root. */
 const CONTRACT = [
   'readNifti',
   'writeNifti',

@@ -1,6 +1,6 @@
 /**
  * Runs before every test file: the suite runs with the fast CPU kernels, as users get them, unless
- * `SSMIS_FAST_KERNELS=0` (CI runs the suite both ways, issue 7).
+ * `SSMIS_FAST_KERNELS=0` (CI runs the suite both ways, so the stock TF.js path stays tested).
  */
 import {
   fastKernelsAllowedByEnv,

@@ -11,7 +11,7 @@ import { synthesize } from '../../src/data/synth/index.js';
 import { Rng } from '../../src/util/rng.js';
 
 /**
- * Issue 3's end-to-end check: for each dataset, phantoms in the raw download layout → `prepare` → the canonical
+ * The data layer's end-to-end check: for each dataset, phantoms in the raw download layout → `prepare` → the canonical
  * folder → a loaded, augmented, sampled batch of the configured shape. The loaders do not know the data is
  * synthetic.
  */

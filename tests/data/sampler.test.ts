@@ -15,7 +15,7 @@ function make(seed: number) {
   });
 }
 
-describe('TwoStreamBatchSampler (method-spec §2.6)', () => {
+describe('TwoStreamBatchSampler (docs/equations.md §2.6)', () => {
   it('iterations per epoch = floor(labeled / labeled batch)', () => {
     expect(make(1).iterationsPerEpoch).toBe(2);
     const la = (n: number) =>

@@ -71,7 +71,7 @@ export interface CaseSpec {
   affine: Affine;
 }
 
-/** Writes a canonical dataset folder (notes/dataset-format.md) and returns its path. */
+/** Writes a canonical dataset folder (README, "Datasets") and returns its path. */
 export async function writeDataset(
   dir: string,
   cases: readonly CaseSpec[],

@@ -122,7 +122,7 @@ function bruteSlidingWindow(
   return { mean, shape: [w, h, d, numClasses] };
 }
 
-describe('windowStarts (method-spec §5.1 step 2)', () => {
+describe('windowStarts (docs/equations.md §5.1 step 2)', () => {
   it('LA: volume 144×124×88, patch 112×112×80, strides 18/18/4', () => {
     expect(windowStarts(144, 112, 18)).toEqual([0, 18, 32]);
     expect(windowStarts(124, 112, 18)).toEqual([0, 12]);
@@ -348,7 +348,7 @@ describe('nearestZoomIndices (scipy.ndimage.zoom, order 0)', () => {
   });
 });
 
-describe('slidingWindowInference2d (method-spec §5.5)', () => {
+describe('slidingWindowInference2d (docs/equations.md §5.5)', () => {
   it('resizes each slice with nearest zoom, argmaxes, and resizes the labels back', async () => {
     const rng = new Rng(5);
     // logits [x, 0.5, −x] per pixel: class 0 if x > 0.5, class 2 if x < −0.5, else class 1.

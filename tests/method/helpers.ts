@@ -1,6 +1,6 @@
 /**
  * Test helpers for tests/method: independent float64 reference implementations of the loss formulas (plain JS
- * loops over flat arrays, written from method-spec §4.7/§4.11, not from src/method) and a tiny stand-in
+ * loops over flat arrays, written from docs/equations.md §4.7/§4.11, not from src/method) and a tiny stand-in
  * SegmentationModel (one 1×1(×1) convolution) that records its calls.
  */
 import { tf } from '../../src/backend/tf.js';

@@ -28,7 +28,7 @@ const num = (t: tf.Tensor): number => {
   return v;
 };
 
-/** method-spec §4.10: N = 1, C = 2, V = 4 (as [1, 4, 2] channels last). */
+/** docs/equations.md §4.10: N = 1, C = 2, V = 4 (as [1, 4, 2] channels last). */
 function worked() {
   const logits = tf.tensor([2, 0, 0, 1, -1, 1, 0.5, 0.5], [1, 4, 2], 'float32');
   const y1 = tf.tensor([0, 1, 1, 0], [1, 4], 'int32');
@@ -39,7 +39,7 @@ function worked() {
   return { logits, y1, m1, y2, m2, y, all: [logits, y1, m1, y2, m2, y] };
 }
 
-describe('method-spec §4.10 worked values', () => {
+describe('docs/equations.md §4.10 worked values', () => {
   it('reproduces D, CE and mix_loss_sep to 1e-6', () => {
     const w = worked();
     expect(num(maskedDiceLoss(w.logits, w.y1, w.m1))).toBeCloseTo(0.195165170132, 6);

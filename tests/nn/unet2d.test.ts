@@ -15,7 +15,7 @@ function sizeOf(shape: number[]): number {
 }
 
 describe('UNet2d structure', () => {
-  it('has 1,813,764 trainable parameters for 1 → 4, with the per-block figures of method-spec §1.4', () => {
+  it('has 1,813,764 trainable parameters for 1 → 4, with the per-block figures of docs/equations.md §1.4', () => {
     expect(unet2dParameterCount()).toBe(1_813_764);
     const specs = unet2dParameterSpecs();
     const block = (prefix: string) =>

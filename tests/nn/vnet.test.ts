@@ -33,7 +33,7 @@ describe('VNet structure', () => {
     // Conv/deconv only: the commonly quoted 9,443,266.
     const convOnly = specs.filter((s) => s.role === 'weight' || s.role === 'bias');
     expect(convOnly.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0)).toBe(9_443_266);
-    // Per-block figures of method-spec §1.2.
+    // Per-block figures of docs/equations.md §1.2.
     const block = (prefix: string) =>
       specs
         .filter((s) => s.key.startsWith(`${prefix}.`) && !s.role.startsWith('running'))

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { learningRate } from '../../src/train/schedule.js';
 
-describe('learningRate (method-spec §3.3)', () => {
+describe('learningRate (docs/equations.md §3.3)', () => {
   it('poly: step 1 uses the base rate, then base·(1 − (i−1)/I)^0.9', () => {
     const poly = { type: 'poly', power: 0.9 } as const;
     expect(learningRate(poly, 0.01, 1, 15000)).toBe(0.01);
