@@ -69,8 +69,8 @@ const DEFAULT_PLAN = {
     batch: 4,
     lr: 0.01,
     pretrainIterations: 300,
-    selftrainIterations: 400,
-    validationInterval: 50,
+    selftrainIterations: 1000,
+    validationInterval: 100,
     teacherMode: 'train',
     backend: 'auto',
   },
@@ -510,7 +510,11 @@ function runConfig(lib, plan, { dataset, runsDir, run, probe = false }) {
           ...(probe ? { initFrom: 'last' } : {}),
         },
       },
-      validation: probe ? { split: 'none' } : { split: 'val', interval: s.validationInterval, strides },
+      // Validation windows tile the volume without overlap (half the windows of the test's stride), which is
+      // enough to rank checkpoints; the final test evaluation uses the overlapping stride.
+      validation: probe
+        ? { split: 'none' }
+        : { split: 'val', interval: s.validationInterval, strides: s.patch },
       checkpointInterval: Math.max(1, Math.min(50, s.validationInterval)),
       // Every iteration: the diagnostics (pseudo-label foreground, TRCM reliable fraction) are summarised per run.
       logInterval: 1,
@@ -783,7 +787,10 @@ function spawnChild(o, plan, id) {
   };
   prefix(child.stdout, process.stdout);
   prefix(child.stderr, process.stderr);
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 130 : 1))));
+  const done = new Promise((resolve) =>
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 130 : 1))),
+  );
+  return { child, done };
 }
 
 /**
@@ -975,10 +982,16 @@ async function parentMain(o) {
   const running = new Map();
   const failed = [];
   let stopping = false;
-  process.on('SIGINT', () => {
-    if (!stopping) console.log('\nexperiment: stopping the running runs after their current iteration');
+  // A signal to this process (not only Ctrl-C at a terminal, which reaches the children too) stops every run
+  // after its current iteration, with its `last` checkpoint written.
+  const stop = (signal) => {
+    if (!stopping)
+      console.log(`\nexperiment: ${signal}: stopping the running runs after their current iteration`);
     stopping = true;
-  });
+    for (const { child } of running.values()) child.kill('SIGINT');
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   const queue = [...pending];
   const isReady = async (r) => {
     if (r.kind !== 'stage2') return true;
@@ -998,16 +1011,14 @@ async function parentMain(o) {
       if (next < 0) break;
       const [r] = queue.splice(next, 1);
       console.log(`start ${r.id} (about ${formatDuration(perRun[r.id])})`);
-      running.set(
-        r.id,
-        spawnChild(o, plan, r.id).then((code) => ({ id: r.id, code })),
-      );
+      const c = spawnChild(o, plan, r.id);
+      running.set(r.id, { child: c.child, done: c.done.then((code) => ({ id: r.id, code })) });
     }
     if (running.size === 0) {
       if (!stopping && queue.length > 0) failed.push(...queue.map((q) => `${q.id} (its stage-1 run failed)`));
       break;
     }
-    const { id, code } = await Promise.race(running.values());
+    const { id, code } = await Promise.race([...running.values()].map((x) => x.done));
     running.delete(id);
     if (code === 130) stopping = true;
     else if (code !== 0) {

@@ -257,7 +257,7 @@ export function renderExperimentReport(input) {
     `- Budget: per seed, stage 1 (copy-paste pre-training on labeled pairs, ${s.pretrainIterations} iterations) runs once and every semi-supervised row and "supervised" continue that same model for ${s.selftrainIterations} stage-2 iterations, so they differ only in stage 2. "Fully supervised" trains both stages itself with every training case labeled. EMA decay 0.99: at the end of stage 2 the teacher holds 0.99^${s.selftrainIterations} = ${(share * 100).toFixed(1)} % of the stage-1 weights. Mean teacher's consistency ramp-up: ${Math.max(1, Math.round(0.4 * s.selftrainIterations))} iterations (40 % of stage 2, the reference's 6000/15000).`,
   );
   L.push(
-    `- Model selection: validation split, every ${s.validationInterval} iterations in both stages (mean Dice, no post-processing; stage 2 starts from stage 1's best); the test split is used once, for the final evaluation. Sliding window: patch ${s.patch.join('×')}, stride ${s.patch.map((p) => Math.max(1, Math.floor(p / 2))).join('×')}.`,
+    `- Model selection: validation split, every ${s.validationInterval} iterations in both stages (mean Dice, no post-processing, windows without overlap; stage 2 starts from stage 1's best); the test split is used once, for the final evaluation. Sliding window of the test evaluation: patch ${s.patch.join('×')}, stride ${s.patch.map((p) => Math.max(1, Math.floor(p / 2))).join('×')}.`,
   );
   L.push(
     `- Seeds: ${plan.seeds.join(', ')} (\`train.seed\`: weight init, sampling, augmentation, cuboids, dropout).`,

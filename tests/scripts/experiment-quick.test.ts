@@ -3,7 +3,7 @@
  * jobs): records, report, resume after a lost record, a fresh work folder (the stage-1 model trained again
  * and checked against its recorded hash), and a plan that disagrees with the record. Runs against dist/.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -75,6 +75,27 @@ describe('experiment --quick', () => {
     expect(fresh.out).toContain('start supervised-s1');
     expect(fresh.out).not.toContain('start stage1-s2');
     expect(fresh.out).not.toContain('warning');
+
+    // SIGTERM to the experiment (not a terminal's Ctrl-C) stops its runs too; the next invocation finishes.
+    rmSync(recordOf('fully-supervised-s2'));
+    rmSync(path.join(work, 'runs', 'fully-supervised-s2'), { recursive: true, force: true });
+    const child = spawn(process.execPath, [script, ...base], { env });
+    let output = '';
+    const code = await new Promise<number | null>((resolve) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('[fully-supervised-s2] pretrain')) child.kill('SIGTERM');
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.on('close', resolve);
+    });
+    expect(code, output).toBe(130);
+    expect(output).toContain('SIGTERM: stopping the running runs');
+    expect(existsSync(recordOf('fully-supervised-s2'))).toBe(false);
+    const resumed = await experiment(base);
+    expect(resumed.code, resumed.out).toBe(0);
+    expect(existsSync(recordOf('fully-supervised-s2'))).toBe(true);
   }, 600_000);
 
   it('rebuilds the report alone, and refuses a command that disagrees with the recorded plan', async () => {
