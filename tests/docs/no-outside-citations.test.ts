@@ -23,20 +23,6 @@ const OUTSIDE = [
   /\bissue\s+#?\d+/i,
 ];
 
-/**
- * README.md lines that still cite an outside document, compared by exact text (line numbers move as the README
- * is edited). Remove each entry once the README line is rewritten; the config-reference rows disappear by
- * themselves when `node scripts/update-readme.mjs` regenerates the table from the schema.
- */
-const README_EXCEPTIONS: readonly string[] = [
-  '| `configs/acdc-5pct.yaml`, `-10pct`, `-20pct` | BCP `ACDC_BCP_train.py` + the method ported to 2-D (method-spec §4.11) | cpam-trcm | 3 / 7 / 14 of 70 patients |',
-  'Each file says in its comments which reference quirks (method-spec §6) it keeps. Shared values live in',
-  "| `model.name` | 'vnet' \\| 'unet2d' | 'vnet' | Network: `vnet` (3-D, method-spec §1.2) or `unet2d` (2-D, §1.4). |",
-  "| `train.stages.pretrain.schedule.name` | 'constant' \\| 'poly' \\| 'step' | 'constant' | Learning-rate schedule over the stage (method-spec §3.3): `constant`, `poly` (lr·(1 − (i−1)/I)^power from iteration 2), `step` (lr·gamma^⌊(i−1)/every⌋). |",
-  "| `train.stages.selftrain.schedule.name` | 'constant' \\| 'poly' \\| 'step' | 'poly' | Learning-rate schedule over the stage (method-spec §3.3): `constant`, `poly` (lr·(1 − (i−1)/I)^power from iteration 2), `step` (lr·gamma^⌊(i−1)/every⌋). |",
-  'with the reference preprocessing (method-spec §2) and the official splits of the semi-supervised literature',
-];
-
 /** Every file under `dir` (relative to the repository root), recursively. */
 function filesUnder(dir: string): string[] {
   const abs = path.join(ROOT, dir);
@@ -55,12 +41,12 @@ function textOf(rel: string): string | null {
 }
 
 /** `file:line: text` for every line of `rel` matching an outside citation, minus the allowed lines. */
-function outsideCitations(rel: string, allowed: ReadonlySet<string> = new Set()): string[] {
+function outsideCitations(rel: string): string[] {
   const text = textOf(rel);
   if (text === null) return [];
   const hits: string[] = [];
   text.split('\n').forEach((line, i) => {
-    if (OUTSIDE.some((re) => re.test(line)) && !allowed.has(line)) {
+    if (OUTSIDE.some((re) => re.test(line))) {
       hits.push(`${rel}:${i + 1}: ${line.trim()}`);
     }
   });
@@ -109,7 +95,7 @@ describe('no citations of documents outside the repository', () => {
   });
 
   it('finds none in README.md except the listed lines still to be rewritten', () => {
-    expect(outsideCitations('README.md', new Set(README_EXCEPTIONS))).toEqual([]);
+    expect(outsideCitations('README.md')).toEqual([]);
   });
 
   it('the pattern catches what it must and spares ordinary text', () => {
