@@ -6,9 +6,11 @@
  * `SsmisConfig` has every value set.
  */
 import { z } from 'zod';
+import type { LabeledAmount } from '../data/labeled.js';
 import { fullResolutionChannels, inputSizeMultiple } from '../nn/downsampling.js';
-import { requireInteger, requireObject } from '../util/args.js';
-import { InputError } from '../util/errors.js';
+
+/** The labeled-count rule lives with the data (the dataset counts ACDC patients with it); the config layer shares it. */
+export { type LabeledAmount, labeledCaseCount } from '../data/labeled.js';
 
 /** Extra metadata read by the reference table and the error renderer. */
 export interface KeyMeta {
@@ -559,8 +561,6 @@ export const rawConfigSchema = z
 
 type RawConfig = z.output<typeof rawConfigSchema>;
 
-export type LabeledAmount = { count: number } | { percent: number };
-
 // ---------------------------------------------------------------------------------------------------------------
 
 export function modelDims(name: 'vnet' | 'unet2d'): 2 | 3 {
@@ -1006,23 +1006,3 @@ export function configWarnings(config: SsmisConfig): ConfigWarning[] {
 }
 /** What a config file or object may contain (most keys optional). */
 export type SsmisConfigInput = z.input<typeof configSchema>;
-
-/**
- * Number of labeled cases for a train split of `trainCases` cases: `count`, or floor(percent·N/100) with at least
- * one case (floor reproduces every reference setting: LA 5 %/10 % → 4/8 of 80, ACDC 5 % → 3 of 70 patients).
- * Throws an InputError naming the key when the split is too small; the data layer adds the dataset name.
- */
-export function labeledCaseCount(labeled: LabeledAmount, trainCases: number): number {
-  requireObject('labeledCaseCount', 'labeled', labeled, 'a labeled amount ({ count } or { percent })');
-  requireInteger('labeledCaseCount', 'trainCases', trainCases, { min: 0 });
-  if ('count' in labeled) {
-    if (labeled.count > trainCases) {
-      throw new InputError(
-        `data.labeled.count: expected at most ${trainCases} (the size of the train split), got ${labeled.count}`,
-      );
-    }
-    return labeled.count;
-  }
-  // The epsilon keeps products such as 7 % of 100 = 7.000000000000001 or 6.999999999999999 on the right side.
-  return Math.max(1, Math.min(trainCases, Math.floor((labeled.percent * trainCases) / 100 + 1e-9)));
-}

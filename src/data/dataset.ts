@@ -14,6 +14,7 @@ import { readInputText } from '../io/read-file.js';
 import type { Affine, Volume } from '../io/volume.js';
 import { requireOptions, requireString } from '../util/args.js';
 import { errorMessage, InputError } from '../util/errors.js';
+import { type LabeledAmount, labeledCaseCount } from './labeled.js';
 
 /** dataset.json lists case ids and a few numbers per case; a larger file is not one. */
 export const MAX_DATASET_JSON_BYTES = 64 * 1024 * 1024;
@@ -96,8 +97,8 @@ export interface LoadedCase {
   imageVolume: Volume;
 }
 
-/** How many labeled units: a count, or a percentage of the train units (floored, see `labeledUnitCount`). */
-export type LabeledSpec = number | { count: number } | { percent: number };
+/** How many labeled units: a count, or a {@link LabeledAmount} (the rule is {@link labeledCaseCount}). */
+export type LabeledSpec = number | LabeledAmount;
 
 export interface CacheStats {
   capacity: number;
@@ -250,38 +251,6 @@ export function parseDatasetJson(raw: unknown, file: string): DatasetInfo {
   };
 }
 
-/**
- * Number of labeled units for a spec. Percentages are floored, which reproduces every table of the literature:
- * LA 5 %/10 % of 80 → 4/8, BraTS 10 %/20 % of 250 → 25/50, ACDC 5 %/10 % of 70 patients → 3/7,
- * Pancreas 10 %/20 % of 62 → 6/12 (rounding would give 4 ACDC patients at 5 %). A tiny epsilon absorbs float
- * error (7 % of 100 = 7.000000000000001 and 0.1·30 = 2.9999999999999996 both mean the integer).
- */
-export function labeledUnitCount(spec: LabeledSpec, totalUnits: number, unitName = 'case'): number {
-  let count: number;
-  if (typeof spec === 'number' || 'count' in spec) {
-    count = typeof spec === 'number' ? spec : spec.count;
-    if (!Number.isInteger(count))
-      throw new InputError(`labeled ${unitName} count must be an integer, got ${count}`);
-  } else {
-    const { percent } = spec;
-    if (!Number.isFinite(percent) || percent <= 0 || percent > 100) {
-      throw new InputError(`labeled percent must be in (0, 100], got ${percent}`);
-    }
-    count = Math.floor((percent * totalUnits) / 100 + 1e-9);
-    if (count < 1) {
-      throw new InputError(
-        `labeled percent ${percent} % of ${totalUnits} train ${unitName}s rounds down to 0; use a larger percent or a count`,
-      );
-    }
-  }
-  if (count < 1 || count > totalUnits) {
-    throw new InputError(
-      `labeled ${unitName} count ${count} is outside 1..${totalUnits} (train ${unitName}s)`,
-    );
-  }
-  return count;
-}
-
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
@@ -347,7 +316,7 @@ class CanonicalDataset implements Dataset {
   labeledIds(spec: LabeledSpec): string[] {
     const units = this.trainUnits();
     const unitName = this.info.patientOf === null ? 'case' : 'patient';
-    const n = labeledUnitCount(spec, units.length, unitName);
+    const n = labeledCaseCount(typeof spec === 'number' ? { count: spec } : spec, units.length, unitName);
     const patientOf = this.info.patientOf;
     if (patientOf === null) return units.slice(0, n);
     const chosen = new Set(units.slice(0, n));

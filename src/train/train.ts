@@ -202,15 +202,12 @@ async function planData(config: SsmisConfig): Promise<DataPlan> {
   let labeledIds: string[];
   let unlabeledIds: string[];
   if (config.data.splits.train === undefined) {
-    const units = dataset.trainUnits().length;
-    let count: number;
     try {
-      count = labeledCaseCount(config.data.labeled, units);
+      labeledIds = dataset.labeledIds(config.data.labeled);
     } catch (error) {
       throw new InputError(`${errorMessage(error)} (dataset ${config.data.dataset})`);
     }
-    labeledIds = dataset.labeledIds({ count });
-    unlabeledIds = dataset.unlabeledIds({ count });
+    unlabeledIds = dataset.unlabeledIds(config.data.labeled);
   } else {
     const train = await configSplitIds(config, dataset, 'train');
     const count = labeledCaseCount(config.data.labeled, train.length);

@@ -9,7 +9,6 @@ import {
   configWarnings,
   cuboidSize,
   describeConfigSchema,
-  labeledCaseCount,
   MAX_PATCH_EDGE,
   MAX_TYPED_ARRAY_LENGTH,
   parseConfig,
@@ -602,26 +601,7 @@ describe('cross-field checks', () => {
   });
 });
 
-describe('labeledCaseCount', () => {
-  it('reproduces every reference setting with floor', () => {
-    expect(labeledCaseCount({ percent: 5 }, 80)).toBe(4);
-    expect(labeledCaseCount({ percent: 10 }, 80)).toBe(8);
-    expect(labeledCaseCount({ percent: 10 }, 250)).toBe(25);
-    expect(labeledCaseCount({ percent: 20 }, 250)).toBe(50);
-    expect(labeledCaseCount({ percent: 5 }, 70)).toBe(3);
-    expect(labeledCaseCount({ percent: 10 }, 70)).toBe(7);
-    expect(labeledCaseCount({ percent: 20 }, 70)).toBe(14);
-    expect(labeledCaseCount({ percent: 10 }, 62)).toBe(6);
-    expect(labeledCaseCount({ percent: 20 }, 62)).toBe(12);
-    expect(labeledCaseCount({ percent: 7 }, 100)).toBe(7);
-    expect(labeledCaseCount({ percent: 0.1 }, 10)).toBe(1);
-    expect(labeledCaseCount({ percent: 100 }, 10)).toBe(10);
-    expect(labeledCaseCount({ count: 4 }, 80)).toBe(4);
-    expect(() => labeledCaseCount({ count: 81 }, 80)).toThrow(
-      'data.labeled.count: expected at most 80 (the size of the train split), got 81',
-    );
-  });
-
+describe('cuboidSize', () => {
   it('computes the cuboid sizes of E1', () => {
     expect(cuboidSize([112, 112, 80], 2 / 3)).toEqual([74, 74, 53]);
     expect(cuboidSize([96, 96, 96], 2 / 3)).toEqual([64, 64, 64]);

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { labeledUnitCount, openDataset, validateDataset } from '../../src/data/dataset.js';
+import { openDataset, validateDataset } from '../../src/data/dataset.js';
 import { volumeFromArray, writeNifti } from '../../src/io/nifti.js';
 import type { Affine } from '../../src/io/volume.js';
 
@@ -138,27 +138,17 @@ describe('openDataset / loadCase', () => {
     expect(none.cacheStats()).toMatchObject({ size: 0, hits: 0, misses: 2 });
   });
 
-  it('labeled = first N of train, by count or floored percent; unlabeled = the rest', async () => {
+  it('labeled = first N of train, by count or floored percent (at least one); unlabeled = the rest', async () => {
     const ds = await openDataset(await build());
     expect(ds.labeledIds(2)).toEqual(['c0', 'c1']);
     expect(ds.unlabeledIds(2)).toEqual(['c2']);
     expect(ds.labeledIds({ count: 1 })).toEqual(['c0']);
     expect(ds.labeledIds({ percent: 70 })).toEqual(['c0', 'c1']); // 2.1 → 2
-    expect(() => ds.labeledIds(4)).toThrow(/labeled case count 4 is outside 1\.\.3/);
-    expect(() => ds.labeledIds({ percent: 10 })).toThrow(/10 % of 3 train cases rounds down to 0/);
-  });
-
-  it('percent → count reproduces the literature (floor)', () => {
-    expect(labeledUnitCount({ percent: 5 }, 80)).toBe(4);
-    expect(labeledUnitCount({ percent: 10 }, 80)).toBe(8);
-    expect(labeledUnitCount({ percent: 10 }, 250)).toBe(25);
-    expect(labeledUnitCount({ percent: 20 }, 250)).toBe(50);
-    expect(labeledUnitCount({ percent: 5 }, 70)).toBe(3);
-    expect(labeledUnitCount({ percent: 10 }, 70)).toBe(7);
-    expect(labeledUnitCount({ percent: 20 }, 70)).toBe(14);
-    expect(labeledUnitCount({ percent: 10 }, 62)).toBe(6);
-    expect(labeledUnitCount({ percent: 20 }, 62)).toBe(12);
-    expect(labeledUnitCount({ percent: 7 }, 100)).toBe(7);
+    expect(() => ds.labeledIds(4)).toThrow(
+      'data.labeled.count: expected at most 3 (the size of the train split), got 4',
+    );
+    // 10 % of 3 floors to 0: one case, as the config's rule always gave (the dataset used to refuse it).
+    expect(ds.labeledIds({ percent: 10 })).toEqual(['c0']);
   });
 
   it('ACDC: labeledUnit patient labels all volumes of the first N patients', async () => {
@@ -182,7 +172,9 @@ describe('openDataset / loadCase', () => {
     expect(ds.labeledIds(2)).toEqual(['p1_f1', 'p1_f2', 'p2_f1', 'p2_f2']);
     expect(ds.labeledIds({ percent: 50 })).toEqual(['p1_f1', 'p1_f2']); // 1.5 patients → 1
     expect(ds.unlabeledIds(1)).toEqual(['p2_f1', 'p2_f2', 'p3_f1', 'p3_f2']);
-    expect(() => ds.labeledIds(4)).toThrow(/labeled patient count 4 is outside 1\.\.3/);
+    expect(() => ds.labeledIds(4)).toThrow(
+      'data.labeled.count: expected at most 3 (the number of patients in the train split), got 4',
+    );
   });
 });
 
