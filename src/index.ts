@@ -111,7 +111,7 @@ export {
   type VolumeInferenceOptions,
   type VolumeInput,
   windowStarts,
-} from './eval/sliding-window.js';
+} from './infer/sliding-window.js';
 export { readH5Datasets, writeH5Datasets } from './io/hdf5.js';
 export {
   type NiftiHeaderInfo,

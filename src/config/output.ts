@@ -5,7 +5,7 @@
  */
 import { Document, isScalar, visit } from 'yaml';
 import { requireOptions } from '../util/args.js';
-import { requireConfig } from './index.js';
+import { requireConfig } from './load.js';
 import { isPlainObject, type Plain } from './merge.js';
 import { rawConfigSchema, type SsmisConfig } from './schema.js';
 import { childSchema, defOf, objectNode, type Schema } from './walk.js';

@@ -20,6 +20,7 @@ import { requireConfig } from '../config/index.js';
 import { checkUniqueIds } from '../data/case-list.js';
 import type { Dataset } from '../data/dataset.js';
 import { configSplitIds, openConfigDataset } from '../data/from-config.js';
+import { type InferenceModel, inferVolume } from '../infer/sliding-window.js';
 import { readNifti, volumeFromArray, writeNifti } from '../io/nifti.js';
 import type { Affine, Volume } from '../io/volume.js';
 import { type Connectivity, largestConnectedComponent } from '../method/connected-components.js';
@@ -56,7 +57,6 @@ import {
   writeCaseOverlays,
   writeReportFiles,
 } from './report.js';
-import { type InferenceModel, inferVolume } from './sliding-window.js';
 
 /** Affine entries of prediction and label may differ by this much (float32 header round-off), in mm. */
 export const GEOMETRY_TOLERANCE_MM = 1e-3;

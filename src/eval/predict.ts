@@ -44,6 +44,7 @@ import {
   minMaxNormalize,
   zscore,
 } from '../data/prepare/index.js';
+import { inferVolume, type SlidingWindowResult } from '../infer/sliding-window.js';
 import { readNifti, readNiftiHeader, volumeFromArray, writeNifti } from '../io/nifti.js';
 import type { Affine, Volume, VoxelArray } from '../io/volume.js';
 import type { Connectivity } from '../method/connected-components.js';
@@ -60,7 +61,6 @@ import {
 } from './evaluate.js';
 import { checkOutputFolder, datasetDataFolders, realPathOf, statInput } from './output-guard.js';
 import { safeFileStem } from './report.js';
-import { inferVolume, type SlidingWindowResult } from './sliding-window.js';
 
 export type Preset = DatasetJson['preset'];
 

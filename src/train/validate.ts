@@ -1,5 +1,5 @@
 import type { Dataset } from '../data/dataset.js';
-import { inferVolume } from '../eval/sliding-window.js';
+import { inferVolume } from '../infer/sliding-window.js';
 import type { SegmentationModel } from '../nn/types.js';
 
 export interface ValidationOptions {

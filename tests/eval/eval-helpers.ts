@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { tf } from '../../src/backend/tf.js';
 import { configToYaml, parseConfig, type SsmisConfig } from '../../src/config/index.js';
-import type { InferenceModel } from '../../src/eval/sliding-window.js';
+import type { InferenceModel } from '../../src/infer/sliding-window.js';
 import { volumeFromArray, writeNifti } from '../../src/io/nifti.js';
 import type { Affine } from '../../src/io/volume.js';
 import { saveWeights } from '../../src/nn/checkpoint.js';

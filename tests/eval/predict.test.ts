@@ -12,7 +12,7 @@ import {
   zscore,
 } from '../../src/data/prepare/index.js';
 import { normalizeForPreset, padIntoGrid, predict, uncropAffine } from '../../src/eval/predict.js';
-import { slidingWindowInference } from '../../src/eval/sliding-window.js';
+import { slidingWindowInference } from '../../src/infer/sliding-window.js';
 import { readNifti, volumeFromArray, writeNifti } from '../../src/io/nifti.js';
 import type { Affine, Volume } from '../../src/io/volume.js';
 import { saveWeights } from '../../src/nn/checkpoint.js';

@@ -7,7 +7,7 @@ import {
   slidingWindowInference2d,
   type VolumeInput,
   windowStarts,
-} from '../../src/eval/sliding-window.js';
+} from '../../src/infer/sliding-window.js';
 import type { ApplyOptions } from '../../src/nn/types.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
