@@ -29,7 +29,8 @@
  *   --jobs N                   runs trained at once, each in its own process (default: logical CPUs, at most 2)
  *   --estimate                 print the estimated compute time of what is left and stop
  *   --report                   only rebuild the report from the record folder (no training)
- *   --quick                    smoke configuration (tiny data and network, 2 seeds, a few iterations)
+ *   --quick                    smoke configuration (tiny data and network, 2 seeds, a few iterations;
+ *                              its record goes to runs/experiments/quick/record, not docs/)
  *   --record DIR | --work DIR  override the record folder / work folder
  *   --results FILE             where the report goes (default: plan's, docs/experiments/NAME/results.md)
  *  plan options (only when the plan is created; afterwards they must match plan.json):
@@ -220,7 +221,13 @@ function parseOptions(argv) {
     seeds: values.seeds === undefined ? null : parseSeeds(values.seeds),
     methods,
     jobs: values.jobs === undefined ? Math.min(2, cpus) : positiveInt(values.jobs, 'jobs'),
-    record: path.resolve(values.record ?? path.join(REPO, 'docs', 'experiments', name)),
+    // A smoke run's record is not worth committing: it stays beside its work folder.
+    record: path.resolve(
+      values.record ??
+        (values.quick
+          ? path.join(REPO, 'runs', 'experiments', name, 'record')
+          : path.join(REPO, 'docs', 'experiments', name)),
+    ),
     work: path.resolve(values.work ?? path.join(REPO, 'runs', 'experiments', name)),
     results: values.results === undefined ? null : path.resolve(values.results),
     estimate: values.estimate,
