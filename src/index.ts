@@ -140,6 +140,7 @@ export {
   assignWeights,
   fromPyTorchLayout,
   loadWeights,
+  type OptimizerState,
   saveWeights,
   toPyTorchLayout,
   weightsToSafetensors,
@@ -160,7 +161,6 @@ export {
   createOptimizer,
   type Optimizer,
   type OptimizerConfig,
-  type OptimizerState,
   SgdOptimizer,
 } from './train/optimizer.js';
 export { learningRate, type ScheduleSpec } from './train/schedule.js';

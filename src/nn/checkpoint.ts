@@ -18,7 +18,6 @@ import {
   type SafetensorsTensor,
   writeSafetensors,
 } from '../io/safetensors.js';
-import type { Optimizer, OptimizerState } from '../train/optimizer.js';
 import { requireNumberArray, requireObject, requireString } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import type { SegmentationModel } from './types.js';
@@ -26,11 +25,28 @@ import type { SegmentationModel } from './types.js';
 /** A model, or any map of state-dict key → variable. */
 export type WeightSource = SegmentationModel | Map<string, tf.Variable>;
 
+/**
+ * Serialisable optimizer state: `optimizer.<key>.<slot>` tensors (float32 slots, int32 Adam step counts), the
+ * form a checkpoint stores (defined with the file format, so the optimizers of the train layer import it
+ * downwards).
+ */
+export interface OptimizerState {
+  type: 'sgd' | 'adam';
+  tensors: Record<string, SafetensorsTensor>;
+}
+
+/** What a checkpoint needs of an optimizer (train/optimizer.ts's `Optimizer` is one). */
+export interface CheckpointOptimizer {
+  getState(): OptimizerState;
+  /** Replaces the state; with `vars`, each slot's key and shape are checked against the parameters. */
+  setState(state: OptimizerState, vars?: Map<string, tf.Variable>): void;
+}
+
 export interface SaveWeightsOptions {
   /** Name prefix → model, e.g. `{ student, teacher }`. */
   models: Record<string, WeightSource>;
   /** Optimizer (or its state) whose slots are stored as `optimizer.<key>.<slot>`. */
-  optimizer?: Optimizer | OptimizerState;
+  optimizer?: CheckpointOptimizer | OptimizerState;
   /** Additional tensors under their own names (must not collide with the prefixes above). */
   extra?: Record<string, SafetensorsTensor>;
   metadata?: Record<string, string>;
@@ -40,7 +56,7 @@ export interface LoadWeightsOptions {
   /** Name prefix → model to fill; every key must be present in the file with the same shape. */
   models: Record<string, WeightSource>;
   /** When given, the file's `optimizer.*` tensors are loaded into it (checked against `optimizerVars`). */
-  optimizer?: Optimizer;
+  optimizer?: CheckpointOptimizer;
   optimizerVars?: Map<string, tf.Variable>;
 }
 

@@ -14,6 +14,7 @@
 import { hostFloat32 } from '../backend/host.js';
 import { tf } from '../backend/tf.js';
 import type { SafetensorsTensor } from '../io/safetensors.js';
+import type { CheckpointOptimizer, OptimizerState } from '../nn/checkpoint.js';
 import { objectArgument, requireFunction, requireMap, requireObject } from '../util/args.js';
 import { InputError, SsmisError } from '../util/errors.js';
 
@@ -39,13 +40,7 @@ export interface AdamConfig {
 
 export type OptimizerConfig = SgdConfig | AdamConfig;
 
-/** Serialisable optimizer state: `optimizer.<key>.<slot>` tensors (float32 slots, int32 Adam step counts). */
-export interface OptimizerState {
-  type: 'sgd' | 'adam';
-  tensors: Record<string, SafetensorsTensor>;
-}
-
-export interface Optimizer {
+export interface Optimizer extends CheckpointOptimizer {
   readonly type: 'sgd' | 'adam';
   /** Learning rate of the next step (schedules set it before each step). */
   learningRate: number;

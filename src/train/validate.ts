@@ -1,5 +1,5 @@
 import type { Dataset } from '../data/dataset.js';
-import { inferVolume } from '../infer/sliding-window.js';
+import { inferCase } from '../infer/infer-case.js';
 import type { SegmentationModel } from '../nn/types.js';
 
 export interface ValidationOptions {
@@ -47,12 +47,12 @@ export async function validateModel(
   const perCase: { id: string; dice: number }[] = [];
   for (const [index, id] of ids.entries()) {
     const c = await dataset.loadCase(id);
-    const volume = { data: c.image, shape: [...c.shape, c.channels] as [number, number, number, number] };
-    const result = await inferVolume(model, volume, {
+    const result = await inferCase(model, c, {
       patch: options.patch,
       strides: options.strides,
       sliceSize: options.sliceSize,
       batchWindows: options.batchWindows,
+      largestComponent: false,
     });
     let sum = 0;
     for (let cls = 1; cls < model.numClasses; cls++) sum += classDice(result.labels, c.label, cls);

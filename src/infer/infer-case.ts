@@ -1,0 +1,74 @@
+/**
+ * One case through a trained model: the whole-volume inference of the model's dimensionality (sliding-window.ts),
+ * then the post-processing (post-process.ts). Evaluation, prediction and validation during training all run a
+ * case through {@link inferCase}; they differ only in how the case is loaded and in the settings.
+ */
+import type { SsmisConfig } from '../config/index.js';
+import type { LoadedCase } from '../data/dataset.js';
+import type { Connectivity } from '../method/connected-components.js';
+import { keepLargestComponents } from './post-process.js';
+import { type InferenceModel, inferVolume, type SlidingWindowResult } from './sliding-window.js';
+
+/** How a case is inferred and post-processed. */
+export interface InferenceSettings {
+  /** 3-D models: window patch and strides. */
+  patch: readonly number[];
+  strides: readonly number[];
+  /** 2-D models: the in-plane size each slice is resized to (default `patch`). */
+  sliceSize?: readonly number[];
+  /** Windows (3-D) or slices (2-D) per forward pass. Results do not depend on it. */
+  batchWindows?: number;
+  /** Keep the largest connected component of each foreground class with this connectivity, or `false`. */
+  largestComponent: Connectivity | false;
+}
+
+/** A loaded case's image: `[X, Y, Z, C]` float32 with the channels interleaved last. */
+export type InferenceCase = Pick<LoadedCase, 'image' | 'shape' | 'channels'>;
+
+/**
+ * The settings of a config's `eval` section (patch, strides, batchWindows, largestComponent/connectivity) and,
+ * for 2-D models, `data.sliceResize`: what `eval` and `predict` infer with.
+ */
+export function evalInferenceSettings(config: SsmisConfig): InferenceSettings {
+  const ev = config.eval;
+  return {
+    patch: ev.patch,
+    strides: ev.strides,
+    sliceSize: config.data.sliceResize,
+    batchWindows: ev.batchWindows,
+    largestComponent: ev.largestComponent ? (ev.connectivity as Connectivity) : false,
+  };
+}
+
+/** The foreground classes 1..K−1 of a model: what is post-processed and scored. */
+export function foregroundClasses(model: Pick<InferenceModel, 'numClasses'>): number[] {
+  return Array.from({ length: model.numClasses - 1 }, (_, i) => i + 1);
+}
+
+/**
+ * Runs `model` (eval mode) on a loaded case and post-processes its labels per `settings`. Returns the averaged
+ * probabilities as inferred and the label map `[X, Y, Z]` after post-processing.
+ */
+export async function inferCase(
+  model: InferenceModel,
+  c: InferenceCase,
+  settings: InferenceSettings,
+  onProgress?: (done: number, total: number) => void,
+): Promise<SlidingWindowResult> {
+  const volume = { data: c.image, shape: [...c.shape, c.channels] as [number, number, number, number] };
+  const result = await inferVolume(model, volume, {
+    patch: settings.patch,
+    strides: settings.strides,
+    sliceSize: settings.sliceSize,
+    batchWindows: settings.batchWindows,
+    onProgress,
+  });
+  if (settings.largestComponent === false) return result;
+  const labels = keepLargestComponents(
+    result.labels,
+    c.shape,
+    foregroundClasses(model),
+    settings.largestComponent,
+  );
+  return { ...result, labels };
+}
