@@ -44,21 +44,14 @@ import {
   minMaxNormalize,
   zscore,
 } from '../data/prepare/index.js';
-import { inferVolume, type SlidingWindowResult } from '../infer/sliding-window.js';
+import { evalInferenceSettings, inferCase } from '../infer/infer-case.js';
+import { loadModelFromCheckpoint, runConfigOfCheckpoint } from '../infer/model.js';
 import { readNifti, readNiftiHeader, volumeFromArray, writeNifti } from '../io/nifti.js';
 import type { Affine, Volume, VoxelArray } from '../io/volume.js';
-import type { Connectivity } from '../method/connected-components.js';
-import type { SegmentationModel } from '../nn/types.js';
 import { requireObject, requireString } from '../util/args.js';
 import { removeOrphanTemps } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
-import {
-  type EvaluationProgress,
-  GEOMETRY_TOLERANCE_MM,
-  keepLargestComponents,
-  loadModelFromCheckpoint,
-  runDirOfCheckpoint,
-} from './evaluate.js';
+import { type EvaluationProgress, GEOMETRY_TOLERANCE_MM } from './evaluate.js';
 import { checkOutputFolder, datasetDataFolders, realPathOf, statInput } from './output-guard.js';
 import { safeFileStem } from './report.js';
 
@@ -387,8 +380,7 @@ async function resolveConfig(options: PredictOptions): Promise<SsmisConfig> {
   if (options.config !== undefined && typeof options.config !== 'string') return options.config;
   let file = options.config;
   if (file === undefined) {
-    const run = runDirOfCheckpoint(options.checkpoint);
-    const candidate = run === null ? null : path.join(run, 'config.yaml');
+    const candidate = runConfigOfCheckpoint(options.checkpoint);
     if (candidate === null || !existsSync(candidate)) {
       throw new InputError(
         `${options.checkpoint}: no run folder config (<run>/config.yaml) next to the checkpoint; pass the model config with --config`,
@@ -409,24 +401,6 @@ async function presetOf(config: SsmisConfig): Promise<Preset> {
   } catch {
     return 'custom';
   }
-}
-
-async function infer(
-  model: SegmentationModel,
-  config: SsmisConfig,
-  image: Float32Array,
-  shape: [number, number, number],
-  channels: number,
-  onProgress: (done: number, total: number) => void,
-): Promise<SlidingWindowResult> {
-  const volume = { data: image, shape: [...shape, channels] as [number, number, number, number] };
-  return inferVolume(model, volume, {
-    patch: config.eval.patch,
-    strides: config.eval.strides,
-    sliceSize: config.data.sliceResize,
-    batchWindows: config.eval.batchWindows,
-    onProgress,
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -549,10 +523,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   const preset = await presetOf(config);
   await initBackend({ backend: config.backend.name, fastKernels: config.backend.fastKernels });
   const model = await loadModelFromCheckpoint(config, options.checkpoint);
-  const classes = Array.from({ length: model.numClasses - 1 }, (_, i) => i + 1);
-  const lcc: Connectivity | false = config.eval.largestComponent
-    ? (config.eval.connectivity as Connectivity)
-    : false;
+  const settings = evalInferenceSettings(config);
   const cases: PredictedCase[] = [];
   try {
     for (const [index, plan] of plans.entries()) {
@@ -589,7 +560,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
         const src = perChannel[c];
         for (let v = 0; v < n; v++) image[v * channels + c] = src[v];
       }
-      const result = await infer(model, config, image, shape, channels, (done, total) =>
+      const result = await inferCase(model, { image, shape, channels }, settings, (done, total) =>
         options.onProgress?.({
           phase: 'window',
           casesDone: index,
@@ -599,8 +570,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
           windows: total,
         }),
       );
-      const labels =
-        lcc === false ? result.labels : keepLargestComponents(result.labels, shape, classes, lcc);
+      const { labels } = result;
       const record: PredictedCase = {
         caseId: job.caseId,
         kind: job.prepared === null ? 'image' : 'prepared',
