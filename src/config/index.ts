@@ -18,7 +18,6 @@ export {
   type ConfigWarning,
   configSchema,
   configWarnings,
-  cuboidSize,
   type LabeledAmount,
   labeledCaseCount,
   MAX_PATCH_EDGE,

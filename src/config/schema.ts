@@ -7,6 +7,16 @@
  */
 import { z } from 'zod';
 import type { LabeledAmount } from '../data/labeled.js';
+import { CUBOID_START_RANGES, cuboidSize, REFERENCE_START_RANGES } from '../method/cuboid-size.js';
+import { forwardSamples, pairsSubBatches, STEP_BATCHING } from '../method/variants/forwards.js';
+import {
+  DEFAULT_STEP_CONFIG,
+  LOSS_DICE_NAMES,
+  METHOD_NAMES,
+  type MethodName,
+  TEACHER_MODES,
+  type TeacherMode,
+} from '../method/variants/names.js';
 import { fullResolutionChannels, inputSizeMultiple } from '../nn/downsampling.js';
 
 /** The labeled-count rule lives with the data (the dataset counts ACDC patients with it); the config layer shares it. */
@@ -275,10 +285,11 @@ const modelSchema = namedUnion('vnet', [
     .strict(),
 ]);
 
-export const METHOD_NAMES = ['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm'] as const;
-export type MethodName = (typeof METHOD_NAMES)[number];
-/** Methods whose self-training step pastes cuboids between labeled and unlabeled sub-batches (E8–E11). */
-const MIXING_METHODS: readonly MethodName[] = ['bcp', 'cpam', 'cpam-trcm'];
+/** The method names are the variants registry's (src/method/variants/names.ts); the config re-exports them. */
+export { METHOD_NAMES, type MethodName };
+
+/** A range as the reference table shows it: `[112, 112, 80]`. */
+const rangeText = (range: readonly number[]) => `[${range.join(', ')}]`;
 
 const methodSchema = z
   .object({
@@ -287,28 +298,30 @@ const methodSchema = z
       'Self-training variant: `supervised` (labeled only), `mean-teacher`, `bcp` (L-U and U-L mixes), `cpam` (adds L-L and U-U, E26), `cpam-trcm` (the paper, E21–E25).',
     ),
     maskRatio: doc(
-      fraction(z.number().gt(0).lt(1)).default(2 / 3),
+      fraction(z.number().gt(0).lt(1)).default(DEFAULT_STEP_CONFIG.maskRatio),
       'Cuboid edge as a fraction of the patch edge: size = floor(patch × ratio) per axis (E1).',
       { typeText: "a number in (0, 1) or a fraction like '2/3'", defaultText: '2/3' },
     ),
     startRange: doc(
-      z.enum(['reference', 'valid']).default('reference'),
+      z.enum(CUBOID_START_RANGES).default(DEFAULT_STEP_CONFIG.startRange),
       'Cuboid start draw (Q1): `reference` = randint(0, referenceStartRange − size) as the reference code; `valid` = uniform over every start that keeps the cuboid inside the patch.',
     ),
     referenceStartRange: doc(
       sizeList().optional(),
       'The hard-coded extents of the reference draw (Q1; 112/112/80 in the 3-D scripts, 256 in 2-D); each must exceed the cuboid size.',
-      { defaultText: '[112, 112, 80] (vnet); [256, 256] (unet2d)' },
+      {
+        defaultText: `${rangeText(REFERENCE_START_RANGES[3])} (vnet); ${rangeText(REFERENCE_START_RANGES[2])} (unet2d)`,
+      },
     ),
     unlabeledWeight: doc(
-      z.number().min(0).default(0.5),
+      z.number().min(0).default(DEFAULT_STEP_CONFIG.unlabeledWeight),
       'Weight of pseudo-label terms (u_weight, E19–E24); ground truth always has weight 1.',
     ),
     teacher: doc(
       z
         .object({
           mode: doc(
-            z.enum(['train', 'eval']).default('train'),
+            z.enum(TEACHER_MODES).default(DEFAULT_STEP_CONFIG.teacher.mode),
             'Mode of the teacher forward: `train` (dropout and batch-statistics BN, the reference, Q3) or `eval`.',
           ),
           emaDecay: doc(z.number().min(0).max(1).default(0.99), 'EMA decay α: θ_T ← α·θ_T + (1 − α)·θ_S.'),
@@ -343,11 +356,11 @@ const methodSchema = z
       z
         .object({
           weight: doc(
-            z.number().min(0).default(0.1),
+            z.number().min(0).default(DEFAULT_STEP_CONFIG.consistency.weight),
             'mean-teacher only: maximum weight of the consistency loss.',
           ),
           rampupIterations: doc(
-            z.int().min(0).default(6000),
+            z.int().min(0).default(DEFAULT_STEP_CONFIG.consistency.rampupIterations),
             'mean-teacher only: iterations of the sigmoid ramp-up exp(−5(1 − t/L)²) (6000 = the LA scripts’ 40 × 150).',
           ),
         })
@@ -356,7 +369,7 @@ const methodSchema = z
       'Mean-teacher consistency loss.',
     ),
     lossDice: doc(
-      z.enum(['volume3d', 'batch2d']).optional(),
+      z.enum(LOSS_DICE_NAMES).optional(),
       'Dice loss formula (Q26): `volume3d` = per-sample per-class E17 (3-D scripts), `batch2d` = whole-batch squared-denominator E28 (BCP ACDC).',
       { defaultText: "'volume3d' (vnet); 'batch2d' (unet2d)" },
     ),
@@ -598,7 +611,7 @@ function resolveDefaults(raw: RawConfig) {
     model: { ...raw.model, inChannels: raw.model.inChannels ?? raw.data.channels.length },
     method: {
       ...raw.method,
-      referenceStartRange: raw.method.referenceStartRange ?? (dims === 3 ? [112, 112, 80] : [256, 256]),
+      referenceStartRange: raw.method.referenceStartRange ?? [...REFERENCE_START_RANGES[dims]],
       teacher: {
         ...raw.method.teacher,
         includeBatchNormStats: raw.method.teacher.includeBatchNormStats ?? dims === 2,
@@ -631,11 +644,6 @@ function resolveDefaults(raw: RawConfig) {
   };
 }
 
-/** Cuboid edge lengths of E1: int(X·r) per axis. */
-export function cuboidSize(patch: readonly number[], ratio: number): number[] {
-  return patch.map((p) => Math.floor(p * ratio));
-}
-
 type Issue = { path: (string | number)[]; message: string };
 
 /**
@@ -652,7 +660,7 @@ function product(values: readonly number[]): number {
 
 /** What {@link trainModeForwards} reads: the same keys in the raw and in the resolved config. */
 interface ForwardKeys {
-  method: { name: MethodName; teacher: { mode: 'train' | 'eval' } };
+  method: { name: MethodName; teacher: { mode: TeacherMode } };
   train: {
     batch: { labeled: number; unlabeled: number };
     stages: { pretrain: { enabled: boolean }; selftrain: { enabled: boolean } };
@@ -669,35 +677,31 @@ export interface TrainModeForward {
 }
 
 /**
- * The train-mode forwards of a training iteration, as the method variants split their batches: pre-training and
- * the copy-paste methods forward each mix of one sub-batch of labeled/2 (the teacher too, on each unlabeled
- * sub-batch); `supervised` forwards the labeled batch; `mean-teacher` forwards labeled and unlabeled together
- * (its teacher the unlabeled batch, in train mode unless method.teacher.mode is eval).
+ * The train-mode forwards of a training iteration, read from the variants' {@link STEP_BATCHING}: pre-training's
+ * student, then the method's student, then its teacher (in train mode unless method.teacher.mode is eval). The
+ * copy-paste teachers' unlabeled/2 forwards are left out: they need as many unlabeled as labeled images, so those
+ * forwards are as large as the student's labeled/2, which is reported already.
  */
 export function trainModeForwards(config: ForwardKeys): TrainModeForward[] {
-  const { labeled, unlabeled } = config.train.batch;
-  const { pretrain, selftrain } = config.train.stages;
+  const { batch, stages } = config.train;
   const method = config.method.name;
   const forwards: TrainModeForward[] = [];
-  const half = Math.floor(labeled / 2);
-  if (pretrain.enabled)
-    forwards.push({ samples: half, batchKey: 'labeled', what: 'pre-training forwards labeled/2 =' });
-  if (!selftrain.enabled) return forwards;
-  if (MIXING_METHODS.includes(method)) {
-    forwards.push({ samples: half, batchKey: 'labeled', what: `method '${method}' forwards labeled/2 =` });
-  } else if (method === 'supervised') {
-    forwards.push({ samples: labeled, batchKey: 'labeled', what: "method 'supervised' forwards labeled =" });
-  } else {
+  const steps = [
+    ...(stages.pretrain.enabled ? [{ step: 'pretrain' as const, who: 'pre-training' }] : []),
+    ...(stages.selftrain.enabled ? [{ step: method, who: `method '${method}'` }] : []),
+  ];
+  for (const { step, who } of steps) {
+    const { student, teacher, unlabeled } = STEP_BATCHING[step];
     forwards.push({
-      samples: labeled + unlabeled,
+      samples: forwardSamples(student, batch),
       batchKey: 'labeled',
-      what: "method 'mean-teacher' forwards labeled + unlabeled =",
+      what: `${who} forwards ${student} =`,
     });
-    if (config.method.teacher.mode === 'train') {
+    if (teacher !== null && config.method.teacher.mode === 'train' && unlabeled !== 'as many as labeled') {
       forwards.push({
-        samples: unlabeled,
+        samples: forwardSamples(teacher, batch),
         batchKey: 'unlabeled',
-        what: "the teacher of method 'mean-teacher' forwards unlabeled =",
+        what: `the teacher of ${who} forwards ${teacher} =`,
       });
     }
   }
@@ -816,11 +820,12 @@ function crossCheck(raw: RawConfig, blocked: (path: readonly (string | number)[]
     );
   }
 
-  // Batches: pre-training (E27) and the mixing methods pair two labeled sub-batches of labeled/2; the L-U/U-L
-  // mixes (E8, E9) paste unlabeled into labeled sub-batches voxel by voxel, so both sub-batches are equal.
+  // Batches, as the variants split them (STEP_BATCHING): pre-training (E27) and the copy-paste methods pair two
+  // labeled sub-batches of labeled/2; the L-U/U-L mixes (E8, E9) paste unlabeled into labeled sub-batches voxel
+  // by voxel, so both sub-batches are equal; mean teacher needs some unlabeled images.
   const { pretrain, selftrain } = raw.train.stages;
   const method = raw.method.name;
-  const mixing = MIXING_METHODS.includes(method);
+  const mixing = pairsSubBatches(method);
   const needsPairs = pretrain.enabled || (selftrain.enabled && mixing);
   const { labeled, unlabeled } = raw.train.batch;
   if (needsPairs && labeled % 2 !== 0) {
@@ -835,13 +840,14 @@ function crossCheck(raw: RawConfig, blocked: (path: readonly (string | number)[]
       `expected an even number ≥ 2 (${why} mix two labeled sub-batches of labeled/2), got ${labeled}`,
     );
   }
-  if (selftrain.enabled && mixing && unlabeled !== labeled) {
+  const unlabeledRule = STEP_BATCHING[method].unlabeled;
+  if (selftrain.enabled && unlabeledRule === 'as many as labeled' && unlabeled !== labeled) {
     add(
       ['train', 'batch', 'unlabeled'],
       `expected ${labeled} (= train.batch.labeled: method '${method}' pastes unlabeled into labeled sub-batches), got ${unlabeled}`,
     );
   }
-  if (selftrain.enabled && method === 'mean-teacher' && unlabeled < 1) {
+  if (selftrain.enabled && unlabeledRule === 'at least 1' && unlabeled < 1) {
     add(['train', 'batch', 'unlabeled'], `expected at least 1 for method '${method}', got ${unlabeled}`);
   }
 

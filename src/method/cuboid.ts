@@ -8,22 +8,13 @@ import { tf } from '../backend/tf.js';
 import { requireNumber, requireNumberArray, requireOptions, requireRng } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
-
-/**
- * How cuboid starts are drawn (`method.startRange`, quirk Q1):
- * - `reference`: start_i = randint(0, ref_i − size_i) with the reference's hard-coded ranges (3-D 112/112/80,
- *   2-D 256/256). On a 96³ patch (BraTS) starts beyond 32 truncate the cuboid at the border, and z never
- *   exceeds 15. Like the reference (Q2), the last start that keeps the cuboid inside is never drawn.
- * - `valid`: start_i = randint(0, shape_i − size_i + 1), i.e. uniform over **every** start that keeps the cuboid
- *   inside, including the last one (deliberately unlike Q2: this mode is the evident intent, not parity).
- */
-export type CuboidStartRange = 'reference' | 'valid';
+import { type CuboidStartRange, cuboidSize, REFERENCE_START_RANGES } from './cuboid-size.js';
 
 export interface CuboidOptions {
   /** Default `reference`. */
   startRange?: CuboidStartRange;
-  /** The hard-coded ranges of `reference`; default [112, 112, 80] for 3-D, [256, 256] for 2-D. */
-  referenceRange?: readonly number[];
+  /** The hard-coded ranges of `reference`; default {@link REFERENCE_START_RANGES} of the dimensionality. */
+  referenceStartRange?: readonly number[];
 }
 
 export interface CuboidMask {
@@ -35,17 +26,6 @@ export interface CuboidMask {
   size: number[];
   /** Extent actually inside the volume, min(size_i, shape_i − start_i) (smaller only when truncated). */
   clippedSize: number[];
-}
-
-/** The reference's hard-coded start ranges (E2 for 3-D; docs/equations.md §3.8 for the ACDC 2-D mask). */
-export const REFERENCE_START_RANGE_3D: readonly number[] = [112, 112, 80];
-export const REFERENCE_START_RANGE_2D: readonly number[] = [256, 256];
-
-/** E1: size_i = int(shape_i · ratio), truncation toward zero as Python's int() (LA 74,74,53; 96³ → 64³; 256 → 170). */
-export function cuboidSize(spatialShape: readonly number[], ratio: number): number[] {
-  requireNumberArray('cuboidSize', 'spatialShape', spatialShape, { integer: true, min: 1, minLength: 1 });
-  requireNumber('cuboidSize', 'ratio', ratio);
-  return spatialShape.map((s) => Math.trunc(s * ratio));
 }
 
 /**
@@ -117,18 +97,17 @@ export function drawCuboidStart(
     );
   }
   const ref =
-    options.referenceRange ??
-    (rank === 3 ? REFERENCE_START_RANGE_3D : rank === 2 ? REFERENCE_START_RANGE_2D : undefined);
+    options.referenceStartRange ?? (rank === 3 || rank === 2 ? REFERENCE_START_RANGES[rank] : undefined);
   if (ref === undefined || ref.length !== rank) {
     throw new InputError(
-      `cuboidMask: referenceRange must have ${rank} entries, got ${ref === undefined ? 'none' : `[${ref.join(', ')}]`}`,
+      `cuboidMask: referenceStartRange must have ${rank} entries, got ${ref === undefined ? 'none' : `[${ref.join(', ')}]`}`,
     );
   }
   for (let i = 0; i < rank; i++) {
     if (!Number.isInteger(ref[i]) || ref[i] - size[i] < 1) {
       throw new InputError(
         `cuboidMask: reference start range ${ref[i]} on axis ${i} leaves no start for a cuboid of size ${size[i]} ` +
-          `(needs range > size); use startRange 'valid' or a larger referenceRange`,
+          `(needs range > size); use startRange 'valid' or a larger referenceStartRange`,
       );
     }
   }

@@ -29,13 +29,15 @@ export {
 export {
   type CuboidMask,
   type CuboidOptions,
-  type CuboidStartRange,
   cuboidMask,
-  cuboidSize,
   drawCuboidStart,
-  REFERENCE_START_RANGE_2D,
-  REFERENCE_START_RANGE_3D,
 } from './cuboid.js';
+export {
+  CUBOID_START_RANGES,
+  type CuboidStartRange,
+  cuboidSize,
+  REFERENCE_START_RANGES,
+} from './cuboid-size.js';
 export {
   CE_MASK_EPS,
   complementMask,

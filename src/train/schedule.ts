@@ -1,10 +1,13 @@
 import { requireInteger, requireNumber, requireObject } from '../util/args.js';
 
-/** Learning-rate schedules of docs/equations.md §3.3 (quirk Q6: per-config). */
+/**
+ * Learning-rate schedules of docs/equations.md §3.3 (quirk Q6: per-config), with the keys of the config's
+ * `train.stages.<stage>.schedule`, which is passed as it is.
+ */
 export type ScheduleSpec =
-  | { type: 'constant' }
-  | { type: 'poly'; power: number }
-  | { type: 'step'; gamma: number; every: number };
+  | { name: 'constant' }
+  | { name: 'poly'; power: number }
+  | { name: 'step'; gamma: number; every: number };
 
 /**
  * Learning rate used by the optimizer step of iteration `i` (1-based) of a stage with `total` iterations.
@@ -14,11 +17,11 @@ export type ScheduleSpec =
  * - constant (pre-training, ACDC): base.
  */
 export function learningRate(schedule: ScheduleSpec, base: number, i: number, total: number): number {
-  requireObject('learningRate', 'schedule', schedule, 'a schedule ({ type: constant | poly | step, ... })');
+  requireObject('learningRate', 'schedule', schedule, 'a schedule ({ name: constant | poly | step, ... })');
   requireNumber('learningRate', 'base', base);
   requireInteger('learningRate', 'i', i, { min: 1 });
   requireInteger('learningRate', 'total', total, { min: 1 });
-  switch (schedule.type) {
+  switch (schedule.name) {
     case 'constant':
       return base;
     case 'poly':

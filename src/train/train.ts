@@ -20,7 +20,7 @@ import type { Dataset } from '../data/dataset.js';
 import { configSplitIds, openConfigDataset } from '../data/from-config.js';
 import { valSplitHint } from '../data/prepare/splits.js';
 import { getMethodVariant, pretrainStep } from '../method/variants/index.js';
-import type { MethodVariant, StepConfig, StepContext, StepLoss } from '../method/variants/types.js';
+import type { MethodVariant, StepContext, StepLoss } from '../method/variants/types.js';
 import { createModel } from '../nn/create.js';
 import { copyWeights, createTeacher, updateEma } from '../nn/ema.js';
 import type { SegmentationModel } from '../nn/types.js';
@@ -133,18 +133,15 @@ interface StagePlan {
   variant: MethodVariant;
 }
 
-/** zod schema names (`name`) → engine specs (`type`). */
+/**
+ * The optimizer spec of a stage: the config's `name` is the optimizer's `type` (src/train/optimizer.ts keys its
+ * specs and saved states by `type`).
+ */
 function optimizerConfig(o: SsmisConfig['train']['stages']['pretrain']['optimizer']): OptimizerConfig {
   if (o.name === 'sgd') {
     return { type: 'sgd', lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov };
   }
   return { type: 'adam', lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay };
-}
-
-function scheduleSpec(s: SsmisConfig['train']['stages']['pretrain']['schedule']): ScheduleSpec {
-  if (s.name === 'poly') return { type: 'poly', power: s.power };
-  if (s.name === 'step') return { type: 'step', gamma: s.gamma, every: s.every };
-  return { type: 'constant' };
 }
 
 function stagePlans(config: SsmisConfig): StagePlan[] {
@@ -155,7 +152,7 @@ function stagePlans(config: SsmisConfig): StagePlan[] {
       name: 'pretrain',
       iterations: pretrain.iterations,
       optimizer: optimizerConfig(pretrain.optimizer),
-      schedule: scheduleSpec(pretrain.schedule),
+      schedule: pretrain.schedule,
       variant: pretrainStep,
     });
   }
@@ -164,29 +161,11 @@ function stagePlans(config: SsmisConfig): StagePlan[] {
       name: 'selftrain',
       iterations: selftrain.iterations,
       optimizer: optimizerConfig(selftrain.optimizer),
-      schedule: scheduleSpec(selftrain.schedule),
+      schedule: selftrain.schedule,
       variant: getMethodVariant(config.method.name),
     });
   }
   return plans;
-}
-
-function stepConfig(config: SsmisConfig): StepConfig {
-  const m = config.method;
-  return {
-    maskRatio: m.maskRatio,
-    startRange: m.startRange,
-    referenceRange: m.referenceStartRange,
-    unlabeledWeight: m.unlabeledWeight,
-    teacherMode: m.teacher.mode,
-    pseudoLabel: {
-      largestComponent: m.pseudoLabel.largestComponent,
-      connectivity: m.pseudoLabel.connectivity,
-    },
-    consistencyWeight: m.consistency.weight,
-    rampupIterations: m.consistency.rampupIterations,
-    lossFamily: m.lossDice === 'batch2d' ? '2d' : '3d',
-  };
 }
 
 interface DataPlan {
@@ -564,7 +543,7 @@ async function trainInRun(
         teacher: teacher ?? undefined,
         rng: cuboidRng,
         dropoutRng,
-        config: stepConfig(config),
+        config: config.method,
       };
       const saveLast = async () => {
         const models: Record<string, SegmentationModel> = { student };

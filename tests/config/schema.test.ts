@@ -7,7 +7,6 @@ import {
   configSchema,
   configToYaml,
   configWarnings,
-  cuboidSize,
   describeConfigSchema,
   MAX_PATCH_EDGE,
   MAX_TYPED_ARRAY_LENGTH,
@@ -598,14 +597,6 @@ describe('cross-field checks', () => {
     expect(
       problems(minimal({ train: { stages: { pretrain: { optimizer: { momentum: 0, nesterov: true } } } } })),
     ).toEqual(['train.stages.pretrain.optimizer.nesterov: expected false when momentum is 0, got true']);
-  });
-});
-
-describe('cuboidSize', () => {
-  it('computes the cuboid sizes of E1', () => {
-    expect(cuboidSize([112, 112, 80], 2 / 3)).toEqual([74, 74, 53]);
-    expect(cuboidSize([96, 96, 96], 2 / 3)).toEqual([64, 64, 64]);
-    expect(cuboidSize([256, 256], 2 / 3)).toEqual([170, 170]);
   });
 });
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
-import { cuboidMask, cuboidSize, drawCuboidStart } from '../../src/method/cuboid.js';
+import { configSchema } from '../../src/config/schema.js';
+import { cuboidMask, drawCuboidStart } from '../../src/method/cuboid.js';
+import { cuboidSize, REFERENCE_START_RANGES } from '../../src/method/cuboid-size.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -24,11 +26,41 @@ function startRanges(
   return ranges;
 }
 
-describe('cuboid sizes (E1)', () => {
-  it('truncates shape·ratio like Python int()', () => {
-    expect(cuboidSize([112, 112, 80], 2 / 3)).toEqual([74, 74, 53]);
-    expect(cuboidSize([96, 96, 96], 2 / 3)).toEqual([64, 64, 64]);
-    expect(cuboidSize([256, 256], 2 / 3)).toEqual([170, 170]);
+describe('cuboid sizes (E1) and reference start ranges: the one rule the config checks with', () => {
+  // [patch, ratio, size]: truncation like Python int().
+  const sizes: [number[], number, number[]][] = [
+    [[112, 112, 80], 2 / 3, [74, 74, 53]],
+    [[96, 96, 96], 2 / 3, [64, 64, 64]],
+    [[256, 256], 2 / 3, [170, 170]],
+    [[16, 16, 16], 0.05, [0, 0, 0]],
+  ];
+  it.each(sizes)('%o × %d → %o, and the config checks the same size', (patch, ratio, size) => {
+    expect(cuboidSize(patch, ratio)).toEqual(size);
+    const model = patch.length === 3 ? { name: 'vnet' as const } : { name: 'unet2d' as const };
+    const parsed = configSchema.safeParse({
+      run: { name: 'x' },
+      data: { dataset: 'd', patchSize: patch },
+      model,
+      method: { maskRatio: ratio, startRange: 'valid' },
+    });
+    const messages = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
+    expect(messages.some((m) => m.includes('cuboid of at least 1 voxel'))).toBe(size.includes(0));
+  });
+
+  // [dims, the reference's hard-coded ranges]
+  const ranges: [2 | 3, number[]][] = [
+    [3, [112, 112, 80]],
+    [2, [256, 256]],
+  ];
+  it.each(ranges)('%i-D: the config default and the draw default are %o', (dims, range) => {
+    expect(REFERENCE_START_RANGES[dims]).toEqual(range);
+    const model = dims === 3 ? { name: 'vnet' as const } : { name: 'unet2d' as const };
+    const parsed = configSchema.parse({ run: { name: 'x' }, data: { dataset: 'd' }, model });
+    expect(parsed.method.referenceStartRange).toEqual(range);
+    const shape = dims === 3 ? [112, 112, 80] : [256, 256];
+    const size = cuboidSize(shape, 2 / 3);
+    const byDefault = drawCuboidStart(shape, size, new Rng(7));
+    expect(drawCuboidStart(shape, size, new Rng(7), { referenceStartRange: range })).toEqual(byDefault);
   });
 });
 
@@ -50,7 +82,7 @@ describe('cuboid start ranges (E2, Q1, Q2)', () => {
   });
 
   it('pancreas: reference range 96³ gives [0,31]³ for the 64³ cube', () => {
-    expect(startRanges([96, 96, 96], 2 / 3, { referenceRange: [96, 96, 96] })).toEqual([
+    expect(startRanges([96, 96, 96], 2 / 3, { referenceStartRange: [96, 96, 96] })).toEqual([
       [0, 31],
       [0, 31],
       [0, 31],

@@ -1,14 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
+import { configSchema } from '../../src/config/schema.js';
+import { forwardSamples } from '../../src/method/variants/forwards.js';
 import { cpamTrcmLoss } from '../../src/method/cpam-trcm-loss.js';
 import { maskedCrossEntropy, maskedDiceLoss } from '../../src/method/losses.js';
 import { sigmoidRampup } from '../../src/method/ramps.js';
 import {
+  DEFAULT_STEP_CONFIG,
   getMethodVariant,
-  METHOD_VARIANT_NAMES,
+  METHOD_NAMES,
   type MethodVariant,
   methodVariants,
   pretrainStep,
+  STEP_BATCHING,
   type StepBatch,
   type StepConfig,
   type StepContext,
@@ -87,9 +91,14 @@ function trainStep(
 const ALL: MethodVariant[] = [...Object.values(methodVariants), pretrainStep];
 
 describe('variant registry', () => {
-  it('lists the five method variants and rejects unknown names', () => {
-    expect(METHOD_VARIANT_NAMES).toEqual(['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm']);
-    for (const name of METHOD_VARIANT_NAMES) expect(getMethodVariant(name).name).toBe(name);
+  it('lists the five method variants, the names the config accepts, and rejects unknown names', () => {
+    expect(METHOD_NAMES).toEqual(['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm']);
+    expect(Object.keys(methodVariants)).toEqual([...METHOD_NAMES]);
+    for (const name of METHOD_NAMES) {
+      expect(getMethodVariant(name).name).toBe(name);
+      const parsed = configSchema.parse({ run: { name: 'x' }, data: { dataset: 'd' }, method: { name } });
+      expect(parsed.method.name).toBe(name);
+    }
     expect(() => getMethodVariant('fixmatch')).toThrow(InputError);
     expect(() => getMethodVariant('toString')).toThrow(/unknown method variant/);
   });
@@ -156,7 +165,7 @@ describe('forward calls and batch positions (reference sampler order, E5, E12)',
   for (const variant of ALL) {
     it(`${variant.name}: teacher/student forward batch sizes and modes`, () => {
       for (const teacherMode of ['train', 'eval'] as const) {
-        const ctx = makeContext(3, { teacherMode });
+        const ctx = makeContext(3, { teacher: { mode: teacherMode } });
         const batch = makeBatch(3, 4, 5);
         const prepared = variant.prepare(ctx, batch);
         const l = variant.loss(ctx, batch, prepared);
@@ -167,6 +176,15 @@ describe('forward calls and batch positions (reference sampler order, E5, E12)',
         expect(ctx.teacher.calls.every((c) => c.training === (teacherMode === 'train'))).toBe(true);
         expect(ctx.student.calls.map((c) => c.batch)).toEqual(e.student);
         expect(ctx.student.calls.every((c) => c.training)).toBe(true);
+        // The table the config layer checks batches with says the same (labeled 4, unlabeled 4).
+        const table = STEP_BATCHING[variant.name];
+        const sizes = { labeled: 4, unlabeled: 4 };
+        expect(new Set(e.student)).toEqual(new Set([forwardSamples(table.student, sizes)]));
+        expect(new Set(e.teacher)).toEqual(
+          new Set(table.teacher === null ? [] : [forwardSamples(table.teacher, sizes)]),
+        );
+        expect(variant.needsTeacher).toBe(table.teacher !== null);
+        expect(variant.needsUnlabeled).toBe(table.unlabeled !== 'none');
         disposeBatch(batch);
         disposeContext(ctx);
       }
@@ -249,8 +267,44 @@ describe('forward calls and batch positions (reference sampler order, E5, E12)',
     disposeContext(ctx);
   });
 
+  it('the step defaults are the config defaults (consistency weight 0.1: UA-MT)', () => {
+    const parsed = configSchema.parse({ run: { name: 'x' }, data: { dataset: 'd' } }).method;
+    const rows: [string, unknown, unknown, unknown][] = [
+      ['maskRatio', DEFAULT_STEP_CONFIG.maskRatio, parsed.maskRatio, 2 / 3],
+      ['startRange', DEFAULT_STEP_CONFIG.startRange, parsed.startRange, 'reference'],
+      ['unlabeledWeight', DEFAULT_STEP_CONFIG.unlabeledWeight, parsed.unlabeledWeight, 0.5],
+      ['teacher.mode', DEFAULT_STEP_CONFIG.teacher.mode, parsed.teacher.mode, 'train'],
+      ['consistency.weight', DEFAULT_STEP_CONFIG.consistency.weight, parsed.consistency.weight, 0.1],
+      [
+        'consistency.rampupIterations',
+        DEFAULT_STEP_CONFIG.consistency.rampupIterations,
+        parsed.consistency.rampupIterations,
+        6000,
+      ],
+    ];
+    for (const [key, step, config, value] of rows) {
+      expect(step, key).toBe(value);
+      expect(config, key).toBe(value);
+    }
+    // A step config without `consistency` ramps up to 0.1, as a config that leaves it out.
+    const ctx = makeContext(3);
+    ctx.iteration = 3000;
+    const batch = makeBatch(3, 4, 13);
+    const variant = methodVariants['mean-teacher'];
+    const p = variant.prepare(ctx, batch);
+    const step = variant.loss(ctx, batch, p);
+    expect(step.diagnostics.consistencyWeight).toBeCloseTo(0.1 * sigmoidRampup(3000, 6000), 12);
+    step.loss.dispose();
+    p.dispose();
+    disposeBatch(batch);
+    disposeContext(ctx);
+  });
+
   it('mean-teacher: ½(CE + Dice) on labeled + ramped MSE of softmaxes on unlabeled', () => {
-    const ctx = makeContext(3, { teacherMode: 'eval', consistencyWeight: 0.7, rampupIterations: 100 });
+    const ctx = makeContext(3, {
+      teacher: { mode: 'eval' },
+      consistency: { weight: 0.7, rampupIterations: 100 },
+    });
     ctx.iteration = 30;
     const batch = makeBatch(3, 4, 13);
     const variant = methodVariants['mean-teacher'];

@@ -4,12 +4,12 @@
  */
 import { bcpLoss, bcpLoss2d } from '../cpam-loss.js';
 import { copyPasteStepLoss, prepareCopyPaste, toNumbers } from './common.js';
+import { stepNeeds } from './forwards.js';
 import type { MethodVariant, StepLoss } from './types.js';
 
 export const bcpVariant: MethodVariant = {
   name: 'bcp',
-  needsTeacher: true,
-  needsUnlabeled: true,
+  ...stepNeeds('bcp'),
   prepare(ctx, batch) {
     return prepareCopyPaste(bcpVariant, ctx, batch, false);
   },

@@ -10,36 +10,43 @@ import { requireModel, requireObject, requireTensorFields } from '../../util/arg
 import { InputError, SsmisError } from '../../util/errors.js';
 import type { BcpLossInputs, CpamLossInputs } from '../cpam-loss.js';
 import { cuboidMask } from '../cuboid.js';
+import type { CuboidStartRange } from '../cuboid-size.js';
 import { diceLoss2d, maskedCrossEntropy, maskedDiceLoss } from '../losses.js';
 import { mixImages } from '../mix.js';
+import type { PseudoLabelOptions } from '../pseudo-labels.js';
 import { pseudoLabels } from '../pseudo-labels.js';
+import { STEP_BATCHING } from './forwards.js';
+import { DEFAULT_STEP_CONFIG, type LossDice, type TeacherMode } from './names.js';
 import type { MethodVariant, PreparedStep, StepBatch, StepConfig, StepContext, StepLoss } from './types.js';
 
-/** The reference values (docs/equations.md §3.1, §4, Appendix A). */
-export const DEFAULT_STEP_CONFIG = {
-  maskRatio: 2 / 3,
-  startRange: 'reference',
-  unlabeledWeight: 0.5,
-  teacherMode: 'train',
-  consistencyWeight: 1,
-  rampupIterations: 6000,
-} as const;
+/** A {@link StepConfig} with every default filled (`referenceStartRange` stays optional: the cuboid's default). */
+export interface ResolvedStepConfig {
+  maskRatio: number;
+  startRange: CuboidStartRange;
+  referenceStartRange?: readonly number[];
+  unlabeledWeight: number;
+  teacher: { mode: TeacherMode };
+  pseudoLabel: PseudoLabelOptions;
+  consistency: { weight: number; rampupIterations: number };
+  lossDice: LossDice;
+}
 
-export type ResolvedStepConfig = Required<Omit<StepConfig, 'referenceRange' | 'pseudoLabel'>> &
-  Pick<StepConfig, 'referenceRange'> & { pseudoLabel: NonNullable<StepConfig['pseudoLabel']> };
-
+/** The step's settings with the reference defaults ({@link DEFAULT_STEP_CONFIG}) for every key left out. */
 export function resolveConfig(ctx: StepContext): ResolvedStepConfig {
   const c = ctx.config;
+  const d = DEFAULT_STEP_CONFIG;
   return {
-    maskRatio: c.maskRatio ?? DEFAULT_STEP_CONFIG.maskRatio,
-    startRange: c.startRange ?? DEFAULT_STEP_CONFIG.startRange,
-    referenceRange: c.referenceRange,
-    unlabeledWeight: c.unlabeledWeight ?? DEFAULT_STEP_CONFIG.unlabeledWeight,
-    teacherMode: c.teacherMode ?? DEFAULT_STEP_CONFIG.teacherMode,
+    maskRatio: c.maskRatio ?? d.maskRatio,
+    startRange: c.startRange ?? d.startRange,
+    referenceStartRange: c.referenceStartRange,
+    unlabeledWeight: c.unlabeledWeight ?? d.unlabeledWeight,
+    teacher: { mode: c.teacher?.mode ?? d.teacher.mode },
     pseudoLabel: c.pseudoLabel ?? {},
-    consistencyWeight: c.consistencyWeight ?? DEFAULT_STEP_CONFIG.consistencyWeight,
-    rampupIterations: c.rampupIterations ?? DEFAULT_STEP_CONFIG.rampupIterations,
-    lossFamily: c.lossFamily ?? (ctx.student.spatialDims === 3 ? '3d' : '2d'),
+    consistency: {
+      weight: c.consistency?.weight ?? d.consistency.weight,
+      rampupIterations: c.consistency?.rampupIterations ?? d.consistency.rampupIterations,
+    },
+    lossDice: c.lossDice ?? (ctx.student.spatialDims === 3 ? 'volume3d' : 'batch2d'),
   };
 }
 
@@ -113,8 +120,12 @@ export function validateBatch(variant: MethodVariant, ctx: StepContext, batch: S
   }
 }
 
-/** Checks N_l = N_u = 2·sub (the mixes pair a labeled with an unlabeled sub-batch) and returns sub. */
-export function subBatchSize(variant: MethodVariant, batch: StepBatch, needsUnlabeled: boolean): number {
+/**
+ * Checks N_l = 2·sub, and N_u = N_l when the step's {@link STEP_BATCHING} entry needs as many unlabeled as
+ * labeled images (the mixes pair a labeled with an unlabeled sub-batch); returns sub.
+ */
+export function subBatchSize(variant: MethodVariant, batch: StepBatch): number {
+  const needsUnlabeled = STEP_BATCHING[variant.name].unlabeled === 'as many as labeled';
   const nl = batch.labeledImages.shape[0];
   if (nl < 2 || nl % 2 !== 0) {
     throw new InputError(
@@ -142,7 +153,7 @@ export function batchRows(t: tf.Tensor, start: number, count: number): tf.Tensor
 /** Teacher logits (no gradient: only ever called in `prepare`). Q3: train mode by default. */
 export function teacherLogits(ctx: StepContext, cfg: ResolvedStepConfig, x: tf.Tensor): tf.Tensor {
   const teacher = ctx.teacher as SegmentationModel;
-  return teacher.apply(x, { training: cfg.teacherMode === 'train', rng: ctx.dropoutRng });
+  return teacher.apply(x, { training: cfg.teacher.mode === 'train', rng: ctx.dropoutRng });
 }
 
 /** Student logits in train mode (dropout seeds from the dropout stream). */
@@ -188,7 +199,7 @@ export function prepareCopyPaste(
   withPairs: boolean,
 ): PreparedStep {
   validateBatch(variant, ctx, batch);
-  const sub = subBatchSize(variant, batch, true);
+  const sub = subBatchSize(variant, batch);
   const cfg = resolveConfig(ctx);
   const unlabeled = batch.unlabeledImages as tf.Tensor;
   const spatial = batch.labeledImages.shape.slice(1, -1);
@@ -203,7 +214,7 @@ export function prepareCopyPaste(
     const pseudoB = pseudoLabels(teacherLogits(ctx, cfg, ub), cfg.pseudoLabel);
     const c = cuboidMask(spatial, cfg.maskRatio, ctx.rng, {
       startRange: cfg.startRange,
-      referenceRange: cfg.referenceRange,
+      referenceStartRange: cfg.referenceStartRange,
     });
     cuboid = { start: c.start, size: c.size, clippedSize: c.clippedSize };
     // The mean of the 0/1 foreground indicator in float32, counted on the host values pseudoLabels built.
@@ -296,7 +307,7 @@ export function copyPasteStepLoss<P extends { total: tf.Scalar }>(
   ) => { parts: Record<string, number>; diagnostics?: Record<string, number> },
 ): StepLoss {
   checkStepArgs(variant, ctx, { prepared: prep });
-  const family = resolveConfig(ctx).lossFamily;
+  const lossDice = resolveConfig(ctx).lossDice;
   let parts: Record<string, number> = {};
   let diagnostics: Record<string, number> = {};
   const loss = tf.tidy(() => {
@@ -304,11 +315,11 @@ export function copyPasteStepLoss<P extends { total: tf.Scalar }>(
     let inputs: BcpLossInputs;
     if (losses.fourMixes) {
       const four = copyPasteLossInputs(ctx, prep, variant, { fourMixes: true });
-      result = family === '3d' ? losses.loss3d(four) : losses.loss2d(four);
+      result = lossDice === 'volume3d' ? losses.loss3d(four) : losses.loss2d(four);
       inputs = four;
     } else {
       inputs = copyPasteLossInputs(ctx, prep, variant, { fourMixes: false });
-      result = family === '3d' ? losses.loss3d(inputs) : losses.loss2d(inputs);
+      result = lossDice === 'volume3d' ? losses.loss3d(inputs) : losses.loss2d(inputs);
     }
     const summary = summarize(result, inputs);
     parts = summary.parts;
@@ -320,16 +331,16 @@ export function copyPasteStepLoss<P extends { total: tf.Scalar }>(
 
 /**
  * Supervised loss on un-mixed labeled images: ½(CE_mean + Dice) with the unmasked Dice (the E27 form without the
- * mix) for `3d`, ½(D₂ + CE_mean) (E28 unmasked, E29) for `2d`.
+ * mix) for `volume3d`, ½(D₂ + CE_mean) (E28 unmasked, E29) for `batch2d`.
  */
 export function supervisedLoss(
   logits: tf.Tensor,
   labels: tf.Tensor,
-  family: '3d' | '2d',
+  lossDice: LossDice,
 ): { total: tf.Scalar; dice: tf.Scalar; ce: tf.Scalar } {
   return tf.tidy(() => {
     const ce = maskedCrossEntropy(logits, labels);
-    const dice = family === '3d' ? maskedDiceLoss(logits, labels) : diceLoss2d(logits, labels);
+    const dice = lossDice === 'volume3d' ? maskedDiceLoss(logits, labels) : diceLoss2d(logits, labels);
     return { total: tf.mul(tf.add(ce, dice), 0.5) as tf.Scalar, dice, ce };
   });
 }

@@ -7,12 +7,12 @@
 import { cpamTrcmLoss, cpamTrcmLoss2d } from '../cpam-trcm-loss.js';
 import { reliableFraction } from '../trcm.js';
 import { copyPasteStepLoss, prepareCopyPaste, toNumbers } from './common.js';
+import { stepNeeds } from './forwards.js';
 import type { MethodVariant, StepLoss } from './types.js';
 
 export const cpamTrcmVariant: MethodVariant = {
   name: 'cpam-trcm',
-  needsTeacher: true,
-  needsUnlabeled: true,
+  ...stepNeeds('cpam-trcm'),
   prepare(ctx, batch) {
     return prepareCopyPaste(cpamTrcmVariant, ctx, batch, true);
   },

@@ -5,12 +5,12 @@
  */
 import { cpamLoss, cpamLoss2d } from '../cpam-loss.js';
 import { copyPasteStepLoss, prepareCopyPaste, toNumbers } from './common.js';
+import { stepNeeds } from './forwards.js';
 import type { MethodVariant, StepLoss } from './types.js';
 
 export const cpamVariant: MethodVariant = {
   name: 'cpam',
-  needsTeacher: true,
-  needsUnlabeled: true,
+  ...stepNeeds('cpam'),
   prepare(ctx, batch) {
     return prepareCopyPaste(cpamVariant, ctx, batch, true);
   },

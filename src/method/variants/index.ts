@@ -12,10 +12,12 @@ import { bcpVariant } from './bcp.js';
 import { cpamVariant } from './cpam.js';
 import { cpamTrcmVariant } from './cpam-trcm.js';
 import { meanTeacherVariant } from './mean-teacher.js';
+import { METHOD_NAMES, type MethodName } from './names.js';
 import { supervisedVariant } from './supervised.js';
-import type { MethodVariant, MethodVariantName } from './types.js';
+import type { MethodVariant } from './types.js';
 
-export const methodVariants: Readonly<Record<MethodVariantName, MethodVariant>> = {
+/** The variant of each method name ({@link METHOD_NAMES}, the list the config's `method.name` accepts). */
+export const methodVariants: Readonly<Record<MethodName, MethodVariant>> = {
   supervised: supervisedVariant,
   'mean-teacher': meanTeacherVariant,
   bcp: bcpVariant,
@@ -23,23 +25,31 @@ export const methodVariants: Readonly<Record<MethodVariantName, MethodVariant>> 
   'cpam-trcm': cpamTrcmVariant,
 };
 
-export const METHOD_VARIANT_NAMES = Object.keys(methodVariants) as MethodVariantName[];
-
+/** The variant of `method.name`; an unknown name is an InputError listing the known ones. */
 export function getMethodVariant(name: string): MethodVariant {
   requireString('getMethodVariant', 'name', name);
   if (!Object.hasOwn(methodVariants, name)) {
     throw new InputError(
-      `method.name: unknown method variant '${name}', expected one of ${METHOD_VARIANT_NAMES.join(', ')}`,
+      `method.name: unknown method variant '${name}', expected one of ${METHOD_NAMES.join(', ')}`,
     );
   }
-  return methodVariants[name as MethodVariantName];
+  return methodVariants[name as MethodName];
 }
 
-export { DEFAULT_STEP_CONFIG } from './common.js';
+export { type ForwardBatch, STEP_BATCHING, type StepBatching } from './forwards.js';
+export {
+  DEFAULT_STEP_CONFIG,
+  LOSS_DICE_NAMES,
+  type LossDice,
+  METHOD_NAMES,
+  type MethodName,
+  type StepName,
+  TEACHER_MODES,
+  type TeacherMode,
+} from './names.js';
 export { pretrainStep } from './pretrain.js';
 export type {
   MethodVariant,
-  MethodVariantName,
   PreparedStep,
   StepBatch,
   StepConfig,

@@ -3,7 +3,7 @@
  * Papers: Tarvainen & Valpola, "Mean teachers are better role models" (NeurIPS 2017); UA-MT, Yu et al.
  *   (MICCAI 2019), for the 3-D recipe.
  *   ℒ = ½(CE + Dice)(student(L), Y)  +  w(t) · mean((softmax(student(U)) − softmax(teacher(U)))²)
- * with w(t) = consistencyWeight · sigmoidRampup(iteration, rampupIterations) (docs/equations.md §3.1 ramp formula).
+ * with w(t) = consistency.weight · sigmoidRampup(iteration, consistency.rampupIterations) (docs/equations.md §3.1 ramp formula).
  * Choices: the student sees labeled and unlabeled images in ONE forward (concatenated, as SSL4MIS), so batch
  * norm uses the statistics of the whole batch; the teacher sees the unlabeled images without the Gaussian input
  * noise of UA-MT (noise-free, so the only teacher stochasticity is its dropout in train mode, Q3); the MSE is the
@@ -24,12 +24,12 @@ import {
   toNumbers,
   validateBatch,
 } from './common.js';
+import { stepNeeds } from './forwards.js';
 import type { MethodVariant, StepLoss } from './types.js';
 
 export const meanTeacherVariant: MethodVariant = {
   name: 'mean-teacher',
-  needsTeacher: true,
-  needsUnlabeled: true,
+  ...stepNeeds('mean-teacher'),
   prepare(ctx, batch) {
     validateBatch(meanTeacherVariant, ctx, batch);
     const cfg = resolveConfig(ctx);
@@ -44,11 +44,11 @@ export const meanTeacherVariant: MethodVariant = {
     const unlabeled = batch.unlabeledImages as tf.Tensor;
     const nl = batch.labeledImages.shape[0];
     const nu = unlabeled.shape[0];
-    const weight = cfg.consistencyWeight * sigmoidRampup(ctx.iteration, cfg.rampupIterations);
+    const weight = cfg.consistency.weight * sigmoidRampup(ctx.iteration, cfg.consistency.rampupIterations);
     let parts: Record<string, number> = {};
     const loss = tf.tidy(() => {
       const logits = studentLogits(ctx, tf.concat([batch.labeledImages, unlabeled], 0));
-      const sup = supervisedLoss(batchRows(logits, 0, nl), batch.labeledLabels, cfg.lossFamily);
+      const sup = supervisedLoss(batchRows(logits, 0, nl), batch.labeledLabels, cfg.lossDice);
       const studentProbs = softmaxLastAxis(batchRows(logits, nl, nu));
       const consistency = tf.mean(tf.squaredDifference(studentProbs, teacherProbs)) as tf.Scalar;
       const total = tf.add(sup.total, tf.mul(consistency, weight)) as tf.Scalar;

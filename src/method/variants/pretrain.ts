@@ -2,7 +2,7 @@
  * Paper: the copy-paste pre-training of BCP; Bai et al., "Bidirectional Copy-Paste for Semi-Supervised
  *   Medical Image Segmentation" (CVPR 2023).
  * Stage-1 pre-training step (docs/equations.md §3.2, §3.8): the labeled batch split into a = [0:sub] and b =
- * [sub:2·sub], one cuboid, X_mix = M⊙L_a + (1−M)⊙L_b, one student forward, loss E27 (`3d`) or the BCP ACDC 2-D form.
+ * [sub:2·sub], one cuboid, X_mix = M⊙L_a + (1−M)⊙L_b, one student forward, loss E27 (`volume3d`) or the BCP ACDC 2-D form (`batch2d`).
  * Unlabeled images are ignored (the reference loads and discards them). Not a method variant of the registry: every
  * variant shares this stage.
  */
@@ -21,22 +21,22 @@ import {
   toNumbers,
   validateBatch,
 } from './common.js';
+import { stepNeeds } from './forwards.js';
 import type { MethodVariant, PreparedStep, StepLoss } from './types.js';
 
 export const pretrainStep: MethodVariant = {
   name: 'pretrain',
-  needsTeacher: false,
-  needsUnlabeled: false,
+  ...stepNeeds('pretrain'),
   prepare(ctx, batch) {
     validateBatch(pretrainStep, ctx, batch);
-    const sub = subBatchSize(pretrainStep, batch, false);
+    const sub = subBatchSize(pretrainStep, batch);
     const cfg = resolveConfig(ctx);
     const spatial = batch.labeledImages.shape.slice(1, -1);
     let cuboid: PreparedStep['cuboid'];
     const tensors = tf.tidy(() => {
       const c = cuboidMask(spatial, cfg.maskRatio, ctx.rng, {
         startRange: cfg.startRange,
-        referenceRange: cfg.referenceRange,
+        referenceStartRange: cfg.referenceStartRange,
       });
       cuboid = { start: c.start, size: c.size, clippedSize: c.clippedSize };
       const out: Record<string, tf.Tensor> = {
@@ -55,12 +55,12 @@ export const pretrainStep: MethodVariant = {
   },
   loss(ctx, _batch, prep): StepLoss {
     checkStepArgs('pretrain', ctx, { prepared: prep });
-    const family = resolveConfig(ctx).lossFamily;
+    const lossDice = resolveConfig(ctx).lossDice;
     const t = (name: string) => prepared(prep, name, pretrainStep.name);
     let parts: Record<string, number> = {};
     const loss = tf.tidy(() => {
       const logits = studentLogits(ctx, t('x'));
-      const r = (family === '3d' ? pretrainLoss : pretrainLoss2d)(
+      const r = (lossDice === 'volume3d' ? pretrainLoss : pretrainLoss2d)(
         logits,
         t('labelA'),
         t('labelB'),

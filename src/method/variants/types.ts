@@ -33,10 +33,9 @@
 import type { tf } from '../../backend/tf.js';
 import type { SegmentationModel } from '../../nn/types.js';
 import type { Rng } from '../../util/rng.js';
-import type { CuboidStartRange } from '../cuboid.js';
+import type { CuboidStartRange } from '../cuboid-size.js';
 import type { PseudoLabelOptions } from '../pseudo-labels.js';
-
-export type MethodVariantName = 'supervised' | 'mean-teacher' | 'bcp' | 'cpam' | 'cpam-trcm';
+import type { LossDice, StepName, TeacherMode } from './names.js';
 
 /** One training batch, channels last. */
 export interface StepBatch {
@@ -48,26 +47,27 @@ export interface StepBatch {
   unlabeledImages?: tf.Tensor;
 }
 
-/** Step settings; every field has the reference default (see `DEFAULT_STEP_CONFIG`). */
+/**
+ * Step settings, with the key names of the config's `method` section (so the engine takes `config.method` as it
+ * is); a key left out takes its reference default (`DEFAULT_STEP_CONFIG` in names.ts).
+ */
 export interface StepConfig {
   /** Cuboid size ratio per axis (E1); default 2/3. */
   maskRatio?: number;
   /** Cuboid start draw (Q1); default `reference`. */
   startRange?: CuboidStartRange;
-  /** Hard-coded ranges of `reference`; default 112/112/80 (3-D), 256/256 (2-D). */
-  referenceRange?: readonly number[];
+  /** Hard-coded ranges of `reference`; default `REFERENCE_START_RANGES` of the dimensionality. */
+  referenceStartRange?: readonly number[];
   /** Weight u of the pseudo-label terms; default 0.5. */
   unlabeledWeight?: number;
   /** Teacher forward mode; default `train` (Q3: dropout and batch-statistics BN, as the reference). */
-  teacherMode?: 'train' | 'eval';
+  teacher?: { mode?: TeacherMode };
   /** Pseudo-label rule; default largest component with full connectivity (E7). */
   pseudoLabel?: PseudoLabelOptions;
-  /** Mean teacher: maximum consistency weight; default 1.0 (the reference logs this weight but never uses it). */
-  consistencyWeight?: number;
-  /** Mean teacher: ramp-up length in iterations; default 6000 (= 40 × 150 of the reference's `iter // 150`). */
-  rampupIterations?: number;
-  /** `3d` = E17–E20/E27 (VNet scripts), `2d` = E28–E30 (BCP ACDC); default from the student's spatialDims (Q26). */
-  lossFamily?: '3d' | '2d';
+  /** Mean teacher: maximum weight (default 0.1, UA-MT's) and ramp-up length (default 6000 iterations). */
+  consistency?: { weight?: number; rampupIterations?: number };
+  /** `volume3d` = E17–E20/E27 (VNet scripts), `batch2d` = E28–E30 (BCP ACDC); default from the student's spatialDims (Q26). */
+  lossDice?: LossDice;
 }
 
 export interface StepContext {
@@ -104,8 +104,10 @@ export interface StepLoss {
 }
 
 export interface MethodVariant {
-  readonly name: MethodVariantName | 'pretrain';
+  readonly name: StepName;
+  /** From the step's `STEP_BATCHING` entry (forwards.ts): it has a teacher forward. */
   readonly needsTeacher: boolean;
+  /** From the step's `STEP_BATCHING` entry (forwards.ts): it needs unlabeled images. */
   readonly needsUnlabeled: boolean;
   prepare(ctx: StepContext, batch: StepBatch): PreparedStep;
   loss(ctx: StepContext, batch: StepBatch, prepared: PreparedStep): StepLoss;
