@@ -20,12 +20,13 @@ import { requireConfig } from '../config/index.js';
 import { checkUniqueIds } from '../data/case-list.js';
 import type { Dataset } from '../data/dataset.js';
 import { configSplitIds, openConfigDataset } from '../data/from-config.js';
-import { type InferenceModel, inferVolume } from '../infer/sliding-window.js';
+import { evalInferenceSettings, foregroundClasses, inferCase } from '../infer/infer-case.js';
+import { loadModelFromCheckpoint, runDirOfCheckpoint } from '../infer/model.js';
+import { keepLargestComponents } from '../infer/post-process.js';
+import type { InferenceModel } from '../infer/sliding-window.js';
 import { readNifti, volumeFromArray, writeNifti } from '../io/nifti.js';
 import type { Affine, Volume } from '../io/volume.js';
-import { type Connectivity, largestConnectedComponent } from '../method/connected-components.js';
-import { loadWeights } from '../nn/checkpoint.js';
-import { createModel } from '../nn/create.js';
+import type { Connectivity } from '../method/connected-components.js';
 import type { FinalEvaluationContext } from '../train/train.js';
 import {
   requireModel,
@@ -35,7 +36,6 @@ import {
   requireStringArray,
 } from '../util/args.js';
 import { InputError } from '../util/errors.js';
-import { Rng } from '../util/rng.js';
 import { openReportFolder, prepareReportTarget, type ReportFolder, statInput } from './output-guard.js';
 import {
   assertClassIds,
@@ -126,52 +126,6 @@ function caseFile(outDir: string, folder: string, id: string, suffix: string): s
   return path.join(outDir, folder, `${safeFileStem(id)}${suffix}`);
 }
 
-function isPlanar(connectivity: Connectivity): boolean {
-  return connectivity === 4 || connectivity === 8;
-}
-
-/**
- * Keeps, for every class in `classes`, only the largest connected component of its voxels (the others become
- * background 0), as the reference's `getLargestCC` on the binary prediction (§5.2) and per class for
- * multi-class maps. A 2-D connectivity (4 or 8) on a 3-D map works slice by slice along the last axis, the
- * axis 2-D models run over (choice: a 2-D model's post-processing stays in its slices).
- */
-export function keepLargestComponents(
-  labels: Uint8Array,
-  shape: readonly [number, number, number],
-  classes: readonly number[],
-  connectivity: Connectivity,
-): Uint8Array {
-  const out = labels.slice();
-  const [nx, ny, nz] = shape;
-  for (const cls of classes) {
-    if (isPlanar(connectivity)) {
-      const mask = new Uint8Array(nx * ny);
-      for (let k = 0; k < nz; k++) {
-        let any = false;
-        for (let q = 0, v = k; q < nx * ny; q++, v += nz) {
-          mask[q] = out[v] === cls ? 1 : 0;
-          any ||= mask[q] === 1;
-        }
-        if (!any) continue;
-        const kept = largestConnectedComponent(mask, [nx, ny], connectivity);
-        for (let q = 0, v = k; q < nx * ny; q++, v += nz) if (mask[q] === 1 && kept[q] === 0) out[v] = 0;
-      }
-    } else {
-      const mask = new Uint8Array(out.length);
-      let any = false;
-      for (let v = 0; v < out.length; v++) {
-        mask[v] = out[v] === cls ? 1 : 0;
-        any ||= mask[v] === 1;
-      }
-      if (!any) continue;
-      const kept = largestConnectedComponent(mask, [nx, ny, nz], connectivity);
-      for (let v = 0; v < out.length; v++) if (mask[v] === 1 && kept[v] === 0) out[v] = 0;
-    }
-  }
-  return out;
-}
-
 function classNamesOf(dataset: Dataset): Record<number, string> {
   const names: Record<number, string> = {};
   for (const [name, id] of Object.entries(dataset.info.labels)) names[id] = name;
@@ -196,14 +150,14 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
   // A case listed twice would be scored twice and weigh double in every mean.
   checkUniqueIds(ids, options.idsSource ?? 'evaluateModel: the case list');
   if (outDir !== undefined) for (const id of ids) safeFileStem(id);
-  const classes = Array.from({ length: model.numClasses - 1 }, (_, i) => i + 1);
-  const lcc: Connectivity | false = ev.largestComponent ? (ev.connectivity as Connectivity) : false;
+  const classes = foregroundClasses(model);
+  const settings = evalInferenceSettings(config);
+  const lcc = settings.largestComponent;
   const cases: CaseEvaluation[] = [];
   const overlays = new Map<string, OverlayRef[]>();
   return withReportFolder(outDir, options.overwrite, async (folder) => {
     for (const [index, id] of ids.entries()) {
       const c = await dataset.loadCase(id);
-      const volume = { data: c.image, shape: [...c.shape, c.channels] as [number, number, number, number] };
       const report = (done: number, total: number) =>
         options.onProgress?.({
           phase: 'window',
@@ -213,15 +167,8 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
           windowsDone: done,
           windows: total,
         });
-      const result = await inferVolume(model, volume, {
-        patch: ev.patch,
-        strides: ev.strides,
-        sliceSize: config.data.sliceResize,
-        batchWindows: ev.batchWindows,
-        onProgress: report,
-      });
-      const pred =
-        lcc === false ? result.labels : keepLargestComponents(result.labels, c.shape, classes, lcc);
+      const result = await inferCase(model, c, settings, report);
+      const pred = result.labels;
       cases.push(
         evaluateCase(pred, c.label, c.shape, {
           protocol: ev.protocol,
@@ -283,12 +230,6 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
 // ---------------------------------------------------------------------------------------------------------
 // Model from a checkpoint
 
-/** `<run>` when the checkpoint lives in `<run>/checkpoints/`, else null. */
-export function runDirOfCheckpoint(checkpoint: string): string | null {
-  const dir = path.dirname(path.resolve(checkpoint));
-  return path.basename(dir) === 'checkpoints' ? path.dirname(dir) : null;
-}
-
 /**
  * The model-selection record of a checkpoint file (reported so a number states how its model was chosen):
  * `best`/`pretrain-best` were selected on `train.validation.split`, `last`/`pretrain-last` are the last weights, any
@@ -313,19 +254,6 @@ export async function selectionOfCheckpoint(checkpoint: string, config: SsmisCon
     // No state beside the weights (a copied checkpoint): the best value is simply not recorded.
   }
   return selection;
-}
-
-/** Builds the config's network and fills it with the checkpoint's `student.*` tensors. Caller disposes it. */
-export async function loadModelFromCheckpoint(config: SsmisConfig, checkpoint: string) {
-  if (!existsSync(checkpoint)) throw new InputError(`${checkpoint}: checkpoint file not found`);
-  const model = createModel(config, { name: 'eval', rng: Rng.stream(config.train.seed, 'eval-init') });
-  try {
-    await loadWeights(checkpoint, { models: { student: model } });
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
-  return model;
 }
 
 export interface EvaluateOptions {

@@ -9,7 +9,6 @@ import {
   evaluateFiles,
   evaluateModel,
   finalEvaluation,
-  keepLargestComponents,
 } from '../../src/eval/evaluate.js';
 import { evaluateCase } from '../../src/eval/protocol.js';
 import { readNifti } from '../../src/io/nifti.js';
@@ -299,32 +298,6 @@ describe('evaluateFiles: wrong numbers and unclear errors', () => {
     expect(JSON.parse(after['summary.json']).protocol).toBe('paper');
     expect(after['cases.csv']).toContain(',paper,voxel,');
     expect(readdirSync(dir).sort()).toEqual(['l', 'out', 'p']);
-  });
-});
-
-describe('keepLargestComponents', () => {
-  it('keeps the largest 3-D component per class and leaves other classes alone', () => {
-    const shape: [number, number, number] = [6, 6, 6];
-    const labels = box(shape, [0, 0, 0], [1, 1, 1], 1);
-    box(shape, [4, 4, 4], [4, 4, 4], 1, labels); // small class-1 island
-    box(shape, [0, 4, 0], [0, 4, 0], 2, labels); // class 2: one voxel
-    const out = keepLargestComponents(labels, shape, [1], 26);
-    expect(out[(4 * 6 + 4) * 6 + 4]).toBe(0);
-    expect(out[(0 * 6 + 4) * 6 + 0]).toBe(2);
-    expect(out.reduce((n, v) => n + (v === 1 ? 1 : 0), 0)).toBe(8);
-  });
-
-  it('2-D connectivity works slice by slice along the last axis', () => {
-    const shape: [number, number, number] = [5, 5, 2];
-    const labels = new Uint8Array(50);
-    const at = (i: number, j: number, k: number) => (i * 5 + j) * 2 + k;
-    // slice 0: a 2-pixel bar and a single pixel; slice 1: a single pixel only (kept: its own slice's largest)
-    labels[at(0, 0, 0)] = 1;
-    labels[at(0, 1, 0)] = 1;
-    labels[at(4, 4, 0)] = 1;
-    labels[at(3, 3, 1)] = 1;
-    const out = keepLargestComponents(labels, shape, [1], 8);
-    expect([out[at(0, 0, 0)], out[at(0, 1, 0)], out[at(4, 4, 0)], out[at(3, 3, 1)]]).toEqual([1, 1, 0, 1]);
   });
 });
 

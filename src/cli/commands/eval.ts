@@ -7,7 +7,6 @@ import {
   evaluate,
   evaluateFiles,
   finalEvaluation,
-  runDirOfCheckpoint,
 } from '../../eval/evaluate.js';
 import { assertClassIds, type DistanceUnits, type EvaluationProtocol } from '../../eval/protocol.js';
 import {
@@ -16,6 +15,7 @@ import {
   formatSummaryTable,
   reportToJson,
 } from '../../eval/report.js';
+import { runConfigOfCheckpoint } from '../../infer/model.js';
 import type { Connectivity } from '../../method/connected-components.js';
 import type { TrainOptions } from '../../train/train.js';
 import { InputError } from '../../util/errors.js';
@@ -82,13 +82,13 @@ export async function resolveModelConfig(
 ): Promise<SsmisConfig> {
   let file = configFile;
   if (file === undefined) {
-    const run = runDirOfCheckpoint(checkpoint);
-    if (run === null) {
+    const runConfig = runConfigOfCheckpoint(checkpoint);
+    if (runConfig === null) {
       throw new InputError(
         `${checkpoint} is not inside a run folder (<run>/checkpoints/); pass its config with --config`,
       );
     }
-    file = path.join(run, 'config.yaml');
+    file = runConfig;
   }
   return (await loadConfig(file, { set: sets })).config;
 }
