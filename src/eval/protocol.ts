@@ -4,10 +4,12 @@
  * `paper` reproduces the reference test scripts (docs/equations.md §5.3–5.5, Q12): an empty prediction is scored
  * (Dice, Jaccard, 95HD, ASD) = (0, 0, 0, 0), distances are in voxels. `strict` (the default) never turns a
  * failure into a perfect distance: an empty prediction gets Dice 0 and *missing* distances, counted in the
- * summary. Largest-component post-processing is an option of {@link evaluateCase}; the paper's 3-D test scripts
- * use it with connectivity 26, their validation loops and ACDC do not, so the caller sets it from the config.
+ * summary. Largest-component post-processing is an option of {@link evaluateCase} (the rule of
+ * src/infer/post-process.ts, which eval and predict apply to whole label maps); the paper's 3-D test scripts use
+ * it with connectivity 26, their validation loops and ACDC do not, so the caller sets it from the config.
  */
-import { type Connectivity, largestConnectedComponent } from '../method/connected-components.js';
+import { keepLargestComponent } from '../infer/post-process.js';
+import type { Connectivity } from '../method/connected-components.js';
 import {
   requireArray,
   requireNumberArray,
@@ -87,7 +89,10 @@ export interface EvaluateCaseOptions {
   units?: DistanceUnits;
   /** Class ids scored one-vs-rest (voxels equal to the id); default `[1]` (binary foreground). */
   classes?: readonly number[];
-  /** Keep only the largest connected component of each class's predicted mask (reference 3-D test: 26). */
+  /**
+   * Keep only the largest connected component of each class's predicted mask (reference 3-D test: 26); 4 or 8
+   * on a 3-D shape work slice by slice along the last axis, as in eval and predict.
+   */
   largestComponent?: Connectivity | false;
   caseId?: string;
 }
@@ -154,7 +159,7 @@ export function evaluateCase(
       l[i] = label[i] === classId ? 1 : 0;
     }
     if (options.largestComponent !== undefined && options.largestComponent !== false) {
-      p = largestConnectedComponent(p, shape, options.largestComponent);
+      p = keepLargestComponent(p, shape, options.largestComponent);
     }
     let predVoxels = 0;
     let labelVoxels = 0;

@@ -55,6 +55,9 @@ describe('keepLargestComponent (one mask): the rule evaluateCase shares with eva
     mask[5 * 2 + 1] = 1; // slice 1: one pixel, its own largest
     const kept = keepLargestComponent(mask, shape, 4);
     expect([...kept]).toEqual([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    // evaluateCase's option follows the same rule on a 3-D map (it refused a planar connectivity before).
+    const scored = evaluateCase(mask, mask, shape, { largestComponent: 4, protocol: 'paper' });
+    expect(scored.classes[0].predVoxels).toBe(3);
   });
 });
 
