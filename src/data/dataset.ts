@@ -9,6 +9,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { checkSameGrid, GEOMETRY_TOLERANCE_MM, spatialShape } from '../io/geometry.js';
 import { readNifti, readNiftiHeader } from '../io/nifti.js';
 import { readInputText } from '../io/read-file.js';
 import type { Affine, Volume } from '../io/volume.js';
@@ -18,9 +19,6 @@ import { type LabeledAmount, labeledCaseCount } from './labeled.js';
 
 /** dataset.json lists case ids and a few numbers per case; a larger file is not one. */
 export const MAX_DATASET_JSON_BYTES = 64 * 1024 * 1024;
-
-/** Affine entries (mm) of channels and label may differ by this much (float32 header round-off). */
-export const AFFINE_TOLERANCE_MM = 1e-3;
 
 const intArray3 = z.array(z.number().int()).length(3);
 const numArray3 = z.array(z.number()).length(3);
@@ -251,24 +249,6 @@ export function parseDatasetJson(raw: unknown, file: string): DatasetInfo {
   };
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-function maxAffineDiff(a: Affine, b: Affine): number {
-  let m = 0;
-  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) m = Math.max(m, Math.abs(a[r][c] - b[r][c]));
-  return m;
-}
-
-function spatialShape(volume: Volume, id: string, file: string): [number, number, number] {
-  const s = volume.shape;
-  if (s.length === 3 || (s.length === 4 && s[3] === 1)) return [s[0], s[1], s[2]];
-  throw new InputError(
-    `case ${id}: ${file} has shape [${s.join(', ')}]; expected a 3-D volume (one file per channel)`,
-  );
-}
-
 class CanonicalDataset implements Dataset {
   readonly dir: string;
   readonly info: DatasetInfo;
@@ -359,9 +339,10 @@ class CanonicalDataset implements Dataset {
     } catch (error) {
       throw new InputError(`case ${id}: ${errorMessage(error)}`, { cause: error });
     }
-    const s = header.shape;
-    if (s.length === 3 || (s.length === 4 && s[3] === 1)) return [s[0], s[1], s[2]];
-    throw new InputError(`case ${id}: ${this.rel(file)} has shape [${s.join(', ')}]; expected a 3-D volume`);
+    return spatialShape(
+      header.shape,
+      (shape) => `case ${id}: ${this.rel(file)} has shape ${shape}; expected a 3-D volume`,
+    );
   }
 
   loadCase(id: string): Promise<LoadedCase> {
@@ -425,36 +406,31 @@ class CanonicalDataset implements Dataset {
     const labelVolume = await this.readVolume(id, labelFile, 'label');
 
     const file0 = this.rel(this.imagePath(id, selected[0]));
-    const shape = spatialShape(volumes[0], id, file0);
+    /** The shape of a file of this case, refused unless 3-D. */
+    const shapeOf = (volume: Volume, file: string) =>
+      spatialShape(
+        volume.shape,
+        (shape) => `case ${id}: ${file} has shape ${shape}; expected a 3-D volume (one file per channel)`,
+      );
+    const shape = shapeOf(volumes[0], file0);
     const n = shape[0] * shape[1] * shape[2];
+    const grid0 = { shape, affine: volumes[0].affine };
     for (let c = 1; c < channels; c++) {
       const fc = this.rel(this.imagePath(id, selected[c]));
-      const sc = spatialShape(volumes[c], id, fc);
-      if (!sameShape(sc, shape)) {
-        throw new InputError(
-          `case ${id}: channel file ${fc} has shape [${sc.join(', ')}] but ${file0} has [${shape.join(', ')}]`,
-        );
-      }
-      const d = maxAffineDiff(volumes[c].affine, volumes[0].affine);
-      if (d > AFFINE_TOLERANCE_MM) {
-        throw new InputError(
-          `case ${id}: channel file ${fc} has a different affine than ${file0} (max difference ${d.toPrecision(3)} mm > ${AFFINE_TOLERANCE_MM})`,
-        );
-      }
+      checkSameGrid({ shape: shapeOf(volumes[c], fc), affine: volumes[c].affine }, grid0, {
+        shape: (found, expected) =>
+          `case ${id}: channel file ${fc} has shape ${found} but ${file0} has ${expected}`,
+        affine: (diff) =>
+          `case ${id}: channel file ${fc} has a different affine than ${file0} (max difference ${diff} mm > ${GEOMETRY_TOLERANCE_MM})`,
+      });
     }
     const labelRel = this.rel(labelFile);
-    const labelShape = spatialShape(labelVolume, id, labelRel);
-    if (!sameShape(labelShape, shape)) {
-      throw new InputError(
-        `case ${id}: label ${labelRel} has shape [${labelShape.join(', ')}] but image ${file0} has [${shape.join(', ')}]`,
-      );
-    }
-    const affineDiff = maxAffineDiff(labelVolume.affine, volumes[0].affine);
-    if (affineDiff > AFFINE_TOLERANCE_MM) {
-      throw new InputError(
-        `case ${id}: label ${labelRel} and image ${file0} have different affines (max difference ${affineDiff.toPrecision(3)} mm > ${AFFINE_TOLERANCE_MM})`,
-      );
-    }
+    checkSameGrid({ shape: shapeOf(labelVolume, labelRel), affine: labelVolume.affine }, grid0, {
+      shape: (found, expected) =>
+        `case ${id}: label ${labelRel} has shape ${found} but image ${file0} has ${expected}`,
+      affine: (diff) =>
+        `case ${id}: label ${labelRel} and image ${file0} have different affines (max difference ${diff} mm > ${GEOMETRY_TOLERANCE_MM})`,
+    });
 
     // Image: interleave channels last, reject NaN/Inf.
     let image: Float32Array;

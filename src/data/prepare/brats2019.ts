@@ -20,8 +20,8 @@ import {
   checkSameShape,
   numeric,
   type RawIndex,
+  rawShape,
   requireFile,
-  spatialShape,
 } from './common.js';
 import type { DatasetMeta, PreparedCase, PrepareUnit } from './runner.js';
 import {
@@ -58,9 +58,9 @@ async function caseFiles(id: string, dir: string): Promise<string[]> {
 async function prepareCase(raw: string, files: string[], id: string): Promise<PreparedCase> {
   const vols: Volume[] = [];
   for (const f of files) vols.push(await readNifti(f));
-  const shape = spatialShape(vols[0], files[0]);
+  const shape = rawShape(vols[0], files[0]);
   for (let v = 1; v < vols.length; v++)
-    checkSameShape(shape, spatialShape(vols[v], files[v]), files[0], files[v]);
+    checkSameShape(shape, rawShape(vols[v], files[v]), files[0], files[v]);
   const seg = numeric(vols[4].data);
   checkLabelValues(seg, [0, 1, 2, 4], files[4]);
   const flair = numeric(vols[0].data);

@@ -1,6 +1,7 @@
 /** Input checks, raw-folder discovery and unit construction shared by the four `prepare` pipelines. */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { sameShape, shapeText, spatialShape } from '../../io/geometry.js';
 import type { Volume, VoxelArray } from '../../io/volume.js';
 import { InputError } from '../../util/errors.js';
 import type { PreparedCase, PrepareUnit } from './runner.js';
@@ -50,11 +51,9 @@ export async function indexRaw(root: string, maxDepth: number): Promise<RawIndex
   return index;
 }
 
-/** The spatial shape of a volume: 3-D, or 4-D with a single time point. */
-export function spatialShape(vol: Volume, file: string): Shape3 {
-  const s = vol.shape;
-  if (s.length === 3 || (s.length === 4 && s[3] === 1)) return [s[0], s[1], s[2]];
-  throw new InputError(`${file}: expected a 3-D volume, found shape [${s.join(', ')}]`);
+/** The spatial shape of a raw file's volume ({@link spatialShape}), worded for `prepare`. */
+export function rawShape(vol: Volume, file: string): Shape3 {
+  return spatialShape(vol.shape, (shape) => `${file}: expected a 3-D volume, found shape ${shape}`);
 }
 
 /** Plain numbers for arithmetic (BigInt arrays converted). */
@@ -74,8 +73,8 @@ export function checkFinite(data: ArrayLike<number>, shape: number[], file: stri
 }
 
 export function checkSameShape(a: number[], b: number[], fileA: string, fileB: string): void {
-  if (a.length !== b.length || a.some((v, i) => v !== b[i])) {
-    throw new InputError(`shape mismatch: ${fileA} is [${a.join(', ')}] but ${fileB} is [${b.join(', ')}]`);
+  if (!sameShape(a, b)) {
+    throw new InputError(`shape mismatch: ${fileA} is ${shapeText(a)} but ${fileB} is ${shapeText(b)}`);
   }
 }
 
@@ -139,8 +138,8 @@ export async function readImageLabelPair<V extends Volume>(
 ): Promise<ImageLabelPair<V>> {
   const img = await read(imgFile);
   const lab = await read(labFile);
-  const shape = spatialShape(img, imgFile);
-  checkSameShape(shape, spatialShape(lab, labFile), imgFile, labFile);
+  const shape = rawShape(img, imgFile);
+  checkSameShape(shape, rawShape(lab, labFile), imgFile, labFile);
   const image = numeric(img.data);
   checkFinite(image, shape, imgFile);
   const labels = numeric(lab.data);

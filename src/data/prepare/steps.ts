@@ -3,10 +3,11 @@
  * shape [nx, ny, nz] at (i·ny + j)·nz + k). Each is small and unit-tested on hand-made volumes; the dataset
  * pipelines in this folder compose them.
  */
+import type { Shape3 } from '../../io/geometry.js';
 import type { Affine, VoxelArray } from '../../io/volume.js';
 import type { Rng } from '../../util/rng.js';
 
-export type Shape3 = [number, number, number];
+export type { Shape3 };
 
 /**
  * A per-axis size as given by a user: a single number (or a one-element list, as `--min-size 32` parses) applies
