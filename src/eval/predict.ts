@@ -11,8 +11,9 @@
  *   COMPUTED from the prepared affine and cropStart (same linear part, origin moved back by A·cropStart, which
  *   inverts `prepare`'s crop exactly; the header fields besides the affine — qform code, units, description —
  *   come from the prepared file, the qform is re-derived from the affine).
- * - any other NIfTI image: the dataset preset's intensity normalisation is applied first (implemented here
- *   on the functions `src/data/prepare/` exports): `la` z-score over the whole volume; `brats2019` per channel
+ * - any other NIfTI image: the dataset preset's intensity normalisation is applied first (each preset's own
+ *   function in `src/data/prepare/<preset>.ts`, the one `prepare` uses): `la` z-score over the whole volume;
+ *   `brats2019` per channel
  *   upper clip at the 99.9 % cumulative-histogram value then z-score over voxels > 0, with both statistics
  *   taken inside FLAIR's brain bounding box as `prepare` does (the volume is not cropped: outside the box the
  *   values are the same function of intensity); `pancreas-nih` HU clip [−125, 275] then min–max; `acdc`
@@ -33,17 +34,17 @@ import path from 'node:path';
 import { initBackend } from '../backend/init.js';
 import { loadConfig, type SsmisConfig } from '../config/index.js';
 import { type DatasetJson, parseDatasetJson } from '../data/dataset.js';
+import { acdcNormalize } from '../data/prepare/acdc.js';
 import {
   brainCropBox,
   type CropBox,
-  clip,
   clipUpper,
   cropArray,
   cumulativeClipValue,
   meanStd,
-  minMaxNormalize,
-  zscore,
 } from '../data/prepare/index.js';
+import { laNormalize } from '../data/prepare/la.js';
+import { pancreasNormalize } from '../data/prepare/pancreas-nih.js';
 import { evalInferenceSettings, inferCase } from '../infer/infer-case.js';
 import { loadModelFromCheckpoint, runConfigOfCheckpoint } from '../infer/model.js';
 import { readNifti, readNiftiHeader, volumeFromArray, writeNifti } from '../io/nifti.js';
@@ -150,11 +151,11 @@ export function normalizeForPreset(
   }
   switch (preset) {
     case 'la':
-      return data.map((d) => zscore(d));
+      return data.map((d) => laNormalize(d));
     case 'acdc':
-      return data.map((d) => minMaxNormalize(d));
+      return data.map((d) => acdcNormalize(d));
     case 'pancreas-nih':
-      return data.map((d) => minMaxNormalize(clip(d, -125, 275)));
+      return data.map((d) => pancreasNormalize(d));
     case 'brats2019': {
       const whole: CropBox = { start: [0, 0, 0], end: [shape[0], shape[1], shape[2]] };
       const box = brainCropBox(data[0], shape);

@@ -25,6 +25,11 @@ export const ACDC_META: DatasetMeta = {
     'docs/equations.md §2.4: ED and ES frames (Info.cfg) renamed frame01/frame02 in frame order, per-volume min-max to [0,1], kept 3-D for slice-wise training',
 };
 
+/** ACDC intensity normalisation (§2.4): min–max to [0, 1] per volume. */
+export function acdcNormalize(image: ArrayLike<number>): Float32Array {
+  return minMaxNormalize(image);
+}
+
 /** `ED: 1` / `ES: 12` from an ACDC Info.cfg. */
 export function parseInfoCfg(text: string, file: string): { ed: number; es: number } {
   const get = (key: string): number => {
@@ -119,7 +124,7 @@ async function preparePatient(raw: string, patient: string, inputs: string[]): P
     } = await readImageLabelPair(readNifti, imgFile, labFile, [0, 1, 2, 3]);
     out.push({
       id: `${patient}_frame0${f + 1}`,
-      channels: [minMaxNormalize(data)],
+      channels: [acdcNormalize(data)],
       label: Uint8Array.from(labels),
       shape,
       affine: img.affine,

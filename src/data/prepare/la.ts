@@ -41,6 +41,11 @@ export interface LaOptions {
 
 const H5_SPACING = 0.625;
 
+/** LA intensity normalisation (§2.1): z-score over the whole uncropped volume (population std). */
+export function laNormalize(image: ArrayLike<number>): Float32Array {
+  return zscore(image);
+}
+
 async function fromNrrd(
   raw: string,
   id: string,
@@ -56,7 +61,7 @@ async function fromNrrd(
   if (!bbox)
     throw new InputError(`${labFile}: empty foreground (no voxel equals 255); the LA crop needs the atrium`);
   const box = laCropBox(bbox, shape, Rng.stream(seed, `prepare/la/${id}`), { target: options.target });
-  const z = zscore(image);
+  const z = laNormalize(image);
   return {
     id,
     channels: [cropArray(z, shape, box)],

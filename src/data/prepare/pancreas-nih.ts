@@ -34,6 +34,11 @@ export const PANCREAS_META: DatasetMeta = {
     'docs/equations.md §2.3 (CORA): HU clip [-125, 275], min-max to [0,1], crop to the label bbox ± margin with a minimum size (no resampling)',
 };
 
+/** Pancreas-NIH intensity normalisation (§2.3): HU clip to [−125, 275], then min–max to [0, 1]. */
+export function pancreasNormalize(hu: ArrayLike<number>): Float32Array {
+  return minMaxNormalize(clip(hu, -125, 275));
+}
+
 async function prepareCase(
   raw: string,
   id: string,
@@ -46,7 +51,7 @@ async function prepareCase(
   if (!bbox)
     throw new InputError(`${labFile}: empty foreground (no pancreas voxel); the crop needs the label`);
   const box = pancreasCropBox(bbox, shape, options);
-  const norm = minMaxNormalize(clip(hu, -125, 275));
+  const norm = pancreasNormalize(hu);
   return {
     id,
     channels: [cropArray(norm, shape, box)],
