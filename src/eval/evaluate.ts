@@ -24,8 +24,9 @@ import { evalInferenceSettings, foregroundClasses, inferCase } from '../infer/in
 import { loadModelFromCheckpoint, runDirOfCheckpoint } from '../infer/model.js';
 import { keepLargestComponents } from '../infer/post-process.js';
 import type { InferenceModel } from '../infer/sliding-window.js';
+import { checkSameGrid, GEOMETRY_TOLERANCE_MM, spatialShape } from '../io/geometry.js';
 import { readNifti, volumeFromArray, writeNifti } from '../io/nifti.js';
-import type { Affine, Volume } from '../io/volume.js';
+import type { Volume } from '../io/volume.js';
 import type { Connectivity } from '../method/connected-components.js';
 import type { FinalEvaluationContext } from '../train/train.js';
 import {
@@ -57,9 +58,6 @@ import {
   writeCaseOverlays,
   writeReportFiles,
 } from './report.js';
-
-/** Affine entries of prediction and label may differ by this much (float32 header round-off), in mm. */
-export const GEOMETRY_TOLERANCE_MM = 1e-3;
 
 /** Progress of a long evaluation: cases done, and the windows (or slices) of the current case. */
 export interface EvaluationProgress {
@@ -450,15 +448,7 @@ export async function matchPredictionFiles(pred: string, label: string): Promise
 }
 
 function spatialShapeOf(volume: Volume, file: string): [number, number, number] {
-  const s = volume.shape;
-  if (s.length === 3 || (s.length === 4 && s[3] === 1)) return [s[0], s[1], s[2]];
-  throw new InputError(`${file}: shape [${s.join(', ')}]; expected a 3-D label map`);
-}
-
-function maxAffineDiff(a: Affine, b: Affine): number {
-  let m = 0;
-  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) m = Math.max(m, Math.abs(a[r][c] - b[r][c]));
-  return m;
+  return spatialShape(volume.shape, (shape) => `${file}: shape ${shape}; expected a 3-D label map`);
 }
 
 /** Label values as integers (float-stored labels within 1e-3 of an integer are rounded), else InputError. */
@@ -532,17 +522,16 @@ export async function evaluateFiles(options: EvaluateFilesOptions): Promise<Eval
       const predVolume = await readNifti(pair.pred);
       const shape = spatialShapeOf(labelVolume, pair.label);
       const predShape = spatialShapeOf(predVolume, pair.pred);
-      if (shape.some((s, a) => s !== predShape[a])) {
-        throw new InputError(
-          `${pair.pred} has shape [${predShape.join(', ')}] but its label ${pair.label} has [${shape.join(', ')}]`,
-        );
-      }
-      const diff = maxAffineDiff(predVolume.affine, labelVolume.affine);
-      if (diff > GEOMETRY_TOLERANCE_MM) {
-        throw new InputError(
-          `${pair.pred} and its label ${pair.label} have different affines (max difference ${diff.toPrecision(3)} mm > ${GEOMETRY_TOLERANCE_MM}); predictions must be in the label's geometry`,
-        );
-      }
+      checkSameGrid(
+        { shape: predShape, affine: predVolume.affine },
+        { shape, affine: labelVolume.affine },
+        {
+          shape: (found, expected) =>
+            `${pair.pred} has shape ${found} but its label ${pair.label} has ${expected}`,
+          affine: (diff) =>
+            `${pair.pred} and its label ${pair.label} have different affines (max difference ${diff} mm > ${GEOMETRY_TOLERANCE_MM}); predictions must be in the label's geometry`,
+        },
+      );
       const label = integerValues(labelVolume, pair.label);
       let pred = integerValues(predVolume, pair.pred);
       if (lcc !== false) {

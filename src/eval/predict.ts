@@ -47,12 +47,13 @@ import { laNormalize } from '../data/prepare/la.js';
 import { pancreasNormalize } from '../data/prepare/pancreas-nih.js';
 import { evalInferenceSettings, inferCase } from '../infer/infer-case.js';
 import { loadModelFromCheckpoint, runConfigOfCheckpoint } from '../infer/model.js';
+import { checkSameGrid, spatialShape } from '../io/geometry.js';
 import { readNifti, readNiftiHeader, volumeFromArray, writeNifti } from '../io/nifti.js';
 import type { Affine, Volume, VoxelArray } from '../io/volume.js';
 import { requireObject, requireString } from '../util/args.js';
 import { removeOrphanTemps } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
-import { type EvaluationProgress, GEOMETRY_TOLERANCE_MM } from './evaluate.js';
+import type { EvaluationProgress } from './evaluate.js';
 import { checkOutputFolder, datasetDataFolders, realPathOf, statInput } from './output-guard.js';
 import { safeFileStem } from './report.js';
 
@@ -327,15 +328,10 @@ async function planJobs(input: string, channels: number, notes: string[]): Promi
 // Geometry
 
 function spatial(volume: Volume, file: string): [number, number, number] {
-  const s = volume.shape;
-  if (s.length === 3 || (s.length === 4 && s[3] === 1)) return [s[0], s[1], s[2]];
-  throw new InputError(`${file}: shape [${s.join(', ')}]; expected a 3-D image (one file per channel)`);
-}
-
-function maxAffineDiff(a: Affine, b: Affine): number {
-  let m = 0;
-  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) m = Math.max(m, Math.abs(a[r][c] - b[r][c]));
-  return m;
+  return spatialShape(
+    volume.shape,
+    (shape) => `${file}: shape ${shape}; expected a 3-D image (one file per channel)`,
+  );
 }
 
 /** The affine of the uncropped grid: same linear part, origin moved back by A·cropStart (inverse of the crop). */
@@ -534,18 +530,16 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
       const shape = spatial(volumes[0], job.files[0]);
       for (const [c, v] of volumes.entries()) assertFiniteImage(v, shape, job.files[c]);
       for (let c = 1; c < volumes.length; c++) {
-        const sc = spatial(volumes[c], job.files[c]);
-        if (sc.some((s, a) => s !== shape[a])) {
-          throw new InputError(
-            `${job.files[c]} has shape [${sc.join(', ')}] but ${job.files[0]} has [${shape.join(', ')}]`,
-          );
-        }
-        const d = maxAffineDiff(volumes[c].affine, volumes[0].affine);
-        if (d > GEOMETRY_TOLERANCE_MM) {
-          throw new InputError(
-            `${job.files[c]} and ${job.files[0]} have different affines (max difference ${d.toPrecision(3)} mm); channels must share geometry`,
-          );
-        }
+        checkSameGrid(
+          { shape: spatial(volumes[c], job.files[c]), affine: volumes[c].affine },
+          { shape, affine: volumes[0].affine },
+          {
+            shape: (found, expected) =>
+              `${job.files[c]} has shape ${found} but ${job.files[0]} has ${expected}`,
+            affine: (diff) =>
+              `${job.files[c]} and ${job.files[0]} have different affines (max difference ${diff} mm); channels must share geometry`,
+          },
+        );
       }
       const perChannel =
         job.prepared !== null
