@@ -13,12 +13,11 @@
  *   come from the prepared file, the qform is re-derived from the affine).
  * - any other NIfTI image: the dataset preset's intensity normalisation is applied first (each preset's own
  *   function in `src/data/prepare/<preset>.ts`, the one `prepare` uses): `la` z-score over the whole volume;
- *   `brats2019` per channel
- *   upper clip at the 99.9 % cumulative-histogram value then z-score over voxels > 0, with both statistics
- *   taken inside FLAIR's brain bounding box as `prepare` does (the volume is not cropped: outside the box the
- *   values are the same function of intensity); `pancreas-nih` HU clip [−125, 275] then min–max; `acdc`
- *   min–max; `custom` none (prepare does not transform custom datasets). Multi-channel models need the
- *   nnU-Net channel set `<case>_0000 … _<C−1>` next to each other; what is missing is named.
+ *   `brats2019` per channel upper clip at the 99.9 % cumulative-histogram value then z-score over voxels > 0,
+ *   with both statistics taken inside FLAIR's brain bounding box as `prepare` does (the volume is not cropped:
+ *   outside the box the values are the same function of intensity); `pancreas-nih` HU clip [−125, 275] then
+ *   min–max; `acdc` min–max; `custom` none (prepare does not transform custom datasets). Multi-channel models
+ *   need the nnU-Net channel set `<case>_0000 … _<C−1>` next to each other; what is missing is named.
  *
  * Post-processing follows `eval.largestComponent` / `eval.connectivity`, so a predicted mask is the one
  * `ssmis eval` scores.
@@ -35,14 +34,7 @@ import { initBackend } from '../backend/init.js';
 import { loadConfig, type SsmisConfig } from '../config/index.js';
 import { type DatasetJson, parseDatasetJson } from '../data/dataset.js';
 import { acdcNormalize } from '../data/prepare/acdc.js';
-import {
-  brainCropBox,
-  type CropBox,
-  clipUpper,
-  cropArray,
-  cumulativeClipValue,
-  meanStd,
-} from '../data/prepare/index.js';
+import { bratsNormalizeUncropped } from '../data/prepare/brats2019.js';
 import { laNormalize } from '../data/prepare/la.js';
 import { pancreasNormalize } from '../data/prepare/pancreas-nih.js';
 import { evalInferenceSettings, inferCase } from '../infer/infer-case.js';
@@ -157,20 +149,8 @@ export function normalizeForPreset(
       return data.map((d) => acdcNormalize(d));
     case 'pancreas-nih':
       return data.map((d) => pancreasNormalize(d));
-    case 'brats2019': {
-      const whole: CropBox = { start: [0, 0, 0], end: [shape[0], shape[1], shape[2]] };
-      const box = brainCropBox(data[0], shape);
-      const region = box?.end.every((e, a) => e > box.start[a]) ? box : whole;
-      return data.map((d) => {
-        const cropped = cropArray(d, shape, region);
-        const hi = cumulativeClipValue(cropped, 0.999);
-        const { mean, std } = meanStd(clipUpper(cropped, hi), (v) => v > 0);
-        const inv = std > 0 ? 1 / std : 0;
-        const out = new Float32Array(d.length);
-        for (let i = 0; i < d.length; i++) out[i] = (Math.min(d[i], hi) - mean) * inv;
-        return out;
-      });
-    }
+    case 'brats2019':
+      return bratsNormalizeUncropped(data, shape);
     default:
       return data.map((d) => (d instanceof Float32Array ? d : Float32Array.from(d)));
   }

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import { configToYaml, type SsmisConfig } from '../../src/config/index.js';
+import { acdcNormalize } from '../../src/data/prepare/acdc.js';
+import { bratsNormalizeChannel } from '../../src/data/prepare/brats2019.js';
 import {
   brainCropBox,
   clipUpper,
@@ -11,6 +13,8 @@ import {
   cumulativeClipValue,
   zscore,
 } from '../../src/data/prepare/index.js';
+import { laNormalize } from '../../src/data/prepare/la.js';
+import { pancreasNormalize } from '../../src/data/prepare/pancreas-nih.js';
 import { normalizeForPreset, padIntoGrid, predict, uncropAffine } from '../../src/eval/predict.js';
 import { slidingWindowInference } from '../../src/infer/sliding-window.js';
 import { readNifti, volumeFromArray, writeNifti } from '../../src/io/nifti.js';
@@ -121,6 +125,28 @@ describe('normalizeForPreset', () => {
       const expected = zscore(clipUpper(cropped, cumulativeClipValue(cropped, 0.999)), (v) => v > 0);
       expect([...cropArray(out[c], s, crop)]).toEqual([...expected]);
     }
+  });
+});
+
+describe('normalizeForPreset is each preset’s own function from src/data/prepare', () => {
+  it('la, acdc and pancreas-nih: the function prepare applies, value for value', () => {
+    const raw = Float32Array.from({ length: 30 }, (_, i) => ((i * 53) % 31) * 17 - 200);
+    const shape = [5, 3, 2];
+    expect(normalizeForPreset('la', [raw], shape)[0]).toEqual(laNormalize(raw));
+    expect(normalizeForPreset('acdc', [raw], shape)[0]).toEqual(acdcNormalize(raw));
+    expect(normalizeForPreset('pancreas-nih', [raw], shape)[0]).toEqual(pancreasNormalize(raw));
+  });
+
+  it('brats2019: inside the brain box, the crop prepare stores', () => {
+    const s = [5, 4, 3];
+    const flair = new Int16Array(60);
+    for (let i = 1; i < 4; i++) for (let j = 1; j < 4; j++) flair[(i * 4 + j) * 3 + 1] = 20 + i * 9 + j;
+    flair[(3 * 4 + 3) * 3 + 1] = 700;
+    const [out] = normalizeForPreset('brats2019', [flair], s);
+    const crop = brainCropBox(flair, s);
+    expect(crop).not.toBeNull();
+    if (crop === null) return;
+    expect(cropArray(out, s, crop)).toEqual(bratsNormalizeChannel(flair, s, crop, 'crop'));
   });
 });
 

@@ -10,6 +10,7 @@
  * transposed, and the prepared volumes stay aligned with the NIfTI affine.
  */
 import path from 'node:path';
+import type { NumberVoxelArray } from '../../io/dtype.js';
 import { readNifti } from '../../io/nifti.js';
 import type { Volume } from '../../io/volume.js';
 import { InputError } from '../../util/errors.js';
@@ -26,11 +27,13 @@ import {
 import type { DatasetMeta, PreparedCase, PrepareUnit } from './runner.js';
 import {
   brainCropBox,
+  type CropBox,
   clipUpper,
   cropAffine,
   cropArray,
   cropShape,
   cumulativeClipValue,
+  meanStd,
   zscore,
 } from './steps.js';
 
@@ -46,6 +49,43 @@ export const BRATS_META: DatasetMeta = {
 };
 
 const MODALITIES = ['flair', 't1', 't1ce', 't2'] as const;
+
+/**
+ * BraTS intensity normalisation of one channel (§2.2): upper clip at the 99.9 % cumulative-histogram value, then
+ * z-score over voxels > 0, both statistics taken inside `box` (FLAIR's brain box). `crop` returns the cropped
+ * channel (what `prepare` stores); `grid` applies the same function of intensity to the whole uncropped grid.
+ */
+export function bratsNormalizeChannel(
+  data: NumberVoxelArray,
+  shape: number[],
+  box: CropBox,
+  output: 'crop' | 'grid',
+): Float32Array {
+  const cropped = cropArray(data, shape, box);
+  const hi = cumulativeClipValue(cropped, 0.999);
+  const clipped = clipUpper(cropped, hi);
+  if (output === 'crop') return zscore(clipped, (v) => v > 0);
+  const { mean, std } = meanStd(clipped, (v) => v > 0);
+  const inv = std > 0 ? 1 / std : 0;
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = (Math.min(data[i], hi) - mean) * inv;
+  return out;
+}
+
+/**
+ * The BraTS normalisation of a scan `prepare` never cropped (what `predict` feeds a model): statistics inside
+ * FLAIR's (channel 0's) brain box, or the whole grid when FLAIR has no brain, every channel normalised over the
+ * whole grid.
+ */
+export function bratsNormalizeUncropped(
+  channels: readonly NumberVoxelArray[],
+  shape: number[],
+): Float32Array[] {
+  const whole: CropBox = { start: [0, 0, 0], end: [shape[0], shape[1], shape[2]] };
+  const box = brainCropBox(channels[0], shape);
+  const region = box?.end.every((e, a) => e > box.start[a]) ? box : whole;
+  return channels.map((d) => bratsNormalizeChannel(d, shape, region, 'grid'));
+}
 
 /** The case's four modalities and seg, in channel order, each checked to exist. */
 async function caseFiles(id: string, dir: string): Promise<string[]> {
@@ -75,9 +115,7 @@ async function prepareCase(raw: string, files: string[], id: string): Promise<Pr
   for (let m = 0; m < MODALITIES.length; m++) {
     const data = numeric(vols[m].data);
     checkFinite(data, shape, files[m]);
-    const cropped = cropArray(data, shape, box);
-    const clipped = clipUpper(cropped, cumulativeClipValue(cropped, 0.999));
-    channels.push(zscore(clipped, (v) => v > 0));
+    channels.push(bratsNormalizeChannel(data, shape, box, 'crop'));
   }
   const segCrop = cropArray(seg, shape, box);
   const label = new Uint8Array(segCrop.length);
