@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import type { LabeledAmount } from '../data/labeled.js';
+import { augmentPreset, DATASET_PRESETS, DEFAULT_ROTATE_DEGREES } from '../data/presets.js';
 import { CUBOID_START_RANGES, cuboidSize, REFERENCE_START_RANGES } from '../method/cuboid-size.js';
 import { forwardSamples, pairsSubBatches, STEP_BATCHING } from '../method/variants/forwards.js';
 import {
@@ -192,7 +193,7 @@ const augmentationSchema = z
       { defaultText: "'random' ('center' for preset pancreas-nih)" },
     ),
     rotateDegrees: doc(
-      z.int().min(0).max(180).default(20),
+      z.int().min(0).max(180).default(DEFAULT_ROTATE_DEGREES),
       '2-D only: maximum rotation; the angle is an integer in [−d, d − 1] (numpy randint), nearest-neighbour, zero fill.',
     ),
   })
@@ -206,7 +207,7 @@ const dataSchema = z
       { typeText: 'a folder path', defaultText: 'required' },
     ),
     preset: doc(
-      z.enum(['la', 'acdc', 'brats2019', 'pancreas-nih', 'custom']).default('custom'),
+      z.enum(DATASET_PRESETS).default('custom'),
       'Which benchmark the dataset is; selects dataset-specific behaviour (ACDC counts labeled patients, Pancreas augmentation defaults).',
     ),
     splits: doc(
@@ -583,7 +584,7 @@ export function modelDims(name: 'vnet' | 'unet2d'): 2 | 3 {
 /** Fills every default that depends on other keys. Pure; runs after the cross-field checks. */
 function resolveDefaults(raw: RawConfig) {
   const dims = modelDims(raw.model.name);
-  const pancreas = raw.data.preset === 'pancreas-nih';
+  const presetAugmentation = augmentPreset(raw.data.preset);
   const sliceResize = dims === 2 ? (raw.data.sliceResize ?? raw.data.patchSize ?? [256, 256]) : undefined;
   const patchSize = raw.data.patchSize ?? sliceResize ?? [112, 112, 80];
   const evalPatch = raw.eval.patch ?? patchSize;
@@ -602,9 +603,9 @@ function resolveDefaults(raw: RawConfig) {
       patchSize,
       sliceResize,
       augmentation: {
-        rotFlip: aug.rotFlip ?? !pancreas,
-        padMargin: aug.padMargin ?? (pancreas ? 1 : 3),
-        unlabeledCrop: aug.unlabeledCrop ?? (pancreas ? 'center' : 'random'),
+        rotFlip: aug.rotFlip ?? presetAugmentation.rotFlip,
+        padMargin: aug.padMargin ?? presetAugmentation.padMargin,
+        unlabeledCrop: aug.unlabeledCrop ?? presetAugmentation.unlabeledCrop,
         rotateDegrees: aug.rotateDegrees,
       },
     },

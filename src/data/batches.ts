@@ -24,7 +24,6 @@ import {
   requireNumberArray,
   requireObject,
   requireRng,
-  requireString,
   requireStringArray,
   requireTensorFields,
 } from '../util/args.js';
@@ -32,28 +31,19 @@ import { InputError } from '../util/errors.js';
 import type { Rng, RngState } from '../util/rng.js';
 import { centerCrop, randomCrop, randomRotFlipCrop } from './augment.js';
 import type { Dataset, LoadedCase } from './dataset.js';
+import { type Augment3dOptions, augmentPreset, DEFAULT_ROTATE_DEGREES } from './presets.js';
 import { type SamplerState, TwoStreamBatchSampler } from './sampler.js';
 import { acdcRandomGenerator } from './transforms2d.js';
 
-export interface Augment3dOptions {
-  /** RandomRotFlip before cropping (LA/BraTS true; pancreas false). */
-  rotFlip: boolean;
-  /** Pad margin of the crop pad rule (3; pancreas 1). */
-  padMargin: number;
-  /** How unlabeled samples are cropped (`random`; pancreas `center`). */
-  unlabeledCrop: 'random' | 'center';
-}
+export { type Augment3dOptions, augmentPreset };
 
+/** 2-D augmentation, with the key of the config's `data.augmentation`. */
 export interface Augment2dOptions {
-  /** Rotation angle bounds of the ACDC transform (numpy randint, upper exclusive). Default [−20, 20]. */
-  angleRange?: [number, number];
-}
-
-/** Reference 3-D augmentation per dataset preset (§2.1–2.3, §2.5). */
-export function augmentPreset(preset: string): Augment3dOptions {
-  requireString('augmentPreset', 'preset', preset);
-  if (preset === 'pancreas-nih') return { rotFlip: false, padMargin: 1, unlabeledCrop: 'center' };
-  return { rotFlip: true, padMargin: 3, unlabeledCrop: 'random' };
+  /**
+   * Largest rotation of the ACDC transform in degrees: the angle is numpy's randint(−d, d), upper exclusive.
+   * Default {@link DEFAULT_ROTATE_DEGREES}.
+   */
+  rotateDegrees?: number;
 }
 
 export interface SamplerConfig {
@@ -156,7 +146,8 @@ export class BatchLoader {
     this.labeledUnits = labeled;
     this.unlabeledUnits = unlabeled;
     this.augment3d = { ...augmentPreset(options.dataset.info.preset), ...stripUndefined(options.augment) };
-    this.angleRange = options.augment?.angleRange ?? [-20, 20];
+    const degrees = options.augment?.rotateDegrees ?? DEFAULT_ROTATE_DEGREES;
+    this.angleRange = [-degrees, degrees];
     this.rng = options.rng;
     const supervised = options.sampler.unlabeledBatch === 0;
     this.sampler = new TwoStreamBatchSampler({

@@ -16,6 +16,7 @@ import type { Affine, Volume } from '../io/volume.js';
 import { requireOptions, requireString } from '../util/args.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import { type LabeledAmount, labeledCaseCount } from './labeled.js';
+import { DATASET_PRESETS } from './presets.js';
 
 /** dataset.json lists case ids and a few numbers per case; a larger file is not one. */
 export const MAX_DATASET_JSON_BYTES = 64 * 1024 * 1024;
@@ -27,7 +28,7 @@ const numArray3 = z.array(z.number()).length(3);
 export const datasetJsonSchema = z
   .object({
     name: z.string().min(1),
-    preset: z.enum(['la', 'acdc', 'brats2019', 'pancreas-nih', 'custom']).default('custom'),
+    preset: z.enum(DATASET_PRESETS).default('custom'),
     dims: z.union([z.literal(2), z.literal(3)]).default(3),
     channel_names: z.record(z.string(), z.string()),
     labels: z.record(z.string(), z.number().int().min(0).max(255)),

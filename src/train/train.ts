@@ -309,12 +309,7 @@ function createLoader(config: SsmisConfig, plan: StagePlan, data: DataPlan): Pro
     unlabeledIds: data.unlabeledIds,
     patch: config.data.patchSize,
     dims: modelDims(config.model.name),
-    augment: {
-      rotFlip: config.data.augmentation.rotFlip,
-      padMargin: config.data.augmentation.padMargin,
-      unlabeledCrop: config.data.augmentation.unlabeledCrop,
-      angleRange: [-config.data.augmentation.rotateDegrees, config.data.augmentation.rotateDegrees],
-    },
+    augment: config.data.augmentation,
     sampler: {
       labeledBatch: config.train.batch.labeled,
       unlabeledBatch: plan.variant.needsUnlabeled ? config.train.batch.unlabeled : 0,

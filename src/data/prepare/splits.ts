@@ -7,10 +7,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../../util/errors.js';
 import { readCaseList } from '../case-list.js';
+import { DATASET_PRESETS, type DatasetPreset } from '../presets.js';
 
-export type PresetDataset = 'la' | 'acdc' | 'brats2019' | 'pancreas-nih';
+/** A benchmark with official splits and a `prepare` pipeline: every preset but `custom`. */
+export type PresetDataset = Exclude<DatasetPreset, 'custom'>;
 
-export const PRESET_DATASETS: readonly PresetDataset[] = ['la', 'acdc', 'brats2019', 'pancreas-nih'];
+export const PRESET_DATASETS: readonly PresetDataset[] = DATASET_PRESETS.filter(
+  (preset): preset is PresetDataset => preset !== 'custom',
+);
 
 export interface SplitLists {
   train: string[];
