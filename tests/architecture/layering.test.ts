@@ -108,6 +108,18 @@ describe('src/ import structure', () => {
     expect(layerViolations(graph, layers)).toEqual([]);
   });
 
+  it('loading a config loads no TF.js: nothing config/ imports, directly or not, is in backend/', () => {
+    const seen = new Set<string>();
+    const stack = [...graph.keys()].filter((f) => f.startsWith('config/'));
+    while (stack.length > 0) {
+      const file = stack.pop() as string;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      stack.push(...(graph.get(file) ?? []));
+    }
+    expect([...seen].filter((f) => f.startsWith('backend/'))).toEqual([]);
+  });
+
   it('names every top-level folder of src/ in the layer order', () => {
     const entries = new Set(layers.flat());
     const top = readdirSync(SRC).filter(
