@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import { configSchema } from '../../src/config/schema.js';
-import { forwardSamples } from '../../src/method/variants/forwards.js';
 import { cpamTrcmLoss } from '../../src/method/cpam-trcm-loss.js';
 import { maskedCrossEntropy, maskedDiceLoss } from '../../src/method/losses.js';
 import { sigmoidRampup } from '../../src/method/ramps.js';
+import { forwardSamples } from '../../src/method/variants/forwards.js';
 import {
   DEFAULT_STEP_CONFIG,
   getMethodVariant,
