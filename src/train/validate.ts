@@ -1,6 +1,6 @@
 import type { Dataset } from '../data/dataset.js';
 import { inferCase } from '../infer/infer-case.js';
-import type { SegmentationModel } from '../nn/types.js';
+import type { InferenceModel } from '../infer/sliding-window.js';
 
 export interface ValidationOptions {
   /** 3-D sliding-window patch and strides (ignored by 2-D models). */
@@ -39,7 +39,7 @@ function classDice(pred: Uint8Array, label: Uint8Array, cls: number): number {
  * the mean over cases. A class absent from the prediction scores 0, as `val_2d` and `var_all_case` do.
  */
 export async function validateModel(
-  model: SegmentationModel,
+  model: InferenceModel,
   dataset: Dataset,
   ids: readonly string[],
   options: ValidationOptions,
