@@ -81,10 +81,15 @@ describe('experiment --quick', () => {
     rmSync(path.join(work, 'runs', 'fully-supervised-s2'), { recursive: true, force: true });
     const child = spawn(process.execPath, [script, ...base], { env });
     let output = '';
+    let sent = false;
     const code = await new Promise<number | null>((resolve) => {
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
-        if (output.includes('[fully-supervised-s2] pretrain')) child.kill('SIGTERM');
+        // Once: a second SIGTERM while the process exits would meet Node's default action.
+        if (!sent && output.includes('[fully-supervised-s2] pretrain')) {
+          sent = true;
+          child.kill('SIGTERM');
+        }
       };
       child.stdout.on('data', onData);
       child.stderr.on('data', onData);
