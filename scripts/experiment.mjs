@@ -34,7 +34,7 @@
  *   --record DIR | --work DIR  override the record folder / work folder
  *   --results FILE             where the report goes (default: plan's, docs/experiments/NAME/results.md)
  *  plan options (only when the plan is created; afterwards they must match plan.json):
- *   --difficulty standard|hard --cases N --size X,Y,Z --synth-seed N --val N --labeled N
+ *   --difficulty standard|hard|JSON-knobs --cases N --size X,Y,Z --synth-seed N --val N --labeled N
  *   --base-filters N --dropout X --patch N|X,Y,Z --batch N (labeled = unlabeled) --lr X
  *   --iterations-pretrain N --iterations-selftrain N --validation-interval N --teacher-mode train|eval
  *   --backend NAME
@@ -125,9 +125,22 @@ function planOverrides(v) {
   const data = {};
   const settings = {};
   if (v.difficulty !== undefined) {
-    if (!['standard', 'hard'].includes(v.difficulty))
-      throw new UsageError(`--difficulty: expected standard or hard, got ${v.difficulty}`);
-    data.difficulty = v.difficulty;
+    // A preset name, or a JSON object of single knobs over a preset (calibration), checked by synthesize.
+    if (v.difficulty.trim().startsWith('{')) {
+      try {
+        data.difficulty = JSON.parse(v.difficulty);
+      } catch (error) {
+        throw new UsageError(
+          `--difficulty: not valid JSON: ${error instanceof Error ? error.message : error}`,
+        );
+      }
+    } else if (['standard', 'hard'].includes(v.difficulty)) {
+      data.difficulty = v.difficulty;
+    } else {
+      throw new UsageError(
+        `--difficulty: expected standard, hard or a JSON object of knobs, got ${v.difficulty}`,
+      );
+    }
   }
   if (v.cases !== undefined) data.cases = positiveInt(v.cases, 'cases');
   if (v.size !== undefined) data.size = sizeTriple(v.size, 'size');
@@ -339,7 +352,7 @@ async function prepareData(lib, o, plan) {
   if (!existsSync(path.join(dataset, 'dataset.json'))) {
     const raw = path.join(dataDir, 'raw');
     console.log(
-      `data: synthesising ${d.cases} ${d.difficulty} LA-like phantoms (${d.size.join('×')}) into ${dataDir}`,
+      `data: synthesising ${d.cases} ${JSON.stringify(d.difficulty)} LA-like phantoms (${d.size.join('×')}) into ${dataDir}`,
     );
     await lib.synthesize({
       dataset: d.dataset,

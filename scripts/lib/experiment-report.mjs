@@ -245,7 +245,7 @@ export function renderExperimentReport(input) {
   L.push('## Settings');
   L.push('');
   L.push(
-    `- Data: ${d.cases} synthetic LA-like phantoms, difficulty \`${d.difficulty}\`, ${d.size.join('×')} voxels, synth seed ${d.synthSeed}` +
+    `- Data: ${d.cases} synthetic LA-like phantoms, difficulty \`${typeof d.difficulty === 'string' ? d.difficulty : JSON.stringify(d.difficulty)}\`, ${d.size.join('×')} voxels, synth seed ${d.synthSeed}` +
       (data
         ? `: ${data.counts.labeled} labeled + ${data.counts.unlabeled} unlabeled training cases (${((100 * data.counts.labeled) / data.counts.train).toFixed(1)} % labeled; the paper's LA settings label 5 % and 10 %), ${data.counts.val} validation cases (model selection), ${data.counts.test} test cases. Every row and seed uses the same labeled cases (the first of the train split).`
         : '.'),
@@ -271,7 +271,14 @@ export function renderExperimentReport(input) {
   );
   L.push('');
   L.push('```sh');
-  const synth = `npx ssmis synth --dataset ${d.dataset} --difficulty ${d.difficulty} --cases ${d.cases} --size ${d.size.join(',')} --seed ${d.synthSeed}`;
+  // Knob objects (calibration runs) have no CLI spelling: the library call makes the same phantoms.
+  if (typeof d.difficulty !== 'string') {
+    L.push(
+      `\`synthesize({ dataset: '${d.dataset}', difficulty: ${JSON.stringify(d.difficulty)}, cases: ${d.cases}, size: [${d.size.join(', ')}], seed: ${d.synthSeed}, out: 'raw' })\` (add \`format: 'h5'\` for the UA-MT layout), then:`,
+    );
+    L.push('');
+  }
+  const synth = `npx ssmis synth --dataset ${d.dataset} --difficulty ${typeof d.difficulty === 'string' ? d.difficulty : `${d.difficulty.preset ?? 'standard'} (+ the knobs above)`} --cases ${d.cases} --size ${d.size.join(',')} --seed ${d.synthSeed}`;
   L.push(`${synth} --out raw`);
   L.push(
     `npx ssmis prepare ${d.dataset} --raw raw --out dataset --seed ${d.synthSeed} --min-size ${s.patch.join(',')} --val ${d.val}`,
