@@ -2,7 +2,7 @@
  * The config reference (key, type, default, description) generated from the schema itself, so the README table
  * cannot drift from what the loader accepts.
  */
-import { rawConfigSchema } from './schema.js';
+import { rawConfigSchema } from './raw-schema.js';
 import {
   type CheckDef,
   defaultOf,

@@ -4,7 +4,7 @@
  * and the schema's key order for `configToYaml`). Only the zod 4 node kinds this config uses are handled.
  */
 import { z } from 'zod';
-import type { KeyMeta } from './schema.js';
+import type { KeyMeta } from './raw-schema.js';
 
 export type Schema = z.core.$ZodType;
 export type PathSegment = string | number;
