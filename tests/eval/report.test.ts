@@ -86,14 +86,16 @@ describe('formatSummaryTable and the header', () => {
   it('prints classes and the mean with mean ± std, n, empty and missing in fixed-width columns', () => {
     const r = buildReport(CASES, META);
     const lines = formatSummaryTable(r).split('\n');
-    expect(lines[0]).toMatch(/^class\s+Dice\s+Jaccard\s+95HD \(mm\)\s+ASD \(mm\)\s+n\s+empty\s+missing$/);
-    expect(lines[1]).toMatch(/^-+( +-+){7}$/);
-    // Class 1: Dice 0.6 ± 0.2, Jaccard 0.4 ± 0.2, 95HD 4 ± 2, ASD 1.5 ± 0.5.
+    expect(lines[0]).toMatch(
+      /^class\s+Dice\s+Jaccard\s+95HD \(mm\)\s+HD \(mm\)\s+ASD \(mm\)\s+ASSD \(mm\)\s+n\s+empty\s+missing$/,
+    );
+    expect(lines[1]).toMatch(/^-+( +-+){9}$/);
+    // Class 1: Dice 0.6 ± 0.2, Jaccard 0.4 ± 0.2, 95HD 4 ± 2, HD 5 ± 2, ASD 1.5 ± 0.5, ASSD 1.5 ± 0.5.
     expect(lines[2]).toMatch(
-      /^1 RV\s+0\.6000 ± 0\.2000\s+0\.4000 ± 0\.2000\s+4\.00 ± 2\.00\s+1\.50 ± 0\.50\s+2\s+0\s+0$/,
+      /^1 RV\s+0\.6000 ± 0\.2000\s+0\.4000 ± 0\.2000\s+4\.00 ± 2\.00\s+5\.00 ± 2\.00\s+1\.50 ± 0\.50\s+1\.50 ± 0\.50\s+2\s+0\s+0$/,
     );
     expect(lines[3]).toMatch(
-      /^2 Myo\s+0\.3000 ± 0\.3000\s+0\.2500 ± 0\.2500\s+4\.00 ± 0\.00\s+3\.00 ± 0\.00\s+2\s+1\s+1$/,
+      /^2 Myo\s+0\.3000 ± 0\.3000\s+0\.2500 ± 0\.2500\s+4\.00 ± 0\.00\s+5\.00 ± 0\.00\s+3\.00 ± 0\.00\s+2\.00 ± 0\.00\s+2\s+1\s+1$/,
     );
     expect(lines[4]).toMatch(/^mean\s+0\.4500 ± 0\.2500\s.*\s2\s+1\s+1$/);
     // Fixed width: every row's `n` column ends at the same offset.
@@ -104,7 +106,7 @@ describe('formatSummaryTable and the header', () => {
   it('all-missing distances print as missing', () => {
     const r = buildReport([caseOf('c', [cls(1, { predVoxels: 0 })])], META);
     expect(formatSummaryTable(r).split('\n')[2]).toMatch(
-      /0\.0000 ± 0\.0000\s+0\.0000 ± 0\.0000\s+missing\s+missing\s+1\s+1\s+1$/,
+      /0\.0000 ± 0\.0000\s+0\.0000 ± 0\.0000\s+missing\s+missing\s+missing\s+missing\s+1\s+1\s+1$/,
     );
   });
 
@@ -120,6 +122,33 @@ describe('formatSummaryTable and the header', () => {
     );
     expect(off).toContain('largest component off');
     expect(off).toContain('model selection: not recorded');
+  });
+});
+
+describe('one column list', () => {
+  /** The metric names of a header row, in order, without the distance unit. */
+  const metricsOf = (cells: readonly string[]) =>
+    cells
+      .map((c) => c.replace(/ \((mm|vox)\)$/, '').toLowerCase())
+      .filter((c) => ['dice', 'jaccard', '95hd', 'hd95', 'hd', 'asd', 'assd'].includes(c))
+      .map((c) => (c === '95hd' ? 'hd95' : c));
+
+  it('the terminal table, cases.csv and both HTML tables show the same metrics in the same order', () => {
+    const r = buildReport(CASES, META);
+    const terminal = metricsOf(
+      formatSummaryTable(r)
+        .split('\n')[0]
+        .split(/\s{2,}/),
+    );
+    const csv = metricsOf(casesToCsv(CASES).split('\n')[0].split(','));
+    const html = renderHtmlReport(r, CASES);
+    const headerRows = [...html.matchAll(/<tr>((?:<th>[^<]*<\/th>)+)<\/tr>/g)].map((m) =>
+      metricsOf([...m[1].matchAll(/<th>([^<]*)<\/th>/g)].map((c) => c[1])),
+    );
+    expect(headerRows).toHaveLength(2);
+    expect(csv).toEqual(['dice', 'jaccard', 'hd95', 'hd', 'asd', 'assd']);
+    expect(terminal).toEqual(csv);
+    for (const row of headerRows) expect(row).toEqual(csv);
   });
 });
 
@@ -151,7 +180,7 @@ describe('files', () => {
     ]);
     expect(formatReportNotes(r)).toEqual([`note: ${r.notes[0]}`]);
     const table = formatSummaryTable(r).split('\n');
-    expect(table[3]).toMatch(/^class 7\s+missing\s+missing\s+missing\s+missing\s+2\s+2\s+2$/);
+    expect(table[3]).toMatch(/^class 7(\s+missing){6}\s+2\s+2\s+2$/);
     const csv = casesToCsv(cases).trimEnd().split('\n');
     expect(csv[0]).toMatch(/,note,unexpected_values,unexpected_voxels$/);
     expect(csv[2]).toBe('p,7,,,,,,,,0,0,1,strict,mm,absent,,0');
