@@ -6,6 +6,7 @@
 import type { SsmisConfig } from '../config/index.js';
 import type { LoadedCase } from '../data/dataset.js';
 import type { Connectivity } from '../method/connected-components.js';
+import { requireFunction, requireModel, requireObject } from '../util/args.js';
 import { keepLargestComponents } from './post-process.js';
 import { type InferenceModel, inferVolume, type SlidingWindowResult } from './sliding-window.js';
 
@@ -46,15 +47,41 @@ export function foregroundClasses(model: Pick<InferenceModel, 'numClasses'>): nu
 }
 
 /**
- * Runs `model` (eval mode) on a loaded case and post-processes its labels per `settings`. Returns the averaged
- * probabilities as inferred and the label map `[X, Y, Z]` after post-processing.
+ * Runs a trained model on one loaded case (eval mode) and post-processes its labels: whole-volume inference with
+ * the rule of the model's dimensionality ({@link inferVolume}: 3-D sliding window or 2-D slices), then, when
+ * `settings.largestComponent` is a connectivity, the largest connected component of each foreground class.
+ * Evaluation, prediction and validation during training all run a case through this function.
+ *
+ * @param model - a VNet or UNet2d (`createVNet`, `createUNet2d`, `createModel`) or any {@link InferenceModel}.
+ * @param loadedCase - the case's image as `Dataset.loadCase` returns it: `image` float32 `[X, Y, Z, C]` with the
+ *   channels interleaved last, `shape` `[X, Y, Z]` and `channels` C.
+ * @param settings - window `patch` and `strides` (3-D), `sliceSize` (2-D, default `patch`), `batchWindows`, and
+ *   `largestComponent` (6, 18 or 26 to keep the largest component, `false` for none).
+ * @param onProgress - called with (windows or slices done, total) as inference advances.
+ * @returns the averaged probabilities as inferred and the label map `[X, Y, Z]` after post-processing.
+ * @throws {@link InputError} when an argument is missing or of the wrong kind (naming it), or when the patch,
+ *   strides or image do not fit the model (see {@link inferVolume}).
+ * @example
+ * const dataset = await openDataset('data/la');
+ * const c = await dataset.loadCase(dataset.ids('test')[0]);
+ * const { labels } = await inferCase(model, c, { patch: [112, 112, 80], strides: [18, 18, 4], largestComponent: 26 });
  */
 export async function inferCase(
   model: InferenceModel,
-  c: InferenceCase,
+  loadedCase: InferenceCase,
   settings: InferenceSettings,
   onProgress?: (done: number, total: number) => void,
 ): Promise<SlidingWindowResult> {
+  requireModel('inferCase', 'model', model);
+  requireObject(
+    'inferCase',
+    'loadedCase',
+    loadedCase,
+    'a loaded case ({ image, shape, channels } as Dataset.loadCase returns it)',
+  );
+  requireObject('inferCase', 'settings', settings, 'an inference settings object');
+  if (onProgress !== undefined) requireFunction('inferCase', 'onProgress', onProgress);
+  const c = loadedCase;
   const volume = { data: c.image, shape: [...c.shape, c.channels] as [number, number, number, number] };
   const result = await inferVolume(model, volume, {
     patch: settings.patch,
