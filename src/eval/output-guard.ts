@@ -246,6 +246,32 @@ export async function openReportFolder(
   };
 }
 
+/**
+ * Runs `write` on a report folder for `outDir` (written in a temp folder beside it and put in place as a whole
+ * when `write` returns; dropped when it throws), or on null without `outDir`.
+ * @param outDir - The report folder, or undefined to write nothing.
+ * @param overwrite - Replace an earlier ssmis report there (never a folder holding anything else).
+ * @param write - Writes the report files into `folder.dir` and returns the result.
+ * @returns What `write` returns.
+ * @throws InputError when `outDir` may not be written (see {@link prepareReportTarget}), and whatever `write` throws.
+ */
+export async function withReportFolder<T>(
+  outDir: string | undefined,
+  overwrite: boolean | undefined,
+  write: (folder: ReportFolder | null) => Promise<T>,
+): Promise<T> {
+  if (outDir === undefined) return write(null);
+  const folder = await openReportFolder(outDir, { overwrite });
+  try {
+    const result = await write(folder);
+    await folder.commit();
+    return result;
+  } catch (error) {
+    await folder.discard();
+    throw error;
+  }
+}
+
 async function commitReport(
   temp: string,
   target: string,

@@ -45,9 +45,9 @@ import type { Affine, Volume, VoxelArray } from '../io/volume.js';
 import { requireObject, requireString } from '../util/args.js';
 import { removeOrphanTemps } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
-import type { EvaluationProgress } from './evaluate.js';
+import type { EvaluationProgress } from './evaluate-model.js';
 import { checkOutputFolder, datasetDataFolders, realPathOf, statInput } from './output-guard.js';
-import { safeFileStem } from './report.js';
+import { safeFileStem } from './report-overlays.js';
 
 export type Preset = DatasetJson['preset'];
 
