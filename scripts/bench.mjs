@@ -493,7 +493,9 @@ async function benchVnet(lib, backend, quick) {
 // inference
 
 async function benchInference(lib, backend, quick) {
-  const { tf, Rng, createVNet, slidingWindowInference, windowStarts } = lib;
+  const { tf, Rng, createVNet, slidingWindowInference } = lib;
+  // The window grid is an internal of the sliding window, not part of the package root.
+  const { windowStarts } = await loadDist('infer/sliding-window.js');
   const torch = findTorch();
   const runs = quick ? 1 : 3;
   const volume = quick ? [64, 64, 32] : [96, 96, 64];

@@ -1,24 +1,22 @@
 /**
- * ssmis: the public library API. The exported names are a contract (users and tests import them from the package
- * root, and `tests/index.test.ts` pins them); everything a Node project may use (configs, data, networks, method
- * primitives, training, evaluation) is exported here.
+ * ssmis: the public library API, what a Node project imports from `'ssmis'`.
+ *
+ * Every name is exported on purpose, section by section (config, data, I/O, networks, method, inference and
+ * evaluation, training, backend, utilities). `tests/public-api.test.ts` lists them, so a change to this surface is
+ * a deliberate one. Helpers that only serve these entry points (augmentation steps, window grids, distance
+ * transforms, file-format codecs, internal constants) stay importable from their own modules for the tests but
+ * are not part of the API.
+ *
+ * @packageDocumentation
  */
 
-// Backend
-export { type ActiveBackend, type BackendChoice, type BackendInfo, initBackend } from './backend/init.js';
-export { tf } from './backend/tf.js';
-// Config
+// Config: load, check and write experiment configs.
+
 export {
   ConfigError,
-  type ConfigKeyDoc,
   type ConfigProblem,
-  configReferenceMarkdown,
-  configSchema,
   configToYaml,
-  describeConfigSchema,
-  type LabeledAmount,
   type LoadedConfig,
-  labeledCaseCount,
   loadConfig,
   METHOD_NAMES,
   type MethodName,
@@ -26,11 +24,11 @@ export {
   type SsmisConfig,
   type SsmisConfigInput,
 } from './config/index.js';
-export { centerCrop, randomCrop, randomRotFlip } from './data/augment.js';
-// Data
+
+// Data: raw downloads → canonical dataset folders, synthetic phantoms, opening a dataset, training batches.
+
 export {
   type Augment3dOptions,
-  augmentPreset,
   BatchLoader,
   type BatchLoaderOptions,
   type BatchLoaderState,
@@ -45,22 +43,93 @@ export {
   type ValidationReport,
   validateDataset,
 } from './data/dataset.js';
-export { prepareDataset } from './data/prepare/index.js';
-export { type SamplerState, TwoStreamBatchSampler } from './data/sampler.js';
+export { type PrepareOptions, type PrepareResult, prepareDataset } from './data/prepare/index.js';
+export {
+  type SamplerState,
+  TwoStreamBatchSampler,
+  type TwoStreamBatchSamplerOptions,
+} from './data/sampler.js';
 export {
   LA_DIFFICULTY_PRESETS,
   type LaDifficulty,
   type LaDifficultyOverrides,
   type LaDifficultyPreset,
   type SynthDifficulty,
+  type SynthesizeOptions,
+  type SynthesizeResult,
   synthesize,
 } from './data/synth/index.js';
-export { acdcRandomGenerator, rotateNearest, zoomNearest } from './data/transforms2d.js';
+
+// I/O: medical volumes (NIfTI, NRRD) and tensor files (safetensors).
+
 export {
-  type DistanceTransformOptions,
-  euclideanDistanceTransform,
-} from './eval/distance-transform.js';
-// Evaluation
+  type NiftiHeaderInfo,
+  readNifti,
+  readNiftiHeader,
+  type VolumeFromArrayOptions,
+  volumeFromArray,
+  type WriteNiftiOptions,
+  writeNifti,
+} from './io/nifti.js';
+export { readNrrd, type WriteNrrdOptions, writeNrrd } from './io/nrrd.js';
+export {
+  readSafetensors,
+  type SafetensorsFile,
+  type SafetensorsTensor,
+  writeSafetensors,
+} from './io/safetensors.js';
+export type { Affine, NiftiGeometry, Volume, VoxelArray } from './io/volume.js';
+
+// Networks: VNet and 2-D UNet, the network of a config, the EMA teacher, weight files.
+
+export {
+  fromPyTorchLayout,
+  type LoadedWeights,
+  type LoadWeightsOptions,
+  loadWeights,
+  type OptimizerState,
+  type SaveWeightsOptions,
+  saveWeights,
+  toPyTorchLayout,
+} from './nn/checkpoint.js';
+export { createModel } from './nn/create.js';
+export { copyWeights, createTeacher, type EmaOptions, updateEma } from './nn/ema.js';
+export type { ApplyOptions, CloneOptions, SegmentationModel } from './nn/types.js';
+export {
+  createUNet2d,
+  type UNet2dModel,
+  type UNet2dOptions,
+  unet2dParameterCount,
+} from './nn/unet2d.js';
+export { createVNet, type VNetModel, type VNetOptions, vnetParameterCount } from './nn/vnet.js';
+
+// Method: the paper's primitives (pure tensor functions) and the method variants that turn a batch into a loss.
+
+export { type Connectivity, largestConnectedComponent } from './method/connected-components.js';
+export {
+  type CpamTrcmLossInputs,
+  type CpamTrcmLossParts,
+  cpamTrcmLoss,
+} from './method/cpam-trcm-loss.js';
+export { type CuboidMask, type CuboidOptions, cuboidMask } from './method/cuboid.js';
+export { type MixTermLoss, maskedCrossEntropy, maskedDiceLoss, mixLoss } from './method/losses.js';
+export { mixImages, mixLabels } from './method/mix.js';
+export { type PseudoLabelOptions, pseudoLabels } from './method/pseudo-labels.js';
+export { type TrcmMasks, trcmMasks } from './method/trcm.js';
+export {
+  getMethodVariant,
+  type MethodVariant,
+  methodVariants,
+  type PreparedStep,
+  pretrainStep,
+  type StepBatch,
+  type StepConfig,
+  type StepContext,
+  type StepLoss,
+} from './method/variants/index.js';
+
+// Inference and evaluation: a model on a volume or a case, metrics, protocols, reports, prediction.
+
 export {
   type EvaluateFilesOptions,
   type EvaluateModelOptions,
@@ -72,14 +141,7 @@ export {
   evaluateModel,
   finalEvaluation,
 } from './eval/evaluate.js';
-export {
-  computeMetrics,
-  type MetricOptions,
-  percentileLinear,
-  type SegmentationMetrics,
-  surfaceBorder,
-  surfaceDistances,
-} from './eval/metrics.js';
+export { computeMetrics, type MetricOptions, type SegmentationMetrics } from './eval/metrics.js';
 export { type PredictOptions, type PredictResult, predict } from './eval/predict.js';
 export {
   type CaseEvaluation,
@@ -100,6 +162,7 @@ export {
   formatReportHeader,
   formatSummaryTable,
 } from './eval/report.js';
+export { type InferenceCase, type InferenceSettings, inferCase } from './infer/infer-case.js';
 export {
   type InferenceModel,
   inferVolume,
@@ -110,52 +173,10 @@ export {
   slidingWindowInference2d,
   type VolumeInferenceOptions,
   type VolumeInput,
-  windowStarts,
 } from './infer/sliding-window.js';
-export { readH5Datasets, writeH5Datasets } from './io/hdf5.js';
-export {
-  type NiftiHeaderInfo,
-  parseNifti,
-  readNifti,
-  readNiftiHeader,
-  volumeFromArray,
-  type WriteNiftiOptions,
-  writeNifti,
-} from './io/nifti.js';
-export { readNrrd, writeNrrd } from './io/nrrd.js';
-// I/O
-export { encodePng } from './io/png.js';
-export {
-  decodeSafetensors,
-  encodeSafetensors,
-  readSafetensors,
-  type SafetensorsTensor,
-  writeSafetensors,
-} from './io/safetensors.js';
-export type { Affine, NiftiGeometry, Volume, VoxelArray } from './io/volume.js';
-// Method
-export * from './method/index.js';
-// Networks
-export {
-  assignWeights,
-  fromPyTorchLayout,
-  loadWeights,
-  type OptimizerState,
-  saveWeights,
-  toPyTorchLayout,
-  weightsToSafetensors,
-} from './nn/checkpoint.js';
-export { createModel } from './nn/create.js';
-export { copyWeights, createTeacher, type EmaOptions, updateEma } from './nn/ema.js';
-export type { ApplyOptions, CloneOptions, SegmentationModel } from './nn/types.js';
-export {
-  createUNet2d,
-  type UNet2dModel,
-  type UNet2dOptions,
-  unet2dParameterCount,
-} from './nn/unet2d.js';
-export { createVNet, type VNetModel, type VNetOptions, vnetParameterCount } from './nn/vnet.js';
-// Training
+
+// Training: the training engine, its optimizers and learning-rate schedules.
+
 export {
   AdamOptimizer,
   createOptimizer,
@@ -171,7 +192,14 @@ export {
   type TrainResult,
   train,
 } from './train/train.js';
-// Utilities
+
+// Backend: choosing the TF.js backend, and the TF.js namespace ssmis runs on.
+
+export { type ActiveBackend, type BackendChoice, type BackendInfo, initBackend } from './backend/init.js';
+export { tf } from './backend/tf.js';
+
+// Utilities and errors: the error classes every entry point throws, the seeded generator, atomic writes.
+
 export { writeFileAtomic } from './util/atomic.js';
-export { errorMessage, InputError, SsmisError } from './util/errors.js';
+export { InputError, SsmisError } from './util/errors.js';
 export { Rng, type RngState } from './util/rng.js';
