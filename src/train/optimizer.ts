@@ -19,7 +19,7 @@ import { objectArgument, requireFunction, requireMap, requireObject } from '../u
 import { InputError, SsmisError } from '../util/errors.js';
 
 export interface SgdConfig {
-  type: 'sgd';
+  name: 'sgd';
   lr: number;
   momentum?: number;
   weightDecay?: number;
@@ -29,7 +29,7 @@ export interface SgdConfig {
 }
 
 export interface AdamConfig {
-  type: 'adam';
+  name: 'adam';
   lr: number;
   beta1?: number;
   beta2?: number;
@@ -38,7 +38,13 @@ export interface AdamConfig {
   weightDecay?: number;
 }
 
+/** An optimizer spec, keyed by `name` as the config's `train.stages.<stage>.optimizer` (which is one as it is). */
 export type OptimizerConfig = SgdConfig | AdamConfig;
+
+/** The spec under its former key `type` (`{ type: 'sgd', lr }`), still read by {@link createOptimizer}. */
+export type LegacyOptimizerConfig =
+  | (Omit<SgdConfig, 'name'> & { type: 'sgd' })
+  | (Omit<AdamConfig, 'name'> & { type: 'adam' });
 
 export interface Optimizer extends CheckpointOptimizer {
   readonly type: 'sgd' | 'adam';
@@ -229,7 +235,7 @@ export class SgdOptimizer extends SlotOptimizer {
   readonly dampening: number;
   readonly nesterov: boolean;
 
-  constructor(config: Omit<SgdConfig, 'type'>) {
+  constructor(config: Omit<SgdConfig, 'name'>) {
     super(objectArgument('SgdOptimizer', 'config', config).lr);
     this.momentum = config.momentum ?? 0;
     this.weightDecay = config.weightDecay ?? 0;
@@ -313,7 +319,7 @@ export class AdamOptimizer extends SlotOptimizer {
   readonly eps: number;
   readonly weightDecay: number;
 
-  constructor(config: Omit<AdamConfig, 'type'>) {
+  constructor(config: Omit<AdamConfig, 'name'>) {
     super(objectArgument('AdamOptimizer', 'config', config).lr);
     this.beta1 = config.beta1 ?? 0.9;
     this.beta2 = config.beta2 ?? 0.999;
@@ -357,16 +363,30 @@ export class AdamOptimizer extends SlotOptimizer {
   }
 }
 
-export function createOptimizer(config: OptimizerConfig): SgdOptimizer | AdamOptimizer {
-  requireObject('createOptimizer', 'config', config, 'an optimizer config ({ type: sgd | adam, lr, ... })');
-  switch (config.type) {
+/**
+ * Creates the optimizer a spec names: SGD or Adam with PyTorch semantics.
+ *
+ * @param config `{ name: 'sgd' | 'adam', lr, ... }`, e.g. a config's `train.stages.<stage>.optimizer` as it is;
+ *   the former key `type` is still read (`{ type: 'sgd', lr }`).
+ * @returns a fresh optimizer without state (its slots appear on the first step or with `setState`).
+ * @throws InputError when `config` is not an object, names no known optimizer, or holds an invalid setting
+ *   (a negative `lr`, `momentum`, `weightDecay`, a `beta` outside [0, 1)).
+ * @example
+ * const optimizer = createOptimizer({ name: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+ * optimizer.step(() => loss(), model.namedParameters());
+ */
+export function createOptimizer(
+  config: OptimizerConfig | LegacyOptimizerConfig,
+): SgdOptimizer | AdamOptimizer {
+  requireObject('createOptimizer', 'config', config, 'an optimizer config ({ name: sgd | adam, lr, ... })');
+  // Specs written before the key was `name` (the config's key) said `type`.
+  const name: unknown = 'name' in config ? config.name : (config as { type?: unknown }).type;
+  switch (name) {
     case 'sgd':
-      return new SgdOptimizer(config);
+      return new SgdOptimizer(config as Omit<SgdConfig, 'name'>);
     case 'adam':
-      return new AdamOptimizer(config);
+      return new AdamOptimizer(config as Omit<AdamConfig, 'name'>);
     default:
-      throw new InputError(
-        `optimizer: unknown type ${String((config as { type: unknown }).type)} (sgd, adam)`,
-      );
+      throw new InputError(`optimizer: unknown name ${String(name)} (sgd, adam)`);
   }
 }

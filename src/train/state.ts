@@ -11,25 +11,15 @@ import type { SegmentationModel } from '../nn/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import type { RngState } from '../util/rng.js';
+import type { HistoryRow } from './history.js';
 import type { Optimizer } from './optimizer.js';
+import type { StageName } from './plan.js';
 
-export type StageName = 'pretrain' | 'selftrain';
+export type { HistoryRow, StageName };
 
 /** The checkpoints a training writes into `<run>/checkpoints/` (`<name>.safetensors`, `last` also `last.json`). */
 export const CHECKPOINT_NAMES = ['last', 'best', 'pretrain-best', 'pretrain-last'] as const;
 export type CheckpointName = (typeof CHECKPOINT_NAMES)[number];
-
-/** One row of the training history (metrics.csv, curves.svg). */
-export interface HistoryRow {
-  stage: StageName;
-  iteration: number;
-  lr: number;
-  loss: number;
-  parts: Record<string, number>;
-  diagnostics: Record<string, number>;
-  msPerIteration: number;
-  valDice?: number;
-}
 
 export interface BestRecord {
   /** The selection value (after the rule's rounding, Q8). */

@@ -2,34 +2,44 @@
  * The training engine (docs/equations.md §3 and the training step §4.9): stage 1 copy-paste pre-training,
  * stage 2 self-training with the configured method variant, validation and best-model selection, atomic
  * checkpoints, bit-for-bit resume on the cpu backend, and the run folder.
+ *
+ * `train` runs, in order:
+ * 1. plan (plan.ts): the config's stages (optimizer, schedule, step) and the cases each reads;
+ * 2. open the run (`openRun`): check the data, create or resume the run folder under its lock;
+ * 3. each stage not yet completed (`runStage`): initialise the models (`initStageModels`: stage 2 from stage 1's
+ *    selected checkpoint, the teacher from the student), restore a resumed stage or carry the optimizer
+ *    (`restoreStage`), then per iteration (`trainIteration`): load batch → prepare (outside the gradient) →
+ *    optimizer step (`optimizerStep`) → EMA (`updateTeacher`) → log (`logIteration`) → validate and select
+ *    (`validateAndSelect`) → checkpoint (`saveLast`); a stop request saves `last` and ends the run interrupted;
+ * 4. finish (`finishRun`): load the selected model, write the history files (history.ts), run the final
+ *    evaluation hook.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { type BackendInfo, initBackend } from '../backend/init.js';
 import { tf } from '../backend/tf.js';
-import {
-  configToYaml,
-  labeledCaseCount,
-  modelDims,
-  requireConfig,
-  type SsmisConfig,
-} from '../config/index.js';
-import { BatchLoader, disposeBatch } from '../data/batches.js';
+import { configToYaml, requireConfig, type SsmisConfig } from '../config/index.js';
+import { type BatchLoader, disposeBatch, type TrainingBatch } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
-import { configSplitIds, openConfigDataset } from '../data/from-config.js';
-import { valSplitHint } from '../data/prepare/splits.js';
-import { getMethodVariant, pretrainStep } from '../method/variants/index.js';
-import type { MethodVariant, StepContext, StepLoss } from '../method/variants/types.js';
+import type { StepBatch, StepContext, StepLoss } from '../method/variants/types.js';
 import { createModel } from '../nn/create.js';
 import { copyWeights, createTeacher, updateEma } from '../nn/ema.js';
 import type { SegmentationModel } from '../nn/types.js';
 import { requireOptions } from '../util/args.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { errorMessage, InputError, SsmisError } from '../util/errors.js';
+import { InputError, SsmisError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { renderCurvesSvg } from './curves.js';
-import { createOptimizer, type Optimizer, type OptimizerConfig } from './optimizer.js';
+import { type HistoryRow, writeHistoryFiles } from './history.js';
+import { createOptimizer, type Optimizer } from './optimizer.js';
+import {
+  checkTrainingData,
+  createLoader,
+  type DataPlan,
+  planData,
+  type StagePlan,
+  stagePlans,
+} from './plan.js';
 import {
   createRunDir,
   openRunDir,
@@ -38,14 +48,13 @@ import {
   type RunPaths,
   writeRunMarker,
 } from './run-dir.js';
-import { learningRate, type ScheduleSpec } from './schedule.js';
+import { learningRate } from './schedule.js';
 import {
   type BestRecord,
   checkLoaderState,
   checkpointFiles,
   checkStateAgainstStages,
   copyCheckpoint,
-  type HistoryRow,
   loadCheckpointWeights,
   readTrainingState,
   type StageName,
@@ -54,6 +63,9 @@ import {
   type TrainingState,
 } from './state.js';
 import { selectBest, validateModel } from './validate.js';
+
+/** The history's files and row type live in history.ts; importable from here as before. */
+export { type HistoryRow, historyToCsv, historyToSvg } from './history.js';
 
 /** What `train` reports while it runs (the CLI draws its progress bar from these). */
 export type TrainEvent =
@@ -125,162 +137,25 @@ export interface TrainResult {
   finalCheckpoint: string;
 }
 
-interface StagePlan {
-  name: StageName;
-  iterations: number;
-  optimizer: OptimizerConfig;
-  schedule: ScheduleSpec;
-  variant: MethodVariant;
-}
-
-/**
- * The optimizer spec of a stage: the config's `name` is the optimizer's `type` (src/train/optimizer.ts keys its
- * specs and saved states by `type`).
- */
-function optimizerConfig(o: SsmisConfig['train']['stages']['pretrain']['optimizer']): OptimizerConfig {
-  if (o.name === 'sgd') {
-    return { type: 'sgd', lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov };
-  }
-  return { type: 'adam', lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay };
-}
-
-function stagePlans(config: SsmisConfig): StagePlan[] {
-  const plans: StagePlan[] = [];
-  const { pretrain, selftrain } = config.train.stages;
-  if (pretrain.enabled) {
-    plans.push({
-      name: 'pretrain',
-      iterations: pretrain.iterations,
-      optimizer: optimizerConfig(pretrain.optimizer),
-      schedule: pretrain.schedule,
-      variant: pretrainStep,
-    });
-  }
-  if (selftrain.enabled) {
-    plans.push({
-      name: 'selftrain',
-      iterations: selftrain.iterations,
-      optimizer: optimizerConfig(selftrain.optimizer),
-      schedule: selftrain.schedule,
-      variant: getMethodVariant(config.method.name),
-    });
-  }
-  return plans;
-}
-
-interface DataPlan {
-  dataset: Dataset;
-  labeledIds: string[];
-  unlabeledIds: string[];
-  validationIds: string[];
-}
-
-/** Opens the dataset and resolves labeled/unlabeled/validation cases, failing before any work on a mismatch. */
-async function planData(config: SsmisConfig): Promise<DataPlan> {
-  const dataset = await openConfigDataset(config);
-  let labeledIds: string[];
-  let unlabeledIds: string[];
-  if (config.data.splits.train === undefined) {
-    try {
-      labeledIds = dataset.labeledIds(config.data.labeled);
-    } catch (error) {
-      throw new InputError(`${errorMessage(error)} (dataset ${config.data.dataset})`);
-    }
-    unlabeledIds = dataset.unlabeledIds(config.data.labeled);
-  } else {
-    const train = await configSplitIds(config, dataset, 'train');
-    const count = labeledCaseCount(config.data.labeled, train.length);
-    labeledIds = train.slice(0, count);
-    unlabeledIds = train.slice(count);
-  }
-  const split = config.train.validation.split;
-  const validationIds = split === 'none' ? [] : await configSplitIds(config, dataset, split);
-  if (split !== 'none' && validationIds.length === 0) {
-    const hint = split === 'val' ? valSplitHint(dataset.info.preset, dataset.dir) : "use 'val' or 'none'";
-    throw new InputError(
-      `train.validation.split: the dataset ${dataset.dir} has no '${split}' cases; ${hint}`,
-    );
-  }
-  return { dataset, labeledIds, unlabeledIds, validationIds };
-}
-
-/** A numeric CSV cell: empty for missing values, full precision otherwise. */
-function cell(value: number | undefined): string {
-  return value === undefined || !Number.isFinite(value) ? '' : String(value);
-}
-
-/** metrics.csv from the history: fixed columns, then every loss part and diagnostic seen in the run. */
-export function historyToCsv(history: readonly HistoryRow[]): string {
-  const partKeys = [...new Set(history.flatMap((r) => Object.keys(r.parts)))]
-    .filter((k) => k !== 'total')
-    .sort();
-  const diagKeys = [...new Set(history.flatMap((r) => Object.keys(r.diagnostics)))].sort();
-  const header = [
-    'stage',
-    'iteration',
-    'lr',
-    'loss',
-    ...partKeys.map((k) => `loss_${k}`),
-    ...diagKeys,
-    'val_dice',
-    'ms_per_iteration',
-  ];
-  const lines = [header.join(',')];
-  for (const r of history) {
-    lines.push(
-      [
-        r.stage,
-        String(r.iteration),
-        cell(r.lr),
-        cell(r.loss),
-        ...partKeys.map((k) => cell(r.parts[k])),
-        ...diagKeys.map((k) => cell(r.diagnostics[k])),
-        cell(r.valDice),
-        cell(r.msPerIteration),
-      ].join(','),
-    );
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-/** curves.svg: loss per stage and validation Dice against the global iteration. */
-export function historyToSvg(
-  history: readonly HistoryRow[],
-  plans: readonly { name: StageName; iterations: number }[],
-): string {
-  const offset: Partial<Record<StageName, number>> = {};
-  let sum = 0;
-  for (const p of plans) {
-    offset[p.name] = sum;
-    sum += p.iterations;
-  }
-  const x = (r: HistoryRow) => (offset[r.stage] ?? 0) + r.iteration;
-  const lossSeries = (['pretrain', 'selftrain'] as const).map((stage, i) => ({
-    name: `${stage} loss`,
-    color: i === 0 ? '#1f77b4' : '#d62728',
-    points: history
-      .filter((r) => r.stage === stage && Number.isFinite(r.loss))
-      .map((r) => ({ x: x(r), y: r.loss })),
-  }));
-  const dice = history
-    .filter((r) => r.valDice !== undefined)
-    .map((r) => ({ x: x(r), y: r.valDice as number }));
-  return renderCurvesSvg([
-    { title: 'Training loss', series: lossSeries.filter((s) => s.points.length > 0) },
-    {
-      title: 'Validation Dice',
-      series: [{ name: 'val Dice', color: '#2ca02c', points: dice }],
-      yMin: 0,
-      yMax: 1,
-    },
-  ]);
-}
-
 /**
  * Trains a model from a validated config (what `ssmis train` runs). Stage 1 pre-trains on copy-pasted labeled
  * pairs (E27) with its own optimizer; stage 2 starts student and teacher from stage 1's selected checkpoint
  * (the reference loads the best) and runs the method variant's step (§4.9): teacher targets outside the
  * gradient, student loss inside, optimizer step, EMA, learning rate for the next step, validation.
+ *
+ * @param config A parsed config (`loadConfig(...).config` or `parseConfig(...)`).
+ * @param options Resume, run folder, `--force`, progress events, stop signal and the final-evaluation hook.
+ * @returns The run folder, whether the run was interrupted, the best validation record per stage, the history
+ *   and the checkpoint holding the final model.
+ * @throws InputError when `config` or `options` is not what `train` takes, the dataset or a split does not match
+ *   the config (missing or corrupt cases, too few for the batch, no validation cases), the run folder exists
+ *   without `force` or `resume`, `force` meets a folder ssmis did not make, another training holds the folder's
+ *   lock, or a resumed checkpoint does not fit the config.
+ * @throws SsmisError when the loss becomes NaN or infinite.
+ * @example
+ * const { config, files } = await loadConfig('configs/la-cpam-trcm.yaml');
+ * const result = await train(config, { configFiles: files, onEvent: (e) => console.log(e.type) });
+ * console.log(result.finalCheckpoint);
  */
 export async function train(config: SsmisConfig, options: TrainOptions = {}): Promise<TrainResult> {
   config = requireConfig('train', 'config', config);
@@ -298,40 +173,6 @@ export async function train(config: SsmisConfig, options: TrainOptions = {}): Pr
   } finally {
     run.lock.release();
   }
-}
-
-/** The stage's batch loader (also built once before the run folder exists, to check the data). */
-function createLoader(config: SsmisConfig, plan: StagePlan, data: DataPlan): Promise<BatchLoader> {
-  const seed = config.train.seed;
-  return BatchLoader.create({
-    dataset: data.dataset,
-    labeledIds: data.labeledIds,
-    unlabeledIds: data.unlabeledIds,
-    patch: config.data.patchSize,
-    dims: modelDims(config.model.name),
-    augment: config.data.augmentation,
-    sampler: {
-      labeledBatch: config.train.batch.labeled,
-      unlabeledBatch: plan.variant.needsUnlabeled ? config.train.batch.unlabeled : 0,
-      rng: Rng.stream(seed, `sampler-${plan.name}`),
-    },
-    rng: Rng.stream(seed, `augment-${plan.name}`),
-  });
-}
-
-/**
- * Reads every case the run uses and builds each stage's loader, so a missing or corrupt image or label, or a
- * dataset too small for the batch, fails before the run folder is created.
- */
-async function checkTrainingData(config: SsmisConfig, plans: readonly StagePlan[], data: DataPlan) {
-  const needsUnlabeled = plans.some((p) => p.variant.needsUnlabeled);
-  const ids = new Set([
-    ...data.labeledIds,
-    ...(needsUnlabeled ? data.unlabeledIds : []),
-    ...data.validationIds,
-  ]);
-  for (const id of ids) await data.dataset.loadCase(id);
-  for (const plan of plans) await createLoader(config, plan, data);
 }
 
 /** What `--force` must never delete: the dataset, split list files and the config files. */
@@ -402,6 +243,37 @@ async function openRun(
   }
 }
 
+/** What every stage of one run shares: models, RNG streams, the state a checkpoint stores, the log. */
+interface RunContext {
+  config: SsmisConfig;
+  options: TrainOptions;
+  emit: (event: TrainEvent) => void;
+  log: pino.Logger;
+  plans: readonly StagePlan[];
+  data: DataPlan;
+  paths: RunPaths;
+  run: OpenedRun;
+  student: SegmentationModel;
+  teacher: SegmentationModel | null;
+  cuboidRng: Rng;
+  dropoutRng: Rng;
+  state: Omit<TrainingState, 'checkpointId' | 'loader'>;
+  /** When this call started, and the training time of the calls before it (resume). */
+  started: number;
+  elapsedBefore: number;
+  iterationsThisCall: number;
+}
+
+/** One stage while it runs: its plan, optimizer, loader and the timing window of the next history row. */
+interface StageRun {
+  plan: StagePlan;
+  optimizer: Optimizer;
+  loader: BatchLoader;
+  step: Omit<StepContext, 'iteration'>;
+  windowMs: number;
+  windowCount: number;
+}
+
 /** The training itself, in an opened and locked run folder. */
 async function trainInRun(
   config: SsmisConfig,
@@ -426,10 +298,42 @@ async function trainInRun(
     unlabeled: data.unlabeledIds.length,
     resumed: resumeState !== null,
   });
+  const ctx = createRunContext(config, options, emit, log, plans, data, run);
+  let interrupted = false;
+  let finalCheckpoint: 'best' | 'last' = 'last';
+  try {
+    for (const plan of plans) {
+      if (ctx.state.completedStages.includes(plan.name)) continue;
+      interrupted = await runStage(ctx, plan);
+      if (interrupted) break;
+    }
+    if (!interrupted) finalCheckpoint = await finishRun(ctx);
+  } finally {
+    ctx.student.dispose();
+    ctx.teacher?.dispose();
+    log.flush();
+  }
+  return {
+    runDir: paths.dir,
+    interrupted,
+    best: ctx.state.best,
+    history: ctx.state.history,
+    finalCheckpoint: checkpointFiles(paths.checkpoints, finalCheckpoint).weights,
+  };
+}
 
+/** The student, the RNG streams and the run's state: fresh, or as the resumed checkpoint left them. */
+function createRunContext(
+  config: SsmisConfig,
+  options: TrainOptions,
+  emit: (event: TrainEvent) => void,
+  log: pino.Logger,
+  plans: readonly StagePlan[],
+  data: DataPlan,
+  run: OpenedRun,
+): RunContext {
   const seed = config.train.seed;
   const student = createModel(config, { name: 'student', rng: Rng.stream(seed, 'init') });
-  let teacher: SegmentationModel | null = null;
   const cuboidRng = Rng.stream(seed, 'cuboid');
   const dropoutRng = Rng.stream(seed, 'dropout');
   const state: Omit<TrainingState, 'checkpointId' | 'loader'> = {
@@ -442,6 +346,7 @@ async function trainInRun(
     history: [],
     elapsedSeconds: 0,
   };
+  const resumeState = run.resumeState;
   if (resumeState) {
     Object.assign(state, {
       stage: resumeState.stage,
@@ -454,274 +359,359 @@ async function trainInRun(
     cuboidRng.setState(resumeState.rng.cuboid);
     dropoutRng.setState(resumeState.rng.dropout);
   }
-
-  const validationPatch = config.eval.patch;
-  const validationStrides = config.train.validation.strides;
-  let iterationsThisCall = 0;
-  let interrupted = false;
-  const stopRequested = () =>
-    options.signal?.aborted === true ||
-    (options.stopAfterIterations !== undefined && iterationsThisCall >= options.stopAfterIterations);
-  let finalCheckpoint: 'best' | 'last' = 'last';
-  const started = Date.now();
-  const elapsedBefore = state.elapsedSeconds;
-
-  const saveHistoryFiles = async () => {
-    await writeFileAtomic(paths.metrics, historyToCsv(state.history));
-    await writeFileAtomic(paths.curves, historyToSvg(state.history, plans));
+  return {
+    config,
+    options,
+    emit,
+    log,
+    plans,
+    data,
+    paths: run.paths,
+    run,
+    student,
+    teacher: null,
+    cuboidRng,
+    dropoutRng,
+    state,
+    started: Date.now(),
+    elapsedBefore: state.elapsedSeconds,
+    iterationsThisCall: 0,
   };
+}
 
+/** Whether the caller asked to stop (signal, or `stopAfterIterations` reached in this call). */
+function stopRequested(ctx: RunContext): boolean {
+  const { signal, stopAfterIterations } = ctx.options;
+  return (
+    signal?.aborted === true ||
+    (stopAfterIterations !== undefined && ctx.iterationsThisCall >= stopAfterIterations)
+  );
+}
+
+/** Runs one stage from its start (or resumed) iteration to its end; returns true when stopped before the end. */
+async function runStage(ctx: RunContext, plan: StagePlan): Promise<boolean> {
+  const { state, run } = ctx;
+  const resuming = run.resumeState !== null && run.resumeState.stage === plan.name;
+  const startIteration = resuming ? state.iteration : 0;
+  state.stage = plan.name;
+  state.iteration = startIteration;
+  await initStageModels(ctx, plan, resuming);
+  const optimizer = createOptimizer(plan.optimizer);
   try {
-    for (const plan of plans) {
-      if (state.completedStages.includes(plan.name)) continue;
-      const resumingThisStage = resumeState !== null && resumeState.stage === plan.name;
-      const startIteration = resumingThisStage ? state.iteration : 0;
-      state.stage = plan.name;
-      state.iteration = startIteration;
-      const needsTeacher = plan.variant.needsTeacher;
-
-      // Stage 2 starts from stage 1's selected checkpoint (unless resuming in the middle of stage 2).
-      if (plan.name === 'selftrain' && !resumingThisStage && state.completedStages.includes('pretrain')) {
-        const init =
-          config.train.stages.selftrain.initFrom === 'best' && state.best.pretrain
-            ? 'pretrain-best'
-            : 'pretrain-last';
-        await loadCheckpointWeights(paths.checkpoints, init, { student });
-        log.info({ event: 'init', stage: plan.name, from: init });
+    const loader = await createLoader(ctx.config, plan, ctx.data);
+    await restoreStage(ctx, plan, optimizer, loader, resuming, startIteration);
+    ctx.emit({ type: 'stage', stage: plan.name, iterations: plan.iterations, startIteration });
+    ctx.log.info({ event: 'stage', stage: plan.name, iterations: plan.iterations, startIteration });
+    const stage: StageRun = {
+      plan,
+      optimizer,
+      loader,
+      step: {
+        student: ctx.student,
+        teacher: ctx.teacher ?? undefined,
+        rng: ctx.cuboidRng,
+        dropoutRng: ctx.dropoutRng,
+        config: ctx.config.method,
+      },
+      windowMs: 0,
+      windowCount: 0,
+    };
+    for (let i = startIteration + 1; i <= plan.iterations; i++) {
+      // With a warm data cache an iteration never waits for I/O, so without this turn of the event loop a
+      // SIGINT handler would only run at the next checkpoint write.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (stopRequested(ctx)) {
+        await saveLast(ctx, stage);
+        ctx.log.info({ event: 'interrupted', stage: plan.name, iteration: i - 1 });
+        ctx.emit({ type: 'interrupted', stage: plan.name, iteration: i - 1 });
+        return true;
       }
-      if (needsTeacher && teacher === null) teacher = createTeacher(student);
-      else if (needsTeacher && teacher && !resumingThisStage) copyWeights(teacher, student);
+      await trainIteration(ctx, stage, i);
+    }
+    // The stage's final weights, for stage 2's initialisation when no best was selected.
+    if (plan.name === 'pretrain') {
+      await saveCheckpoint(ctx.paths.checkpoints, 'pretrain-last', { student: ctx.student }, { optimizer });
+    }
+    state.completedStages.push(plan.name);
+    await saveLast(ctx, stage);
+    return false;
+  } finally {
+    optimizer.dispose();
+  }
+}
 
-      const optimizer: Optimizer = createOptimizer(plan.optimizer);
-      const loader = await createLoader(config, plan, data);
-      const carry =
-        plan.name === 'selftrain' && config.train.stages.selftrain.carryOptimizer && !resumingThisStage;
-      if (resumingThisStage && resumeState) {
-        const models: Record<string, SegmentationModel> = { student };
-        if (teacher) models.teacher = teacher;
-        await loadCheckpointWeights(paths.checkpoints, 'last', models, {
+/**
+ * Stage 2 starts from stage 1's selected checkpoint (unless resuming in the middle of stage 2); a stage whose step
+ * needs a teacher gets one, a copy of the student at the stage's start.
+ */
+async function initStageModels(ctx: RunContext, plan: StagePlan, resuming: boolean): Promise<void> {
+  const { state, student } = ctx;
+  if (plan.name === 'selftrain' && !resuming && state.completedStages.includes('pretrain')) {
+    const init =
+      ctx.config.train.stages.selftrain.initFrom === 'best' && state.best.pretrain
+        ? 'pretrain-best'
+        : 'pretrain-last';
+    await loadCheckpointWeights(ctx.paths.checkpoints, init, { student });
+    ctx.log.info({ event: 'init', stage: plan.name, from: init });
+  }
+  const needsTeacher = plan.variant.needsTeacher;
+  if (needsTeacher && ctx.teacher === null) ctx.teacher = createTeacher(student);
+  else if (needsTeacher && ctx.teacher && !resuming) copyWeights(ctx.teacher, student);
+}
+
+/**
+ * A resumed stage gets its weights, optimizer slots and loader position back from `last`; stage 2 with
+ * `carryOptimizer` starts from stage 1's final optimizer slots.
+ */
+async function restoreStage(
+  ctx: RunContext,
+  plan: StagePlan,
+  optimizer: Optimizer,
+  loader: BatchLoader,
+  resuming: boolean,
+  startIteration: number,
+): Promise<void> {
+  const { paths, student, run } = ctx;
+  const resumeState = run.resumeState;
+  const carry = plan.name === 'selftrain' && ctx.config.train.stages.selftrain.carryOptimizer && !resuming;
+  if (resuming && resumeState) {
+    const models: Record<string, SegmentationModel> = { student };
+    if (ctx.teacher) models.teacher = ctx.teacher;
+    await loadCheckpointWeights(paths.checkpoints, 'last', models, {
+      optimizer,
+      optimizerVars: student.namedParameters(),
+      expectId: resumeState.checkpointId,
+    });
+    checkLoaderState(resumeState.loader, loader.unitCounts, run.stateSource);
+    try {
+      loader.setState(resumeState.loader);
+    } catch (error) {
+      if (error instanceof InputError) {
+        throw new InputError(`cannot resume: ${run.stateSource}: ${error.message}`, { cause: error });
+      }
+      throw error;
+    }
+    ctx.log.info({ event: 'resume', stage: plan.name, iteration: startIteration });
+  } else if (carry && existsSync(checkpointFiles(paths.checkpoints, 'pretrain-last').weights)) {
+    const scratch = createModel(ctx.config, {
+      name: 'scratch',
+      rng: Rng.stream(ctx.config.train.seed, 'scratch'),
+    });
+    try {
+      await loadCheckpointWeights(
+        paths.checkpoints,
+        'pretrain-last',
+        { student: scratch },
+        {
           optimizer,
           optimizerVars: student.namedParameters(),
-          expectId: resumeState.checkpointId,
-        });
-        checkLoaderState(resumeState.loader, loader.unitCounts, run.stateSource);
-        try {
-          loader.setState(resumeState.loader);
-        } catch (error) {
-          if (error instanceof InputError) {
-            throw new InputError(`cannot resume: ${run.stateSource}: ${error.message}`, { cause: error });
-          }
-          throw error;
-        }
-        log.info({ event: 'resume', stage: plan.name, iteration: startIteration });
-      } else if (carry && existsSync(checkpointFiles(paths.checkpoints, 'pretrain-last').weights)) {
-        const scratch = createModel(config, { name: 'scratch', rng: Rng.stream(seed, 'scratch') });
-        try {
-          await loadCheckpointWeights(
-            paths.checkpoints,
-            'pretrain-last',
-            { student: scratch },
-            {
-              optimizer,
-              optimizerVars: student.namedParameters(),
-            },
-          );
-        } finally {
-          scratch.dispose();
-        }
-      }
-
-      emit({ type: 'stage', stage: plan.name, iterations: plan.iterations, startIteration });
-      log.info({ event: 'stage', stage: plan.name, iterations: plan.iterations, startIteration });
-      const ctxBase: Omit<StepContext, 'iteration'> = {
-        student,
-        teacher: teacher ?? undefined,
-        rng: cuboidRng,
-        dropoutRng,
-        config: config.method,
-      };
-      const saveLast = async () => {
-        const models: Record<string, SegmentationModel> = { student };
-        if (teacher && needsTeacher) models.teacher = teacher;
-        state.rng = { cuboid: cuboidRng.getState(), dropout: dropoutRng.getState() };
-        state.elapsedSeconds = elapsedBefore + (Date.now() - started) / 1000;
-        await saveCheckpoint(paths.checkpoints, 'last', models, {
-          optimizer,
-          state: { ...state, loader: loader.getState() },
-        });
-        await saveHistoryFiles();
-        emit({ type: 'checkpoint', stage: plan.name, iteration: state.iteration, file: 'last' });
-      };
-
-      let windowMs = 0;
-      let windowCount = 0;
-      try {
-        for (let i = startIteration + 1; i <= plan.iterations; i++) {
-          // With a warm data cache an iteration never waits for I/O, so without this turn of the event loop a
-          // SIGINT handler would only run at the next checkpoint write.
-          await new Promise((resolve) => setImmediate(resolve));
-          if (stopRequested()) {
-            await saveLast();
-            interrupted = true;
-            log.info({ event: 'interrupted', stage: plan.name, iteration: i - 1 });
-            emit({ type: 'interrupted', stage: plan.name, iteration: i - 1 });
-            break;
-          }
-          const t0 = Date.now();
-          optimizer.learningRate = learningRate(plan.schedule, plan.optimizer.lr, i, plan.iterations);
-          const batch = await loader.next();
-          const stepBatch = {
-            labeledImages: batch.labeledImages,
-            labeledLabels: batch.labeledLabels,
-            unlabeledImages: batch.unlabeledImages ?? undefined,
-          };
-          const ctx: StepContext = { ...ctxBase, iteration: i - 1 };
-          let step: StepLoss | undefined;
-          let lossValue: number;
-          const prepared = plan.variant.prepare(ctx, stepBatch);
-          try {
-            lossValue = optimizer.step(() => {
-              step = plan.variant.loss(ctx, stepBatch, prepared);
-              return step.loss;
-            }, student.namedParameters());
-          } finally {
-            prepared.dispose();
-            disposeBatch(batch);
-          }
-          if (!Number.isFinite(lossValue)) {
-            throw new SsmisError(
-              `the ${plan.name} loss became ${lossValue} at iteration ${i}; lower the learning rate (train.stages.${plan.name}.optimizer.lr) or check the data`,
-            );
-          }
-          if (needsTeacher && teacher) {
-            updateEma(teacher, student, config.method.teacher.emaDecay, {
-              includeBatchNormStats: config.method.teacher.includeBatchNormStats,
-            });
-          }
-          state.iteration = i;
-          iterationsThisCall++;
-          const ms = Date.now() - t0;
-          windowMs += ms;
-          windowCount++;
-          const bestSoFar = state.best[plan.name]?.dice ?? null;
-          emit({
-            type: 'iteration',
-            stage: plan.name,
-            iteration: i,
-            iterations: plan.iterations,
-            loss: lossValue,
-            lr: optimizer.learningRate,
-            best: bestSoFar,
-            msPerIteration: ms,
-          });
-
-          let valDice: number | undefined;
-          // Every `interval` iterations, as the reference's `iter % 200 == 0`, when there is a selection split.
-          const validate = data.validationIds.length > 0 && i % config.train.validation.interval === 0;
-          if (validate) {
-            const result = await validateModel(student, data.dataset, data.validationIds, {
-              patch: validationPatch,
-              strides: validationStrides,
-              sliceSize: config.data.sliceResize,
-              batchWindows: config.eval.batchWindows,
-            });
-            valDice = result.meanDice;
-            const selected = selectBest(
-              config.train.validation.selection,
-              state.best[plan.name]?.dice,
-              valDice,
-            );
-            const improved = selected !== null;
-            if (improved) {
-              state.best[plan.name] = { dice: selected, iteration: i };
-              await saveCheckpoint(
-                paths.checkpoints,
-                plan.name === 'pretrain' ? 'pretrain-best' : 'best',
-                { student },
-                {
-                  metadata: { stage: plan.name, iteration: String(i), dice: String(valDice) },
-                },
-              );
-            }
-            log.info({
-              event: 'validation',
-              stage: plan.name,
-              iteration: i,
-              dice: valDice,
-              improved,
-              perCase: result.perCase,
-            });
-            emit({ type: 'validation', stage: plan.name, iteration: i, dice: valDice, improved });
-          }
-          const logDue = i % config.train.logInterval === 0 || i === plan.iterations || valDice !== undefined;
-          if (logDue && step) {
-            const row: HistoryRow = {
-              stage: plan.name,
-              iteration: i,
-              lr: optimizer.learningRate,
-              loss: lossValue,
-              parts: step.parts,
-              diagnostics: step.diagnostics,
-              msPerIteration: windowMs / windowCount,
-              valDice,
-            };
-            state.history.push(row);
-            log.info({
-              event: 'iteration',
-              ...row,
-              numTensors: tf.memory().numTensors,
-            });
-            windowMs = 0;
-            windowCount = 0;
-          }
-          if (i % config.train.checkpointInterval === 0 && i < plan.iterations) await saveLast();
-        }
-        if (interrupted) break;
-        // The stage's final weights, for stage 2's initialisation when no best was selected.
-        if (plan.name === 'pretrain') {
-          await saveCheckpoint(paths.checkpoints, 'pretrain-last', { student }, { optimizer });
-        }
-        state.completedStages.push(plan.name);
-        await saveLast();
-      } finally {
-        optimizer.dispose();
-      }
+        },
+      );
+    } finally {
+      scratch.dispose();
     }
-    if (!interrupted) {
-      const lastStage = plans[plans.length - 1]?.name ?? 'selftrain';
-      const bestName = lastStage === 'pretrain' ? 'pretrain-best' : 'best';
-      const best = state.best[lastStage] ?? null;
-      if (best && existsSync(checkpointFiles(paths.checkpoints, bestName).weights)) {
-        await loadCheckpointWeights(paths.checkpoints, bestName, { student });
-        finalCheckpoint = 'best';
-      }
-      if (bestName === 'pretrain-best' && finalCheckpoint === 'best') {
-        // A pre-training-only run: its selected model is also the run's `best`.
-        await copyCheckpoint(paths.checkpoints, bestName, 'best');
-      }
-      await saveHistoryFiles();
-      if (options.finalEvaluation) {
-        await options.finalEvaluation({
-          config,
-          model: student,
-          dataset: data.dataset,
-          paths,
-          selected: { checkpoint: finalCheckpoint, split: config.train.validation.split, best },
-        });
-      }
-      log.info({ event: 'done', finalCheckpoint, best: state.best });
-      emit({ type: 'done', runDir: paths.dir });
-    }
-  } finally {
-    student.dispose();
-    teacher?.dispose();
-    log.flush();
   }
-  return {
-    runDir: paths.dir,
-    interrupted,
-    best: state.best,
-    history: state.history,
-    finalCheckpoint: checkpointFiles(paths.checkpoints, finalCheckpoint).weights,
+}
+
+/**
+ * Iteration `i` of a stage: load batch → prepare → optimizer step → EMA → log → validate/select → checkpoint.
+ * The learning rate is the schedule's for this iteration.
+ */
+async function trainIteration(ctx: RunContext, stage: StageRun, i: number): Promise<void> {
+  const { plan, optimizer } = stage;
+  const t0 = Date.now();
+  optimizer.learningRate = learningRate(plan.schedule, plan.optimizer.lr, i, plan.iterations);
+  const batch = await stage.loader.next();
+  const { loss, step } = optimizerStep(ctx, stage, batch, i);
+  updateTeacher(ctx, stage);
+  ctx.state.iteration = i;
+  ctx.iterationsThisCall++;
+  const ms = Date.now() - t0;
+  stage.windowMs += ms;
+  stage.windowCount++;
+  ctx.emit({
+    type: 'iteration',
+    stage: plan.name,
+    iteration: i,
+    iterations: plan.iterations,
+    loss,
+    lr: optimizer.learningRate,
+    best: ctx.state.best[plan.name]?.dice ?? null,
+    msPerIteration: ms,
+  });
+  const valDice = await validateAndSelect(ctx, stage, i);
+  logIteration(ctx, stage, i, loss, step, valDice);
+  if (i % ctx.config.train.checkpointInterval === 0 && i < plan.iterations) await saveLast(ctx, stage);
+}
+
+/**
+ * The two phases of a step (§4.9): the variant's `prepare` outside any gradient (teacher targets, mixes), then
+ * the optimizer step on the student's loss. Frees the batch; a non-finite loss stops the run.
+ */
+function optimizerStep(
+  ctx: RunContext,
+  stage: StageRun,
+  batch: TrainingBatch,
+  i: number,
+): { loss: number; step: StepLoss | undefined } {
+  const { plan } = stage;
+  const stepBatch: StepBatch = {
+    labeledImages: batch.labeledImages,
+    labeledLabels: batch.labeledLabels,
+    unlabeledImages: batch.unlabeledImages ?? undefined,
   };
+  const stepContext: StepContext = { ...stage.step, iteration: i - 1 };
+  let step: StepLoss | undefined;
+  let loss: number;
+  const prepared = plan.variant.prepare(stepContext, stepBatch);
+  try {
+    loss = stage.optimizer.step(() => {
+      step = plan.variant.loss(stepContext, stepBatch, prepared);
+      return step.loss;
+    }, ctx.student.namedParameters());
+  } finally {
+    prepared.dispose();
+    disposeBatch(batch);
+  }
+  if (!Number.isFinite(loss)) {
+    throw new SsmisError(
+      `the ${plan.name} loss became ${loss} at iteration ${i}; lower the learning rate (train.stages.${plan.name}.optimizer.lr) or check the data`,
+    );
+  }
+  return { loss, step };
+}
+
+/** The EMA update of the teacher from the student, for a step that has a teacher. */
+function updateTeacher(ctx: RunContext, stage: StageRun): void {
+  if (stage.plan.variant.needsTeacher && ctx.teacher) {
+    const { teacher: teacherConfig } = ctx.config.method;
+    updateEma(ctx.teacher, ctx.student, teacherConfig.emaDecay, {
+      includeBatchNormStats: teacherConfig.includeBatchNormStats,
+    });
+  }
+}
+
+/**
+ * Every `interval` iterations, as the reference's `iter % 200 == 0`, when there is a selection split: validates
+ * the student and, when the selection rule says it improved, records it and saves it as the stage's best.
+ * Returns the validation Dice, or undefined when this iteration does not validate.
+ */
+async function validateAndSelect(ctx: RunContext, stage: StageRun, i: number): Promise<number | undefined> {
+  const { config, data, state } = ctx;
+  const { plan } = stage;
+  if (!(data.validationIds.length > 0 && i % config.train.validation.interval === 0)) return undefined;
+  const result = await validateModel(ctx.student, data.dataset, data.validationIds, {
+    patch: config.eval.patch,
+    strides: config.train.validation.strides,
+    sliceSize: config.data.sliceResize,
+    batchWindows: config.eval.batchWindows,
+  });
+  const valDice = result.meanDice;
+  const selected = selectBest(config.train.validation.selection, state.best[plan.name]?.dice, valDice);
+  const improved = selected !== null;
+  if (improved) {
+    state.best[plan.name] = { dice: selected, iteration: i };
+    await saveCheckpoint(
+      ctx.paths.checkpoints,
+      plan.name === 'pretrain' ? 'pretrain-best' : 'best',
+      { student: ctx.student },
+      {
+        metadata: { stage: plan.name, iteration: String(i), dice: String(valDice) },
+      },
+    );
+  }
+  ctx.log.info({
+    event: 'validation',
+    stage: plan.name,
+    iteration: i,
+    dice: valDice,
+    improved,
+    perCase: result.perCase,
+  });
+  ctx.emit({ type: 'validation', stage: plan.name, iteration: i, dice: valDice, improved });
+  return valDice;
+}
+
+/**
+ * Every `logInterval` iterations, at the stage's last one and whenever it validated: a history row (its time is
+ * the mean since the previous row) and a log line.
+ */
+function logIteration(
+  ctx: RunContext,
+  stage: StageRun,
+  i: number,
+  loss: number,
+  step: StepLoss | undefined,
+  valDice: number | undefined,
+): void {
+  const { plan } = stage;
+  const logDue = i % ctx.config.train.logInterval === 0 || i === plan.iterations || valDice !== undefined;
+  if (!logDue || !step) return;
+  const row: HistoryRow = {
+    stage: plan.name,
+    iteration: i,
+    lr: stage.optimizer.learningRate,
+    loss,
+    parts: step.parts,
+    diagnostics: step.diagnostics,
+    msPerIteration: stage.windowMs / stage.windowCount,
+    valDice,
+  };
+  ctx.state.history.push(row);
+  ctx.log.info({
+    event: 'iteration',
+    ...row,
+    numTensors: tf.memory().numTensors,
+  });
+  stage.windowMs = 0;
+  stage.windowCount = 0;
+}
+
+/** Writes `last` (weights, optimizer slots, RNG and loader state, history) and the history files. */
+async function saveLast(ctx: RunContext, stage: StageRun): Promise<void> {
+  const { state } = ctx;
+  const models: Record<string, SegmentationModel> = { student: ctx.student };
+  if (ctx.teacher && stage.plan.variant.needsTeacher) models.teacher = ctx.teacher;
+  state.rng = { cuboid: ctx.cuboidRng.getState(), dropout: ctx.dropoutRng.getState() };
+  state.elapsedSeconds = ctx.elapsedBefore + (Date.now() - ctx.started) / 1000;
+  await saveCheckpoint(ctx.paths.checkpoints, 'last', models, {
+    optimizer: stage.optimizer,
+    state: { ...state, loader: stage.loader.getState() },
+  });
+  await writeHistoryFiles(ctx.paths, state.history, ctx.plans);
+  ctx.emit({ type: 'checkpoint', stage: stage.plan.name, iteration: state.iteration, file: 'last' });
+}
+
+/**
+ * After the last stage: the selected model (the last stage's best when it has one, else the final weights) is
+ * loaded into the student, a pre-training-only run's best is also the run's `best`, the history files are
+ * written and the final-evaluation hook runs. Returns which checkpoint holds the final model.
+ */
+async function finishRun(ctx: RunContext): Promise<'best' | 'last'> {
+  const { config, paths, plans, state } = ctx;
+  let finalCheckpoint: 'best' | 'last' = 'last';
+  const lastStage = plans[plans.length - 1]?.name ?? 'selftrain';
+  const bestName = lastStage === 'pretrain' ? 'pretrain-best' : 'best';
+  const best = state.best[lastStage] ?? null;
+  if (best && existsSync(checkpointFiles(paths.checkpoints, bestName).weights)) {
+    await loadCheckpointWeights(paths.checkpoints, bestName, { student: ctx.student });
+    finalCheckpoint = 'best';
+  }
+  if (bestName === 'pretrain-best' && finalCheckpoint === 'best') {
+    // A pre-training-only run: its selected model is also the run's `best`.
+    await copyCheckpoint(paths.checkpoints, bestName, 'best');
+  }
+  await writeHistoryFiles(paths, state.history, plans);
+  if (ctx.options.finalEvaluation) {
+    await ctx.options.finalEvaluation({
+      config,
+      model: ctx.student,
+      dataset: ctx.data.dataset,
+      paths,
+      selected: { checkpoint: finalCheckpoint, split: config.train.validation.split, best },
+    });
+  }
+  ctx.log.info({ event: 'done', finalCheckpoint, best: state.best });
+  ctx.emit({ type: 'done', runDir: paths.dir });
+  return finalCheckpoint;
 }

@@ -112,7 +112,7 @@ describe('SgdOptimizer (PyTorch semantics)', () => {
     { momentum: 0, wd: 0.1, nesterov: false },
   ])('3 steps with changing lr match the reference (%o)', ({ momentum, wd, nesterov }) => {
     const vars = makeVars('sgd3');
-    const opt = createOptimizer({ type: 'sgd', lr: 0.1, momentum, weightDecay: wd, nesterov });
+    const opt = createOptimizer({ name: 'sgd', lr: 0.1, momentum, weightDecay: wd, nesterov });
     const lrs = [0.1, 0.05, 0.02];
     for (const lr of lrs) {
       opt.learningRate = lr;
@@ -291,5 +291,41 @@ describe('optimizer state', () => {
     created.push(frozen);
     const opt = new SgdOptimizer({ lr: 0.1 });
     expect(() => opt.step(() => tf.sum(frozen), new Map([['x', frozen]]))).toThrow(/not trainable/);
+  });
+});
+
+describe('createOptimizer keys', () => {
+  it("takes the config's optimizer as it is ({ name, ... }) and still reads the old key `type`", () => {
+    const vars = makeVars('optkeys');
+    const byName = createOptimizer({
+      name: 'sgd',
+      lr: 0.1,
+      momentum: 0.9,
+      weightDecay: 1e-4,
+      nesterov: true,
+    });
+    const byType = createOptimizer({
+      type: 'sgd',
+      lr: 0.1,
+      momentum: 0.9,
+      weightDecay: 1e-4,
+      nesterov: true,
+    });
+    expect(byName).toBeInstanceOf(SgdOptimizer);
+    expect(byType).toBeInstanceOf(SgdOptimizer);
+    expect({ ...byType, slots: undefined }).toEqual({ ...byName, slots: undefined });
+    expect(createOptimizer({ name: 'adam', lr: 0.01, beta1: 0.8 })).toBeInstanceOf(AdamOptimizer);
+    expect(createOptimizer({ type: 'adam', lr: 0.01 })).toBeInstanceOf(AdamOptimizer);
+    expect(() => createOptimizer({ name: 'rmsprop', lr: 0.1 } as never)).toThrow(
+      /optimizer: unknown name rmsprop \(sgd, adam\)/,
+    );
+    // A stored state (checkpoints record the kind as `type`) loads into an optimizer made from `{ name }`.
+    byType.step(lossOf(vars), vars);
+    const stored = byType.getState();
+    expect(stored.type).toBe('sgd');
+    byName.setState(stored, vars);
+    expect(Object.keys(byName.getState().tensors).sort()).toEqual(Object.keys(stored.tensors).sort());
+    byName.dispose();
+    byType.dispose();
   });
 });
