@@ -15,11 +15,14 @@
 export {
   ConfigError,
   type ConfigProblem,
+  type ConfigYamlOptions,
   configToYaml,
   type LoadedConfig,
+  type LoadOptions,
   loadConfig,
   METHOD_NAMES,
   type MethodName,
+  type ParseOptionsConfig,
   parseConfig,
   type SsmisConfig,
   type SsmisConfigInput,
@@ -39,11 +42,20 @@ export {
   type Dataset,
   type DatasetInfo,
   type LoadedCase,
+  type OpenDatasetOptions,
   openDataset,
+  type SplitName,
+  type ValidationProblem,
   type ValidationReport,
   validateDataset,
 } from './data/dataset.js';
-export { type PrepareOptions, type PrepareResult, prepareDataset } from './data/prepare/index.js';
+export {
+  type PrepareCaseEvent,
+  type PrepareOptions,
+  type PrepareProgress,
+  type PrepareResult,
+  prepareDataset,
+} from './data/prepare/index.js';
 export {
   type SamplerState,
   TwoStreamBatchSampler,
@@ -57,6 +69,7 @@ export {
   type SynthDifficulty,
   type SynthesizeOptions,
   type SynthesizeResult,
+  type SynthProgress,
   synthesize,
 } from './data/synth/index.js';
 
@@ -64,6 +77,7 @@ export {
 
 export {
   type NiftiHeaderInfo,
+  type NiftiWriteDatatype,
   readNifti,
   readNiftiHeader,
   type VolumeFromArrayOptions,
@@ -97,11 +111,18 @@ export { copyWeights, createTeacher, type EmaOptions, updateEma } from './nn/ema
 export type { ApplyOptions, CloneOptions, SegmentationModel } from './nn/types.js';
 export {
   createUNet2d,
+  type ResolvedUNet2dOptions,
   type UNet2dModel,
   type UNet2dOptions,
   unet2dParameterCount,
 } from './nn/unet2d.js';
-export { createVNet, type VNetModel, type VNetOptions, vnetParameterCount } from './nn/vnet.js';
+export {
+  createVNet,
+  type ResolvedVNetOptions,
+  type VNetModel,
+  type VNetOptions,
+  vnetParameterCount,
+} from './nn/vnet.js';
 
 // Method: the paper's primitives (pure tensor functions) and the method variants that turn a batch into a loss.
 
@@ -139,10 +160,11 @@ export {
   evaluate,
   evaluateFiles,
   evaluateModel,
+  type FinalEvaluationOptions,
   finalEvaluation,
 } from './eval/evaluate.js';
 export { computeMetrics, type MetricOptions, type SegmentationMetrics } from './eval/metrics.js';
-export { type PredictOptions, type PredictResult, predict } from './eval/predict.js';
+export { type PredictedCase, type PredictOptions, type PredictResult, predict } from './eval/predict.js';
 export {
   type CaseEvaluation,
   type ClassMetrics,
