@@ -53,6 +53,18 @@ export interface MetricOptions {
  *
  * Speed: distances are computed on the bounding box of both borders only (exact: every feature and every
  * query voxel lies inside it), so cost is linear in that box.
+ * @param pred - The predicted mask, row-major over `shape` (non-zero = foreground).
+ * @param label - The reference mask, same layout.
+ * @param shape - The mask's sizes, 1 to 3 axes.
+ * @param options - `spacing`: the voxel size per axis (distances in its unit; default 1 = voxels).
+ * @returns Dice and Jaccard, and HD95, HD, ASD and ASSD (`null` when either mask is empty).
+ * @throws InputError when `pred` or `label` is not an array of numbers, `shape` is not 1–3 positive integers,
+ *   a mask's length is not the shape's voxel count, or `spacing` is not one positive finite number per axis.
+ * @example
+ * ```ts
+ * const m = computeMetrics(pred, label, [64, 64, 32], { spacing: [0.625, 0.625, 1.25] });
+ * console.log(m.dice, m.hd95); // HD95 in mm
+ * ```
  */
 export function computeMetrics(
   pred: ArrayLike<number>,

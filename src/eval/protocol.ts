@@ -112,6 +112,21 @@ export interface EvaluateCaseOptions {
  *
  * Prediction values outside the scored classes that the label does not have either (e.g. a class 3 in a
  * prediction scored against a label of classes 1 and 2) are reported in `unexpectedPrediction`.
+ * @param pred - The predicted label map, row-major over `shape`.
+ * @param label - The reference label map, same layout.
+ * @param shape - The maps' sizes.
+ * @param options - Protocol, spacing and units, the classes to score, the largest-component step and the case
+ *   id named in messages (see {@link EvaluateCaseOptions}).
+ * @returns The metrics of each class in the order of `classes`, the protocol and units, and the prediction
+ *   values no class and no label account for.
+ * @throws InputError when `pred`, `label` or `shape` is malformed, a map's length is not the shape's voxel count,
+ *   the protocol or units are unknown, units `mm` come without spacing, `paper` is asked for in `mm`, or
+ *   `classes` is not a list of distinct positive integers.
+ * @example
+ * ```ts
+ * const c = evaluateCase(pred, label, [64, 64, 32], { protocol: 'strict', spacing: [1, 1, 2], classes: [1, 2] });
+ * console.log(c.classes.map((k) => k.dice));
+ * ```
  */
 export function evaluateCase(
   pred: ArrayLike<number>,

@@ -2,7 +2,11 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import * as dataset from '../../src/data/dataset.js';
 import { openDataset, validateDataset } from '../../src/data/dataset.js';
+import * as datasetCases from '../../src/data/dataset-cases.js';
+import * as datasetJson from '../../src/data/dataset-json.js';
+import * as datasetValidate from '../../src/data/dataset-validate.js';
 import { volumeFromArray, writeNifti } from '../../src/io/nifti.js';
 import type { Affine } from '../../src/io/volume.js';
 
@@ -299,5 +303,23 @@ describe('validateDataset', () => {
   it('passes a clean folder', async () => {
     const report = await validateDataset(await build());
     expect(report).toMatchObject({ ok: true, checked: 5, problems: [], unlisted: [] });
+  });
+});
+
+describe('dataset.ts re-exports the files it was split into', () => {
+  it('the dataset.json schema and parsing, case loading, and validation', () => {
+    expect(Object.keys(dataset).sort()).toEqual(
+      [
+        'DATASET_FORMAT_VERSION',
+        'MAX_DATASET_JSON_BYTES',
+        'datasetJsonSchema',
+        'openDataset',
+        'parseDatasetJson',
+        'validateDataset',
+      ].sort(),
+    );
+    expect(dataset.parseDatasetJson).toBe(datasetJson.parseDatasetJson);
+    expect(dataset.openDataset).toBe(datasetCases.openDataset);
+    expect(dataset.validateDataset).toBe(datasetValidate.validateDataset);
   });
 });
