@@ -667,3 +667,43 @@ describe('reference table', () => {
     );
   });
 });
+
+describe('module layout of the config schema', () => {
+  it('keeps every name of the schema available from src/config/index.ts and src/config/schema.ts', async () => {
+    const index = await import('../../src/config/index.js');
+    const schema = await import('../../src/config/schema.js');
+    const checks = await import('../../src/config/checks.js');
+    const resolve = await import('../../src/config/resolve.js');
+    const raw = await import('../../src/config/raw-schema.js');
+    for (const name of [
+      'configSchema',
+      'rawConfigSchema',
+      'configWarnings',
+      'trainModeForwards',
+      'labeledCaseCount',
+      'modelDims',
+      'MAX_PATCH_EDGE',
+      'MAX_TYPED_ARRAY_LENGTH',
+      'METHOD_NAMES',
+    ] as const) {
+      expect(index[name], name).toBeDefined();
+      expect(schema[name], name).toBe(index[name]);
+    }
+    expect(index.rawConfigSchema).toBe(raw.rawConfigSchema);
+    expect(index.configWarnings).toBe(checks.configWarnings);
+    expect(index.trainModeForwards).toBe(checks.trainModeForwards);
+    expect(index.modelDims).toBe(resolve.modelDims);
+  });
+
+  it('configSchema is the raw schema, then the cross-key checks, then the resolution of defaults', async () => {
+    const { rawConfigSchema } = await import('../../src/config/raw-schema.js');
+    const { resolveDefaults } = await import('../../src/config/resolve.js');
+    const { crossCheck } = await import('../../src/config/checks.js');
+    const input = minimal({ model: { name: 'unet2d' }, data: { dataset: 'data/acdc', preset: 'acdc' } });
+    const raw = rawConfigSchema.parse(input);
+    expect(crossCheck(raw, () => false)).toEqual([]);
+    expect(configSchema.parse(input)).toEqual(resolveDefaults(raw));
+    const bad = rawConfigSchema.parse(minimal({ data: { dataset: 'data/la', patchSize: [112, 112] } }));
+    expect(crossCheck(bad, () => false).map((issue) => issue.path.join('.'))).toContain('data.patchSize');
+  });
+});
