@@ -111,9 +111,24 @@ function shape3(value: number | number[] | undefined, name: string): Shape3 | un
 }
 
 /**
- * Prepares `options.raw` into the canonical folder `options.out` (see runner.ts for what is refused, skipped,
- * re-prepared and removed). Option errors and a raw folder without any listed case are InputErrors thrown before
- * anything is written; a failing case is reported in `result.failed` and the others go on.
+ * Prepares a raw download (or a `synthesize` output) into the canonical dataset folder that training, evaluation
+ * and prediction read: one NIfTI image and label per case, cropped and normalised by the dataset's reference
+ * rule, the official splits and a `dataset.json`. Cases whose outputs exist and whose raw files are unchanged are
+ * skipped, so a second run resumes an interrupted one. Option errors and a raw folder without any listed case
+ * are thrown before anything is written; a failing case is reported in `result.failed` and the others go on.
+ *
+ * @param options - `dataset` (`'la'`, `'acdc'`, `'brats2019'` or `'pancreas-nih'`), `raw` (the raw download
+ *   folder), `out` (the dataset folder to write) and optional `seed`, `force`, `minSize`, `margin`, `val`,
+ *   `splitsDir`, `onCase`, `onProgress` (see {@link PrepareOptions}).
+ * @returns the cases prepared, skipped (already there), failed (with the reason) and absent from `raw`, the
+ *   held-out validation cases, and the path of the written `dataset.json`.
+ * @throws {@link InputError} when an option is missing or invalid (unknown dataset, `margin` or `minSize` for a
+ *   dataset that has none, `val` for a dataset with an official validation list), when `raw` holds none of the
+ *   listed cases, or when `out` is a file, a folder prepare did not make, or one prepared from another raw folder
+ *   or dataset without `force`.
+ * @example
+ * const result = await prepareDataset({ dataset: 'la', raw: 'downloads/LA', out: 'data/la' });
+ * console.log(result.failed.length === 0 ? 'ready' : result.failed);
  */
 export async function prepareDataset(options: PrepareOptions): Promise<PrepareResult> {
   requireObject('prepareDataset', 'options', options);

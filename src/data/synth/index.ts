@@ -56,9 +56,21 @@ const MIN_SIZE = {
 } as const;
 
 /**
- * Writes phantoms of `options.dataset` in its raw download layout into `options.out`. The folder must be new or
- * empty; with `options.force` an earlier synth output there is replaced (only files synth wrote are removed, see
- * `openSynthOutput`). Every check runs before anything is written.
+ * Writes synthetic phantoms of a dataset in its raw download layout (so {@link prepareDataset} reads them as it
+ * reads the real download), named after the official case ids of each split: a way to run the whole pipeline
+ * without the real data. The folder must be new or empty; with `options.force` an earlier synth output there is
+ * replaced (only files synth wrote are removed). Every check runs before anything is written.
+ *
+ * @param options - `dataset` (`'la'`, `'acdc'`, `'brats2019'` or `'pancreas-nih'`), `out`, and optional `cases`,
+ *   `seed`, `size`, `format` (LA), `difficulty` (LA), `splitsDir`, `force`, `onProgress` (see
+ *   {@link SynthesizeOptions}).
+ * @returns the written root (to pass as `raw` to {@link prepareDataset}), the case ids per split and the files.
+ * @throws {@link InputError} when an option is missing or invalid (unknown dataset, `format` or `difficulty` for
+ *   a dataset other than LA, a size below the dataset's minimum, a non-integer seed), or when `out` is a file or
+ *   holds files synth did not write (or any file, without `force`).
+ * @example
+ * const { root } = await synthesize({ dataset: 'la', out: 'raw/la-synth', cases: 12, size: 48 });
+ * await prepareDataset({ dataset: 'la', raw: root, out: 'data/la-synth', minSize: 32 });
  */
 export async function synthesize(options: SynthesizeOptions): Promise<SynthesizeResult> {
   requireObject('synthesize', 'options', options);
