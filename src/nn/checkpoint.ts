@@ -134,7 +134,21 @@ export function weightsToSafetensors(options: SaveWeightsOptions): {
   return { tensors, metadata };
 }
 
-/** Writes models, optimizer slots and extras to one safetensors file, atomically. */
+/**
+ * Writes models, optimizer slots and extra tensors to one safetensors file, atomically (temp file + rename): the
+ * tensors are named `<prefix>.<state-dict key>` after the reference's PyTorch keys, optimizer slots
+ * `optimizer.<key>.<slot>`. This is the file `train` writes as `checkpoints/best.safetensors` and
+ * `last.safetensors`, and what {@link loadWeights} reads.
+ *
+ * @param path - the file to write (replaced atomically if it exists).
+ * @param options - `models`: prefix → model (e.g. `{ student, teacher }`); optional `optimizer` (or its state),
+ *   `extra` tensors and string `metadata`.
+ * @returns nothing; the file is complete once the promise resolves.
+ * @throws {@link InputError} when `path` is not a non-empty string, `options.models` is not a record of models,
+ *   or an extra tensor's name collides with a model or optimizer tensor.
+ * @example
+ * await saveWeights('runs/mine/student.safetensors', { models: { student: net }, metadata: { note: 'epoch 3' } });
+ */
 export async function saveWeights(path: string, options: SaveWeightsOptions): Promise<void> {
   requireString('saveWeights', 'path', path);
   requireObject('saveWeights', 'options', options);
@@ -226,7 +240,24 @@ export function assignWeights(
   return { metadata: file.metadata, optimizerState, extra };
 }
 
-/** Reads a checkpoint written by `saveWeights` into existing models (and optionally an optimizer). */
+/**
+ * Reads a checkpoint written by {@link saveWeights} (or by `train`) into existing models, and optionally an
+ * optimizer. Everything is checked before the first assignment, so a file that does not fit leaves the models
+ * untouched.
+ *
+ * @param path - the safetensors file to read.
+ * @param options - `models`: prefix → model to fill (e.g. `{ student: net }` for a trained run's network; the
+ *   model must have the architecture of the file's `<prefix>.*` tensors); optional `optimizer` and
+ *   `optimizerVars` to restore the optimizer slots.
+ * @returns the file's metadata, its optimizer state if it has one, and the tensors that belong to no model.
+ * @throws {@link InputError} when an argument is missing or of the wrong kind, the file cannot be read or is not
+ *   a valid safetensors file, or a model key is absent from the file, a `<prefix>.` tensor is unknown to the
+ *   model, or a shape or dtype differs (naming the key and the file).
+ * @example
+ * const { config } = await loadConfig('runs/la-5pct/config.yaml');
+ * const net = createModel(config, { name: 'eval', rng: new Rng(0) });
+ * await loadWeights('runs/la-5pct/checkpoints/best.safetensors', { models: { student: net } });
+ */
 export async function loadWeights(path: string, options: LoadWeightsOptions): Promise<LoadedWeights> {
   requireString('loadWeights', 'path', path);
   requireObject('loadWeights', 'options', options);

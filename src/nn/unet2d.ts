@@ -178,8 +178,22 @@ function buildUNet2d(
 }
 
 /**
- * Creates the 2-D U-Net with PyTorch-default initialisation from `rng` (or `Rng(seed)`, seed default 0).
- * Dropout masks come from `apply`'s `rng` (fallback: a model-owned stream, not checkpointed).
+ * Creates the 2-D U-Net of the reference code (the network of the ACDC configs, run slice by slice) with
+ * PyTorch-default initialisation from `rng` (or `Rng(seed)`, seed default 0), so the same seed gives the same
+ * weights. Dropout masks come from `apply`'s `rng` (fallback: a model-owned stream, not checkpointed).
+ *
+ * @param options - `inChannels` (default 1), `numClasses` (default 2), `baseFilters` (F → channels
+ *   F·[1, 2, 4, 8, 16], default 16) or `featureChannels` (five levels, takes precedence), `dropout` (five rates,
+ *   default [0.05, 0.1, 0.2, 0.3, 0.5]), `name` (default `'unet2d'`), `seed`, `rng`, `trainable`.
+ * @returns the model: `apply(x, { training })` maps `[N, H, W, C]` (H and W multiples of 16) to logits
+ *   `[N, H, W, numClasses]`; `dispose()` frees its variables.
+ * @throws {@link InputError} when `options` is not an object, an option has the wrong type, `inChannels` or
+ *   `numClasses` is not a positive integer, `featureChannels` is not five positive integers, or `dropout` is not
+ *   five rates in [0, 1).
+ * @example
+ * const net = createUNet2d({ numClasses: 4, seed: 1 });
+ * const logits = tf.tidy(() => net.apply(tf.zeros([2, 32, 32, 1]), { training: false }));
+ * net.dispose();
  */
 export function createUNet2d(options: UNet2dOptions = {}): UNet2dModel {
   requireOptions('createUNet2d', 'options', options);

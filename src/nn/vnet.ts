@@ -200,10 +200,23 @@ function buildVNet(o: ResolvedVNetOptions, name: string, store: ParameterStore, 
 }
 
 /**
- * Creates a VNet with PyTorch-default initialisation drawn from `rng` (or `Rng(seed)`, seed default 0), so the
- * same seed gives the same weights. Dropout masks come from `apply`'s `rng`; without one a model-owned
- * stream (`Rng.stream(seed, '<prefix>/dropout')`) is used, which a training loop that must resume bit for bit
- * should not rely on (its state is not checkpointed).
+ * Creates the 3-D VNet of the reference code (the network of the LA, BraTS2019 and Pancreas-NIH configs) with
+ * PyTorch-default initialisation drawn from `rng` (or `Rng(seed)`, seed default 0), so the same seed gives the
+ * same weights. Dropout masks come from `apply`'s `rng`; without one a model-owned stream
+ * (`Rng.stream(seed, '<prefix>/dropout')`) is used, which a training loop that must resume bit for bit should
+ * not rely on (its state is not checkpointed).
+ *
+ * @param options - `inChannels` (default 1), `numClasses` (default 2), `baseFilters` (default 16), `dropout`
+ *   (default 0.5; 0 turns it off), `name` (the engine-variable prefix, default `'vnet'`), `seed`, `rng`,
+ *   `trainable` (false for an EMA teacher).
+ * @returns the model: `apply(x, { training })` maps `[N, X, Y, Z, C]` (each spatial size a multiple of 16) to
+ *   logits `[N, X, Y, Z, numClasses]`; `dispose()` frees its variables.
+ * @throws {@link InputError} when `options` is not an object, an option has the wrong type, `inChannels`,
+ *   `numClasses` or `baseFilters` is not a positive integer, or `dropout` is outside [0, 1).
+ * @example
+ * const net = createVNet({ inChannels: 1, numClasses: 2, baseFilters: 16, seed: 1 });
+ * const logits = tf.tidy(() => net.apply(tf.zeros([1, 16, 16, 16, 1]), { training: false }));
+ * net.dispose();
  */
 export function createVNet(options: VNetOptions = {}): VNetModel {
   requireOptions('createVNet', 'options', options);
