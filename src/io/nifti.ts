@@ -768,7 +768,21 @@ function readFailure(path: string, error: unknown): InputError {
   return cannotRead(path, 'file', error);
 }
 
-/** Reads a `.nii` or `.nii.gz` file (NIfTI-1 or NIfTI-2, either byte order) into a row-major Volume. */
+/**
+ * Reads a `.nii` or `.nii.gz` file (NIfTI-1 or NIfTI-2, either byte order; gzip detected by its magic bytes) into
+ * a row-major {@link Volume}. The affine follows nibabel's rule (sform over qform over pixdim); gzip is inflated
+ * with an output limit derived from the header, so a hostile file cannot allocate gigabytes.
+ *
+ * @param path - the file to read (a regular file: folders, FIFOs and devices are refused).
+ * @returns the voxel values after `scl_slope`/`scl_inter` scaling, with `shape` `[X, Y, Z]` (or `[X, Y, Z, T]`),
+ *   `spacing`, `affine` and the source `header`.
+ * @throws {@link InputError} naming the file when it does not exist or is not a regular file, when it cannot be
+ *   read, or when it is not a readable single-file NIfTI-1/2 volume (bad magic or header, unsupported datatype,
+ *   truncated or oversized data, invalid geometry).
+ * @example
+ * const image = await readNifti('data/la/imagesTr/case_001.nii.gz');
+ * console.log(image.shape, image.spacing); // e.g. [112, 112, 80] [0.625, 0.625, 0.625]
+ */
 export async function readNifti(path: string): Promise<Volume> {
   requireString('readNifti', 'path', path);
   const bytes = await readInputFile(path, 'file', { failure: (error) => readFailure(path, error) });
@@ -992,7 +1006,8 @@ function writeAscii(bytes: Uint8Array, offset: number, text: string, max: number
 }
 
 /**
- * Writes a single-file little-endian NIfTI-1, gzipped when the path ends in `.nii.gz`, atomically.
+ * Writes a volume as a single-file little-endian NIfTI-1, gzipped when the path ends in `.nii.gz`, atomically
+ * (temp file + rename: a crash leaves the previous file or the new one, never a torn one).
  *
  * Geometry: sform = the volume's affine (sform_code: the header's if > 0, else 2 = aligned). qform: when the
  * volume has a header and its affine is exactly the affine that header implies, the header's quaternion,
@@ -1000,6 +1015,19 @@ function writeAscii(bytes: Uint8Array, offset: number, text: string, max: number
  * from the affine as nibabel's `set_qform` does (qform_code: the header's if > 0, else 2) and pixdim[1..3] are
  * the affine's column norms, because they are the qform's zooms. Values are written scaled (scl_slope 1,
  * scl_inter 0); a value the integer datatype cannot hold is an InputError, never a silent wrap.
+ *
+ * @param path - the file to write, ending in `.nii` or `.nii.gz`.
+ * @param volume - a {@link Volume} as {@link readNifti} returns it or {@link volumeFromArray} builds it.
+ * @param options - `datatype` (default: the source datatype when the values fit, else lossless for the array
+ *   type) and `description` (the header's `descrip`, 79 ASCII characters at most).
+ * @returns nothing; the file is complete once the promise resolves.
+ * @throws {@link InputError} when an argument is missing or of the wrong kind, the name does not end in `.nii`
+ *   or `.nii.gz`, the shape, spacing or affine is invalid or a dimension exceeds 32767, the requested datatype
+ *   cannot hold a value (naming the voxel), or the file cannot be written.
+ * @example
+ * const image = await readNifti('case.nii.gz');
+ * const mask = volumeFromArray(labels, image.shape, { like: image });
+ * await writeNifti('case_pred.nii.gz', mask, { datatype: 'uint8' });
  */
 export async function writeNifti(
   path: string,
