@@ -176,7 +176,7 @@ async function forwardProbabilities(
 
 /**
  * 3-D sliding-window inference, docs/equations.md §5.1: zero-pad axes smaller than the patch (left = pad // 2),
- * windows at {@link windowStarts} visited x, then y, then z (the reference's loop order, so the float32 sums
+ * windows at `windowStarts` visited x, then y, then z (the reference's loop order, so the float32 sums
  * match), eval mode (`training: false`), softmax. Two classes: only p1 is summed, p̄1 = Σp1 / count in float32,
  * label = p̄1 > 0.5 (strict, Q14). More classes (pancreas `test_util`): every class probability is averaged and
  * the label is the argmax, ties to the lowest class. Padding is removed from the outputs.
@@ -458,6 +458,9 @@ export interface VolumeInferenceOptions {
  * @param options - `patch` and `strides` of the 3-D window (`config.eval.patch` / `.strides`); for 2-D models
  *   `sliceSize` (default `patch`) is the size each slice is resized to (`config.data.sliceResize`).
  * @returns the label map `[X, Y, Z]` and the averaged probabilities, in the volume's own grid.
+ * @throws {@link InputError} when `model` is not a segmentation model, `volume` is neither `{ data, shape }` nor
+ *   a tensor or its size or channel count does not fit the model, or `patch` / `strides` are not 2 or 3
+ *   positive integers (naming the argument).
  * @example
  * const image = await readNifti('case.nii.gz');
  * const { labels } = await inferVolume(model, { data: Float32Array.from(image.data as Float32Array), shape: [...image.shape, 1] }, {
