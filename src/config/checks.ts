@@ -47,6 +47,11 @@ export interface TrainModeForward {
  * student, then the method's student, then its teacher (in train mode unless method.teacher.mode is eval). The
  * copy-paste teachers' unlabeled/2 forwards are left out: they need as many unlabeled as labeled images, so those
  * forwards are as large as the student's labeled/2, which is reported already.
+ *
+ * @param config A raw or parsed config (its method, batch and enabled stages).
+ * @returns The forwards with at least one sample, in the order above.
+ * @example
+ * trainModeForwards(config).map((f) => `${f.what} ${f.samples} sample(s)`);
  */
 export function trainModeForwards(config: ForwardKeys): TrainModeForward[] {
   const { batch, stages } = config.train;
@@ -348,6 +353,11 @@ export interface ConfigWarning {
  * Valid settings that are known to hurt training, for `ssmis validate` to print: a train-mode forward of a single
  * sample makes batch norm normalise each sample by its own statistics (the running statistics used at evaluation
  * then describe another distribution). A forward whose batch norm would see only one value is an error instead.
+ *
+ * @param config A parsed config.
+ * @returns One warning per batch key whose forwards see a single sample (empty when none).
+ * @example
+ * for (const w of configWarnings(config)) console.warn(`${w.path}: ${w.message}`);
  */
 export function configWarnings(config: SsmisConfig): ConfigWarning[] {
   const warnings: ConfigWarning[] = [];

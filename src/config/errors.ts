@@ -28,6 +28,14 @@ export interface ConfigProblem {
   message: string;
 }
 
+/**
+ * One config problem as one line: `<file>:<line>:<column>: <key.path>: <message>` (each part only when known).
+ *
+ * @param problem A problem of a ConfigError's `problems`.
+ * @returns The line.
+ * @example
+ * if (error instanceof ConfigError) for (const problem of error.problems) console.error(formatProblem(problem));
+ */
 export function formatProblem(problem: ConfigProblem): string {
   let where = problem.source;
   if (where !== undefined && problem.line !== undefined) {

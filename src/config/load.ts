@@ -424,7 +424,19 @@ function parseMapping(input: Plain, source: string | undefined, baseDir: string)
 
 /**
  * Validates a config object (as read from a file or built in code) and fills every default. Relative paths resolve
- * against the folder of `options.file` (else the working directory). Throws a ConfigError listing every problem.
+ * against the folder of `options.file` (else the working directory).
+ *
+ * @param input A mapping of config sections (`run`, `data`, ...), most keys optional; `extends` is refused (only
+ *   `loadConfig` reads parent files).
+ * @param options `file`: the file the object came from, named in errors and the base of relative paths.
+ * @returns The config with every default filled (`SsmisConfig`).
+ * @throws ConfigError (an InputError, exit code 2) listing every problem with its key path: an unknown key, a wrong
+ *   type or value, a cross-key conflict (patch vs model, batch vs method, ...), `extends`, or an input that is not
+ *   a plain mapping.
+ * @throws InputError when `input` is not an object or `options.file` is not a string.
+ * @example
+ * const config = parseConfig({ run: { name: 'la-demo' }, data: { dataset: 'data/la', labeled: '8%' } });
+ * config.train.stages.selftrain.optimizer; // { name: 'sgd', lr: 0.01, momentum: 0.9, ... }
  */
 export function parseConfig(input: unknown, options: ParseOptionsConfig = {}): SsmisConfig {
   requireObject(
@@ -450,6 +462,17 @@ export function parseConfig(input: unknown, options: ParseOptionsConfig = {}): S
  * config schema and returned with every default filled, so a partial object works like a parsed one (a parsed
  * config parses to itself). Problems are reported as `<fn>: argument '<name>': <key.path>: expected ..., got ...`;
  * a file path is refused with a pointer to `loadConfig`.
+ *
+ * @param fn The calling function's name, for messages.
+ * @param name The argument's name, for messages.
+ * @param value The argument: a parsed or partial config object.
+ * @returns The config with every default filled.
+ * @throws InputError (a ConfigError for schema problems) when `value` is a path, not a plain object, or not a
+ *   valid config.
+ * @example
+ * export function myCommand(config: SsmisConfig) {
+ *   config = requireConfig('myCommand', 'config', config);
+ * }
  */
 export function requireConfig(fn: string, name: string, value: unknown): SsmisConfig {
   if (typeof value === 'string') {
@@ -463,7 +486,19 @@ export function requireConfig(fn: string, name: string, value: unknown): SsmisCo
 
 /**
  * Reads a YAML or JSON config file with its `extends` parents, applies `--set` overrides and validates the result.
- * Throws a ConfigError (an InputError, exit code 2) that lists every problem with its file and key path.
+ *
+ * @param file Path of a `.yaml`, `.yml` or `.json` config file.
+ * @param options `set`: `key.path=value` overrides (YAML values), applied after every file.
+ * @returns The validated config, the source (file or `--set`) of every value written, and the files read (parents
+ *   first; `train` never deletes a folder holding one).
+ * @throws ConfigError (an InputError, exit code 2) listing every problem with its file and key path: a file that
+ *   cannot be read (missing, not a regular file, larger than MAX_CONFIG_BYTES), a wrong extension, YAML/JSON
+ *   syntax, nesting deeper than MAX_CONFIG_DEPTH, too many YAML aliases, an `extends` cycle or chain longer than
+ *   MAX_EXTENDS_DEPTH, a malformed `--set`, and every schema problem.
+ * @throws InputError when `file` is not a string or `options.set` not a list of strings.
+ * @example
+ * const { config, files } = await loadConfig('configs/la-10pct.yaml', { set: ['train.seed=2'] });
+ * await train(config, { configFiles: files });
  */
 export async function loadConfig(file: string, options: LoadOptions = {}): Promise<LoadedConfig> {
   requireString('loadConfig', 'file', file);

@@ -33,7 +33,18 @@ export interface ConfigYamlOptions {
   header?: string;
 }
 
-/** YAML text of a parsed config, in schema key order. */
+/**
+ * YAML text of a parsed config, in schema key order (lists of scalars on one line); `loadConfig` reads it back to
+ * the same config.
+ *
+ * @param config A parsed or partial config (defaults are filled first).
+ * @param options `header`: a comment written above the document.
+ * @returns The YAML document.
+ * @throws InputError (a ConfigError for schema problems) when `config` is not a valid config or `options` not an
+ *   object.
+ * @example
+ * await writeFile('config.yaml', configToYaml(config, { header: 'ssmis train configs/la.yaml' }));
+ */
 export function configToYaml(config: SsmisConfig, options: ConfigYamlOptions = {}): string {
   config = requireConfig('configToYaml', 'config', config);
   requireOptions('configToYaml', 'options', options);

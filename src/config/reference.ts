@@ -172,7 +172,13 @@ function walk(schema: Schema, key: string, rows: ConfigKeyDoc[], variant?: strin
   });
 }
 
-/** Every config key with its type, default and description, in schema order (`extends` first). */
+/**
+ * Every config key with its type, default and description, in schema order (`extends` first).
+ *
+ * @returns One row per key (`data.patchSize`, ...), as the README's config reference shows them.
+ * @example
+ * describeConfigSchema().find((row) => row.key === 'train.seed')?.default; // '1337'
+ */
 export function describeConfigSchema(): ConfigKeyDoc[] {
   const rows: ConfigKeyDoc[] = [
     {
@@ -187,7 +193,13 @@ export function describeConfigSchema(): ConfigKeyDoc[] {
   return rows;
 }
 
-/** The reference as a Markdown table (for the README). */
+/**
+ * The reference as a Markdown table (for the README).
+ *
+ * @returns The table of {@link describeConfigSchema}, `|` escaped, ending in a newline.
+ * @example
+ * writeFileSync('config-reference.md', configReferenceMarkdown());
+ */
 export function configReferenceMarkdown(): string {
   const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
   const lines = ['| key | type | default | description |', '|---|---|---|---|'];

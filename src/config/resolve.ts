@@ -6,7 +6,14 @@ import { augmentPreset } from '../data/presets.js';
 import { REFERENCE_START_RANGES } from '../method/cuboid-size.js';
 import type { RawConfig } from './raw-schema.js';
 
-/** The dimensionality of a model: 3 for `vnet`, 2 for `unet2d` (which sees 2-D slices). */
+/**
+ * The dimensionality of a model: 3 for `vnet`, 2 for `unet2d` (which sees 2-D slices).
+ *
+ * @param name The config's `model.name`.
+ * @returns 3 or 2.
+ * @example
+ * const patchAxes = modelDims(config.model.name); // 3 for vnet
+ */
 export function modelDims(name: 'vnet' | 'unet2d'): 2 | 3 {
   return name === 'vnet' ? 3 : 2;
 }

@@ -23,7 +23,14 @@ function cell(value: number | undefined): string {
   return value === undefined || !Number.isFinite(value) ? '' : String(value);
 }
 
-/** metrics.csv from the history: fixed columns, then every loss part and diagnostic seen in the run. */
+/**
+ * metrics.csv from the history: fixed columns, then every loss part and diagnostic seen in the run.
+ *
+ * @param history The rows (`TrainResult.history`).
+ * @returns The CSV text (empty cells for missing or non-finite values), ending in a newline.
+ * @example
+ * writeFileSync('metrics.csv', historyToCsv(result.history));
+ */
 export function historyToCsv(history: readonly HistoryRow[]): string {
   const partKeys = [...new Set(history.flatMap((r) => Object.keys(r.parts)))]
     .filter((k) => k !== 'total')
@@ -57,7 +64,15 @@ export function historyToCsv(history: readonly HistoryRow[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** curves.svg: loss per stage and validation Dice against the global iteration. */
+/**
+ * curves.svg: loss per stage and validation Dice against the global iteration.
+ *
+ * @param history The rows (`TrainResult.history`).
+ * @param plans The stages in order with their iterations (the x axis runs on through them).
+ * @returns A standalone SVG document.
+ * @example
+ * historyToSvg(result.history, [{ name: 'pretrain', iterations: 1000 }, { name: 'selftrain', iterations: 5000 }]);
+ */
 export function historyToSvg(
   history: readonly HistoryRow[],
   plans: readonly { name: StageName; iterations: number }[],

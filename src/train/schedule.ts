@@ -15,6 +15,15 @@ export type ScheduleSpec =
  *   so step 1 uses the base rate and step `total` uses base·(1/total)^power, never 0.
  * - step (CPAM scripts, BCP): base·gamma^⌊(i−1)/every⌋ (0.01 for 1–2500, 1e-3 for 2501–5000, …).
  * - constant (pre-training, ACDC): base.
+ *
+ * @param schedule The config's `train.stages.<stage>.schedule`.
+ * @param base The optimizer's base learning rate.
+ * @param i The iteration, 1-based.
+ * @param total The stage's iterations.
+ * @returns The learning rate of iteration `i`.
+ * @throws InputError when `schedule` is not an object, `base` not a number, or `i`/`total` not integers ≥ 1.
+ * @example
+ * learningRate({ name: 'step', gamma: 0.1, every: 2500 }, 0.01, 2501, 5000); // 0.001
  */
 export function learningRate(schedule: ScheduleSpec, base: number, i: number, total: number): number {
   requireObject('learningRate', 'schedule', schedule, 'a schedule ({ name: constant | poly | step, ... })');

@@ -153,7 +153,7 @@ export interface TrainResult {
  *   lock, or a resumed checkpoint does not fit the config.
  * @throws SsmisError when the loss becomes NaN or infinite.
  * @example
- * const { config, files } = await loadConfig('configs/la-cpam-trcm.yaml');
+ * const { config, files } = await loadConfig('configs/la-10pct.yaml');
  * const result = await train(config, { configFiles: files, onEvent: (e) => console.log(e.type) });
  * console.log(result.finalCheckpoint);
  */

@@ -37,6 +37,15 @@ function classDice(pred: Uint8Array, label: Uint8Array, cls: number): number {
  * Validation during training (docs/equations.md §3.6, §5.5): the student in eval mode, sliding window (3-D) or
  * slice by slice (2-D), mean Dice over foreground classes per case, no post-processing; the selection value is
  * the mean over cases. A class absent from the prediction scores 0, as `val_2d` and `var_all_case` do.
+ *
+ * @param model The network to score (a `SegmentationModel`, or any `InferenceModel`).
+ * @param dataset The dataset holding the cases.
+ * @param ids The validation cases.
+ * @param options Window size and strides (3-D), slice size (2-D), windows per batch, a per-case progress callback.
+ * @returns The mean Dice over cases (0 for no case) and each case's Dice.
+ * @throws InputError when a case cannot be read (the dataset names the file).
+ * @example
+ * const { meanDice } = await validateModel(model, dataset, ['case01'], { patch: [112, 112, 80], strides: [18, 18, 4] });
  */
 export async function validateModel(
   model: InferenceModel,
@@ -69,6 +78,13 @@ export type SelectionRule = 'strict' | 'reference-round4' | 'ratio95';
  * Whether a validation Dice becomes the new best, and the value then recorded (quirks Q7, Q8).
  * `strict`: dice > best. `reference-round4`: dice > best, best := round(dice, 4) (LA scripts). `ratio95`:
  * dice > 0.95·best, best := dice (BraTS CPAM self-training; the "best" can drift down).
+ *
+ * @param rule The config's `train.validation.selection`.
+ * @param best The recorded best so far (undefined before the first validation).
+ * @param dice This validation's mean Dice.
+ * @returns The value to record as the new best, or null when `dice` is not an improvement.
+ * @example
+ * selectBest('reference-round4', 0.9, 0.91234); // 0.9123
  */
 export function selectBest(rule: SelectionRule, best: number | undefined, dice: number): number | null {
   const previous = best ?? Number.NEGATIVE_INFINITY;
