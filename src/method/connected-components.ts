@@ -146,6 +146,15 @@ export function labelComponents(
 /**
  * The largest connected component of the non-zero entries of `mask` as a 0/1 mask (E7, §5.2).
  * Ties go to the component met first in raster order (skimage's smallest label); an empty mask gives all zeros.
+ *
+ * @param mask - the voxels, row-major over `shape` (non-zero = foreground).
+ * @param shape - `[X, Y, Z]` or `[H, W]`.
+ * @param connectivity - 6, 18 or 26 in 3-D; 4 or 8 in 2-D.
+ * @returns a 0/1 mask of the same length holding only the largest component.
+ * @throws {@link InputError} when `mask` is not numbers of `shape`'s size, `shape` does not have 2 or 3
+ *   non-negative integer axes, or `connectivity` does not fit the dimensionality.
+ * @example
+ * const kept = largestConnectedComponent(labels, [112, 112, 80], 26);
  */
 export function largestConnectedComponent(
   mask: ArrayLike<number>,

@@ -47,7 +47,23 @@ function cpamTrcmWith(term: MixTermLoss, x: CpamTrcmLossInputs): CpamTrcmLossPar
   });
 }
 
-/** E21–E25 (3-D primitives). */
+/**
+ * E21–E25, the paper's full loss with the 3-D primitives: CPAM's four copy-paste mixes (L-U, U-L, L-L, U-U),
+ * ground truth supervising its whole region with weight 1 and pseudo-labels supervising only the TRCM-reliable
+ * voxels with weight `unlabeledWeight`. The total is the plain sum of the four terms.
+ *
+ * @param inputs - the student logits of the four mixes (`logitsL`, `logitsU`, `logitsLL`, `logitsUU`,
+ *   `[N, ...S, K]`), the int32 labels `labelA`/`labelB` and pseudo-labels `pseudoA`/`pseudoB` (`[N, ...S]`), the
+ *   cuboid `mask` (1 outside), optional `unlabeledWeight` (default 0.5) and optional precomputed `reliable`
+ *   masks (else computed with {@link trcmMasks}).
+ * @returns `total` and the four terms `l`, `u`, `ll`, `uu` (scalars) and the reliability masks used; every
+ *   tensor is owned by the caller.
+ * @throws {@link InputError} when `inputs` is not an object, a field is not a live tensor, `unlabeledWeight` is
+ *   negative or not a number, or the shapes and dtypes do not fit (naming the field).
+ * @example
+ * const parts = cpamTrcmLoss({ logitsL, logitsU, logitsLL, logitsUU, labelA, labelB, pseudoA, pseudoB, mask });
+ * const loss = parts.total;
+ */
 export function cpamTrcmLoss(inputs: CpamTrcmLossInputs): CpamTrcmLossParts {
   checkMixLossInputs('cpamTrcmLoss', inputs, CPAM_INPUTS);
   return cpamTrcmWith(mixLoss, inputs);

@@ -29,8 +29,23 @@ export interface CuboidMask {
 }
 
 /**
- * E1–E4. `rngOrStart` is the cuboid-position generator, or an explicit start (for tests and parity runs).
- * The mask is built on the host and uploaded once (no tensor ops), so the function never leaks.
+ * E1–E4: the copy-paste cuboid mask M, 1 outside a cuboid and 0 inside it, whose size per axis is
+ * trunc(shape_i · ratio) and whose start is drawn from `rngOrStart` (or given explicitly, for tests and parity
+ * runs). The mask is built on the host and uploaded once (no tensor ops), so the function never leaks.
+ *
+ * @param spatialShape - the patch size, `[X, Y, Z]` (3-D) or `[H, W]` (2-D).
+ * @param ratio - the cuboid's size as a fraction of the patch per axis, in [0, 1] (`method.maskRatio`, default 2/3).
+ * @param rngOrStart - the {@link Rng} the start is drawn from, or an explicit start per axis.
+ * @param options - `startRange`: the rule the start is drawn with (default `'reference'`, the reference code's
+ *   hard-coded ranges).
+ * @returns the float32 mask tensor (shape `spatialShape`, owned by the caller), the start, the nominal size and
+ *   the size clipped to the volume.
+ * @throws {@link InputError} when `spatialShape` is not positive integers, `ratio` is outside [0, 1],
+ *   `rngOrStart` is neither an Rng nor one non-negative integer per axis, or `options` is not an object.
+ * @example
+ * const { mask, start, size } = cuboidMask([112, 112, 80], 2 / 3, new Rng(1));
+ * const mixed = mixImages(imagesA, imagesB, mask); // A outside the cuboid, B inside
+ * mask.dispose();
  */
 export function cuboidMask(
   spatialShape: readonly number[],

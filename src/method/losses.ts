@@ -115,6 +115,15 @@ function dice2dFromProbs(p: tf.Tensor3D, oneHot: tf.Tensor3D, mask: tf.Tensor2D 
  * E17 masked Dice loss (`mask_DiceLoss`): per sample and per class, smoothing 1e-5, background included,
  * mean over N and K. Without a mask: the unmasked Dice (m ≡ 1). An empty mask gives ratio 1 (zero loss) for
  * every sample/class; a class absent inside a non-empty mask gives ratio ≈ 0 (≈ full loss).
+ *
+ * @param logits - `[N, ...S, K]` (softmax applied inside).
+ * @param target - int32 class ids `[N, ...S]`.
+ * @param mask - the region that counts, `[N, ...S]` or a shared `[...S]` (1 = counts); absent: everywhere.
+ * @returns the scalar loss (owned by the caller).
+ * @throws {@link InputError} when `logits` or `target` is not a live tensor, `logits` has rank below 3, `target`
+ *   is not int32 of the logits' shape without K, or the mask's shape fits neither `[N, ...S]` nor `[...S]`.
+ * @example
+ * const loss = maskedDiceLoss(student.apply(images, { training: true }), labels, cuboid.mask);
  */
 export function maskedDiceLoss(logits: tf.Tensor, target: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
   requireTensor('maskedDiceLoss', 'logits', logits);
@@ -130,6 +139,15 @@ export function maskedDiceLoss(logits: tf.Tensor, target: tf.Tensor, mask?: tf.T
 /**
  * E18 masked cross-entropy: Σ_{n,v} m·ce / (Σ_{n,v} m + 1e-16), normalised over the whole batch (not per sample);
  * ce from logSoftmax for stability. Without a mask: the plain mean over all N·V voxels (pre-training).
+ *
+ * @param logits - `[N, ...S, K]`.
+ * @param target - int32 class ids `[N, ...S]`.
+ * @param mask - the region that counts, `[N, ...S]` or a shared `[...S]`; absent: everywhere.
+ * @returns the scalar loss (owned by the caller).
+ * @throws {@link InputError} when `logits` or `target` is not a live tensor, `logits` has rank below 3, `target`
+ *   is not int32 of the logits' shape without K, or the mask's shape fits neither `[N, ...S]` nor `[...S]`.
+ * @example
+ * const loss = maskedCrossEntropy(logits, labels); // plain mean cross-entropy
  */
 export function maskedCrossEntropy(logits: tf.Tensor, target: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
   requireTensor('maskedCrossEntropy', 'logits', logits);
@@ -180,6 +198,20 @@ function mixTerms(
  * E19 `mix_loss_sep`: ½·[w1·D(O,t1,m1) + w2·D(O,t2,m2) + w1·CE(O,t1,m1) + w2·CE(O,t2,m2)] with D = E17 and
  * CE = E18. E20 (`mix_loss`) is the call with m2 = 1 − m1; the reference's `unlab=True` is the call with w1 and
  * w2 swapped. Defaults w1 = 1 (l_weight), w2 = 0.5 (u_weight).
+ *
+ * @param logits - student logits on a mixed image, `[N, ...S, K]`.
+ * @param target1 - int32 `[N, ...S]`: the labels of the first region (e.g. ground truth outside the cuboid).
+ * @param target2 - int32 `[N, ...S]`: the labels of the second region (e.g. pseudo-labels inside it).
+ * @param mask1 - where `target1` counts, `[N, ...S]` or `[...S]`.
+ * @param mask2 - where `target2` counts (E20: 1 − `mask1`).
+ * @param weight1 - the weight of the `target1` terms (default 1).
+ * @param weight2 - the weight of the `target2` terms (default 0.5).
+ * @returns the scalar loss (owned by the caller).
+ * @throws {@link InputError} when a tensor argument is not a live tensor, a weight is not a number, or the
+ *   shapes, dtypes or masks do not fit as in {@link maskedDiceLoss}.
+ * @example
+ * const inside = tf.sub(1, cuboid.mask);
+ * const loss = mixLoss(logitsMixed, labelsA, pseudoB, cuboid.mask, inside); // E20
  */
 export function mixLoss(
   logits: tf.Tensor,
@@ -268,7 +300,7 @@ export function mixLoss2dTotal(
 }
 
 /**
- * The common signature of {@link mixLoss} (3-D, E19) and {@link mixLoss2dTotal} (2-D, ½(dice + ce) of E30):
+ * The common signature of {@link mixLoss} (3-D, E19) and `mixLoss2dTotal` (2-D, ½(dice + ce) of E30):
  * the composite losses (E21–E27) are written once against it.
  */
 export type MixTermLoss = (

@@ -26,6 +26,15 @@ export interface PseudoLabelOptions {
  * - K > 2 (BCP ACDC, §3.8): argmax (ties → lowest class), then for each sample and each class c ≥ 1 the largest
  *   component of {pred = c}; the result is Σ_c c·LCC_c (a class with no voxel stays empty).
  * Caller owns the result.
+ *
+ * @param teacherLogits - the teacher's logits, `[N, X, Y, Z, K]` (3-D) or `[N, H, W, K]` (2-D).
+ * @param options - `largestComponent` (default true, E7) and its `connectivity` (default 26 in 3-D, 8 in 2-D).
+ * @returns the int32 pseudo-labels `[N, ...S]`.
+ * @throws {@link InputError} when `teacherLogits` is not a live tensor of rank 4 or 5, or `options` is not an
+ *   object.
+ * @example
+ * const teacherLogits = teacher.apply(unlabeledImages, { training: false });
+ * const pseudo = pseudoLabels(teacherLogits); // int32 [N, X, Y, Z], largest 26-connected component kept
  */
 export function pseudoLabels(teacherLogits: tf.Tensor, options: PseudoLabelOptions = {}): tf.Tensor {
   requireTensor('pseudoLabels', 'teacherLogits', teacherLogits);

@@ -43,6 +43,18 @@ function regionMask(mask: tf.Tensor, labels: tf.Tensor): tf.Tensor {
  *   R_a = 1[H_ll = Y_a]·1[H_l = Y_a]·M,   R_b = 1[H_ll = Y_b]·1[H_u = Y_b]·(1 − M).
  * (E16's 1[a_mask_m + a_mask_o > 1]⊙M equals this product because both factors are 0/1 and already ⊙M.)
  * Caller owns both tensors. They carry a zero gradient back to the logits.
+ *
+ * @param logitsL - student logits on the L-U mix (labeled outside the cuboid), `[N, ...S, K]`.
+ * @param logitsU - student logits on the U-L mix (unlabeled outside the cuboid), same shape.
+ * @param logitsLL - student logits on the L-L mix, same shape.
+ * @param labelA - int32 `[N, ...S]`: the labels of the image outside the cuboid.
+ * @param labelB - int32 `[N, ...S]`: the labels of the image inside the cuboid.
+ * @param mask - the cuboid mask M of {@link cuboidMask} (1 outside), `[...S]` or `[N, ...S]`.
+ * @returns the reliability masks R_a (outside the cuboid) and R_b (inside), float32 `[N, ...S]`.
+ * @throws {@link InputError} when an argument is not a live tensor, the three logits differ in shape, a label is
+ *   not int32 of the logits' shape without K, or the mask's shape fits neither `[...S]` nor `[N, ...S]`.
+ * @example
+ * const { reliableA, reliableB } = trcmMasks(logitsL, logitsU, logitsLL, labelA, labelB, mask);
  */
 export function trcmMasks(
   logitsL: tf.Tensor,
