@@ -16,7 +16,24 @@ import { METHOD_NAMES, type MethodName } from './names.js';
 import { supervisedVariant } from './supervised.js';
 import type { MethodVariant } from './types.js';
 
-/** The variant of each method name ({@link METHOD_NAMES}, the list the config's `method.name` accepts). */
+/**
+ * The method variants, keyed by the config's `method.name` ({@link METHOD_NAMES}): `supervised` (labeled data
+ * only), `mean-teacher`, `bcp` (the L-U and U-L copy-paste mixes), `cpam` (adds the L-L and U-U mixes) and
+ * `cpam-trcm` (the paper: CPAM with the TRCM reliability masks). Each turns one batch into one training step's
+ * loss in two calls, `prepare(ctx, batch)` outside the gradient and `loss(ctx, batch, prepared)` inside it; this
+ * is how `train` runs them, and how a custom training loop can.
+ *
+ * @example
+ * const variant = methodVariants['cpam-trcm'];
+ * const ctx = { student, teacher, rng: new Rng(1), dropoutRng: new Rng(2), iteration, config: config.method };
+ * const prepared = variant.prepare(ctx, batch);
+ * try {
+ *   optimizer.step(() => variant.loss(ctx, batch, prepared).loss, student.namedParameters());
+ * } finally {
+ *   prepared.dispose();
+ * }
+ * updateEma(teacher, student, 0.99);
+ */
 export const methodVariants: Readonly<Record<MethodName, MethodVariant>> = {
   supervised: supervisedVariant,
   'mean-teacher': meanTeacherVariant,
@@ -25,7 +42,16 @@ export const methodVariants: Readonly<Record<MethodName, MethodVariant>> = {
   'cpam-trcm': cpamTrcmVariant,
 };
 
-/** The variant of `method.name`; an unknown name is an InputError listing the known ones. */
+/**
+ * The variant of a method name, as {@link methodVariants} holds it.
+ *
+ * @param name - the config's `method.name`: `supervised`, `mean-teacher`, `bcp`, `cpam` or `cpam-trcm`.
+ * @returns the variant, with its `prepare` and `loss` calls and whether it needs a teacher and unlabeled images.
+ * @throws {@link InputError} when `name` is not a non-empty string or not a known method (listing the known ones).
+ * @example
+ * const variant = getMethodVariant(config.method.name);
+ * const teacher = variant.needsTeacher ? createTeacher(student) : undefined;
+ */
 export function getMethodVariant(name: string): MethodVariant {
   requireString('getMethodVariant', 'name', name);
   if (!Object.hasOwn(methodVariants, name)) {

@@ -24,6 +24,11 @@ import {
 import { stepNeeds } from './forwards.js';
 import type { MethodVariant, PreparedStep, StepLoss } from './types.js';
 
+/**
+ * The pre-training step (E27), in the same two-call form as the {@link methodVariants}: the labeled batch split
+ * into two sub-batches mixed with one cuboid, one student forward, supervised by both ground truths; unlabeled
+ * images are ignored. `train` runs it in its `pretrain` stage, before self-training.
+ */
 export const pretrainStep: MethodVariant = {
   name: 'pretrain',
   ...stepNeeds('pretrain'),
