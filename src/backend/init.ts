@@ -76,7 +76,20 @@ async function tryNative(choice: 'tensorflow-gpu' | 'tensorflow'): Promise<strin
  * CPU package, then the pure-JS `cpu` backend, and reports why the others were not used. An explicitly requested
  * native backend that cannot load is an error naming the package to install. The wasm backend is never used:
  * TF.js 4.22's wasm Conv3DBackpropInputV2 kernel returns wrong results (a missing term in its depth loop bound),
- * so conv3d input gradients and transposed convolutions would be wrong.
+ * so conv3d input gradients and transposed convolutions would be wrong. `train`, `evaluate` and `predict` call it
+ * themselves with the config's `backend` section; call it before using the networks directly.
+ *
+ * @param options - `backend`: `'auto'` (default), `'tensorflow-gpu'` (`@tensorflow/tfjs-node-gpu`),
+ *   `'tensorflow'` (`@tensorflow/tfjs-node`) or `'cpu'`; `fastKernels` (default true): the fast WebAssembly CPU
+ *   kernels on the pure-JS `cpu` backend.
+ * @returns the active backend, why each backend tried before it is unavailable, the TF.js version and whether
+ *   the fast kernels are in use.
+ * @throws {@link InputError} when `options` is not an object, `backend` is not one of the four choices or
+ *   `fastKernels` is not a boolean. {@link SsmisError} when an explicitly requested native backend cannot be
+ *   loaded (naming the package to install).
+ * @example
+ * const info = await initBackend({ backend: 'auto' });
+ * console.log(info.active, info.fastKernels.active, info.unavailable);
  */
 export async function initBackend(
   options: { backend?: BackendChoice; fastKernels?: boolean } = {},
