@@ -8,9 +8,10 @@
  * 2. open the run (`openRun`): check the data, create or resume the run folder under its lock;
  * 3. each stage not yet completed (`runStage`): initialise the models (`initStageModels`: stage 2 from stage 1's
  *    selected checkpoint, the teacher from the student), restore a resumed stage or carry the optimizer
- *    (`restoreStage`), then per iteration (`trainIteration`): load batch → prepare (outside the gradient) →
- *    optimizer step (`optimizerStep`) → EMA (`updateTeacher`) → log (`logIteration`) → validate and select
- *    (`validateAndSelect`) → checkpoint (`saveLast`); a stop request saves `last` and ends the run interrupted;
+ *    (`restoreStage`), then per iteration (`trainIteration`): load batch → prepare (outside the gradient) and
+ *    optimizer step (`optimizerStep`) → EMA (`updateTeacher`) → progress event → validate and select
+ *    (`validateAndSelect`) → history row and log line (`logIteration`, after validation so the row holds its
+ *    Dice) → checkpoint (`saveLast`); a stop request saves `last` and ends the run interrupted;
  * 4. finish (`finishRun`): load the selected model, write the history files (history.ts), run the final
  *    evaluation hook.
  */
@@ -514,8 +515,8 @@ async function restoreStage(
 }
 
 /**
- * Iteration `i` of a stage: load batch → prepare → optimizer step → EMA → log → validate/select → checkpoint.
- * The learning rate is the schedule's for this iteration.
+ * Iteration `i` of a stage: load batch → prepare and optimizer step → EMA → progress event → validate/select →
+ * history row and log line → checkpoint. The learning rate is the schedule's for this iteration.
  */
 async function trainIteration(ctx: RunContext, stage: StageRun, i: number): Promise<void> {
   const { plan, optimizer } = stage;
