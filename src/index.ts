@@ -7,6 +7,9 @@
  * transforms, file-format codecs, internal constants) stay importable from their own modules for the tests but
  * are not part of the API.
  *
+ * This reference is generated from the TSDoc comments by `npm run docs:api` (TypeDoc, settings in typedoc.json)
+ * into docs/api; run it after changing an exported name or its comment and commit the result.
+ *
  * @packageDocumentation
  */
 
