@@ -7,8 +7,8 @@
  * transforms, file-format codecs, internal constants) stay importable from their own modules for the tests but
  * are not part of the API.
  *
- * This reference is generated from the TSDoc comments by `npm run docs:api` (TypeDoc, settings in typedoc.json)
- * into docs/api; run it after changing an exported name or its comment and commit the result.
+ * The API reference in docs/api is generated from the TSDoc comments by `npm run docs:api` (TypeDoc, typedoc.json);
+ * run it after changing an exported name or its comment, and commit the result.
  *
  * @packageDocumentation
  */
