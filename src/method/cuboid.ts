@@ -13,7 +13,7 @@ import { type CuboidStartRange, cuboidSize, REFERENCE_START_RANGES } from './cub
 export interface CuboidOptions {
   /** Default `reference`. */
   startRange?: CuboidStartRange;
-  /** The hard-coded ranges of `reference`; default {@link REFERENCE_START_RANGES} of the dimensionality. */
+  /** The hard-coded ranges of `reference`; default `REFERENCE_START_RANGES` of the dimensionality. */
   referenceStartRange?: readonly number[];
 }
 
