@@ -5,7 +5,8 @@
  * evaluation, training, backend, utilities). `tests/public-api.test.ts` lists them, so a change to this surface is
  * a deliberate one. Helpers that only serve these entry points (augmentation steps, window grids, distance
  * transforms, file-format codecs, internal constants) stay importable from their own modules for the tests but
- * are not part of the API.
+ * are not part of the API. `tf` is the TF.js namespace ssmis runs on (`@tensorflow/tfjs` 4.22), re-exported
+ * unchanged so that tensors passed in and out come from the same copy; it is documented by TF.js, not here.
  *
  * The API reference in docs/api is generated from the TSDoc comments by `npm run docs:api` (TypeDoc, typedoc.json);
  * run it after changing an exported name or its comment, and commit the result.
