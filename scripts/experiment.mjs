@@ -23,7 +23,7 @@
  * both protocols (`strict`; `paper`, with the largest connected component).
  *
  * Usage: node scripts/experiment.mjs [options]
- *   --name NAME                experiment name (default la-hard): record docs/experiments/NAME
+ *   --name NAME                experiment name (required except with --quick): record docs/experiments/NAME
  *   --seeds N | a,b,..         seeds 1..N or a list (default 5; may grow between invocations)
  *   --methods a,b              rows to run (default all: supervised,mean-teacher,bcp,cpam,cpam-trcm,fully-supervised)
  *   --jobs N                   runs trained at once, each in its own process (default: logical CPUs, at most 2)
@@ -211,7 +211,10 @@ function parseOptions(argv) {
     },
   });
   if (values.help) return { help: true };
-  const name = values.name ?? (values.quick ? 'quick' : 'la-hard');
+  // An experiment's name is its record folder: chosen on purpose, never a default that mixes two designs.
+  if (values.name === undefined && !values.quick)
+    throw new UsageError('--name: required (the record folder docs/experiments/NAME)');
+  const name = values.name ?? 'quick';
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
     throw new UsageError(`--name: expected a folder name, got ${name}`);
   const methods =
@@ -309,7 +312,8 @@ async function loadOrCreatePlan(o) {
     settings: { ...base.settings, ...o.overrides.settings },
     seeds: o.seeds ?? (o.quick ? [1, 2] : [1, 2, 3, 4, 5]),
     methods: o.methods ?? (o.quick ? ['supervised', 'cpam-trcm', 'fully-supervised'] : ALL_METHODS),
-    results: path.relative(REPO, o.results ?? path.join(o.record, 'results.md')),
+    // null: the record folder's results.md, wherever the record folder is (a clone, another checkout).
+    results: o.results === null ? null : path.relative(REPO, o.results),
   };
   const s = plan.settings;
   if (s.batch % 2 !== 0)
@@ -957,7 +961,7 @@ async function writeReport(o, plan) {
   const data = existsSync(dataFile) ? await readJson(dataFile) : null;
   const notesFile = path.join(o.record, 'notes.md');
   const notes = existsSync(notesFile) ? readFileSync(notesFile, 'utf8') : null;
-  const out = path.resolve(REPO, plan.results);
+  const out = plan.results === null ? path.join(o.record, 'results.md') : path.resolve(REPO, plan.results);
   const markdown = renderExperimentReport({
     plan,
     data,

@@ -24,7 +24,7 @@ const plan = {
   },
   seeds: [1, 2, 3],
   methods: ['supervised', 'cpam-trcm', 'fully-supervised'],
-  results: 'docs/experiments/unit/results.md',
+  results: null,
 };
 const data = {
   fingerprint: 'abc',
