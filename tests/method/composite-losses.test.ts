@@ -92,6 +92,23 @@ function refReliable(h: Record<string, Arr>, k: number) {
 
 const num = (t: tf.Tensor) => t.dataSync()[0];
 
+/** The four mix terms and their sum against the oracle, and (TRCM) the reliability masks used. */
+function expectTerms(
+  r: Record<string, tf.Tensor>,
+  want: { l: number; u: number; ll: number; uu: number },
+  reliable?: { a: Arr; b: Arr },
+): void {
+  expect(num(r.l)).toBeCloseTo(want.l, 5);
+  expect(num(r.u)).toBeCloseTo(want.u, 5);
+  expect(num(r.ll)).toBeCloseTo(want.ll, 5);
+  expect(num(r.uu)).toBeCloseTo(want.uu, 5);
+  expect(num(r.total)).toBeCloseTo(want.l + want.u + want.ll + want.uu, 5);
+  if (reliable) {
+    expect(Array.from(r.reliableA.dataSync())).toEqual(Array.from(reliable.a));
+    expect(Array.from(r.reliableB.dataSync())).toEqual(Array.from(reliable.b));
+  }
+}
+
 describe('cpamTrcmLoss (E21–E25)', () => {
   it('equals the sum of the four mix_loss_sep terms with the right masks (float64 reference)', () => {
     for (const u of [0.5, 0.3]) {
@@ -105,13 +122,7 @@ describe('cpamTrcmLoss (E21–E25)', () => {
       const ll = refMix(h.oLL, h.ya, h.yb, m, mi, 1, 1, k);
       const uu = refMix(h.oUU, h.pa, h.pb, ra, rb, u, u, k);
       const r = cpamTrcmLoss({ ...inputs, unlabeledWeight: u });
-      expect(num(r.l)).toBeCloseTo(l, 5);
-      expect(num(r.u)).toBeCloseTo(uu0, 5);
-      expect(num(r.ll)).toBeCloseTo(ll, 5);
-      expect(num(r.uu)).toBeCloseTo(uu, 5);
-      expect(num(r.total)).toBeCloseTo(l + uu0 + ll + uu, 5);
-      expect(Array.from(r.reliableA.dataSync())).toEqual(Array.from(ra));
-      expect(Array.from(r.reliableB.dataSync())).toEqual(Array.from(rb));
+      expectTerms(r, { l: l, u: uu0, ll: ll, uu: uu }, { a: ra, b: rb });
       tf.dispose([...all, ...Object.values(r)]);
     }
   });
@@ -135,13 +146,7 @@ describe('cpamTrcmLoss (E21–E25)', () => {
     const ll = refMix(h.oLL, h.ya, h.yb, m, mi, 1, 1, k);
     const uu = refMix(h.oUU, h.pa, h.pb, ra, rb, 0.5, 0.5, k);
     const r = cpamTrcmLoss({ ...inputs, reliable }); // default u = 0.5
-    expect(num(r.l)).toBeCloseTo(l, 5);
-    expect(num(r.u)).toBeCloseTo(u, 5);
-    expect(num(r.ll)).toBeCloseTo(ll, 5);
-    expect(num(r.uu)).toBeCloseTo(uu, 5);
-    expect(num(r.total)).toBeCloseTo(l + u + ll + uu, 5);
-    expect(Array.from(r.reliableA.dataSync())).toEqual(Array.from(ra));
-    expect(Array.from(r.reliableB.dataSync())).toEqual(Array.from(rb));
+    expectTerms(r, { l: l, u: u, ll: ll, uu: uu }, { a: ra, b: rb });
     tf.dispose(Object.values(r));
     expect(reliable.reliableA.isDisposed || reliable.reliableB.isDisposed).toBe(false);
     tf.dispose([...all, reliable.reliableA, reliable.reliableB]);
@@ -158,13 +163,7 @@ describe('cpamTrcmLoss (E21–E25)', () => {
     const ll = refMix(h.oLL, h.ya, h.yb, m, mi, 1, 1, k, true);
     const uu = refMix(h.oUU, h.pa, h.pb, ra, rb, 0.5, 0.5, k, true);
     const r = cpamTrcmLoss2d(inputs);
-    expect(num(r.l)).toBeCloseTo(l, 5);
-    expect(num(r.u)).toBeCloseTo(u, 5);
-    expect(num(r.ll)).toBeCloseTo(ll, 5);
-    expect(num(r.uu)).toBeCloseTo(uu, 5);
-    expect(num(r.total)).toBeCloseTo(l + u + ll + uu, 5);
-    expect(Array.from(r.reliableA.dataSync())).toEqual(Array.from(ra));
-    expect(Array.from(r.reliableB.dataSync())).toEqual(Array.from(rb));
+    expectTerms(r, { l: l, u: u, ll: ll, uu: uu }, { a: ra, b: rb });
     tf.dispose([...all, ...Object.values(r)]);
   });
 });
@@ -180,11 +179,7 @@ describe('cpamLoss (E26) and bcpLoss', () => {
     const ll = refMix(h.oLL, h.ya, h.yb, m, mi, 1, 1, k);
     const uu = refMix(h.oUU, h.pa, h.pb, m, mi, u, u, k);
     const r = cpamLoss({ ...inputs, unlabeledWeight: u });
-    expect(num(r.l)).toBeCloseTo(l, 5);
-    expect(num(r.u)).toBeCloseTo(uTerm, 5);
-    expect(num(r.ll)).toBeCloseTo(ll, 5);
-    expect(num(r.uu)).toBeCloseTo(uu, 5);
-    expect(num(r.total)).toBeCloseTo(l + uTerm + ll + uu, 5);
+    expectTerms(r, { l: l, u: uTerm, ll: ll, uu: uu });
     const b = bcpLoss({ ...inputs, unlabeledWeight: u });
     expect(num(b.total)).toBeCloseTo(l + uTerm, 5);
     expect(Object.keys(b).sort()).toEqual(['l', 'total', 'u']);
