@@ -130,7 +130,7 @@ export interface EvaluateFilesOptions {
 
 /**
  * `ssmis eval --pred P --label L`: scores NIfTI predictions against labels without a model. Each pair must
- * have the same spatial shape and affines within {@link GEOMETRY_TOLERANCE_MM}; spacing (for mm) comes from
+ * have the same spatial shape and affines within `GEOMETRY_TOLERANCE_MM`; spacing (for mm) comes from
  * the label. Writes cases.csv, summary.json and report.html (no overlays: there is no image) to `outDir`.
  * @param options - The prediction and label paths (two files or two folders), the protocol, units, classes,
  *   largest-component setting and where to write (see {@link EvaluateFilesOptions}).

@@ -107,7 +107,7 @@ export interface EvaluateCaseOptions {
  * - `paper`, empty label but non-empty prediction: the reference would crash in medpy; Dice = Jaccard = 0 and
  *   the distances are missing (`null`).
  * - `strict`, both empty: nothing was there to find, so there is nothing to score: every metric is missing
- *   (`null`, see {@link isAbsentClass}); a perfect score here would raise the means of classes a case lacks.
+ *   (`null`, see `isAbsentClass`); a perfect score here would raise the means of classes a case lacks.
  * - `strict`, exactly one empty: Dice = Jaccard = 0, distances missing (`null`), counted by the summary.
  *
  * Prediction values outside the scored classes that the label does not have either (e.g. a class 3 in a
@@ -245,7 +245,7 @@ export interface ClassSummary {
   emptyPredictions: number;
   /** Cases whose label has no voxel of this class. */
   emptyLabels: number;
-  /** Cases where both are empty (under `strict` their metrics are missing, see {@link isAbsentClass}). */
+  /** Cases where both are empty (under `strict` their metrics are missing, see `isAbsentClass`). */
   bothEmpty: number;
   metrics: Record<MetricName, MetricSummary>;
 }

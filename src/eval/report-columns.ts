@@ -28,7 +28,7 @@ export const REPORT_METRICS: readonly ReportMetric[] = [
 
 /**
  * The column title of a metric in the terminal table and `report.html`.
- * @param metric - A column of {@link REPORT_METRICS}.
+ * @param metric - A column of `REPORT_METRICS`.
  * @param units - The report's distance units.
  * @returns E.g. `Dice`, `95HD (mm)`, `ASD (vox)`.
  */

@@ -53,7 +53,7 @@ function isReport(summary: EvaluationSummary): summary is EvaluationReport {
 }
 
 /**
- * Fixed-width table: one row per class and a `mean` row; the metric columns of {@link REPORT_METRICS} as
+ * Fixed-width table: one row per class and a `mean` row; the metric columns of `REPORT_METRICS` as
  * mean ± std (Dice/Jaccard as fractions with 4 decimals, distances with 2), then n (cases), empty (empty
  * predictions) and missing (cases whose 95HD is missing, strict protocol). The mean row is the report's
  * `overall` (or `classMean` with no std for a bare protocol summary).
