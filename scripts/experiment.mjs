@@ -50,6 +50,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderExperimentReport, summarizeDiagnostics } from './lib/experiment-report.mjs';
 import { loadDist, machineInfo, setupBackend } from './lib/runtime.mjs';
+import { mean } from './lib/stats.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const STAGE2_METHODS = ['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm'];
@@ -257,11 +258,14 @@ async function readJson(file) {
   return JSON.parse(await fs.readFile(file, 'utf8'));
 }
 
+/** The library's temp file + rename (TF.js-free module, so `--report` stays light). */
+async function writeTextAtomic(file, text) {
+  const { writeFileAtomic } = await loadDist('util/atomic.js');
+  await writeFileAtomic(file, text);
+}
+
 async function writeJsonAtomic(file, value) {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  await fs.writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  await fs.rename(tmp, file);
+  await writeTextAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Hash of what decides a run's numbers: runs recorded under another plan are never mixed in. */
@@ -419,7 +423,6 @@ async function describeData(lib, datasetDir, plan) {
       volumeFractions.push(fg / c.label.length);
     }
   }
-  const avg = (v) => (v.length === 0 ? null : v.reduce((a, b) => a + b, 0) / v.length);
   return {
     fingerprint: hash.digest('hex').slice(0, 16),
     counts: {
@@ -430,7 +433,7 @@ async function describeData(lib, datasetDir, plan) {
       test: ids.test.length,
     },
     ids: { labeled: labeledIds, unlabeled: unlabeledIds, val: ids.val, test: ids.test },
-    trueForegroundFraction: { patch: avg(fractions), volume: avg(volumeFractions) },
+    trueForegroundFraction: { patch: mean(fractions), volume: mean(volumeFractions) },
   };
 }
 
@@ -604,10 +607,7 @@ async function evaluateBothProtocols(lib, context, ids) {
   }
   const summary = (protocol) => {
     const rows = perCase.map((p) => p[protocol]);
-    const avg = (key) => {
-      const v = rows.map((r) => r[key]).filter((x) => x !== null && x !== undefined);
-      return v.length === 0 ? null : v.reduce((a, b) => a + b, 0) / v.length;
-    };
+    const avg = (key) => mean(rows.map((r) => r[key]).filter((x) => x !== null && x !== undefined));
     return {
       dice: avg('dice'),
       jaccard: avg('jaccard'),
@@ -626,10 +626,6 @@ async function evaluateBothProtocols(lib, context, ids) {
       paper: { dice: p.paper.dice, hd95: p.paper.hd95, asd: p.paper.asd },
     })),
   };
-}
-
-function meanOf(values) {
-  return values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length;
 }
 
 async function addRunSeconds(runDir, key, seconds) {
@@ -741,7 +737,7 @@ async function childMain(o, plan, runId) {
   const history = result.history;
   const stageRows = (stage) => history.filter((r) => r.stage === stage);
   const msMean = (stage) =>
-    meanOf(
+    mean(
       stageRows(stage)
         .map((r) => r.msPerIteration)
         .filter(Number.isFinite),
@@ -843,13 +839,9 @@ async function pendingRuns(o, plan) {
  * short probe (a few iterations of each stage in a temporary folder, in this process).
  */
 async function iterationCosts(o, plan, pending, dataset) {
-  const hash = planHash(plan);
   const costs = {};
-  const files = existsSync(path.join(o.record, 'runs')) ? await fs.readdir(path.join(o.record, 'runs')) : [];
   const evalSeconds = [];
-  for (const f of files.filter((x) => x.endsWith('.json'))) {
-    const r = await readJson(path.join(o.record, 'runs', f));
-    if (r.planHash !== hash) continue;
+  for (const r of await readRecords(o, plan)) {
     const key = r.kind === 'stage1' ? 'stage1' : r.method;
     costs[key] ??= { pretrain: [], selftrain: [], overhead: [] };
     const t = r.timing.msPerIteration;
@@ -898,8 +890,8 @@ async function iterationCosts(o, plan, pending, dataset) {
             .slice(1)
             .map((r) => r.msPerIteration);
         costs[key] = {
-          pretrain: [meanOf(rows('pretrain'))].filter(Boolean),
-          selftrain: [meanOf(rows('selftrain'))].filter(Boolean),
+          pretrain: [mean(rows('pretrain'))].filter(Boolean),
+          selftrain: [mean(rows('selftrain'))].filter(Boolean),
           overhead: [],
         };
         console.log(`  ${key}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -908,7 +900,7 @@ async function iterationCosts(o, plan, pending, dataset) {
       await fs.rm(probeDir, { recursive: true, force: true });
     }
   }
-  return { costs, evalSeconds: meanOf(evalSeconds) };
+  return { costs, evalSeconds: mean(evalSeconds) };
 }
 
 /** Estimated compute seconds of each pending run (iterations × measured time per iteration + overhead). */
@@ -921,12 +913,12 @@ function estimateSeconds(plan, pending, { costs, evalSeconds }) {
       selftrain: [],
       overhead: [],
     };
-    const pre = meanOf(c.pretrain) ?? 0;
-    const self = meanOf(c.selftrain) ?? 0;
+    const pre = mean(c.pretrain) ?? 0;
+    const self = mean(c.selftrain) ?? 0;
     let seconds = 0;
     if (r.kind !== 'stage2') seconds += (s.pretrainIterations * pre) / 1000;
     if (r.kind !== 'stage1') seconds += (s.selftrainIterations * self) / 1000;
-    seconds += (meanOf(c.overhead) ?? 0) + (evalSeconds ?? 0);
+    seconds += (mean(c.overhead) ?? 0) + (evalSeconds ?? 0);
     per[r.id] = seconds;
   }
   return per;
@@ -970,10 +962,7 @@ async function writeReport(o, plan) {
     recordDir: path.relative(path.dirname(out), o.record) || '.',
     command: `node scripts/experiment.mjs --name ${plan.name}${o.quick ? ' --quick' : ''}`,
   });
-  await fs.mkdir(path.dirname(out), { recursive: true });
-  const tmp = `${out}.tmp-${process.pid}`;
-  await fs.writeFile(tmp, markdown);
-  await fs.rename(tmp, out);
+  await writeTextAtomic(out, markdown);
   console.log(`report: ${path.relative(process.cwd(), out)} (${records.length} run(s))`);
 }
 
