@@ -281,6 +281,21 @@ describe('difficulty hard', () => {
     expect(Math.max(...hard.map((c) => c.features.distractors))).toBeGreaterThan(2);
   });
 
+  it('dark-target cases: blood darker than tissue, a bright wall, the same shapes; none unless asked', () => {
+    expect(hard.every((c) => !c.features.darkTarget)).toBe(true);
+    const knobs = { ...LA_DIFFICULTY_PRESETS.hard, darkTargetProbability: 0.5 };
+    const mixed = presetCases(knobs, n);
+    const dark = mixed.filter((c) => c.features.darkTarget);
+    expect(dark.length).toBeGreaterThanOrEqual(2);
+    expect(dark.length).toBeLessThanOrEqual(6);
+    for (const [i, c] of mixed.entries()) {
+      // The mode is drawn after every other draw: shapes and labels are those of the preset without it.
+      expect(c.label).toEqual(hard[i].label);
+      if (c.features.darkTarget) expect(c.stats.contrast).toBeLessThan(1);
+      else expect(c.stats.contrast).toBeGreaterThan(1);
+    }
+  });
+
   it('stays learnable: every case has at least 2 % foreground, and the largest component is most of it', () => {
     for (const c of presetCases(LA_DIFFICULTY_PRESETS.hard, 16, 5)) {
       expect(c.stats.foreground).toBeGreaterThanOrEqual(0.02);

@@ -66,8 +66,18 @@ export interface LaDifficulty {
   /** Blood-pool (target) intensity before gain, bias and noise, in uint8 units. Allowed: 1–255. */
   bloodIntensity: KnobRange;
   /**
+   * Probability that a case is a dark-target case (as in a black-blood sequence): its blood pool is darker than
+   * the surrounding tissue (`darkBloodRatio` times the tissue intensity), its distractors follow the blood pool
+   * as in every case, and the enhanced wall stays brighter than the tissue (tissue + `wallBoost`); 0 = off.
+   * Allowed: 0–1.
+   */
+  darkTargetProbability: number;
+  /** Blood-pool intensity of a dark-target case as a fraction of its tissue intensity. Allowed: 0.05–0.95. */
+  darkBloodRatio: KnobRange;
+  /**
    * Surrounding tissue intensity before texture, gain, bias and noise; its high end must stay below the low
-   * end of `bloodIntensity`, so the target is never darker than tissue on average. Allowed: 0–254.
+   * end of `bloodIntensity`, so the target is darker than tissue on average only in the dark-target cases
+   * (`darkTargetProbability`). Allowed: 0–254.
    */
   tissueIntensity: KnobRange;
   /** Extra brightness of the thin enhanced wall around the target, over the blood pool. Allowed: 0–100. */
@@ -129,6 +139,8 @@ export const LA_DIFFICULTY_PRESETS: Readonly<Record<LaDifficultyPreset, Readonly
     holeProbability: 0,
     holeScale: [0.3, 0.5],
     bloodIntensity: [120, 150],
+    darkTargetProbability: 0,
+    darkBloodRatio: [0.35, 0.6],
     tissueIntensity: [55, 75],
     wallBoost: [20, 40],
     gain: [0.75, 1.25],
@@ -158,6 +170,8 @@ export const LA_DIFFICULTY_PRESETS: Readonly<Record<LaDifficultyPreset, Readonly
     holeProbability: 0.3,
     holeScale: [0.3, 0.5],
     bloodIntensity: [110, 160],
+    darkTargetProbability: 0,
+    darkBloodRatio: [0.35, 0.6],
     tissueIntensity: [40, 90],
     wallBoost: [5, 40],
     gain: [0.75, 1.25],
@@ -195,6 +209,8 @@ export const LA_DIFFICULTY_RULES: Readonly<Record<keyof LaDifficulty, KnobRule>>
   holeProbability: { kind: 'number', min: 0, max: 1 },
   holeScale: { kind: 'range', min: 0.05, max: 0.5 },
   bloodIntensity: { kind: 'range', min: 1, max: 255 },
+  darkTargetProbability: { kind: 'number', min: 0, max: 1 },
+  darkBloodRatio: { kind: 'range', min: 0.05, max: 0.95 },
   tissueIntensity: { kind: 'range', min: 0, max: 254 },
   wallBoost: { kind: 'range', min: 0, max: 100 },
   gain: { kind: 'range', min: 0.2, max: 3 },

@@ -38,6 +38,8 @@ export interface LaCaseFeatures {
   hole: boolean;
   /** Distractor blobs. */
   distractors: number;
+  /** Whether the case is a dark-target case (blood pool darker than tissue). */
+  darkTarget: boolean;
 }
 
 /** Half-extent along each volume axis of a rotated ellipsoid (its axis-aligned bounding box). */
@@ -174,10 +176,15 @@ export function makeLaCase(
   const texture = smoothField(rng, shape, Math.max(4, nx / 10));
   const bias = biasField(rng, shape, u(d.biasStrength), nx * 1.5);
   const gain = u(d.gain);
-  const blood = u(d.bloodIntensity);
-  const wall = blood + u(d.wallBoost);
-  const distract = blood * u(d.distractorIntensity);
+  let blood = u(d.bloodIntensity);
+  const boost = u(d.wallBoost);
+  const distractRatio = u(d.distractorIntensity);
   const tissue = u(d.tissueIntensity);
+  // A dark-target case keeps every draw above and adds two; its wall is boosted over the tissue instead.
+  const dark = d.darkTargetProbability > 0 && rng.random() < d.darkTargetProbability;
+  if (dark) blood = tissue * u(d.darkBloodRatio);
+  const wall = (dark ? tissue : blood) + boost;
+  const distract = blood * distractRatio;
   const keep = d.keepInside;
   const n = nx * ny * nz;
   const img = new Float32Array(n);
@@ -201,7 +208,7 @@ export function makeLaCase(
   return {
     image: quantize(img, new Uint8Array(n), 0, 255),
     label,
-    features: { lobes, secondComponent: second, hole: hole !== null, distractors: count },
+    features: { lobes, secondComponent: second, hole: hole !== null, distractors: count, darkTarget: dark },
   };
 }
 
