@@ -1,7 +1,12 @@
 /**
- * Overlap and surface-distance metrics, numerically equal to `medpy.metric.binary` (docs/equations.md
+ * Overlap and surface-distance metrics, numerically equal to `medpy.metric.binary` 0.5 (docs/equations.md
  * §5.3). Distances are in the unit of `spacing` (voxels when it is omitted, as the reference calls
  * medpy without `voxelspacing`).
+ *
+ * Which medpy version each metric matches: Dice (`dc`), Jaccard (`jc`), HD95 (`hd95`), HD (`hd`) and ASD
+ * (`asd`) give the same values in medpy 0.4 and 0.5 whenever both masks are non-empty; they differ only when
+ * both masks are empty (see {@link computeMetrics}). ASSD (`assd`) follows medpy 0.5: the mean of the pooled
+ * distances of both directions. medpy 0.4 (what the reference ran) averaged the two directed means instead.
  */
 
 import {
@@ -20,13 +25,23 @@ export interface SegmentationMetrics {
   dice: number;
   /** |A∩B| / |A∪B|. */
   jaccard: number;
-  /** 95th percentile (numpy linear interpolation) of the pooled surface distances of both directions. */
+  /**
+   * 95th percentile (numpy linear interpolation) of the pooled surface distances of both directions (medpy
+   * `hd95`, the same in 0.4 and 0.5).
+   */
   hd95: number | null;
-  /** Hausdorff distance: the largest surface distance of either direction. */
+  /** Hausdorff distance: the largest surface distance of either direction (medpy `hd`, 0.4 and 0.5). */
   hd: number | null;
-  /** Directed mean surface distance prediction → label (medpy `asd`, what the reference reports as ASD). */
+  /**
+   * Directed mean surface distance prediction → label (medpy `asd(result, reference)`, the same in 0.4 and
+   * 0.5; what the reference reports as ASD).
+   */
   asd: number | null;
-  /** Mean of the two directed means (medpy `assd`). */
+  /**
+   * Mean of the pooled surface distances of both directions, prediction → label then label → prediction
+   * (medpy 0.5 `assd`). medpy 0.4 returned the mean of the two directed means, which differs from this by
+   * (n₁ − n₂)(m₁ − m₂) / (2(n₁ + n₂)) for n border voxels and directed mean m per direction.
+   */
   assd: number | null;
 }
 
@@ -42,7 +57,9 @@ export interface MetricOptions {
  *
  * medpy's steps: border(X) = X XOR erosion(X) by the cross of connectivity 1 with outside-the-array voxels as
  * background (so voxels on the array edge are border); sd(A→B) = exact EDT of ¬border(B), read at border(A)
- * in row-major order; hd95 = `numpy.percentile(hstack(sd(A→B), sd(B→A)), 95)`; means use numpy's pairwise
+ * in row-major order; hd95 = `numpy.percentile(hstack(sd(A→B), sd(B→A)), 95)`; hd = the largest of both;
+ * asd = mean(sd(A→B)); assd = `numpy.concatenate((sd(A→B), sd(B→A))).mean()` (medpy 0.5: every border voxel
+ * of either mask weighs the same; medpy 0.4 averaged the two directed means). Means use numpy's pairwise
  * summation so that ASD/ASSD match numpy to the last bit.
  *
  * Empty masks (choices): medpy raises for distances when either mask is empty, so the distances are `null`
@@ -112,15 +129,13 @@ export function computeMetrics(
   pooled.set(sdBA, sdAB.length);
   let hd = 0;
   for (const d of pooled) if (d > hd) hd = d;
-  const asdAB = numpyMean(sdAB);
-  const asdBA = numpyMean(sdBA);
   return {
     dice,
     jaccard,
     hd95: percentileLinear(pooled, 95),
     hd,
-    asd: asdAB,
-    assd: (asdAB + asdBA) / 2,
+    asd: numpyMean(sdAB),
+    assd: numpyMean(pooled),
   };
 }
 

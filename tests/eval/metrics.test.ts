@@ -79,7 +79,8 @@ function bruteMetrics(a: Uint8Array, b: Uint8Array, shape: number[], spacing = s
     hd95: brutePercentile([...ab, ...ba], 95),
     hd: Math.max(...ab, ...ba),
     asd: mean(ab),
-    assd: (mean(ab) + mean(ba)) / 2,
+    // medpy 0.5: the mean of both directions' distances pooled (prediction → label first).
+    assd: mean([...ab, ...ba]),
   };
 }
 
@@ -160,6 +161,41 @@ describe('computeMetrics vs brute force', () => {
   });
 });
 
+describe('ASSD is medpy 0.5’s pooled mean, not medpy 0.4’s mean of the two directed means', () => {
+  // Oracle: every border voxel of either mask, its nearest border voxel of the other by exhaustive search, in mm
+  // of an anisotropic spacing; the plain mean of all those distances.
+  const rng = new Rng(16016);
+
+  it('random 3-D masks of unequal size with anisotropic spacing', () => {
+    let checked = 0;
+    let separated = 0;
+    for (let t = 0; t < 40; t++) {
+      const shape = [rng.randint(3, 9), rng.randint(3, 9), rng.randint(2, 7)];
+      const n = shape[0] * shape[1] * shape[2];
+      // Unequal densities and a blob against noise: border counts and directed means differ between directions.
+      const a = t % 2 === 0 ? blob(rng, shape) : randomMask(rng, n, 0.15);
+      const b = randomMask(rng, n, [0.4, 0.6, 0.8][t % 3]);
+      if (!a.some((v) => v) || !b.some((v) => v)) continue;
+      const spacing = [rng.uniform(0.4, 2.5), rng.uniform(0.4, 2.5), rng.uniform(0.4, 2.5)];
+      const ab = bruteDirected(bruteBorder(a, shape), bruteBorder(b, shape), spacing);
+      const ba = bruteDirected(bruteBorder(b, shape), bruteBorder(a, shape), spacing);
+      const pooled = mean([...ab, ...ba]);
+      const medpy04 = (mean(ab) + mean(ba)) / 2;
+      const m = computeMetrics(a, b, shape, { spacing });
+      expect(Math.abs((m.assd as number) - pooled)).toBeLessThanOrEqual(1e-12 * (1 + pooled));
+      // The reverse order pools the same distances: ASSD stays symmetric.
+      expect(
+        Math.abs((computeMetrics(b, a, shape, { spacing }).assd as number) - pooled),
+      ).toBeLessThanOrEqual(1e-12 * (1 + pooled));
+      if (Math.abs(pooled - medpy04) > 1e-6 * (1 + pooled)) separated++;
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(30);
+    // The masks tell the two definitions apart (a test on symmetric shapes could not).
+    expect(separated).toBeGreaterThan(checked / 2);
+  });
+});
+
 describe('computeMetrics hand-computed cases', () => {
   it('single-voxel masks two voxels apart', () => {
     const shape = [5, 5, 5];
@@ -232,7 +268,8 @@ describe('computeMetrics hand-computed cases', () => {
     expect(m.hd95).toBeCloseTo(Math.SQRT2, 15);
     expect(m.hd).toBeCloseTo(Math.SQRT2, 15);
     expect(m.asd).toBeCloseTo((1 + Math.SQRT2) / 2, 15);
-    expect(m.assd).toBeCloseTo(((1 + Math.SQRT2) / 2 + 1) / 2, 15);
+    // Pooled: the 8 ring distances and the centre's 1 (medpy 0.4's mean of means was ((1 + √2)/2 + 1)/2).
+    expect(m.assd).toBeCloseTo((5 + 4 * Math.SQRT2) / 9, 15);
   });
 
   it('percentile interpolates linearly between pooled distances; ASD is directed', () => {
@@ -248,7 +285,8 @@ describe('computeMetrics hand-computed cases', () => {
     expect(m.hd95).toBeCloseTo(4.9, 14);
     expect(m.hd).toBe(5);
     expect(m.asd).toBe(4.5);
-    expect(m.assd).toBe(4.25);
+    // Pooled [5, 4, 4] → 13/3 (medpy 0.4: (4.5 + 4)/2 = 4.25).
+    expect(m.assd).toBeCloseTo(13 / 3, 15);
     const reverse = computeMetrics(b, a, shape);
     expect(reverse.asd).toBe(4);
     expect(reverse.hd95).toBeCloseTo(4.9, 14);
@@ -264,8 +302,8 @@ describe('computeMetrics hand-computed cases', () => {
     b[4] = 1;
     const m = computeMetrics(a, b, shape);
     expect(m.hd).toBeCloseTo(Math.SQRT2, 15);
-    // a→b: centre 0, 4×1, 4×√2; b→a: the centre is a border voxel of a → 0.
-    expect(m.assd).toBeCloseTo((4 + 4 * Math.SQRT2) / 9 / 2, 15);
+    // a→b: centre 0, 4×1, 4×√2; b→a: the centre is a border voxel of a → 0. Pooled: 10 distances.
+    expect(m.assd).toBeCloseTo((4 + 4 * Math.SQRT2) / 10, 15);
   });
 
   it('empty prediction, empty label, both empty: distances null', () => {
