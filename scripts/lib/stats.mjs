@@ -1,7 +1,8 @@
 /**
  * Pure helpers shared by `scripts/bench.mjs` and `scripts/experiment.mjs`: robust timing statistics and
- * plain-text table formatting. No TF.js, no I/O, so `tests/scripts/report.test.ts` can test them directly.
+ * plain-text table formatting. No TF.js, no I/O, so `tests/scripts/stats.test.ts` can test them directly.
  */
+import { loadDist } from './runtime.mjs';
 
 /**
  * Median of a non-empty list (mean of the two middle values for an even count). Medians, not means, because
@@ -17,31 +18,12 @@ export function median(values) {
 }
 
 /**
- * Arithmetic mean; null for an empty list.
- * @param {readonly number[]} values
- * @returns {number | null}
+ * Arithmetic mean (null for an empty list) and sample standard deviation (n − 1): the library's own,
+ * `src/eval/stats.ts`, re-exported from the compiled `dist/` (`npm run build` first), so that the scripts and
+ * `ssmis collect` compute them one way.
  */
-export function mean(values) {
-  if (values.length === 0) return null;
-  let sum = 0;
-  for (const v of values) sum += v;
-  return sum / values.length;
-}
-
-/**
- * Sample standard deviation (n − 1 in the denominator): the spread of a method over a few seeds is an estimate
- * from a small sample, so the unbiased-variance form is the honest one. 0 for one value, null for none.
- * @param {readonly number[]} values
- * @returns {number | null}
- */
-export function sampleStd(values) {
-  const m = mean(values);
-  if (m === null) return null;
-  if (values.length === 1) return 0;
-  let ss = 0;
-  for (const v of values) ss += (v - m) * (v - m);
-  return Math.sqrt(ss / (values.length - 1));
-}
+const libraryStats = await loadDist('eval/stats.js');
+export const { mean, sampleStd } = libraryStats;
 
 /**
  * Times `fn` (sync or async): `warmup` untimed calls (first-call compilation, optimizer slot creation,
