@@ -16,8 +16,14 @@
  *   `brats2019` per channel upper clip at the 99.9 % cumulative-histogram value then z-score over voxels > 0,
  *   with both statistics taken inside FLAIR's brain bounding box as `prepare` does (the volume is not cropped:
  *   outside the box the values are the same function of intensity); `pancreas-nih` HU clip [−125, 275] then
- *   min–max; `acdc` min–max; `custom` none (prepare does not transform custom datasets). Multi-channel models
- *   need the nnU-Net channel set `<case>_0000 … _<C−1>` next to each other; what is missing is named.
+ *   min–max; `acdc` min–max; `custom` none (prepare does not transform custom datasets). An image without a
+ *   channel number is the model's one channel; otherwise inputs are nnU-Net channel sets `<case>_0000`, `_0001`,
+ *   … next to each other, and what is missing is named.
+ *
+ * Channels: the model takes the files of `data.channels`, in that order (`[2, 0]` feeds `_0002` then `_0000`),
+ * for prepared and other inputs alike, as training and evaluation load them; other channel files of a set are
+ * ignored (and noted). For `brats2019` images FLAIR (`_0000`) is read as well when the model does not take it,
+ * because its brain box gives every channel's normalisation statistics.
  *
  * Post-processing follows `eval.largestComponent` / `eval.connectivity`, so a predicted mask is the one
  * `ssmis eval` scores.
@@ -75,7 +81,10 @@ export interface PredictOptions {
 export interface PredictedCase {
   caseId: string;
   kind: 'prepared' | 'image';
-  /** Image files read (one per channel). */
+  /**
+   * Image files read, one per channel: the model's `data.channels` in order (for `brats2019` images, FLAIR first
+   * and the others in that order).
+   */
   inputs: string[];
   output: string;
   probabilities?: string;
@@ -96,8 +105,22 @@ export interface PredictResult {
 /** One unit of work: the channel files of a case and how to treat them. */
 interface PredictJob {
   caseId: string;
+  /** The files read, one per entry of `read`. */
   files: string[];
+  /** The channel number of each file (`_0002` → 2), in the order they are read and normalised. */
+  read: number[];
   prepared: { datasetDir: string; json: DatasetJson } | null;
+}
+
+/** What the model takes: `data.channels`, in order, and the channels the normalisation reads. */
+interface ChannelPlan {
+  /** The model's input channels, in order (`data.channels`). */
+  model: readonly number[];
+  /**
+   * Channels of an image set to read, in the order they are normalised: `model`, except that `brats2019` reads
+   * FLAIR (`_0000`) first, taken or not, because the normalisation takes its statistics in FLAIR's brain box.
+   */
+  image: readonly number[];
 }
 
 const NIFTI_RE = /\.nii(\.gz)?$/i;
@@ -174,7 +197,28 @@ function ending(json: DatasetJson): string {
   return json.file_ending ?? '.nii.gz';
 }
 
-async function preparedJobs(datasetDir: string, channels: number, only?: string): Promise<PredictJob[]> {
+/** `<case>_0002` for channel 2. */
+function channelStem(caseId: string, channel: number): string {
+  return `${caseId}_${String(channel).padStart(4, '0')}`;
+}
+
+/** The channel plan of a model config for inputs of `preset` (see the module comment). */
+function channelPlan(config: SsmisConfig, preset: Preset): ChannelPlan {
+  const model = config.data.channels;
+  const image = preset === 'brats2019' ? [0, ...model.filter((c) => c !== 0)] : [...model];
+  return { model, image };
+}
+
+/** How a message names the model's input: `2 channel(s), data.channels [2, 0]`. */
+function describeChannels(channels: readonly number[]): string {
+  return `${channels.length} channel(s), data.channels [${channels.join(', ')}]`;
+}
+
+async function preparedJobs(
+  datasetDir: string,
+  channels: readonly number[],
+  only?: string,
+): Promise<PredictJob[]> {
   const json = await readDatasetJson(datasetDir);
   const end = ending(json);
   const imagesDir = path.join(datasetDir, 'imagesTr');
@@ -188,31 +232,31 @@ async function preparedJobs(datasetDir: string, channels: number, only?: string)
           .sort();
   if (ids.length === 0) throw new InputError(`${imagesDir}: no *${suffix} image`);
   return ids.map((id) => {
-    const files = Array.from({ length: channels }, (_, c) =>
-      path.join(imagesDir, `${id}_${String(c).padStart(4, '0')}${end}`),
-    );
+    const files = channels.map((c) => path.join(imagesDir, `${channelStem(id, c)}${end}`));
     const missing = files.filter((f) => !existsSync(f));
     if (missing.length > 0) {
       throw new InputError(
-        `case ${id}: the model takes ${channels} channel(s); missing ${missing.map((f) => path.basename(f)).join(', ')} in ${imagesDir}`,
+        `case ${id}: the model takes ${describeChannels(channels)}; missing ${missing.map((f) => path.basename(f)).join(', ')} in ${imagesDir}`,
       );
     }
-    return { caseId: id, files, prepared: { datasetDir, json } };
+    return { caseId: id, files, read: [...channels], prepared: { datasetDir, json } };
   });
 }
 
-/** Channel files of `name`'s case in `dir` for a C-channel model, or an error naming the missing ones. */
-function channelSet(dir: string, caseId: string, present: Map<number, string>, channels: number): string[] {
+/** The files of `channels` in `caseId`'s set in `dir`, in that order, or an error naming the missing ones. */
+function channelSet(dir: string, caseId: string, present: Map<number, string>, plan: ChannelPlan): string[] {
   const files: string[] = [];
   const missing: string[] = [];
-  for (let c = 0; c < channels; c++) {
+  for (const c of plan.image) {
     const f = present.get(c);
-    if (f === undefined) missing.push(`${caseId}_${String(c).padStart(4, '0')}.nii.gz`);
+    if (f === undefined) missing.push(`${channelStem(caseId, c)}.nii.gz`);
     else files.push(f);
   }
   if (missing.length > 0) {
+    const flair =
+      plan.model.includes(0) || !plan.image.includes(0) ? '' : ' and FLAIR _0000 for the normalisation';
     throw new InputError(
-      `case ${caseId} in ${dir}: the model takes ${channels} channel(s) (${caseId}_0000 … _${String(channels - 1).padStart(4, '0')}); missing ${missing.join(', ')}`,
+      `case ${caseId} in ${dir}: the model takes ${describeChannels(plan.model)}${flair}; missing ${missing.join(', ')}`,
     );
   }
   return files;
@@ -221,7 +265,7 @@ function channelSet(dir: string, caseId: string, present: Map<number, string>, c
 async function imageJobs(
   input: string,
   isDir: boolean,
-  channels: number,
+  plan: ChannelPlan,
   notes: string[],
 ): Promise<PredictJob[]> {
   const dir = isDir ? input : path.dirname(input);
@@ -241,12 +285,12 @@ async function imageJobs(
     group.set(Number(m[2]), path.join(dir, name));
     groups.set(m[1], group);
   }
-  // A single file `<case>_0000.nii.gz` of a multi-channel model: its siblings complete the set.
-  if (!isDir && groups.size === 1 && channels > 1) {
+  // A single file `<case>_0000.nii.gz` given: its siblings complete the set.
+  if (!isDir && groups.size === 1) {
     const [caseId, group] = [...groups][0];
-    for (let c = 0; c < channels; c++) {
+    for (const c of plan.image) {
       for (const ext of ['.nii.gz', '.nii']) {
-        const f = path.join(dir, `${caseId}_${String(c).padStart(4, '0')}${ext}`);
+        const f = path.join(dir, `${channelStem(caseId, c)}${ext}`);
         if (!group.has(c) && existsSync(f)) group.set(c, f);
       }
     }
@@ -254,22 +298,23 @@ async function imageJobs(
   const jobs: PredictJob[] = [];
   for (const name of singles) {
     const caseId = name.replace(NIFTI_RE, '');
-    if (channels > 1) {
+    if (plan.model.length > 1) {
       throw new InputError(
-        `${path.join(dir, name)}: the model takes ${channels} channels; give the nnU-Net set ${caseId}_0000 … _${String(channels - 1).padStart(4, '0')}`,
+        `${path.join(dir, name)}: the model takes ${describeChannels(plan.model)}; give the nnU-Net channel files ${plan.model.map((c) => channelStem(caseId, c)).join(', ')}`,
       );
     }
-    jobs.push({ caseId, files: [path.join(dir, name)], prepared: null });
+    // A file without a channel number is the model's one channel, whichever data.channels names.
+    jobs.push({ caseId, files: [path.join(dir, name)], read: [plan.model[0]], prepared: null });
   }
   for (const [caseId, group] of groups) {
-    const files = channelSet(dir, caseId, group, channels);
-    const extra = [...group.keys()].filter((c) => c >= channels);
+    const files = channelSet(dir, caseId, group, plan);
+    const extra = [...group.keys()].filter((c) => !plan.image.includes(c)).sort((a, b) => a - b);
     if (extra.length > 0) {
       notes.push(
-        `case ${caseId}: ignored channel file(s) ${extra.map((c) => `_${String(c).padStart(4, '0')}`).join(', ')} (the model takes ${channels})`,
+        `case ${caseId}: ignored channel file(s) ${extra.map((c) => `_${String(c).padStart(4, '0')}`).join(', ')} (the model takes ${describeChannels(plan.model)})`,
       );
     }
-    jobs.push({ caseId, files, prepared: null });
+    jobs.push({ caseId, files, read: [...plan.image], prepared: null });
   }
   const seen = new Set<string>();
   for (const j of jobs) {
@@ -279,16 +324,16 @@ async function imageJobs(
   return jobs.sort((a, b) => (a.caseId < b.caseId ? -1 : a.caseId > b.caseId ? 1 : 0));
 }
 
-async function planJobs(input: string, channels: number, notes: string[]): Promise<PredictJob[]> {
+async function planJobs(input: string, plan: ChannelPlan, notes: string[]): Promise<PredictJob[]> {
   const isDir = (await statInput(input, '--input')).isDirectory();
   if (isDir) {
     if (existsSync(path.join(input, 'dataset.json')) && existsSync(path.join(input, 'imagesTr'))) {
-      return preparedJobs(input, channels);
+      return preparedJobs(input, plan.model);
     }
     if (path.basename(input) === 'imagesTr' && existsSync(path.join(input, '..', 'dataset.json'))) {
-      return preparedJobs(path.dirname(path.resolve(input)), channels);
+      return preparedJobs(path.dirname(path.resolve(input)), plan.model);
     }
-    return imageJobs(input, true, channels, notes);
+    return imageJobs(input, true, plan, notes);
   }
   if (!NIFTI_RE.test(input))
     throw new InputError(`--input ${input}: expected a .nii or .nii.gz file or a folder`);
@@ -299,9 +344,9 @@ async function planJobs(input: string, channels: number, notes: string[]): Promi
     path.basename(parent) === 'imagesTr' &&
     existsSync(path.join(parent, '..', 'dataset.json'))
   ) {
-    return preparedJobs(path.dirname(parent), channels, m[1]);
+    return preparedJobs(path.dirname(parent), plan.model, m[1]);
   }
-  return imageJobs(input, false, channels, notes);
+  return imageJobs(input, false, plan, notes);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -493,11 +538,12 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   if (!existsSync(options.checkpoint))
     throw new InputError(`${options.checkpoint}: checkpoint file not found`);
   const notes: string[] = [];
-  const channels = config.model.inChannels;
-  const jobs = await planJobs(options.input, channels, notes);
+  const preset = await presetOf(config);
+  const channelsIn = channelPlan(config, preset);
+  const channels = channelsIn.model.length;
+  const jobs = await planJobs(options.input, channelsIn, notes);
   const plans = planOutputs(jobs, path.resolve(options.output), options);
   await checkOutputs(plans, config, options);
-  const preset = await presetOf(config);
   await initBackend({ backend: config.backend.name, fastKernels: config.backend.fastKernels });
   const model = await loadModelFromCheckpoint(config, options.checkpoint);
   const settings = evalInferenceSettings(config);
@@ -532,7 +578,8 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
       const n = shape[0] * shape[1] * shape[2];
       const image = new Float32Array(n * channels);
       for (let c = 0; c < channels; c++) {
-        const src = perChannel[c];
+        // The model's c-th input is data.channels[c], wherever the normalisation read it.
+        const src = perChannel[job.read.indexOf(channelsIn.model[c])];
         for (let v = 0; v < n; v++) image[v * channels + c] = src[v];
       }
       const result = await inferCase(model, { image, shape, channels }, settings, (done, total) =>

@@ -315,7 +315,7 @@ describe('predict', () => {
     const input = path.join(dir, 'in');
     await writeNifti(path.join(input, 'x_0000.nii.gz'), volumeFromArray(new Float32Array(8), [2, 2, 2]));
     await expect(predict({ checkpoint, input, output: path.join(dir, 'o'), config })).rejects.toThrow(
-      /case x in .*in: the model takes 2 channel\(s\) .*missing x_0001\.nii\.gz/,
+      /case x in .*in: the model takes 2 channel\(s\), data\.channels \[0, 1\]; missing x_0001\.nii\.gz/,
     );
     await expect(
       predict({ checkpoint, input: path.join(input, 'x_0000.nii.gz'), output: path.join(dir, 'o'), config }),
