@@ -18,6 +18,7 @@ describe('shipped configs', () => {
       'acdc-10pct.yaml',
       'acdc-20pct.yaml',
       'brats2019-10pct.yaml',
+      'brats2019-10pct-multimodal.yaml',
       'pancreas-nih-20pct.yaml',
       'la-5pct-supervised.yaml',
       'la-5pct-bcp.yaml',
@@ -80,6 +81,11 @@ describe('shipped configs', () => {
     const brats = (await loadConfig(path.join(configsDir, 'brats2019-10pct.yaml'))).config;
     expect(brats.data.labeled).toEqual({ count: 25 });
     expect(brats.method.startRange).toBe('valid');
+    expect(brats.data.channels).toEqual([0]);
+    const multimodal = (await loadConfig(path.join(configsDir, 'brats2019-10pct-multimodal.yaml'))).config;
+    expect(multimodal.data.channels).toEqual([0, 1, 2, 3]);
+    expect(multimodal.model.inChannels).toBe(4);
+    expect(multimodal.data.labeled).toEqual({ count: 25 });
     const pancreas = (await loadConfig(path.join(configsDir, 'pancreas-nih-20pct.yaml'))).config;
     expect(pancreas.train.stages.selftrain.optimizer.name).toBe('adam');
     expect(pancreas.method.pseudoLabel.connectivity).toBe(18);
