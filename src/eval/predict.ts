@@ -442,7 +442,9 @@ interface JobPlan {
 function planOutputs(jobs: readonly PredictJob[], out: string, options: PredictOptions): JobPlan[] {
   return jobs.map((job) => {
     const stem = safeFileStem(job.caseId);
-    const plan: JobPlan = { job, mask: path.join(out, `${stem}.nii.gz`) };
+    // nnU-Net's names: `<case>` + the dataset's file_ending (else the input's), which its evaluate_folder reads.
+    const end = job.prepared ? ending(job.prepared.json) : /\.nii$/i.test(job.files[0]) ? '.nii' : '.nii.gz';
+    const plan: JobPlan = { job, mask: path.join(out, `${stem}${end}`) };
     if (options.probabilities) plan.probabilities = path.join(out, `${stem}_probabilities.nii.gz`);
     const entry = job.prepared?.json.cases?.[job.caseId];
     if (entry !== undefined) {
