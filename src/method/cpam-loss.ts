@@ -10,10 +10,21 @@
  * (E8–E9). BCP's ACDC and pancreas scripts pair the sub-batches differently (ACDC: U_a outside / L_a inside and
  * L_b outside / U_b inside); since the a and b sub-batches are exchangeable random draws, that is the same loss
  * in distribution with a and b renamed, and one direction keeps every variant on the same inputs.
+ *
+ * Mixes left out (`method.mixes`): the total is the plain sum of the terms of the mixes present, in E12 order, with
+ * no rescaling — E26 with the absent terms dropped. That is how the reference relates its scripts: BCP's loss is
+ * loss_l + loss_u, CPAM's script without the L-L and U-U terms; neither averages over the number of terms.
  */
 import { tf } from '../backend/tf.js';
-import { requireNumber, requireTensorFields } from '../util/args.js';
+import {
+  argumentError,
+  requireArray,
+  requireNumber,
+  requireOneOf,
+  requireTensorFields,
+} from '../util/args.js';
 import { complementMask, type MixTermLoss, mixLoss, mixLoss2dTotal } from './losses.js';
+import { MIX_NAMES, type MixName } from './variants/names.js';
 
 /** Inputs shared by the copy-paste losses. Labels are int32 `[N, ...S]`; logits `[N, ...S, K]`. */
 export interface BcpLossInputs {
@@ -52,19 +63,10 @@ export interface CpamLossParts extends BcpLossParts {
   uu: tf.Scalar;
 }
 
-/** The first two terms of E26 (L-U and U-L), the BCP baseline. */
-function bcpTerms(term: MixTermLoss, x: BcpLossInputs): { l: tf.Scalar; u: tf.Scalar } {
-  const w = x.unlabeledWeight ?? 0.5;
-  const inside = complementMask(x.mask);
-  // L-U: Y_a on Ω_out (weight 1), Ŷ_a on Ω_in (weight u).
-  const l = term(x.logitsL, x.labelA, x.pseudoA, x.mask, inside, 1, w);
-  // U-L with `unlab=True`: Ŷ_b on Ω_out (weight u), Y_b on Ω_in (weight 1) — the weight swap of E26.
-  const u = term(x.logitsU, x.pseudoB, x.labelB, x.mask, inside, w, 1);
-  return { l, u };
-}
-
 /** The tensor fields of {@link BcpLossInputs}. */
 export const BCP_INPUTS = ['logitsL', 'logitsU', 'labelA', 'labelB', 'pseudoA', 'pseudoB', 'mask'] as const;
+/** The tensor fields every copy-paste loss reads, whatever its mixes: labels, pseudo-labels and the mask. */
+const SHARED_INPUTS = ['labelA', 'labelB', 'pseudoA', 'pseudoB', 'mask'] as const;
 /** The tensor fields of {@link CpamLossInputs}: BCP's and the L-L and U-U student logits. */
 export const CPAM_INPUTS = [...BCP_INPUTS, 'logitsLL', 'logitsUU'] as const;
 
@@ -78,46 +80,143 @@ export function checkMixLossInputs(fn: string, inputs: unknown, fields: readonly
   if (weight !== undefined) requireNumber(fn, 'inputs.unlabeledWeight', weight, { min: 0 });
 }
 
-function bcpWith(term: MixTermLoss, x: BcpLossInputs): BcpLossParts {
+/**
+ * Inputs of a copy-paste loss over a chosen set of mixes: the student logits of each mix present (`logitsL` for
+ * lu, `logitsU` for ul, `logitsLL` for ll, `logitsUU` for uu), plus the shared labels, pseudo-labels and mask.
+ */
+export interface MixesLossInputs
+  extends Omit<CpamLossInputs, 'logitsL' | 'logitsU' | 'logitsLL' | 'logitsUU'> {
+  logitsL?: tf.Tensor;
+  logitsU?: tf.Tensor;
+  logitsLL?: tf.Tensor;
+  logitsUU?: tf.Tensor;
+}
+
+/** The loss of a set of mixes: `total` and the term of each mix present (`l`, `u`, `ll`, `uu`). */
+export type MixesLossParts = { total: tf.Scalar } & Partial<Record<MixTermName, tf.Scalar>>;
+
+/** The name of a mix's loss term in the loss parts and the training log. */
+export type MixTermName = 'l' | 'u' | 'll' | 'uu';
+
+/** Each mix's term name and student-logits field. */
+export const MIX_TERMS: Readonly<
+  Record<MixName, { term: MixTermName; logits: 'logitsL' | 'logitsU' | 'logitsLL' | 'logitsUU' }>
+> = {
+  lu: { term: 'l', logits: 'logitsL' },
+  ul: { term: 'u', logits: 'logitsU' },
+  ll: { term: 'll', logits: 'logitsLL' },
+  uu: { term: 'uu', logits: 'logitsUU' },
+};
+
+/** `mixes` in E12 order (lu, ul, ll, uu), whatever order they were given in. */
+export function orderedMixes(mixes: readonly MixName[]): MixName[] {
+  return MIX_NAMES.filter((m) => mixes.includes(m));
+}
+
+/** The tensor fields a copy-paste loss over `mixes` reads: the logits of each mix and the shared fields. */
+export function mixesLossFields(mixes: readonly MixName[]): string[] {
+  return [...orderedMixes(mixes).map((m) => MIX_TERMS[m].logits), ...SHARED_INPUTS];
+}
+
+/**
+ * The terms of the present mixes and their plain sum, in E12 order: the E26 terms, each with m₂ = 1 − m₁.
+ * `term(m)` builds the term of mix m; the sum has no rescaling (see the module comment).
+ */
+export function sumMixTerms(mixes: readonly MixName[], term: (mix: MixName) => tf.Scalar): MixesLossParts {
   return tf.tidy(() => {
-    const { l, u } = bcpTerms(term, x);
-    return { total: tf.add(l, u) as tf.Scalar, l, u };
+    const parts: Partial<Record<MixTermName, tf.Scalar>> = {};
+    const terms = orderedMixes(mixes).map((m) => {
+      const t = term(m);
+      parts[MIX_TERMS[m].term] = t;
+      return t;
+    });
+    return { total: tf.addN(terms) as tf.Scalar, ...parts };
   });
 }
 
-function cpamWith(term: MixTermLoss, x: CpamLossInputs): CpamLossParts {
+function mixesWith(term: MixTermLoss, x: MixesLossInputs, mixes: readonly MixName[]): MixesLossParts {
   return tf.tidy(() => {
     const w = x.unlabeledWeight ?? 0.5;
     const inside = complementMask(x.mask);
-    const { l, u } = bcpTerms(term, x);
-    // L-L: ground truth on both regions, weights 1/1.
-    const ll = term(x.logitsLL, x.labelA, x.labelB, x.mask, inside, 1, 1);
-    // U-U: pseudo-labels on both regions, weights u/u.
-    const uu = term(x.logitsUU, x.pseudoA, x.pseudoB, x.mask, inside, w, w);
-    return { total: tf.addN([l, u, ll, uu]) as tf.Scalar, l, u, ll, uu };
+    const logits = (m: MixName) => x[MIX_TERMS[m].logits] as tf.Tensor;
+    return sumMixTerms(mixes, (m) => {
+      switch (m) {
+        // L-U: Y_a on Ω_out (weight 1), Ŷ_a on Ω_in (weight u).
+        case 'lu':
+          return term(logits(m), x.labelA, x.pseudoA, x.mask, inside, 1, w);
+        // U-L with `unlab=True`: Ŷ_b on Ω_out (weight u), Y_b on Ω_in (weight 1) — the weight swap of E26.
+        case 'ul':
+          return term(logits(m), x.pseudoB, x.labelB, x.mask, inside, w, 1);
+        // L-L: ground truth on both regions, weights 1/1.
+        case 'll':
+          return term(logits(m), x.labelA, x.labelB, x.mask, inside, 1, 1);
+        // U-U: pseudo-labels on both regions, weights u/u.
+        case 'uu':
+          return term(logits(m), x.pseudoA, x.pseudoB, x.mask, inside, w, w);
+      }
+    });
   });
 }
+
+/**
+ * E26 restricted to `mixes` (3-D primitives E19/E20): the term of each mix present and their plain sum, E26's
+ * terms dropped for the mixes left out, no rescaling. `[lu, ul]` is BCP ({@link bcpLoss}), all four CPAM
+ * ({@link cpamLoss}).
+ *
+ * @param inputs - the student logits of each mix in `mixes`, the labels, pseudo-labels, cuboid mask and optional
+ *   `unlabeledWeight` (default 0.5).
+ * @param mixes - a non-empty subset of lu, ul, ll, uu (any order; the terms are built in that order).
+ * @returns `total` and the term of each present mix (`l`, `u`, `ll`, `uu`), owned by the caller.
+ * @throws {@link InputError} when a field that `mixes` needs is not a live tensor, `unlabeledWeight` is
+ *   negative, or `mixes` is empty or names an unknown mix.
+ * @example
+ * const { total, l, u, ll } = mixesLoss({ logitsL, logitsU, logitsLL, labelA, labelB, pseudoA, pseudoB, mask }, ['lu', 'ul', 'll']);
+ */
+export function mixesLoss(inputs: MixesLossInputs, mixes: readonly MixName[]): MixesLossParts {
+  checkMixes('mixesLoss', mixes);
+  checkMixLossInputs('mixesLoss', inputs, mixesLossFields(mixes));
+  return mixesWith(mixLoss, inputs, mixes);
+}
+
+/** {@link mixesLoss} with the 2-D primitives (E30: each mix contributes ½(dice + ce), §4.11). */
+export function mixesLoss2d(inputs: MixesLossInputs, mixes: readonly MixName[]): MixesLossParts {
+  checkMixes('mixesLoss2d', mixes);
+  checkMixLossInputs('mixesLoss2d', inputs, mixesLossFields(mixes));
+  return mixesWith(mixLoss2dTotal, inputs, mixes);
+}
+
+/** The argument check of `mixes`: a non-empty array of known mix names. */
+export function checkMixes(fn: string, mixes: unknown): asserts mixes is readonly MixName[] {
+  const what = `a non-empty array of ${MIX_NAMES.join(', ')}`;
+  requireArray(fn, 'mixes', mixes, what);
+  if (mixes.length === 0) throw argumentError(fn, 'mixes', what, mixes);
+  mixes.forEach((m, i) => {
+    requireOneOf(fn, `mixes[${i}]`, m, MIX_NAMES);
+  });
+}
+
+const BCP_MIXES: readonly MixName[] = ['lu', 'ul'];
 
 /** BCP baseline (3-D): the first two terms of E26. */
 export function bcpLoss(inputs: BcpLossInputs): BcpLossParts {
   checkMixLossInputs('bcpLoss', inputs, BCP_INPUTS);
-  return bcpWith(mixLoss, inputs);
+  return mixesWith(mixLoss, inputs, BCP_MIXES) as BcpLossParts;
 }
 
 /** E26, CPAM only (3-D): L-U + U-L (weights swapped, `unlab`) + L-L (1/1) + U-U (u/u), all with m₂ = 1 − m₁. */
 export function cpamLoss(inputs: CpamLossInputs): CpamLossParts {
   checkMixLossInputs('cpamLoss', inputs, CPAM_INPUTS);
-  return cpamWith(mixLoss, inputs);
+  return mixesWith(mixLoss, inputs, MIX_NAMES) as CpamLossParts;
 }
 
 /** BCP baseline with the 2-D primitives (E30: each mix contributes ½(dice + ce), BCP ACDC). */
 export function bcpLoss2d(inputs: BcpLossInputs): BcpLossParts {
   checkMixLossInputs('bcpLoss2d', inputs, BCP_INPUTS);
-  return bcpWith(mixLoss2dTotal, inputs);
+  return mixesWith(mixLoss2dTotal, inputs, BCP_MIXES) as BcpLossParts;
 }
 
 /** E26 with the 2-D primitives (§4.11 port). */
 export function cpamLoss2d(inputs: CpamLossInputs): CpamLossParts {
   checkMixLossInputs('cpamLoss2d', inputs, CPAM_INPUTS);
-  return cpamWith(mixLoss2dTotal, inputs);
+  return mixesWith(mixLoss2dTotal, inputs, MIX_NAMES) as CpamLossParts;
 }

@@ -4,11 +4,28 @@
  * The paper's full loss, CPAM + TRCM (E21–E25, docs/equations.md §4.8): ground truth supervises its whole region with
  * weight 1; pseudo-labels supervise only TRCM-reliable voxels with weight u, in the L-U/U-L and U-U mixes. 3-D form
  * with E19 (E17/E18); 2-D form (§4.11 port) with ½(dice + ce) of E30 (E28/E29) per mix.
+ *
+ * Mixes left out (`method.mixes`): only the U-U mix can be, since the reliability masks read the L-U, U-L and L-L
+ * predictions; its term E24 is then dropped and the total is the plain sum of the other three, with no rescaling
+ * (the rule of every copy-paste loss here: the reference's losses are sums of the terms they have, never means).
  */
 import { tf } from '../backend/tf.js';
-import { CPAM_INPUTS, type CpamLossInputs, type CpamLossParts, checkMixLossInputs } from './cpam-loss.js';
+import { InputError } from '../util/errors.js';
+import {
+  CPAM_INPUTS,
+  type CpamLossInputs,
+  type CpamLossParts,
+  checkMixes,
+  checkMixLossInputs,
+  MIX_TERMS,
+  type MixesLossInputs,
+  type MixesLossParts,
+  mixesLossFields,
+  sumMixTerms,
+} from './cpam-loss.js';
 import { complementMask, type MixTermLoss, mixLoss, mixLoss2dTotal } from './losses.js';
 import { type TrcmMasks, trcmMasksOffTape } from './trcm.js';
+import { MIX_NAMES, type MixName, mixesProblem } from './variants/names.js';
 
 export interface CpamTrcmLossInputs extends CpamLossInputs {
   /** Precomputed E16 masks; computed from logitsL/U/LL (E13–E16) when absent. */
@@ -21,26 +38,48 @@ export interface CpamTrcmLossParts extends CpamLossParts {
   reliableB: tf.Tensor;
 }
 
-function cpamTrcmWith(term: MixTermLoss, x: CpamTrcmLossInputs): CpamTrcmLossParts {
+/**
+ * The inputs of {@link trcmMixesLoss}: the logits of the mixes present (the L-U, U-L and L-L ones are required,
+ * the U-U one only with uu) and optional precomputed reliability masks.
+ */
+export interface TrcmMixesLossInputs extends MixesLossInputs {
+  reliable?: TrcmMasks;
+}
+
+/** The terms of the present mixes, their sum and the reliability masks used; every tensor is owned by the caller. */
+export type TrcmMixesLossParts = MixesLossParts & { reliableA: tf.Tensor; reliableB: tf.Tensor };
+
+function cpamTrcmWith(
+  term: MixTermLoss,
+  x: TrcmMixesLossInputs,
+  mixes: readonly MixName[],
+): TrcmMixesLossParts {
   return tf.tidy(() => {
     const w = x.unlabeledWeight ?? 0.5;
     const inside = complementMask(x.mask); // 1 − L
-    const r = x.reliable ?? trcmMasksOffTape(x.logitsL, x.logitsU, x.logitsLL, x.labelA, x.labelB, x.mask); // E13–E16, zero gradient
-    // E21: Y_a on Ω_out (m₁ = L, w 1), Ŷ_a on the reliable inside (m₂ = R_b, w u).
-    const l = term(x.logitsL, x.labelA, x.pseudoA, x.mask, r.reliableB, 1, w);
-    // E22: Y_b on Ω_in (m₁ = 1 − L, w 1), Ŷ_b on the reliable outside (m₂ = R_a, w u).
-    const u = term(x.logitsU, x.labelB, x.pseudoB, inside, r.reliableA, 1, w);
-    // E23: Y_a on Ω_out, Y_b on Ω_in, weights 1/1.
-    const ll = term(x.logitsLL, x.labelA, x.labelB, x.mask, inside, 1, 1);
-    // E24: Ŷ_a on R_a, Ŷ_b on R_b, weights u/u.
-    const uu = term(x.logitsUU, x.pseudoA, x.pseudoB, r.reliableA, r.reliableB, w, w);
-    // E25: plain sum, no consistency weight. Masks are returned (copies if given, so the caller owns them).
+    const logits = (m: MixName) => x[MIX_TERMS[m].logits] as tf.Tensor; // present: the argument check
+    const r =
+      x.reliable ?? trcmMasksOffTape(logits('lu'), logits('ul'), logits('ll'), x.labelA, x.labelB, x.mask); // E13–E16, zero gradient
+    // E25: plain sum of the present terms, no consistency weight.
+    const parts = sumMixTerms(mixes, (m) => {
+      switch (m) {
+        // E21: Y_a on Ω_out (m₁ = L, w 1), Ŷ_a on the reliable inside (m₂ = R_b, w u).
+        case 'lu':
+          return term(logits(m), x.labelA, x.pseudoA, x.mask, r.reliableB, 1, w);
+        // E22: Y_b on Ω_in (m₁ = 1 − L, w 1), Ŷ_b on the reliable outside (m₂ = R_a, w u).
+        case 'ul':
+          return term(logits(m), x.labelB, x.pseudoB, inside, r.reliableA, 1, w);
+        // E23: Y_a on Ω_out, Y_b on Ω_in, weights 1/1.
+        case 'll':
+          return term(logits(m), x.labelA, x.labelB, x.mask, inside, 1, 1);
+        // E24: Ŷ_a on R_a, Ŷ_b on R_b, weights u/u.
+        case 'uu':
+          return term(logits(m), x.pseudoA, x.pseudoB, r.reliableA, r.reliableB, w, w);
+      }
+    });
+    // The masks are returned (copies if given, so the caller owns them).
     return {
-      total: tf.addN([l, u, ll, uu]) as tf.Scalar,
-      l,
-      u,
-      ll,
-      uu,
+      ...parts,
       reliableA: x.reliable ? tf.clone(r.reliableA) : r.reliableA,
       reliableB: x.reliable ? tf.clone(r.reliableB) : r.reliableB,
     };
@@ -66,11 +105,42 @@ function cpamTrcmWith(term: MixTermLoss, x: CpamTrcmLossInputs): CpamTrcmLossPar
  */
 export function cpamTrcmLoss(inputs: CpamTrcmLossInputs): CpamTrcmLossParts {
   checkMixLossInputs('cpamTrcmLoss', inputs, CPAM_INPUTS);
-  return cpamTrcmWith(mixLoss, inputs);
+  return cpamTrcmWith(mixLoss, inputs, MIX_NAMES) as CpamTrcmLossParts;
 }
 
 /** E21–E25 with the 2-D primitives E28–E30 (§4.11 "recommended 2-D ALL port"). */
 export function cpamTrcmLoss2d(inputs: CpamTrcmLossInputs): CpamTrcmLossParts {
   checkMixLossInputs('cpamTrcmLoss2d', inputs, CPAM_INPUTS);
-  return cpamTrcmWith(mixLoss2dTotal, inputs);
+  return cpamTrcmWith(mixLoss2dTotal, inputs, MIX_NAMES) as CpamTrcmLossParts;
+}
+
+/** The argument check of the TRCM losses over `mixes`: known mixes holding lu, ul and ll, and their inputs. */
+function checkTrcmMixes(fn: string, inputs: unknown, mixes: unknown): asserts mixes is readonly MixName[] {
+  checkMixes(fn, mixes);
+  const problem = mixesProblem('cpam-trcm', mixes);
+  if (problem !== undefined) throw new InputError(`${fn}: mixes: expected ${problem}`);
+  checkMixLossInputs(fn, inputs, mixesLossFields(mixes));
+}
+
+/**
+ * E21–E25 restricted to `mixes` (3-D primitives): {@link cpamTrcmLoss} without the U-U term E24 when `mixes` has
+ * no uu. The L-U, U-L and L-L mixes are required: the reliability masks are built from their predictions.
+ *
+ * @param inputs - as {@link cpamTrcmLoss}; `logitsUU` only when `mixes` holds uu.
+ * @param mixes - lu, ul and ll, optionally uu (any order; the terms are built in E12 order).
+ * @returns `total` (plain sum of the present terms), the term of each present mix and the masks used.
+ * @throws {@link InputError} when `mixes` lacks lu, ul or ll, repeats or names an unknown mix, or an input
+ *   it needs is not a live tensor.
+ * @example
+ * const { total, l, u, ll } = trcmMixesLoss({ logitsL, logitsU, logitsLL, labelA, labelB, pseudoA, pseudoB, mask }, ['lu', 'ul', 'll']);
+ */
+export function trcmMixesLoss(inputs: TrcmMixesLossInputs, mixes: readonly MixName[]): TrcmMixesLossParts {
+  checkTrcmMixes('trcmMixesLoss', inputs, mixes);
+  return cpamTrcmWith(mixLoss, inputs, mixes);
+}
+
+/** {@link trcmMixesLoss} with the 2-D primitives E28–E30. */
+export function trcmMixesLoss2d(inputs: TrcmMixesLossInputs, mixes: readonly MixName[]): TrcmMixesLossParts {
+  checkTrcmMixes('trcmMixesLoss2d', inputs, mixes);
+  return cpamTrcmWith(mixLoss2dTotal, inputs, mixes);
 }

@@ -2,7 +2,7 @@
  * `bcp`: bidirectional copy-paste (BCP baseline) — the L-U and U-L mixes only, loss = first two terms of E26.
  * Paper: Bai et al., "Bidirectional Copy-Paste for Semi-Supervised Medical Image Segmentation" (CVPR 2023).
  */
-import { bcpLoss, bcpLoss2d } from '../cpam-loss.js';
+import { mixesLoss, mixesLoss2d } from '../cpam-loss.js';
 import { copyPasteStepLoss, prepareCopyPaste, toNumbers } from './common.js';
 import { stepNeeds } from './forwards.js';
 import type { MethodVariant, StepLoss } from './types.js';
@@ -11,15 +11,11 @@ export const bcpVariant: MethodVariant = {
   name: 'bcp',
   ...stepNeeds('bcp'),
   prepare(ctx, batch) {
-    return prepareCopyPaste(bcpVariant, ctx, batch, false);
+    return prepareCopyPaste(bcpVariant, ctx, batch);
   },
   loss(ctx, _batch, prep): StepLoss {
-    return copyPasteStepLoss(
-      ctx,
-      prep,
-      bcpVariant.name,
-      { fourMixes: false, loss3d: bcpLoss, loss2d: bcpLoss2d },
-      (r) => ({ parts: toNumbers({ ...r }) }),
-    );
+    return copyPasteStepLoss(ctx, prep, bcpVariant.name, { loss3d: mixesLoss, loss2d: mixesLoss2d }, (r) => ({
+      parts: toNumbers({ ...r }),
+    }));
   },
 };

@@ -8,7 +8,7 @@ import { tf } from '../../backend/tf.js';
 import type { SegmentationModel } from '../../nn/types.js';
 import { requireModel, requireObject, requireTensorFields } from '../../util/args.js';
 import { InputError, SsmisError } from '../../util/errors.js';
-import type { BcpLossInputs, CpamLossInputs } from '../cpam-loss.js';
+import { MIX_TERMS, type MixesLossInputs, orderedMixes } from '../cpam-loss.js';
 import { cuboidMask } from '../cuboid.js';
 import type { CuboidStartRange } from '../cuboid-size.js';
 import { diceLoss2d, maskedCrossEntropy, maskedDiceLoss } from '../losses.js';
@@ -16,7 +16,15 @@ import { mixImages } from '../mix.js';
 import type { PseudoLabelOptions } from '../pseudo-labels.js';
 import { pseudoLabels } from '../pseudo-labels.js';
 import { STEP_BATCHING } from './forwards.js';
-import { DEFAULT_STEP_CONFIG, type LossDice, type TeacherMode } from './names.js';
+import {
+  DEFAULT_STEP_CONFIG,
+  type LossDice,
+  METHOD_MIXES,
+  type MixName,
+  mixesProblem,
+  type StepName,
+  type TeacherMode,
+} from './names.js';
 import type { MethodVariant, PreparedStep, StepBatch, StepConfig, StepContext, StepLoss } from './types.js';
 
 /** A {@link StepConfig} with every default filled (`referenceStartRange` stays optional: the cuboid's default). */
@@ -50,6 +58,22 @@ export function resolveConfig(ctx: StepContext): ResolvedStepConfig {
   };
 }
 
+/**
+ * The mixes of a copy-paste step: `ctx.config.mixes`, else the method's preset ({@link METHOD_MIXES}), in E12
+ * order. Refuses (as the config check does, naming `method.mixes`) a list the method does not accept, and any
+ * list for a method without mixes.
+ */
+export function resolveMixes(method: StepName, ctx: StepContext): MixName[] {
+  const mixes = ctx.config.mixes;
+  if (mixes === undefined) return orderedMixes(METHOD_MIXES[method]?.default ?? []);
+  const problem = Array.isArray(mixes)
+    ? mixesProblem(method, mixes)
+    : `an array of mix names, got ${JSON.stringify(mixes)}`;
+  if (problem !== undefined)
+    throw new InputError(`method variant '${method}': method.mixes: expected ${problem}`);
+  return orderedMixes(mixes);
+}
+
 function shapeText(s: readonly number[]): string {
   return `[${s.join(', ')}]`;
 }
@@ -72,8 +96,8 @@ export function checkStepArgs(
 }
 
 /**
- * Checks shapes, dtypes, the sub-batch split and the label range (one host read of the labels, outside the
- * gradient closure, so the losses can trust their targets).
+ * Checks shapes, dtypes, the sub-batch split, the label range (one host read of the labels, outside the
+ * gradient closure, so the losses can trust their targets) and, for a stage-2 method, `method.mixes`.
  */
 export function validateBatch(variant: MethodVariant, ctx: StepContext, batch: StepBatch): void {
   checkStepArgs(variant.name, ctx, { batch });
@@ -97,6 +121,8 @@ export function validateBatch(variant: MethodVariant, ctx: StepContext, batch: S
       `${what}: labeledLabels must be int32 ${shapeText(expected)}, got ${lab.dtype} ${shapeText(lab.shape)}`,
     );
   }
+  // The stage-2 methods check `mixes` (pre-training shares the method's config but has its one fixed mix).
+  if (variant.name !== 'pretrain') resolveMixes(variant.name, ctx);
   if (variant.needsTeacher && ctx.teacher === undefined) {
     throw new InputError(`${what}: needs a teacher model (ctx.teacher)`);
   }
@@ -186,32 +212,41 @@ export function prepared(p: PreparedStep, name: string, variant: string): tf.Ten
   return t;
 }
 
+/** Each mix's mixed image (E8–E11): its name in the prepared tensors, the image kept outside and the one pasted in. */
+const MIX_IMAGES: Readonly<
+  Record<MixName, { name: string; outside: 'la' | 'ub' | 'ua'; inside: 'ua' | 'lb' | 'ub' }>
+> = {
+  lu: { name: 'xl', outside: 'la', inside: 'ua' }, // E8
+  ul: { name: 'xu', outside: 'ub', inside: 'lb' }, // E9
+  ll: { name: 'xll', outside: 'la', inside: 'lb' }, // E10
+  uu: { name: 'xuu', outside: 'ua', inside: 'ub' }, // E11
+};
+
 /**
  * The copy-paste preparation of bcp / cpam / cpam-trcm (docs/equations.md, training step §4.9, steps 2–4): two
- * separate teacher forwards on U_a and U_b (E5, BN statistics per call as the reference), pseudo-labels (E6–E7), one
- * cuboid (E1–E4, Q30) and the mixed inputs E8–E9 (and E10–E11 when `withPairs`). Tensors: mask (M, `[...S]`), labelA,
- * labelB, pseudoA, pseudoB, xl, xu (, xll, xuu).
+ * separate teacher forwards on U_a and U_b (E5, BN statistics per call as the reference; run whatever the mixes,
+ * so the dropout stream does not depend on them), pseudo-labels (E6–E7), one cuboid (E1–E4, Q30) and the mixed
+ * input of each of the step's mixes (E8–E11, {@link resolveMixes}). Tensors: mask (M, `[...S]`), labelA, labelB,
+ * pseudoA, pseudoB and xl, xu, xll, xuu for the mixes present.
  */
-export function prepareCopyPaste(
-  variant: MethodVariant,
-  ctx: StepContext,
-  batch: StepBatch,
-  withPairs: boolean,
-): PreparedStep {
+export function prepareCopyPaste(variant: MethodVariant, ctx: StepContext, batch: StepBatch): PreparedStep {
   validateBatch(variant, ctx, batch);
   const sub = subBatchSize(variant, batch);
   const cfg = resolveConfig(ctx);
+  const mixes = resolveMixes(variant.name, ctx);
   const unlabeled = batch.unlabeledImages as tf.Tensor;
   const spatial = batch.labeledImages.shape.slice(1, -1);
   let cuboid: PreparedStep['cuboid'];
   let foreground = 0;
   const tensors = tf.tidy(() => {
-    const la = batchRows(batch.labeledImages, 0, sub);
-    const lb = batchRows(batch.labeledImages, sub, sub);
-    const ua = batchRows(unlabeled, 0, sub);
-    const ub = batchRows(unlabeled, sub, sub);
-    const pseudoA = pseudoLabels(teacherLogits(ctx, cfg, ua), cfg.pseudoLabel);
-    const pseudoB = pseudoLabels(teacherLogits(ctx, cfg, ub), cfg.pseudoLabel);
+    const images = {
+      la: batchRows(batch.labeledImages, 0, sub),
+      lb: batchRows(batch.labeledImages, sub, sub),
+      ua: batchRows(unlabeled, 0, sub),
+      ub: batchRows(unlabeled, sub, sub),
+    };
+    const pseudoA = pseudoLabels(teacherLogits(ctx, cfg, images.ua), cfg.pseudoLabel);
+    const pseudoB = pseudoLabels(teacherLogits(ctx, cfg, images.ub), cfg.pseudoLabel);
     const c = cuboidMask(spatial, cfg.maskRatio, ctx.rng, {
       startRange: cfg.startRange,
       referenceStartRange: cfg.referenceStartRange,
@@ -230,12 +265,10 @@ export function prepareCopyPaste(
       labelB: batchRows(batch.labeledLabels, sub, sub),
       pseudoA,
       pseudoB,
-      xl: mixImages(la, ua, c.mask), // E8
-      xu: mixImages(ub, lb, c.mask), // E9
     };
-    if (withPairs) {
-      out.xll = mixImages(la, lb, c.mask); // E10
-      out.xuu = mixImages(ua, ub, c.mask); // E11
+    for (const m of mixes) {
+      const { name, outside, inside } = MIX_IMAGES[m];
+      out[name] = mixImages(images[outside], images[inside], c.mask);
     }
     return out;
   });
@@ -244,39 +277,23 @@ export function prepareCopyPaste(
 
 /**
  * The inputs of the copy-paste losses (bcp / cpam / cpam-trcm) from a `prepareCopyPaste` step: the student
- * forwards on the mixes, then the prepared labels, pseudo-labels, mask and the unlabeled weight. E12: the forwards
- * run separately in the order xl, xu (, xll, xuu) — each draws its own dropout masks and BN batch statistics, so
- * the order is part of the result. Call inside the loss `tf.tidy`.
+ * forwards on the mixes present, then the prepared labels, pseudo-labels, mask and the unlabeled weight. E12: the
+ * forwards run separately in the order xl, xu, xll, xuu (those present) — each draws its own dropout masks and BN
+ * batch statistics, so the order is part of the result. Call inside the loss `tf.tidy`.
  */
 export function copyPasteLossInputs(
   ctx: StepContext,
   prep: PreparedStep,
   variant: string,
-  opts: { fourMixes: true },
-): CpamLossInputs;
-export function copyPasteLossInputs(
-  ctx: StepContext,
-  prep: PreparedStep,
-  variant: string,
-  opts: { fourMixes: false },
-): BcpLossInputs;
-export function copyPasteLossInputs(
-  ctx: StepContext,
-  prep: PreparedStep,
-  variant: string,
-  opts: { fourMixes: boolean },
-): BcpLossInputs | CpamLossInputs {
+  mixes: readonly MixName[],
+): MixesLossInputs {
   const cfg = resolveConfig(ctx);
   const t = (name: string) => prepared(prep, name, variant);
-  const logitsL = studentLogits(ctx, t('xl'));
-  const logitsU = studentLogits(ctx, t('xu'));
-  const pairs = opts.fourMixes
-    ? { logitsLL: studentLogits(ctx, t('xll')), logitsUU: studentLogits(ctx, t('xuu')) }
-    : {};
+  const logits: Partial<Record<'logitsL' | 'logitsU' | 'logitsLL' | 'logitsUU', tf.Tensor>> = {};
+  for (const m of orderedMixes(mixes))
+    logits[MIX_TERMS[m].logits] = studentLogits(ctx, t(MIX_IMAGES[m].name));
   return {
-    logitsL,
-    logitsU,
-    ...pairs,
+    ...logits,
     labelA: t('labelA'),
     labelB: t('labelB'),
     pseudoA: t('pseudoA'),
@@ -286,41 +303,35 @@ export function copyPasteLossInputs(
   };
 }
 
-/** The 3-D and 2-D forms of one copy-paste loss; `fourMixes` says whether it takes the L-L / U-U mixes too. */
-export type CopyPasteLosses<P> =
-  | { fourMixes: false; loss3d: (inputs: BcpLossInputs) => P; loss2d: (inputs: BcpLossInputs) => P }
-  | { fourMixes: true; loss3d: (inputs: CpamLossInputs) => P; loss2d: (inputs: CpamLossInputs) => P };
+/** The 3-D and 2-D forms of one copy-paste loss over a set of mixes. */
+export interface CopyPasteLosses<P> {
+  loss3d: (inputs: MixesLossInputs, mixes: readonly MixName[]) => P;
+  loss2d: (inputs: MixesLossInputs, mixes: readonly MixName[]) => P;
+}
 
 /**
- * The `loss` of a copy-paste variant: builds the loss inputs, applies the loss of the configured family and
- * hands the result to `summarize` (inside the same tidy) for the host-side parts and any extra diagnostics,
- * which are added to the prepared step's diagnostics.
+ * The `loss` of a copy-paste variant: builds the loss inputs of the step's mixes, applies the loss of the
+ * configured family and hands the result to `summarize` (inside the same tidy) for the host-side parts and any
+ * extra diagnostics, which are added to the prepared step's diagnostics.
  */
 export function copyPasteStepLoss<P extends { total: tf.Scalar }>(
   ctx: StepContext,
   prep: PreparedStep,
-  variant: string,
+  variant: StepName,
   losses: CopyPasteLosses<P>,
   summarize: (
     result: P,
-    inputs: BcpLossInputs,
+    inputs: MixesLossInputs,
   ) => { parts: Record<string, number>; diagnostics?: Record<string, number> },
 ): StepLoss {
   checkStepArgs(variant, ctx, { prepared: prep });
   const lossDice = resolveConfig(ctx).lossDice;
+  const mixes = resolveMixes(variant, ctx);
   let parts: Record<string, number> = {};
   let diagnostics: Record<string, number> = {};
   const loss = tf.tidy(() => {
-    let result: P;
-    let inputs: BcpLossInputs;
-    if (losses.fourMixes) {
-      const four = copyPasteLossInputs(ctx, prep, variant, { fourMixes: true });
-      result = lossDice === 'volume3d' ? losses.loss3d(four) : losses.loss2d(four);
-      inputs = four;
-    } else {
-      inputs = copyPasteLossInputs(ctx, prep, variant, { fourMixes: false });
-      result = lossDice === 'volume3d' ? losses.loss3d(inputs) : losses.loss2d(inputs);
-    }
+    const inputs = copyPasteLossInputs(ctx, prep, variant, mixes);
+    const result = lossDice === 'volume3d' ? losses.loss3d(inputs, mixes) : losses.loss2d(inputs, mixes);
     const summary = summarize(result, inputs);
     parts = summary.parts;
     diagnostics = { ...prep.diagnostics, ...summary.diagnostics };

@@ -4,7 +4,7 @@
  * `cpam-trcm`: the paper's full method (docs/equations.md, training step §4.9) — the four CPAM mixes, TRCM masks from
  * the current student outputs (E13–E16, zero gradient, computed inside the loss closure) and the loss E21–E25.
  */
-import { cpamTrcmLoss, cpamTrcmLoss2d } from '../cpam-trcm-loss.js';
+import { trcmMixesLoss, trcmMixesLoss2d } from '../cpam-trcm-loss.js';
 import { reliableFraction } from '../trcm.js';
 import { copyPasteStepLoss, prepareCopyPaste, toNumbers } from './common.js';
 import { stepNeeds } from './forwards.js';
@@ -14,7 +14,7 @@ export const cpamTrcmVariant: MethodVariant = {
   name: 'cpam-trcm',
   ...stepNeeds('cpam-trcm'),
   prepare(ctx, batch) {
-    return prepareCopyPaste(cpamTrcmVariant, ctx, batch, true);
+    return prepareCopyPaste(cpamTrcmVariant, ctx, batch);
   },
   loss(ctx, _batch, prep): StepLoss {
     // E12: four separate forwards in order xl, xu, xll, xuu (inside copyPasteLossInputs).
@@ -22,11 +22,12 @@ export const cpamTrcmVariant: MethodVariant = {
       ctx,
       prep,
       cpamTrcmVariant.name,
-      { fourMixes: true, loss3d: cpamTrcmLoss, loss2d: cpamTrcmLoss2d },
+      { loss3d: trcmMixesLoss, loss2d: trcmMixesLoss2d },
       (r, inputs) => {
         const f = reliableFraction(r, inputs.mask);
+        const { reliableA: _a, reliableB: _b, ...terms } = r;
         return {
-          parts: toNumbers({ total: r.total, l: r.l, u: r.u, ll: r.ll, uu: r.uu }),
+          parts: toNumbers(terms),
           diagnostics: {
             reliableFraction: f.total,
             reliableFractionOutside: f.outside,

@@ -3,7 +3,7 @@
  * Paper: "Boosting Semi-Supervised Medical Image Segmentation Through Inter-Instance Information Complementarity"
  *   (IEEE TNNLS 2026), CPAM.
  */
-import { cpamLoss, cpamLoss2d } from '../cpam-loss.js';
+import { mixesLoss, mixesLoss2d } from '../cpam-loss.js';
 import { copyPasteStepLoss, prepareCopyPaste, toNumbers } from './common.js';
 import { stepNeeds } from './forwards.js';
 import type { MethodVariant, StepLoss } from './types.js';
@@ -12,7 +12,7 @@ export const cpamVariant: MethodVariant = {
   name: 'cpam',
   ...stepNeeds('cpam'),
   prepare(ctx, batch) {
-    return prepareCopyPaste(cpamVariant, ctx, batch, true);
+    return prepareCopyPaste(cpamVariant, ctx, batch);
   },
   loss(ctx, _batch, prep): StepLoss {
     // E12: four separate forwards in order xl, xu, xll, xuu (inside copyPasteLossInputs).
@@ -20,7 +20,7 @@ export const cpamVariant: MethodVariant = {
       ctx,
       prep,
       cpamVariant.name,
-      { fourMixes: true, loss3d: cpamLoss, loss2d: cpamLoss2d },
+      { loss3d: mixesLoss, loss2d: mixesLoss2d },
       (r) => ({ parts: toNumbers({ ...r }) }),
     );
   },

@@ -35,7 +35,7 @@ import type { SegmentationModel } from '../../nn/types.js';
 import type { Rng } from '../../util/rng.js';
 import type { CuboidStartRange } from '../cuboid-size.js';
 import type { PseudoLabelOptions } from '../pseudo-labels.js';
-import type { LossDice, StepName, TeacherMode } from './names.js';
+import type { LossDice, MixName, StepName, TeacherMode } from './names.js';
 
 /** One training batch, channels last. */
 export interface StepBatch {
@@ -68,6 +68,12 @@ export interface StepConfig {
   consistency?: { weight?: number; rampupIterations?: number };
   /** `volume3d` = E17–E20/E27 (VNet scripts), `batch2d` = E28–E30 (BCP ACDC); default from the student's spatialDims (Q26). */
   lossDice?: LossDice;
+  /**
+   * The copy-paste mixes whose forwards and loss terms the step has (bcp, cpam, cpam-trcm; any order, run in E12
+   * order); default the method's preset (`METHOD_MIXES` in names.ts). The loss is the plain sum of the present
+   * terms. Refused by supervised and mean-teacher, and by cpam-trcm without lu, ul and ll.
+   */
+  mixes?: readonly MixName[];
 }
 
 export interface StepContext {
