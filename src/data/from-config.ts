@@ -6,19 +6,34 @@ import { checkUniqueIds, readCaseList } from './case-list.js';
 import { type Dataset, openDataset, type SplitName } from './dataset.js';
 
 /**
- * Opens `config.data.dataset` with the config's channels and checks it against the model (classes), so training,
- * evaluation and prediction fail the same way, before any work, on a dataset that does not fit the config.
+ * Opens `config.data.dataset` with the config's channels, unlabeled folder and split rule (`data.autoSplit`, for
+ * a dataset.json without splits) and checks it against the model (classes), so training, evaluation and
+ * prediction fail the same way, before any work, on a dataset that does not fit the config.
+ * @param config - The checked config.
+ * @param cacheSize - Cases kept in memory (default `data.cacheSize`).
+ * @param runDir - A run folder whose `splits.json` (the split the run started with) is reused when dataset.json
+ *   lists no split: a resumed run, or the run whose checkpoint is evaluated.
+ * @returns The opened dataset.
+ * @throws InputError when the folder does not exist, cannot be opened (see `openDataset`) or its classes differ
+ *   from `model.numClasses`.
  */
 export async function openConfigDataset(
   config: SsmisConfig,
   cacheSize = config.data.cacheSize,
+  runDir?: string,
 ): Promise<Dataset> {
   if (!existsSync(config.data.dataset)) {
     throw new InputError(
       `data.dataset: folder ${config.data.dataset} does not exist (prepare one with \`ssmis prepare\` or \`ssmis synth\` + \`ssmis prepare\`)`,
     );
   }
-  const dataset = await openDataset(config.data.dataset, { cacheSize, channels: config.data.channels });
+  const dataset = await openDataset(config.data.dataset, {
+    cacheSize,
+    channels: config.data.channels,
+    unlabeledDir: config.data.unlabeledDir,
+    autoSplit: config.data.autoSplit,
+    runDir,
+  });
   if (dataset.info.numClasses !== config.model.numClasses) {
     throw new InputError(
       `model.numClasses: expected ${dataset.info.numClasses} (the labels of ${path.join(dataset.dir, 'dataset.json')}), got ${config.model.numClasses}`,

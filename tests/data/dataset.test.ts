@@ -289,11 +289,14 @@ describe('validateDataset', () => {
     const bad = new Uint8Array(N);
     bad[0] = 5;
     await writeLabel(dir, 'c4', bad);
+    // An image without a label that no split lists is an unlabeled case: checked too.
     await writeImage(dir, 'extra', 0, new Float32Array(N));
+    await writeImage(dir, 'extra', 1, new Float32Array(N));
     const report = await validateDataset(dir);
     expect(report.ok).toBe(false);
-    expect(report.checked).toBe(5);
+    expect(report.checked).toBe(6);
     expect(report.unlisted).toEqual(['extra']);
+    expect(report.unlabeled).toEqual(['extra']);
     expect(report.problems.map((p) => p.id)).toEqual([null, 'c3', 'c4']);
     expect(report.problems[0].message).toMatch(/"numTraining" is 9 but imagesTr holds 6 cases/);
     expect(report.problems[1].message).toMatch(/case c3: label file/);
@@ -302,7 +305,15 @@ describe('validateDataset', () => {
 
   it('passes a clean folder', async () => {
     const report = await validateDataset(await build());
-    expect(report).toMatchObject({ ok: true, checked: 5, problems: [], unlisted: [] });
+    expect(report).toMatchObject({
+      ok: true,
+      checked: 5,
+      problems: [],
+      unlisted: [],
+      unlabeled: [],
+      splits: { train: 3, val: 1, test: 1, source: 'dataset.json' },
+      notes: [],
+    });
   });
 });
 
