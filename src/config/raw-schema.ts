@@ -193,12 +193,49 @@ const augmentationSchema = z
   })
   .strict();
 
+const autoSplitSchema = z
+  .object({
+    seed: doc(z.int().min(0).default(0), 'Seed of the shuffle of the labeled imagesTr cases.'),
+    val: doc(
+      z.number().min(0).lt(1).default(0.2),
+      'Fraction of the labeled imagesTr cases held out for validation (rounded).',
+    ),
+    test: doc(
+      z.number().min(0).lt(1).default(0.2),
+      'Fraction held out for testing (rounded); unused when the dataset has imagesTs/, whose labeled cases are the test split.',
+    ),
+    nnunetSplits: doc(
+      z.string().min(1).optional(),
+      "nnU-Net's splits_final.json: train and val come from its fold `fold` instead of the seeded split (test: the labeled imagesTs cases). Relative to the config file that sets it.",
+      { typeText: 'a file path', defaultText: 'none (seeded split)' },
+    ),
+    fold: doc(z.int().min(0).default(0), 'The fold of nnunetSplits (0-based).'),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.val + value.test >= 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `val + test must be below 1 (some cases must be left for training), got ${value.val} + ${value.test}`,
+      });
+    }
+  });
+
 const dataSchema = z
   .object({
     dataset: doc(
       z.string().min(1),
-      'Prepared canonical dataset folder (dataset.json, imagesTr/, labelsTr/), relative to the config file that sets it.',
+      'Dataset folder, relative to the config file that sets it: an nnU-Net v2 raw folder as it is (dataset.json, imagesTr/, labelsTr/, optional imagesTs/ and labelsTs/), or one `ssmis prepare` wrote. Images in imagesTr without a label file are unlabeled training cases.',
       { typeText: 'a folder path', defaultText: 'required' },
+    ),
+    unlabeledDir: doc(
+      z.string().min(1).optional(),
+      'Extra folder of unlabeled images named like imagesTr (`<case>_0000.nii.gz`, ...), used as unlabeled training cases; relative to the config file that sets it.',
+      { typeText: 'a folder path', defaultText: '<dataset>/imagesUnlabeled when that folder exists' },
+    ),
+    autoSplit: doc(
+      autoSplitSchema.prefault({}),
+      'How to split a dataset whose dataset.json lists no split (an nnU-Net v2 raw folder); the split is written to `<run>/splits.json`, which resume and evaluation of the run read back.',
     ),
     preset: doc(
       z.enum(DATASET_PRESETS).default('custom'),
