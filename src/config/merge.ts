@@ -118,18 +118,22 @@ export function nest(keys: readonly string[], value: unknown): Plain {
 
 /**
  * Makes the file paths of a layer absolute against `baseDir` (the folder of the file that wrote them, or the
- * working directory for `--set` and in-memory objects): `data.dataset` and string `data.splits.*`.
- * Values of the wrong type are left for the schema to report. Mutates `layer`.
+ * working directory for `--set` and in-memory objects): `data.dataset`, `data.unlabeledDir`,
+ * `data.autoSplit.nnunetSplits` and string `data.splits.*`. Values of the wrong type are left for the schema to
+ * report. Mutates `layer`.
  */
 export function resolveLayerPaths(layer: Plain, baseDir: string): void {
   const data = getOwn(layer, 'data');
   if (!isPlainObject(data)) return;
-  const dataset = getOwn(data, 'dataset');
-  if (typeof dataset === 'string' && dataset !== '') setOwn(data, 'dataset', path.resolve(baseDir, dataset));
+  const resolveKey = (object: Plain, key: string) => {
+    const value = getOwn(object, key);
+    if (typeof value === 'string' && value !== '') setOwn(object, key, path.resolve(baseDir, value));
+  };
+  resolveKey(data, 'dataset');
+  resolveKey(data, 'unlabeledDir');
+  const autoSplit = getOwn(data, 'autoSplit');
+  if (isPlainObject(autoSplit)) resolveKey(autoSplit, 'nnunetSplits');
   const splits = getOwn(data, 'splits');
   if (!isPlainObject(splits)) return;
-  for (const split of ['train', 'val', 'test']) {
-    const value = getOwn(splits, split);
-    if (typeof value === 'string' && value !== '') setOwn(splits, split, path.resolve(baseDir, value));
-  }
+  for (const split of ['train', 'val', 'test']) resolveKey(splits, split);
 }
