@@ -96,7 +96,7 @@ export async function evaluate(config: SsmisConfig, options: EvaluateOptions): P
     flag: options.outDir === undefined ? 'the default output folder' : '--out',
   });
   await initBackend({ backend: config.backend.name, fastKernels: config.backend.fastKernels });
-  const dataset = await openConfigDataset(config, 0);
+  const dataset = await openConfigDataset(config, 0, runDir ?? undefined);
   const ids = await configSplitIds(config, dataset, split);
   if (ids.length === 0) {
     throw new InputError(`the dataset ${dataset.dir} has no '${split}' cases to evaluate (choose --split)`);

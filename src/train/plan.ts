@@ -60,9 +60,12 @@ export interface DataPlan {
   validationIds: string[];
 }
 
-/** Opens the dataset and resolves labeled/unlabeled/validation cases, failing before any work on a mismatch. */
-export async function planData(config: SsmisConfig): Promise<DataPlan> {
-  const dataset = await openConfigDataset(config);
+/**
+ * Opens the dataset and resolves labeled/unlabeled/validation cases, failing before any work on a mismatch.
+ * `runDir`: a resumed run's folder, whose recorded split (`splits.json`) is reused.
+ */
+export async function planData(config: SsmisConfig, runDir?: string): Promise<DataPlan> {
+  const dataset = await openConfigDataset(config, undefined, runDir);
   let labeledIds: string[];
   let unlabeledIds: string[];
   if (config.data.splits.train === undefined) {

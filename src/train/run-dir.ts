@@ -5,6 +5,7 @@
 import { existsSync, promises as fs, readFileSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { RUN_SPLITS_FILE } from '../data/nnunet.js';
 import { parseAtomicTempName, processIsAlive, removeOrphanTemps, writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import { packageVersion } from '../util/package-info.js';
@@ -56,6 +57,7 @@ const RUN_ENTRIES = new Set([
   'log.jsonl',
   'metrics.csv',
   'curves.svg',
+  RUN_SPLITS_FILE,
   'checkpoints',
   'eval',
 ]);
