@@ -23,6 +23,7 @@ import { tf } from '../backend/tf.js';
 import { configToYaml, requireConfig, type SsmisConfig } from '../config/index.js';
 import { type BatchLoader, disposeBatch, type TrainingBatch } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
+import { writeRunSplits } from '../data/nnunet.js';
 import type { StepBatch, StepContext, StepLoss } from '../method/variants/types.js';
 import { createModel } from '../nn/create.js';
 import { copyWeights, createTeacher, updateEma } from '../nn/ema.js';
@@ -166,10 +167,12 @@ export async function train(config: SsmisConfig, options: TrainOptions = {}): Pr
     fastKernels: config.backend.fastKernels,
   });
   const plans = stagePlans(config);
-  const data = await planData(config);
   const dir = options.runDir ?? path.join(config.run.outputDir, config.run.name);
+  const data = await planData(config, options.resume ? dir : undefined);
   const run = await openRun(config, plans, data, dir, options);
   try {
+    // The split ssmis made for a dataset.json without one, so that resume and evaluation read it back.
+    await writeRunSplits(run.paths.dir, data.dataset);
     return await trainInRun(config, options, backend, plans, data, run);
   } finally {
     run.lock.release();
@@ -179,6 +182,11 @@ export async function train(config: SsmisConfig, options: TrainOptions = {}): Pr
 /** What `--force` must never delete: the dataset, split list files and the config files. */
 function protectedPaths(config: SsmisConfig, configFiles: readonly string[] = []): ProtectedPath[] {
   const out: ProtectedPath[] = [{ path: config.data.dataset, what: 'the dataset (data.dataset)' }];
+  const { unlabeledDir, autoSplit } = config.data;
+  if (unlabeledDir !== undefined)
+    out.push({ path: unlabeledDir, what: 'the unlabeled images (data.unlabeledDir)' });
+  if (autoSplit.nnunetSplits !== undefined)
+    out.push({ path: autoSplit.nnunetSplits, what: 'the nnU-Net splits file (data.autoSplit.nnunetSplits)' });
   for (const split of ['train', 'val', 'test'] as const) {
     const list = config.data.splits[split];
     if (typeof list === 'string') out.push({ path: list, what: `the split file (data.splits.${split})` });
