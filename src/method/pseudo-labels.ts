@@ -44,15 +44,28 @@ export function pseudoLabels(teacherLogits: tf.Tensor, options: PseudoLabelOptio
       `pseudoLabels: teacher logits must be [N,H,W,K] or [N,X,Y,Z,K], got [${teacherLogits.shape.join(', ')}]`,
     );
   }
-  const spatial = teacherLogits.shape.slice(1, -1);
   const numClasses = teacherLogits.shape[teacherLogits.rank - 1];
-  const n = teacherLogits.shape[0];
-  const connectivity: Connectivity = options.connectivity ?? (spatial.length === 3 ? 26 : 8);
   const hardTensor = hardPredictions(teacherLogits);
   const hard = hardTensor.dataSync() as Int32Array;
   hardTensor.dispose();
-  const outShape = [n, ...spatial];
-  if (options.largestComponent === false) return tf.tensor(Int32Array.from(hard), outShape, 'int32');
+  const outShape = teacherLogits.shape.slice(0, -1);
+  return tf.tensor(pseudoLabelValues(hard, outShape, numClasses, options), outShape, 'int32');
+}
+
+/**
+ * The host half of {@link pseudoLabels}: the component filter on hard predictions already read from the device
+ * (`hard`: class ids of shape `[N, ...S]`, from `hardPredictions`), as the values of the int32 pseudo-labels.
+ * For callers that read the hard predictions themselves (asynchronously, on a backend without synchronous reads).
+ */
+export function pseudoLabelValues(
+  hard: Int32Array,
+  outShape: number[],
+  numClasses: number,
+  options: PseudoLabelOptions = {},
+): Int32Array {
+  const [n, ...spatial] = outShape;
+  const connectivity: Connectivity = options.connectivity ?? (spatial.length === 3 ? 26 : 8);
+  if (options.largestComponent === false) return Int32Array.from(hard);
   const v = spatial.reduce((a, b) => a * b, 1);
   const out = new Int32Array(n * v);
   const classMask = new Uint8Array(v);
@@ -70,7 +83,7 @@ export function pseudoLabels(teacherLogits: tf.Tensor, options: PseudoLabelOptio
       for (let i = 0; i < v; i++) if (lcc[i] !== 0) out[s * v + i] = c;
     }
   }
-  return tf.tensor(out, outShape, 'int32');
+  return out;
 }
 
 /** Fraction of non-background voxels of an int32 label tensor (diagnostics: pseudo-label foreground). */

@@ -11,6 +11,7 @@
  * without a host read (TF.js has no stopGradient). A test checks that they contribute no gradient.
  */
 import { hostFloat32 } from '../backend/host.js';
+import { readOnHost } from '../backend/host-read.js';
 import { tf } from '../backend/tf.js';
 import { requireTensor, requireTensorFields } from '../util/args.js';
 import { InputError } from '../util/errors.js';
@@ -190,7 +191,10 @@ export interface ReliableFraction {
   total: number;
 }
 
-/** Reliable fractions of TRCM masks for the log (reads three scalars from the device). */
+/**
+ * Reliable fractions of TRCM masks for the log (reads three scalars from the device; on a backend without
+ * synchronous reads the numbers are filled in at the next `settleHostReads`).
+ */
 export function reliableFraction(masks: TrcmMasks, mask: tf.Tensor): ReliableFraction {
   requireTensorFields('reliableFraction', 'masks', masks, ['reliableA', 'reliableB']);
   requireTensor('reliableFraction', 'mask', mask);
@@ -204,8 +208,14 @@ export function reliableFraction(masks: TrcmMasks, mask: tf.Tensor): ReliableFra
       tf.scalar(masks.reliableA.size, 'float32'),
     ];
   });
-  const [sa, sb, so, sn] = [a, b, out, all].map((t) => t.dataSync()[0]);
+  const fraction: ReliableFraction = { outside: Number.NaN, inside: Number.NaN, total: Number.NaN };
+  readOnHost([a, b, out, all], (values) => {
+    const [sa, sb, so, sn] = values.map((v) => v[0] as number);
+    const si = sn - so;
+    fraction.outside = so > 0 ? sa / so : 0;
+    fraction.inside = si > 0 ? sb / si : 0;
+    fraction.total = sn > 0 ? (sa + sb) / sn : 0;
+  });
   tf.dispose([a, b, out, all]);
-  const si = sn - so;
-  return { outside: so > 0 ? sa / so : 0, inside: si > 0 ? sb / si : 0, total: sn > 0 ? (sa + sb) / sn : 0 };
+  return fraction;
 }

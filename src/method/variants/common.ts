@@ -4,6 +4,7 @@
  * Pieces shared by the method variants: defaults, batch validation, batch splitting (§2.6), teacher forwards,
  * the copy-paste preparation (E1–E11) and the supervised loss.
  */
+import { afterHostReads, readOnHost, scalarsOnHost } from '../../backend/host-read.js';
 import { tf } from '../../backend/tf.js';
 import type { SegmentationModel } from '../../nn/types.js';
 import { requireModel, requireObject, requireTensorFields } from '../../util/args.js';
@@ -13,8 +14,9 @@ import { cuboidMask } from '../cuboid.js';
 import type { CuboidStartRange } from '../cuboid-size.js';
 import { diceLoss2d, maskedCrossEntropy, maskedDiceLoss } from '../losses.js';
 import { mixImages } from '../mix.js';
+import { hardPredictions } from '../predictions.js';
 import type { PseudoLabelOptions } from '../pseudo-labels.js';
-import { pseudoLabels } from '../pseudo-labels.js';
+import { pseudoLabelValues } from '../pseudo-labels.js';
 import { STEP_BATCHING } from './forwards.js';
 import {
   DEFAULT_STEP_CONFIG,
@@ -138,12 +140,15 @@ export function validateBatch(variant: MethodVariant, ctx: StepContext, batch: S
     }
   }
   const k = ctx.student.numClasses;
-  const data = lab.dataSync();
-  for (let i = 0; i < data.length; i++) {
-    if (data[i] < 0 || data[i] >= k || !Number.isInteger(data[i])) {
-      throw new InputError(`${what}: labeledLabels contains ${data[i]}, expected class ids in [0, ${k - 1}]`);
+  readOnHost([lab], ([data]) => {
+    for (let i = 0; i < data.length; i++) {
+      if (data[i] < 0 || data[i] >= k || !Number.isInteger(data[i])) {
+        throw new InputError(
+          `${what}: labeledLabels contains ${data[i]}, expected class ids in [0, ${k - 1}]`,
+        );
+      }
     }
-  }
+  });
 }
 
 /**
@@ -237,7 +242,7 @@ export function prepareCopyPaste(variant: MethodVariant, ctx: StepContext, batch
   const unlabeled = batch.unlabeledImages as tf.Tensor;
   const spatial = batch.labeledImages.shape.slice(1, -1);
   let cuboid: PreparedStep['cuboid'];
-  let foreground = 0;
+  const diagnostics: Record<string, number> = { pseudoForegroundFraction: Number.NaN };
   const tensors = tf.tidy(() => {
     const images = {
       la: batchRows(batch.labeledImages, 0, sub),
@@ -245,34 +250,40 @@ export function prepareCopyPaste(variant: MethodVariant, ctx: StepContext, batch
       ua: batchRows(unlabeled, 0, sub),
       ub: batchRows(unlabeled, sub, sub),
     };
-    const pseudoA = pseudoLabels(teacherLogits(ctx, cfg, images.ua), cfg.pseudoLabel);
-    const pseudoB = pseudoLabels(teacherLogits(ctx, cfg, images.ub), cfg.pseudoLabel);
+    const logitsA = teacherLogits(ctx, cfg, images.ua);
+    const hardA = hardPredictions(logitsA);
+    const logitsB = teacherLogits(ctx, cfg, images.ub);
+    const hardB = hardPredictions(logitsB);
     const c = cuboidMask(spatial, cfg.maskRatio, ctx.rng, {
       startRange: cfg.startRange,
       referenceStartRange: cfg.referenceStartRange,
     });
     cuboid = { start: c.start, size: c.size, clippedSize: c.clippedSize };
-    // The mean of the 0/1 foreground indicator in float32, counted on the host values pseudoLabels built.
-    const a = pseudoA.dataSync();
-    const b = pseudoB.dataSync();
-    let nonzero = 0;
-    for (let i = 0; i < a.length; i++) if (a[i] !== 0) nonzero++;
-    for (let i = 0; i < b.length; i++) if (b[i] !== 0) nonzero++;
-    foreground = Math.fround(nonzero / (a.length + b.length));
     const out: Record<string, tf.Tensor> = {
       mask: c.mask,
       labelA: batchRows(batch.labeledLabels, 0, sub),
       labelB: batchRows(batch.labeledLabels, sub, sub),
-      pseudoA,
-      pseudoB,
     };
+    // The component filter runs on the host: at once on the sync backends, at the step's settle on webgpu.
+    readOnHost([hardA, hardB], ([ha, hb]) => {
+      const k = logitsA.shape[logitsA.rank - 1];
+      const a = pseudoLabelValues(ha as Int32Array, hardA.shape, k, cfg.pseudoLabel);
+      const b = pseudoLabelValues(hb as Int32Array, hardB.shape, k, cfg.pseudoLabel);
+      out.pseudoA = tf.keep(tf.tensor(a, hardA.shape, 'int32'));
+      out.pseudoB = tf.keep(tf.tensor(b, hardB.shape, 'int32'));
+      // The mean of the 0/1 foreground indicator in float32, counted on the pseudo-label values.
+      let nonzero = 0;
+      for (let i = 0; i < a.length; i++) if (a[i] !== 0) nonzero++;
+      for (let i = 0; i < b.length; i++) if (b[i] !== 0) nonzero++;
+      diagnostics.pseudoForegroundFraction = Math.fround(nonzero / (a.length + b.length));
+    });
     for (const m of mixes) {
       const { name, outside, inside } = MIX_IMAGES[m];
       out[name] = mixImages(images[outside], images[inside], c.mask);
     }
     return out;
   });
-  return preparedStep(tensors, { pseudoForegroundFraction: foreground }, cuboid);
+  return preparedStep(tensors, diagnostics, cuboid);
 }
 
 /**
@@ -328,13 +339,14 @@ export function copyPasteStepLoss<P extends { total: tf.Scalar }>(
   const lossDice = resolveConfig(ctx).lossDice;
   const mixes = resolveMixes(variant, ctx);
   let parts: Record<string, number> = {};
-  let diagnostics: Record<string, number> = {};
+  const diagnostics: Record<string, number> = {};
   const loss = tf.tidy(() => {
     const inputs = copyPasteLossInputs(ctx, prep, variant, mixes);
     const result = lossDice === 'volume3d' ? losses.loss3d(inputs, mixes) : losses.loss2d(inputs, mixes);
     const summary = summarize(result, inputs);
     parts = summary.parts;
-    diagnostics = { ...prep.diagnostics, ...summary.diagnostics };
+    // Merged once their numbers are read (at once on the sync backends, at the step's settle on webgpu).
+    afterHostReads(() => Object.assign(diagnostics, prep.diagnostics, summary.diagnostics));
     return result.total;
   });
   return { loss, parts, diagnostics };
@@ -356,9 +368,10 @@ export function supervisedLoss(
   });
 }
 
-/** Scalars to numbers (one host read each; the step is synchronous on every TF.js backend we use). */
+/**
+ * Scalars to numbers (one host read each): filled at once on the sync backends, at the step's settle on webgpu,
+ * so keep the record rather than copying its values.
+ */
 export function toNumbers(scalars: Record<string, tf.Tensor>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(scalars)) out[k] = v.dataSync()[0];
-  return out;
+  return scalarsOnHost(scalars);
 }

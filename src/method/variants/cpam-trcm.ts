@@ -4,6 +4,7 @@
  * `cpam-trcm`: the paper's full method (docs/equations.md, training step §4.9) — the four CPAM mixes, TRCM masks from
  * the current student outputs (E13–E16, zero gradient, computed inside the loss closure) and the loss E21–E25.
  */
+import { afterHostReads } from '../../backend/host-read.js';
 import { trcmMixesLoss, trcmMixesLoss2d } from '../cpam-trcm-loss.js';
 import { reliableFraction } from '../trcm.js';
 import { copyPasteStepLoss, prepareCopyPaste, toNumbers } from './common.js';
@@ -26,14 +27,14 @@ export const cpamTrcmVariant: MethodVariant = {
       (r, inputs) => {
         const f = reliableFraction(r, inputs.mask);
         const { reliableA: _a, reliableB: _b, ...terms } = r;
-        return {
-          parts: toNumbers(terms),
-          diagnostics: {
-            reliableFraction: f.total,
-            reliableFractionOutside: f.outside,
-            reliableFractionInside: f.inside,
-          },
-        };
+        const diagnostics: Record<string, number> = {};
+        // Copied once read (at once on the sync backends, at the step's settle on webgpu).
+        afterHostReads(() => {
+          diagnostics.reliableFraction = f.total;
+          diagnostics.reliableFractionOutside = f.outside;
+          diagnostics.reliableFractionInside = f.inside;
+        });
+        return { parts: toNumbers(terms), diagnostics };
       },
     );
   },
