@@ -44,14 +44,15 @@ describe('ssmis predict (in process)', () => {
     expect(listed).toEqual([
       path.join(output, 'ct1.nii.gz'),
       path.join(output, 'ct1_probabilities.nii.gz'),
-      path.join(output, 'ct2.nii.gz'),
+      // A mask takes its input's ending (nnU-Net's names): ct2_0000.nii → ct2.nii.
+      path.join(output, 'ct2.nii'),
       path.join(output, 'ct2_probabilities.nii.gz'),
     ]);
     for (const [name, source] of [
-      ['ct1', 'ct1.nii.gz'],
-      ['ct2', 'ct2_0000.nii'],
+      ['ct1.nii.gz', 'ct1.nii.gz'],
+      ['ct2.nii', 'ct2_0000.nii'],
     ]) {
-      const mask = await readNifti(path.join(output, `${name}.nii.gz`));
+      const mask = await readNifti(path.join(output, name));
       const src = await readNifti(path.join(input, source));
       expect(mask.shape).toEqual(src.shape);
       expect(mask.affine).toEqual(src.affine);
