@@ -11,6 +11,7 @@
  * apply the rule. PyTorch's `num_batches_tracked` buffers and the reference's unused heads (Q16) have no
  * counterpart and must be dropped when importing a reference checkpoint.
  */
+import { prefetchHostValues, syncReadable } from '../backend/host-read.js';
 import { tf } from '../backend/tf.js';
 import {
   readSafetensors,
@@ -38,6 +39,8 @@ export interface OptimizerState {
 /** What a checkpoint needs of an optimizer (train/optimizer.ts's `Optimizer` is one). */
 export interface CheckpointOptimizer {
   getState(): OptimizerState;
+  /** The state read with `await data()` (used when present: the `webgpu` backend has no synchronous read). */
+  getStateAsync?(): Promise<OptimizerState>;
   /** Replaces the state; with `vars`, each slot's key and shape are checked against the parameters. */
   setState(state: OptimizerState, vars?: Map<string, tf.Variable>): void;
 }
@@ -158,7 +161,15 @@ export async function saveWeights(path: string, options: SaveWeightsOptions): Pr
     options.models,
     'a record of prefix → model, e.g. { student }',
   );
-  const { tensors, metadata } = weightsToSafetensors(options);
+  // Read every value once asynchronously, so that the synchronous reads below also work on `webgpu`.
+  if (!syncReadable()) {
+    await prefetchHostValues(Object.values(options.models).flatMap((m) => [...variablesOf(m).values()]));
+  }
+  const optimizer =
+    options.optimizer !== undefined && 'getState' in options.optimizer && options.optimizer.getStateAsync
+      ? await options.optimizer.getStateAsync()
+      : options.optimizer;
+  const { tensors, metadata } = weightsToSafetensors({ ...options, optimizer });
   await writeSafetensors(path, tensors, metadata);
 }
 

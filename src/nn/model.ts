@@ -78,7 +78,7 @@ export function storeModelMembers<M>(
       const cloneName = c.name ?? name;
       const copy = new ParameterStore(cloneName, store.specs, new Rng(seed), {
         trainable: c.trainable ?? true,
-        values: store.snapshot(),
+        values: store.named(),
       });
       return rebuild(cloneName, copy);
     },

@@ -99,7 +99,7 @@ export class ParameterStore {
     name: string,
     specs: readonly ParameterSpec[],
     rng: Rng,
-    options: { trainable?: boolean; values?: Map<string, Float32Array> } = {},
+    options: { trainable?: boolean; values?: Map<string, Float32Array | tf.Tensor> } = {},
   ) {
     this.prefix = uniquePrefix(name);
     this.specs = specs;
@@ -111,7 +111,8 @@ export class ParameterStore {
         const isBuffer = isBufferRole(spec.role);
         const v = tf.tidy(() =>
           tf.variable(
-            tf.tensor(data, spec.shape, 'float32'),
+            // A tensor given (a clone's source variable) is copied on the device, without a host read.
+            data instanceof Float32Array ? tf.tensor(data, spec.shape, 'float32') : tf.clone(data),
             trainable && !isBuffer,
             `${this.prefix}/${spec.key}`,
           ),
@@ -146,13 +147,6 @@ export class ParameterStore {
   namedBuffers(): Map<string, tf.Variable> {
     const out = new Map<string, tf.Variable>();
     for (const s of this.specs) if (isBufferRole(s.role)) out.set(s.key, this.get(s.key));
-    return out;
-  }
-
-  /** Copies of every value, for clones (teacher creation). */
-  snapshot(): Map<string, Float32Array> {
-    const out = new Map<string, Float32Array>();
-    for (const [k, v] of this.variables) out.set(k, Float32Array.from(v.dataSync() as Float32Array));
     return out;
   }
 

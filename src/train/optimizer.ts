@@ -12,6 +12,7 @@
  * `p.grad is None`; the reference's unused heads).
  */
 import { hostFloat32 } from '../backend/host.js';
+import { prefetchHostValues } from '../backend/host-read.js';
 import { tf } from '../backend/tf.js';
 import type { SafetensorsTensor } from '../io/safetensors.js';
 import type { CheckpointOptimizer, OptimizerState } from '../nn/checkpoint.js';
@@ -56,9 +57,16 @@ export interface Optimizer extends CheckpointOptimizer {
    * their new values.
    */
   step(lossFn: () => tf.Scalar, vars: Map<string, tf.Variable>): number;
+  /**
+   * {@link Optimizer.step} with the loss value read by `await data()`: the form every backend runs, the `webgpu`
+   * one included (it has no synchronous read); the same update and the same number as `step`.
+   */
+  stepAsync(lossFn: () => tf.Scalar, vars: Map<string, tf.Variable>): Promise<number>;
   /** Updates `vars` from gradients the caller computed (keys as in `vars`); the caller disposes `grads`. */
   applyGradients(grads: Map<string, tf.Tensor>, vars: Map<string, tf.Variable>): void;
   getState(): OptimizerState;
+  /** {@link Optimizer.getState} read with `await data()`, for backends without synchronous reads (`webgpu`). */
+  getStateAsync(): Promise<OptimizerState>;
   /** Replaces the state; with `vars`, each slot's key and shape are checked against the parameters. */
   setState(state: OptimizerState, vars?: Map<string, tf.Variable>): void;
   /** Frees the slot tensors. */
@@ -104,7 +112,25 @@ abstract class SlotOptimizer implements Optimizer {
   }
 
   step(lossFn: () => tf.Scalar, vars: Map<string, tf.Variable>): number {
-    const fn = `${this.constructor.name}.step`;
+    const value = this.minimize(`${this.constructor.name}.step`, lossFn, vars);
+    try {
+      return value.dataSync()[0];
+    } finally {
+      value.dispose();
+    }
+  }
+
+  async stepAsync(lossFn: () => tf.Scalar, vars: Map<string, tf.Variable>): Promise<number> {
+    const value = this.minimize(`${this.constructor.name}.stepAsync`, lossFn, vars);
+    try {
+      return (await value.data())[0];
+    } finally {
+      value.dispose();
+    }
+  }
+
+  /** The gradients and the update of a step; returns the loss tensor, which the caller reads and disposes. */
+  private minimize(fn: string, lossFn: () => tf.Scalar, vars: Map<string, tf.Variable>): tf.Scalar {
     requireFunction(fn, 'lossFn', lossFn);
     requireMap(fn, 'vars', vars);
     const byEngineName = new Map<string, string>();
@@ -119,11 +145,12 @@ abstract class SlotOptimizer implements Optimizer {
         const key = byEngineName.get(engineName);
         if (key !== undefined && g != null) map.set(key, g);
       }
-      const loss = value.dataSync()[0];
       this.applyGradients(map, vars);
-      return loss;
-    } finally {
+      return value;
+    } catch (error) {
       tf.dispose(value);
+      throw error;
+    } finally {
       tf.dispose(Object.values(grads).filter((g): g is tf.Tensor => g != null));
     }
   }
@@ -143,6 +170,12 @@ abstract class SlotOptimizer implements Optimizer {
         this.update(key, param, grad);
       }
     });
+  }
+
+  /** {@link Optimizer.getState} with the slots read by `await data()` (every backend, `webgpu` included). */
+  async getStateAsync(): Promise<OptimizerState> {
+    await prefetchHostValues(this.slots.values());
+    return this.getState();
   }
 
   getState(): OptimizerState {

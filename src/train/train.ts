@@ -18,6 +18,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
+import { discardHostReads, settleHostReads } from '../backend/host-read.js';
 import { type BackendInfo, initBackend } from '../backend/init.js';
 import { tf } from '../backend/tf.js';
 import { configToYaml, requireConfig, type SsmisConfig } from '../config/index.js';
@@ -531,7 +532,7 @@ async function trainIteration(ctx: RunContext, stage: StageRun, i: number): Prom
   const t0 = Date.now();
   optimizer.learningRate = learningRate(plan.schedule, plan.optimizer.lr, i, plan.iterations);
   const batch = await stage.loader.next();
-  const { loss, step } = optimizerStep(ctx, stage, batch, i);
+  const { loss, step } = await optimizerStep(ctx, stage, batch, i);
   updateTeacher(ctx, stage);
   ctx.state.iteration = i;
   ctx.iterationsThisCall++;
@@ -555,14 +556,15 @@ async function trainIteration(ctx: RunContext, stage: StageRun, i: number): Prom
 
 /**
  * The two phases of a step (§4.9): the variant's `prepare` outside any gradient (teacher targets, mixes), then
- * the optimizer step on the student's loss. Frees the batch; a non-finite loss stops the run.
+ * the optimizer step on the student's loss. Frees the batch; a non-finite loss stops the run. The host reads of
+ * both phases are settled after each (at once on the sync backends, by `await` on `webgpu`).
  */
-function optimizerStep(
+async function optimizerStep(
   ctx: RunContext,
   stage: StageRun,
   batch: TrainingBatch,
   i: number,
-): { loss: number; step: StepLoss | undefined } {
+): Promise<{ loss: number; step: StepLoss | undefined }> {
   const { plan } = stage;
   const stepBatch: StepBatch = {
     labeledImages: batch.labeledImages,
@@ -572,14 +574,19 @@ function optimizerStep(
   const stepContext: StepContext = { ...stage.step, iteration: i - 1 };
   let step: StepLoss | undefined;
   let loss: number;
-  const prepared = plan.variant.prepare(stepContext, stepBatch);
+  let prepared: ReturnType<typeof plan.variant.prepare> | undefined;
   try {
-    loss = stage.optimizer.step(() => {
-      step = plan.variant.loss(stepContext, stepBatch, prepared);
+    prepared = plan.variant.prepare(stepContext, stepBatch);
+    await settleHostReads();
+    const ready = prepared;
+    loss = await stage.optimizer.stepAsync(() => {
+      step = plan.variant.loss(stepContext, stepBatch, ready);
       return step.loss;
     }, ctx.student.namedParameters());
+    await settleHostReads();
   } finally {
-    prepared.dispose();
+    discardHostReads();
+    prepared?.dispose();
     disposeBatch(batch);
   }
   if (!Number.isFinite(loss)) {
