@@ -11,10 +11,11 @@ import {
   unregisterFastKernels,
 } from './kernels/index.js';
 import { tf } from './tf.js';
+import { registerWebgpuKernelFixes } from './webgpu-kernels.js';
 
-export type BackendChoice = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'cpu';
+export type BackendChoice = 'auto' | 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'cpu';
 /** What TF.js calls the backend that ended up active. */
-export type ActiveBackend = 'tensorflow-gpu' | 'tensorflow' | 'cpu';
+export type ActiveBackend = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'cpu';
 
 export interface BackendInfo {
   /** The backend in use. */
@@ -27,6 +28,20 @@ export interface BackendInfo {
   tfjsVersion: string;
   /** The fast CPU kernels: whether they are in use (pure-JS cpu backend only), why not, and their threads. */
   fastKernels: { active: boolean; reason: string; workers: number };
+  /** The WebGPU adapter, when the `webgpu` backend is active or was skipped for its adapter. */
+  adapter?: WebGpuAdapter;
+  /** Warnings for the user (e.g. a software WebGPU adapter, which is slow). */
+  warnings: string[];
+}
+
+/** A WebGPU adapter as the `webgpu` package (Dawn) reports it. */
+export interface WebGpuAdapter {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A CPU implementation (llvmpipe, lavapipe, SwiftShader, WARP): correct but slow. */
+  software: boolean;
 }
 
 const NATIVE_PACKAGES: Record<'tensorflow-gpu' | 'tensorflow', string> = {
@@ -71,25 +86,176 @@ async function tryNative(choice: 'tensorflow-gpu' | 'tensorflow'): Promise<strin
   return null;
 }
 
+/** The two packages of the `webgpu` backend: TF.js's WebGPU kernels and Dawn, the WebGPU implementation for Node. */
+export const WEBGPU_PACKAGES = ['@tensorflow/tfjs-backend-webgpu', 'webgpu'] as const;
+const WEBGPU_KEY = 'webgpu (@tensorflow/tfjs-backend-webgpu + webgpu)';
+
+/** The parts of Dawn's `webgpu` package and TF.js's WebGPU backend used here. */
+interface DawnModule {
+  create(flags: string[]): DawnGpu;
+  globals: Record<string, unknown>;
+}
+interface DawnGpu {
+  requestAdapter(options?: {
+    powerPreference?: 'high-performance' | 'low-power';
+  }): Promise<DawnAdapter | null>;
+}
+interface DawnAdapter {
+  info?: Partial<Omit<WebGpuAdapter, 'software'>> & { isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+  limits: Record<string, number>;
+  features: { has(name: string): boolean };
+  requestDevice(descriptor: object): Promise<unknown>;
+}
+interface WebGpuBackendModule {
+  WebGPUBackend: new (device: unknown, adapterInfo?: unknown) => tf.KernelBackend;
+}
+
+/** Names of CPU implementations of WebGPU/Vulkan/D3D, as adapters describe themselves. */
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|softpipe|software|basic render|\bwarp\b/i;
+
 /**
- * Chooses and initialises the TF.js backend. `auto` tries the CUDA package, then the native
- * CPU package, then the pure-JS `cpu` backend, and reports why the others were not used. An explicitly requested
- * native backend that cannot load is an error naming the package to install. The wasm backend is never used:
+ * Whether an adapter is a software one: WebGPU's `isFallbackAdapter`, the `software` architecture Dawn reports
+ * for CPU Vulkan drivers, or a known software driver in its vendor, device or description.
+ */
+export function isSoftwareAdapter(info: {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}): boolean {
+  if (info.isFallbackAdapter === true) return true;
+  if ((info.architecture ?? '').toLowerCase() === 'software') return true;
+  return [info.vendor, info.device, info.description].some((s) => SOFTWARE_ADAPTER.test(s ?? ''));
+}
+
+/** One line naming an adapter: its description (or vendor and device) and whether it is software. */
+export function describeAdapter(adapter: WebGpuAdapter): string {
+  const name =
+    adapter.description || [adapter.vendor, adapter.device].filter((s) => s !== '').join(' ') || 'unnamed';
+  const traits = [adapter.vendor || 'unknown vendor', adapter.architecture];
+  if (adapter.software) traits.push('software');
+  return `${name} (${[...new Set(traits.filter((t) => t !== ''))].join(', ')})`;
+}
+
+let webgpuAdapterInUse: WebGpuAdapter | undefined;
+
+/**
+ * Loads Dawn and TF.js's WebGPU kernels, asks for the high-performance adapter and registers the `webgpu`
+ * backend on it. A software adapter is refused unless `allowSoftware` (`auto` never trains on one). Returns the
+ * adapter and null, or why the backend is unavailable (with the adapter, when one was found).
+ */
+async function tryWebgpu(
+  allowSoftware: boolean,
+): Promise<{ reason: string | null; adapter?: WebGpuAdapter }> {
+  if (tf.findBackend('webgpu') !== null && webgpuAdapterInUse !== undefined) {
+    if (webgpuAdapterInUse.software && !allowSoftware) {
+      return { reason: softwareReason(webgpuAdapterInUse), adapter: webgpuAdapterInUse };
+    }
+    await tf.setBackend('webgpu');
+    return { reason: null, adapter: webgpuAdapterInUse };
+  }
+  let dawn: DawnModule;
+  let kernels: WebGpuBackendModule;
+  try {
+    // Computed specifiers keep bundlers and tsc from requiring the optional packages at build time.
+    const dawnSpecifier: string = WEBGPU_PACKAGES[1];
+    const kernelSpecifier: string = WEBGPU_PACKAGES[0];
+    dawn = (await import(dawnSpecifier)) as DawnModule;
+    // The kernels are registered on import; the backend itself is registered below on the adapter chosen here
+    // (the package registers its own only when `navigator.gpu` exists, which Node does not define).
+    kernels = (await import(kernelSpecifier)) as WebGpuBackendModule;
+  } catch (error) {
+    return { reason: importFailureReason(error) };
+  }
+  if (tf.getKernel('Conv3D', 'webgpu') === undefined) {
+    return {
+      reason: `${WEBGPU_PACKAGES[0]} registered its kernels on another copy of @tensorflow/tfjs; install ${WEBGPU_PACKAGES[0]}@${tf.version_core} to match`,
+    };
+  }
+  registerWebgpuKernelFixes();
+  // The WebGPU constants (GPUBufferUsage, GPUMapMode, ...) the kernels use as globals, as a browser has them.
+  const scope = globalThis as Record<string, unknown>;
+  for (const [name, value] of Object.entries(dawn.globals)) if (!(name in scope)) scope[name] = value;
+  let adapter: DawnAdapter | null;
+  let gpu: DawnGpu;
+  try {
+    gpu = dawn.create([]);
+    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (error) {
+    return { reason: `no WebGPU adapter: ${importFailureReason(error)}` };
+  }
+  if (adapter === null) {
+    return {
+      reason:
+        'no WebGPU adapter (Dawn found no GPU driver: Vulkan on Linux, Metal on macOS, Direct3D 12 on Windows)',
+    };
+  }
+  const info = adapter.info ?? {};
+  const found: WebGpuAdapter = {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
+    software: isSoftwareAdapter({
+      ...info,
+      isFallbackAdapter: info.isFallbackAdapter ?? adapter.isFallbackAdapter,
+    }),
+  };
+  if (found.software && !allowSoftware) return { reason: softwareReason(found), adapter: found };
+  const limits = adapter.limits;
+  // The limits TF.js's own WebGPU registration asks for: the adapter's maxima instead of WebGPU's defaults
+  // (128 MiB storage bindings would cap the volumes a convolution can take).
+  const device = await adapter.requestDevice({
+    requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
+    requiredLimits: {
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+    },
+  });
+  // The backend checks for `navigator.gpu` as in a browser; Node 20 has no `navigator`, later Nodes one without gpu.
+  if (scope.navigator === undefined) scope.navigator = { gpu };
+  else Object.defineProperty(scope.navigator, 'gpu', { value: gpu, configurable: true });
+  tf.registerBackend('webgpu', () => new kernels.WebGPUBackend(device, adapter.info), 3);
+  try {
+    const ok = await tf.setBackend('webgpu');
+    if (!ok) return { reason: 'the webgpu backend failed to initialise', adapter: found };
+  } catch (error) {
+    return { reason: importFailureReason(error), adapter: found };
+  }
+  webgpuAdapterInUse = found;
+  return { reason: null, adapter: found };
+}
+
+function softwareReason(adapter: WebGpuAdapter): string {
+  return `only a software adapter, ${describeAdapter(adapter)}: auto uses hardware GPUs only (--backend webgpu takes it anyway, slowly)`;
+}
+
+/**
+ * Chooses and initialises the TF.js backend. `auto` tries the CUDA package, then WebGPU on a hardware adapter
+ * (never a software one), then the native CPU package, then the pure-JS `cpu` backend, and reports why the
+ * others were not used. An explicitly requested backend that cannot load is an error naming the packages to
+ * install; an explicit `webgpu` takes a software adapter too, with a warning. The wasm backend is never used:
  * TF.js 4.22's wasm Conv3DBackpropInputV2 kernel returns wrong results (a missing term in its depth loop bound),
  * so conv3d input gradients and transposed convolutions would be wrong. `train`, `evaluate` and `predict` call it
  * themselves with the config's `backend` section; call it before using the networks directly.
  *
- * @param options - `backend`: `'auto'` (default), `'tensorflow-gpu'` (`@tensorflow/tfjs-node-gpu`),
- *   `'tensorflow'` (`@tensorflow/tfjs-node`) or `'cpu'`; `fastKernels` (default true): the fast WebAssembly CPU
- *   kernels on the pure-JS `cpu` backend.
- * @returns the active backend, why each backend tried before it is unavailable, the TF.js version and whether
- *   the fast kernels are in use.
- * @throws {@link InputError} when `options` is not an object, `backend` is not one of the four choices or
- *   `fastKernels` is not a boolean. {@link SsmisError} when an explicitly requested native backend cannot be
- *   loaded (naming the package to install).
+ * @param options - `backend`: `'auto'` (default), `'tensorflow-gpu'` (`@tensorflow/tfjs-node-gpu`), `'webgpu'`
+ *   (`@tensorflow/tfjs-backend-webgpu` and `webgpu`), `'tensorflow'` (`@tensorflow/tfjs-node`) or `'cpu'`;
+ *   `fastKernels` (default true): the fast WebAssembly CPU kernels on the pure-JS `cpu` backend.
+ * @returns the active backend, why each backend tried before it is unavailable, the WebGPU adapter (when one
+ *   was found), warnings, the TF.js version and whether the fast kernels are in use.
+ * @throws {@link InputError} when `options` is not an object, `backend` is not one of the five choices or
+ *   `fastKernels` is not a boolean. {@link SsmisError} when an explicitly requested backend cannot be loaded
+ *   (naming the packages to install).
  * @example
  * const info = await initBackend({ backend: 'auto' });
- * console.log(info.active, info.fastKernels.active, info.unavailable);
+ * console.log(info.active, info.adapter, info.unavailable);
  */
 export async function initBackend(
   options: { backend?: BackendChoice; fastKernels?: boolean } = {},
@@ -99,42 +265,62 @@ export async function initBackend(
     requireOneOf('initBackend', 'options.backend', options.backend, [
       'auto',
       'cpu',
+      'webgpu',
       ...Object.keys(NATIVE_PACKAGES),
     ]);
   if (options.fastKernels !== undefined)
     requireBoolean('initBackend', 'options.fastKernels', options.fastKernels);
   const choice = options.backend ?? 'auto';
   const unavailable: Record<string, string> = {};
+  const warnings: string[] = [];
+  let adapter: WebGpuAdapter | undefined;
   const order: ActiveBackend[] =
-    choice === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'cpu'] : [choice as ActiveBackend];
+    choice === 'auto' ? ['tensorflow-gpu', 'webgpu', 'tensorflow', 'cpu'] : [choice as ActiveBackend];
+  const result = (active: ActiveBackend, fastKernels: BackendInfo['fastKernels']): BackendInfo => ({
+    active,
+    tfBackendName: tf.getBackend(),
+    unavailable,
+    tfjsVersion: tf.version_core,
+    fastKernels,
+    ...(adapter !== undefined ? { adapter } : {}),
+    warnings,
+  });
   for (const candidate of order) {
     if (candidate === 'cpu') {
       await tf.setBackend('cpu');
       await tf.ready();
-      const fastKernels = await setupFastKernels(options.fastKernels ?? true);
-      return {
-        active: 'cpu',
-        tfBackendName: tf.getBackend(),
-        unavailable,
-        tfjsVersion: tf.version_core,
-        fastKernels,
-      };
+      return result('cpu', await setupFastKernels(options.fastKernels ?? true));
+    }
+    if (candidate === 'webgpu') {
+      const tried = await tryWebgpu(choice === 'webgpu');
+      adapter = tried.adapter;
+      if (tried.reason === null) {
+        await tf.ready();
+        // The fast kernels replace cpu kernels only, but the cpu backend also runs small ops for webgpu.
+        unregisterFastKernels();
+        if (adapter?.software) {
+          warnings.push(
+            `WebGPU adapter ${describeAdapter(adapter)} is a software implementation on the CPU: correct but slow (the fast cpu backend is quicker)`,
+          );
+        }
+        return result('webgpu', { active: false, reason: 'webgpu backend (cpu kernels only)', workers: 0 });
+      }
+      unavailable[WEBGPU_KEY] = tried.reason;
+      if (choice !== 'auto') {
+        throw new SsmisError(
+          `backend 'webgpu' is not available: ${tried.reason}. Install the two packages with \`npm install ${WEBGPU_PACKAGES.map((p) => `${p}@${p === 'webgpu' ? WEBGPU_VERSION : tf.version_core}`).join(' ')}\` (and a GPU driver), or use --backend auto|cpu.`,
+        );
+      }
+      continue;
     }
     const reason = await tryNative(candidate);
     if (reason === null) {
       await tf.ready();
-      const fastKernels = {
+      return result(candidate, {
         active: false,
         reason: 'native backend (the fast kernels replace pure-JS cpu kernels only)',
         workers: 0,
-      };
-      return {
-        active: candidate,
-        tfBackendName: tf.getBackend(),
-        unavailable,
-        tfjsVersion: tf.version_core,
-        fastKernels,
-      };
+      });
     }
     unavailable[NATIVE_PACKAGES[candidate]] = reason;
     if (choice !== 'auto') {
@@ -149,6 +335,9 @@ export async function initBackend(
   /* c8 ignore next */
   throw new SsmisError('no TF.js backend could be initialised');
 }
+
+/** The version of Dawn's `webgpu` package ssmis is tested with (its optional peer dependency). */
+export const WEBGPU_VERSION = '0.6.2';
 
 /**
  * Registers (or removes) the fast CPU kernels (`src/backend/kernels/`): WebAssembly SIMD convolutions on worker
