@@ -105,8 +105,8 @@ const runSchema = z
 const backendSchema = z
   .object({
     name: doc(
-      z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'cpu']).default('auto'),
-      'TF.js backend. `auto` tries tensorflow-gpu, then tensorflow (native CPU), then the pure-JS cpu backend. The CLI flag `--backend` overrides it.',
+      z.enum(['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'cpu']).default('auto'),
+      'TF.js backend. `auto` tries tensorflow-gpu (CUDA), then webgpu on a hardware GPU (never a software adapter), then tensorflow (native CPU), then the pure-JS cpu backend. `webgpu` (packages `@tensorflow/tfjs-backend-webgpu` and `webgpu`) runs on any GPU with Vulkan, Metal or Direct3D 12, and takes a software adapter too when named explicitly (slow). The CLI flag `--backend` overrides it.',
     ),
     fastKernels: doc(
       z.boolean().default(true),
