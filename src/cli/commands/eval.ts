@@ -231,7 +231,7 @@ export function registerEval(program: Command, ctx: CliContext): void {
     )
     .option('--split <name>', 'model mode: test | val (default eval.split)')
     .option('--set <key=value>', 'model mode: override a config value (repeatable)', collect, [])
-    .option('--backend <name>', 'model mode: auto | tensorflow-gpu | tensorflow | cpu')
+    .option('--backend <name>', 'model mode: auto | tensorflow-gpu | webgpu | tensorflow | cpu')
     .option('--pred <path>', 'files mode: a prediction NIfTI file or a folder of them')
     .option('--label <path>', 'files mode: the label NIfTI file or folder (cases matched by name)')
     .option('--protocol <name>', 'strict (default) | paper (empty prediction scored 0, as the reference)')

@@ -1,6 +1,12 @@
 import os from 'node:os';
 import type { Command } from 'commander';
-import { type BackendChoice, initBackend, installedVersion } from '../../backend/init.js';
+import {
+  type BackendChoice,
+  describeAdapter,
+  initBackend,
+  installedVersion,
+  WEBGPU_PACKAGES,
+} from '../../backend/init.js';
 import { packageVersion } from '../../util/package-info.js';
 import { type CliContext, writeLine } from '../context.js';
 
@@ -11,7 +17,7 @@ export function registerInfo(program: Command, ctx: CliContext): void {
     .description(
       'show the TF.js backend in use (and why the others are not), versions, CPU threads and memory',
     )
-    .option('--backend <name>', 'backend to try: auto | tensorflow-gpu | tensorflow | cpu', 'auto')
+    .option('--backend <name>', 'backend to try: auto | tensorflow-gpu | webgpu | tensorflow | cpu', 'auto')
     .option('--no-fast-kernels', 'report the stock TF.js cpu kernels (as backend.fastKernels: false)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { backend: BackendChoice; json?: boolean; fastKernels: boolean }) => {
@@ -23,10 +29,13 @@ export function registerInfo(program: Command, ctx: CliContext): void {
         backend: backend.active,
         tfBackendName: backend.tfBackendName,
         unavailable: backend.unavailable,
+        webgpuAdapter: backend.adapter ?? null,
+        warnings: backend.warnings,
         fastKernels: backend.fastKernels,
         optionalPackages: {
           '@tensorflow/tfjs-node': installedVersion('@tensorflow/tfjs-node'),
           '@tensorflow/tfjs-node-gpu': installedVersion('@tensorflow/tfjs-node-gpu'),
+          ...Object.fromEntries(WEBGPU_PACKAGES.map((p) => [p, installedVersion(p)])),
         },
         cpu: { model: os.cpus()[0]?.model ?? 'unknown', threads: os.availableParallelism() },
         memory: { totalGiB: round(os.totalmem() / 2 ** 30), freeGiB: round(os.freemem() / 2 ** 30) },
@@ -38,9 +47,12 @@ export function registerInfo(program: Command, ctx: CliContext): void {
       }
       writeLine(ctx.out, `ssmis ${info.ssmis} (node ${info.node}, ${info.platform})`);
       writeLine(ctx.out, `TF.js ${info.tfjs}, backend: ${describeBackend(info.backend)}`);
+      if (backend.active === 'webgpu' && backend.adapter)
+        writeLine(ctx.out, `  WebGPU adapter: ${describeAdapter(backend.adapter)}`);
       for (const [pkg, reason] of Object.entries(info.unavailable)) {
         writeLine(ctx.out, `  not used: ${pkg}: ${reason}`);
       }
+      for (const warning of backend.warnings) writeLine(ctx.out, `  warning: ${warning}`);
       if (backend.active === 'cpu') {
         const fk = backend.fastKernels;
         writeLine(
@@ -56,6 +68,7 @@ export function registerInfo(program: Command, ctx: CliContext): void {
 function describeBackend(active: string): string {
   if (active === 'cpu') return 'cpu (pure JavaScript)';
   if (active === 'tensorflow') return 'tensorflow (native libtensorflow, CPU)';
+  if (active === 'webgpu') return 'webgpu (TF.js WebGPU kernels on Dawn)';
   return 'tensorflow-gpu (native libtensorflow, CUDA)';
 }
 

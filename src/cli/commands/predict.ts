@@ -62,7 +62,7 @@ export function registerPredict(program: Command, ctx: CliContext): void {
       '--overwrite',
       'replace existing masks in --output (never an input scan, never a dataset image/label folder)',
     )
-    .option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | cpu')
+    .option('--backend <name>', 'auto | tensorflow-gpu | webgpu | tensorflow | cpu')
     .option('--json', 'print the list of written files as JSON')
     .action(async (opts: PredictCommandOptions) => {
       const result = await runPredict(opts, ctx);

@@ -41,6 +41,7 @@ export function trainReporter(ctx: CliContext): (event: TrainEvent) => void {
           ctx.err,
           `${event.resumed ? 'resuming' : 'training'} in ${event.runDir} on ${event.backend.active}: ${event.labeled} labeled, ${event.unlabeled} unlabeled cases`,
         );
+        for (const warning of event.backend.warnings) writeLine(ctx.err, `warning: ${warning}`);
         break;
       case 'stage':
         bar?.close();
@@ -132,7 +133,10 @@ export function registerTrain(
       .command('train')
       .description('train a model (pre-train + self-train) from a config, or continue an interrupted run')
       .option('--resume <runDir>', 'continue this run folder from its last checkpoint (uses its config.yaml)')
-      .option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | cpu (overrides backend.name)')
+      .option(
+        '--backend <name>',
+        'auto | tensorflow-gpu | webgpu | tensorflow | cpu (overrides backend.name)',
+      )
       .option(
         '--force',
         'overwrite an existing run folder (only one ssmis created, never one holding the dataset or config)',
