@@ -4,7 +4,7 @@
  */
 import { cuboidSize } from '../method/cuboid-size.js';
 import { forwardSamples, pairsSubBatches, STEP_BATCHING } from '../method/variants/forwards.js';
-import type { MethodName, TeacherMode } from '../method/variants/names.js';
+import { type MethodName, mixesProblem, type TeacherMode } from '../method/variants/names.js';
 import { fullResolutionChannels, inputSizeMultiple } from '../nn/downsampling.js';
 import type { RawConfig } from './raw-schema.js';
 import { modelDims, resolveDefaults, type SsmisConfig } from './resolve.js';
@@ -223,6 +223,12 @@ export function crossCheck(
   }
   if (selftrain.enabled && unlabeledRule === 'at least 1' && unlabeled < 1) {
     add(['train', 'batch', 'unlabeled'], `expected at least 1 for method '${method}', got ${unlabeled}`);
+  }
+
+  // Copy-paste mixes: the rule the method variants apply (mixesProblem).
+  if (raw.method.mixes !== undefined) {
+    const problem = mixesProblem(method, raw.method.mixes);
+    if (problem !== undefined) add(['method', 'mixes'], `expected ${problem}`, [['method', 'name']]);
   }
 
   // Memory: the widest full-resolution feature map of one forward must fit one typed array.

@@ -14,6 +14,7 @@ import {
   LOSS_DICE_NAMES,
   METHOD_NAMES,
   type MethodName,
+  MIX_NAMES,
   TEACHER_MODES,
 } from '../method/variants/names.js';
 
@@ -404,6 +405,14 @@ const methodSchema = z
       z.enum(LOSS_DICE_NAMES).optional(),
       'Dice loss formula (Q26): `volume3d` = per-sample per-class E17 (3-D scripts), `batch2d` = whole-batch squared-denominator E28 (BCP ACDC).',
       { defaultText: "'volume3d' (vnet); 'batch2d' (unet2d)" },
+    ),
+    mixes: doc(
+      z.array(z.enum(MIX_NAMES)).optional(),
+      'Copy-paste mixes of `bcp`, `cpam` and `cpam-trcm` (the ablation switch; the method name is a preset of it): `lu` = L-U (E8), `ul` = U-L (E9), `ll` = L-L (E10), `uu` = U-U (E11), distinct, in any order. A mix left out loses its forward and its loss term; the loss is the plain sum of the remaining terms, not rescaled. `cpam-trcm` needs lu, ul and ll (TRCM reads their predictions); supervised and mean-teacher take none.',
+      {
+        typeText: 'a list of lu, ul, ll, uu',
+        defaultText: 'bcp: [lu, ul]; cpam, cpam-trcm: [lu, ul, ll, uu]',
+      },
     ),
   })
   .strict();
