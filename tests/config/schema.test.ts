@@ -42,6 +42,7 @@ describe('defaults', () => {
     expect(config.backend).toEqual({ name: 'auto', fastKernels: true });
     expect(config.data).toEqual({
       dataset: path.resolve('data/la'),
+      autoSplit: { seed: 0, val: 0.2, test: 0.2, fold: 0 },
       preset: 'custom',
       splits: {},
       labeled: { percent: 10 },
