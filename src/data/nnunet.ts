@@ -4,6 +4,7 @@
  * used (`splits.json` in the run folder), which a resumed run and the evaluation of its checkpoints read back so
  * that they see the cases the run started with even if the folder gained cases since.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { readInputText } from '../io/read-file.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -126,13 +127,8 @@ interface RunSplitsRecord {
  */
 export async function readRunSplits(runDir: string): Promise<MadeSplit | null> {
   const file = path.join(runDir, RUN_SPLITS_FILE);
-  let raw: unknown;
-  try {
-    raw = await readJson(file, "the run's split record");
-  } catch (error) {
-    if ((error as { cause?: { code?: string } }).cause?.code === 'ENOENT') return null;
-    throw error;
-  }
+  if (!existsSync(file)) return null;
+  const raw = await readJson(file, "the run's split record");
   const r = raw as Partial<RunSplitsRecord> | null;
   if (
     r === null ||
@@ -152,7 +148,8 @@ export async function readRunSplits(runDir: string): Promise<MadeSplit | null> {
 
 /**
  * Writes the split a run uses to `<runDir>/splits.json` (temp file + rename), for a dataset whose split ssmis
- * made (a dataset.json with its own `splits` needs no record; nothing is written then).
+ * made. Nothing is written for a dataset.json with its own `splits` (it needs no record), nor when the run
+ * folder already has its record (a resumed run keeps the split it started with, which it was opened with).
  * @param runDir - The run folder.
  * @param dataset - The opened dataset: its folder, split and where the split came from.
  * @returns The file written, or null.
@@ -164,8 +161,8 @@ export async function writeRunSplits(
     info: { ownSplits: boolean; splits: Record<SplitName, string[]>; splitSource: string };
   },
 ): Promise<string | null> {
-  if (dataset.info.ownSplits) return null;
   const file = path.join(runDir, RUN_SPLITS_FILE);
+  if (dataset.info.ownSplits || existsSync(file)) return null;
   const { splits, splitSource } = dataset.info;
   const record: RunSplitsRecord = {
     source: splitSource,

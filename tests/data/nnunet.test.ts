@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { openDataset, validateDataset } from '../../src/data/dataset.js';
 import { openConfigDataset } from '../../src/data/from-config.js';
 import { RUN_SPLITS_FILE, readRunSplits, seededSplit, writeRunSplits } from '../../src/data/nnunet.js';
+import { tinyLaDataset } from '../helpers/synthetic.js';
 import { snapshot, writeNnunetCase, writeNnunetFolder } from './nnunet-folder.js';
 
 const roots: string[] = [];
@@ -263,6 +264,10 @@ describe('the split of a dataset.json without splits', () => {
       expect(reused.ids(split)).toEqual(first.ids(split));
     expect(reused.info.splitSource).toMatch(/splits\.json \(seeded split/);
     expect((await readRunSplits(runDir))?.splits.train).toEqual(first.ids('train'));
+    // A record is never replaced: the run keeps the split it started with.
+    const bytes = await fs.readFile(path.join(runDir, RUN_SPLITS_FILE), 'utf8');
+    expect(await writeRunSplits(runDir, fresh)).toBeNull();
+    expect(await fs.readFile(path.join(runDir, RUN_SPLITS_FILE), 'utf8')).toBe(bytes);
     // A recorded case that is gone is an error naming the record.
     await fs.rm(path.join(dir, 'labelsTr', `${first.ids('val')[0]}.nii.gz`));
     await expect(openDataset(dir, { runDir })).rejects.toThrow(
@@ -357,5 +362,37 @@ describe('config keys data.autoSplit and data.unlabeledDir', () => {
       ),
     );
     await expect(loadConfig(file)).rejects.toThrow(/data\.autoSplit: val \+ test must be below 1/);
+  });
+});
+
+describe('a folder `ssmis prepare` writes is also an nnU-Net v2 raw folder', () => {
+  it("its dataset.json has nnU-Net v2's four keys with nnU-Net's types, and the files its names", async () => {
+    const { root, dataset } = await tinyLaDataset();
+    roots.push(root);
+    const json = JSON.parse(await fs.readFile(path.join(dataset, 'dataset.json'), 'utf8'));
+    expect(json.channel_names).toEqual({ '0': 'MRI' });
+    for (const [name, value] of Object.entries(json.labels)) {
+      expect(typeof name).toBe('string');
+      expect(Number.isInteger(value)).toBe(true);
+    }
+    expect(json.labels.background).toBe(0);
+    expect(json.file_ending).toBe('.nii.gz');
+    const images = (await fs.readdir(path.join(dataset, 'imagesTr'))).filter((f) =>
+      f.endsWith('_0000.nii.gz'),
+    );
+    expect(json.numTraining).toBe(images.length);
+    const labels = await fs.readdir(path.join(dataset, 'labelsTr'));
+    expect(labels.sort()).toEqual(images.map((f) => f.replace('_0000.nii.gz', '.nii.gz')).sort());
+    // Read as nnU-Net v2 reads it (only its four keys): the same cases and labels.
+    const nnunetOnly = path.join(root, 'as-nnunet');
+    await fs.cp(dataset, nnunetOnly, { recursive: true });
+    const { channel_names, labels: names, numTraining, file_ending } = json;
+    await fs.writeFile(
+      path.join(nnunetOnly, 'dataset.json'),
+      JSON.stringify({ channel_names, labels: names, numTraining, file_ending }),
+    );
+    const report = await validateDataset(nnunetOnly);
+    expect(report.ok).toBe(true);
+    expect(report.splits.train + report.splits.val + report.splits.test).toBe(images.length);
   });
 });
