@@ -1,11 +1,13 @@
 import { Command } from 'commander';
 import { packageVersion } from '../util/package-info.js';
+import { registerCollect } from './commands/collect.js';
 import { registerPrepare, registerSynth } from './commands/data.js';
 import { registerDemo } from './commands/demo.js';
 import { finalEvaluationHook, registerEval } from './commands/eval.js';
 import { registerInfo } from './commands/info.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerPredict } from './commands/predict.js';
+import { registerSweep } from './commands/sweep.js';
 import { registerTrain } from './commands/train.js';
 import { registerValidate } from './commands/validate.js';
 import type { CliContext } from './context.js';
@@ -35,6 +37,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerValidate(program, ctx);
   registerInfo(program, ctx);
   registerInspect(program, ctx);
+  registerSweep(program, ctx);
+  registerCollect(program, ctx);
   return program;
 }
 
