@@ -43,8 +43,9 @@ export async function openConfigDataset(
 }
 
 /**
- * Case ids of a split: the config's override (a list, or a list file) or the dataset's own split. An id listed
- * twice is an error naming the id and the list (it would be trained on or scored twice).
+ * Case ids of a split: the config's override (a list, or a list file) or the dataset's split. An id listed
+ * twice is an error naming the id and the list (it would be trained on or scored twice), and so is an image
+ * without a label file (an unlabeled case: it would be trained on or scored as if empty).
  */
 export async function configSplitIds(
   config: SsmisConfig,
@@ -53,9 +54,19 @@ export async function configSplitIds(
 ): Promise<string[]> {
   const override = config.data.splits[split];
   if (override === undefined) return dataset.ids(split);
+  let ids: string[];
   if (Array.isArray(override)) {
     checkUniqueIds(override, `data.splits.${split}`);
-    return [...override];
+    ids = [...override];
+  } else {
+    ids = await readCaseList(override, `the data.splits.${split} list`);
   }
-  return readCaseList(override, `the data.splits.${split} list`);
+  const unlabeled = new Set(dataset.imageOnlyIds());
+  const bad = ids.find((id) => unlabeled.has(id));
+  if (bad !== undefined) {
+    throw new InputError(
+      `data.splits.${split}: case "${bad}" has no label file (${path.relative(dataset.dir, dataset.labelPath(bad))} in ${dataset.dir}); it is an unlabeled training case, list only labeled cases`,
+    );
+  }
+  return ids;
 }

@@ -2,10 +2,11 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
+import { loadConfig, parseConfig } from '../../src/config/index.js';
 import { openDataset, validateDataset } from '../../src/data/dataset.js';
 import { openConfigDataset } from '../../src/data/from-config.js';
 import { RUN_SPLITS_FILE, readRunSplits, seededSplit, writeRunSplits } from '../../src/data/nnunet.js';
+import { planData } from '../../src/train/plan.js';
 import { tinyLaDataset } from '../helpers/synthetic.js';
 import { snapshot, writeNnunetCase, writeNnunetFolder } from './nnunet-folder.js';
 
@@ -394,5 +395,23 @@ describe('a folder `ssmis prepare` writes is also an nnU-Net v2 raw folder', () 
     const report = await validateDataset(nnunetOnly);
     expect(report.ok).toBe(true);
     expect(report.splits.train + report.splits.val + report.splits.test).toBe(images.length);
+  });
+});
+
+describe('data.splits overrides on a folder with unlabeled images', () => {
+  it('images without a label stay unlabeled training cases; listing one in a split is an error', async () => {
+    const dir = await small();
+    const config = (train: string[]) =>
+      parseConfig({
+        run: { name: 'n' },
+        data: { dataset: dir, splits: { train }, labeled: { count: 2 }, patchSize: [16, 16, 16] },
+        train: { validation: { split: 'val' } },
+      });
+    const plan = await planData(config(LABELED.slice(0, 6)));
+    expect(plan.labeledIds).toEqual(LABELED.slice(0, 2));
+    expect(plan.unlabeledIds).toEqual([...LABELED.slice(2, 6), 'la_101', 'la_102']);
+    await expect(planData(config(['la_001', 'la_101']))).rejects.toThrow(
+      `data.splits.train: case "la_101" has no label file (labelsTr/la_101.nii.gz in ${dir}); it is an unlabeled training case, list only labeled cases`,
+    );
   });
 });
