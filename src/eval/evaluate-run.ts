@@ -124,7 +124,11 @@ export async function evaluate(config: SsmisConfig, options: EvaluateOptions): P
 /** Where the case list of a split comes from, for messages: the config's list or list file, or dataset.json. */
 function splitSourceText(config: SsmisConfig, dataset: Dataset, split: 'train' | 'val' | 'test'): string {
   const override = config.data.splits[split];
-  if (override === undefined) return `${path.join(dataset.dir, 'dataset.json')} splits.${split}`;
+  if (override === undefined) {
+    return dataset.info.ownSplits
+      ? `${path.join(dataset.dir, 'dataset.json')} splits.${split}`
+      : `${split} of the ${dataset.info.splitSource}`;
+  }
   return typeof override === 'string' ? `data.splits.${split} file ${override}` : `data.splits.${split}`;
 }
 

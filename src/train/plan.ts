@@ -79,7 +79,8 @@ export async function planData(config: SsmisConfig, runDir?: string): Promise<Da
     const train = await configSplitIds(config, dataset, 'train');
     const count = labeledCaseCount(config.data.labeled, train.length);
     labeledIds = train.slice(0, count);
-    unlabeledIds = train.slice(count);
+    // Images without a label file are unlabeled cases whichever list names the train split.
+    unlabeledIds = [...train.slice(count), ...dataset.imageOnlyIds()];
   }
   const split = config.train.validation.split;
   const validationIds = split === 'none' ? [] : await configSplitIds(config, dataset, split);
