@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The report of `scripts/experiment.mjs`, rendered from an experiment's record folder (plan.json, data.json,
  * runs/*.json, notes.md): tables under both protocols, paired differences over seeds with 95 % intervals,
@@ -7,7 +8,98 @@
 import { pairedDifference, seedsToDetect } from './experiment-stats.mjs';
 import { mean, sampleStd } from './stats.mjs';
 
-/** Rows of the tables, in order, with their display names. */
+/**
+ * @import { PairedDifference } from './experiment-stats.mjs'
+ * @import { SynthDifficulty } from '../../src/index.js'
+ * @import { PresetDataset } from '../../src/data/prepare/splits.js'
+ */
+
+/**
+ * What decides an experiment's numbers: `plan.json` of the record folder, written by `scripts/experiment.mjs`.
+ * @typedef {object} Plan
+ * @property {number} version
+ * @property {string} name
+ * @property {PlanData} data
+ * @property {PlanSettings} settings
+ * @property {number[]} seeds
+ * @property {string[]} methods rows, in the order of {@link ROWS}
+ * @property {string | null} results where the report goes, relative to the repository (null: the record folder's)
+ */
+/**
+ * The phantoms' recipe.
+ * @typedef {{ dataset: PresetDataset, difficulty: SynthDifficulty, cases: number, size: number[], synthSeed: number, val: number }} PlanData
+ */
+/**
+ * The training settings shared by every run.
+ * @typedef {object} PlanSettings
+ * @property {number} labeled
+ * @property {number} baseFilters
+ * @property {number} dropout
+ * @property {number[]} patch
+ * @property {number} batch
+ * @property {number} lr
+ * @property {number} pretrainIterations
+ * @property {number} selftrainIterations
+ * @property {number} validationInterval
+ * @property {'train' | 'eval'} teacherMode
+ * @property {string} backend as given (`--backend`); the library checks it
+ */
+/**
+ * What the report reads of `data.json`: the fingerprint of the prepared labels, the split sizes, the true
+ * foreground fraction of a training patch and of a volume.
+ * @typedef {object} ReportData
+ * @property {string} fingerprint
+ * @property {{ train: number, labeled: number, unlabeled: number, val: number, test: number }} counts
+ * @property {{ patch: number | null, volume: number | null }} trueForegroundFraction
+ */
+/**
+ * Summary of a run's test metrics under one protocol: means over the test cases (null without any value), the
+ * cases without distances and the empty predictions.
+ * @typedef {object} ProtocolSummary
+ * @property {number | null} dice
+ * @property {number | null} jaccard
+ * @property {number | null} hd95
+ * @property {number | null} asd
+ * @property {number} missing
+ * @property {number} empty
+ */
+/** @typedef {'strict' | 'paper'} Protocol */
+/**
+ * One run's record, `runs/<id>.json`.
+ * @typedef {object} RunRecord
+ * @property {string} id
+ * @property {'stage1' | 'stage2' | 'upper'} kind
+ * @property {string} method
+ * @property {number} seed
+ * @property {string} planHash
+ * @property {string} [finishedAt] ISO time (every record the script writes has it; the report does not read it)
+ * @property {{ checkpoint: string, split: string, best: { dice: number, iteration: number } | null } | null} selection
+ * @property {{ strict: ProtocolSummary, paper: ProtocolSummary, perCase: unknown[] }} test
+ * @property {DiagnosticsSummary} diagnostics
+ * @property {string | null} stage1Sha256
+ * @property {RunTiming} timing
+ * @property {{ cpuModel: string, logicalCpus: number, node: string }} machine
+ * @property {{ active: string, tfjsVersion: string, fastKernels: boolean }} backend
+ */
+/**
+ * @typedef {object} RunTiming
+ * @property {{ pretrain: number | null, selftrain: number | null }} msPerIteration
+ * @property {number | null} trainSeconds
+ * @property {number | null} evalSeconds
+ * @property {number} kernelThreads
+ */
+/**
+ * @typedef {object} DiagnosticsSummary
+ * @property {number} iterations
+ * @property {number | null} pseudoForegroundFraction
+ * @property {number | null} emptyPseudoLabelFraction
+ * @property {number | null} reliableFraction
+ */
+
+/**
+ * Rows of the tables, in order, with their display names.
+ * @type {readonly (readonly [string, string])[]}
+ */
 export const ROWS = [
   ['stage1', 'stage 1 only (copy-paste pre-training, shared start of stage 2)'],
   ['supervised', 'supervised (few labels)'],
@@ -17,6 +109,7 @@ export const ROWS = [
   ['cpam-trcm', 'CPAM + TRCM'],
   ['fully-supervised', 'fully supervised (every training case labeled)'],
 ];
+/** @type {Readonly<Record<string, string>>} */
 const SHORT = {
   stage1: 'stage 1 only',
   supervised: 'supervised',
@@ -27,7 +120,10 @@ const SHORT = {
   'fully-supervised': 'fully supervised',
 };
 
-/** The paired comparisons of the report: [a, b, what a − b measures]. */
+/**
+ * The paired comparisons of the report: [a, b, what a − b measures].
+ * @type {readonly (readonly [string, string, string])[]}
+ */
 export const COMPARISONS = [
   ['fully-supervised', 'supervised', 'headroom: what every label adds'],
   ['mean-teacher', 'supervised', 'unlabeled data, mean teacher'],
@@ -47,11 +143,21 @@ export const TARGET_DIFFERENCE = 0.03;
  * Per-run summary of the logged training rows of its own stage: mean pseudo-label foreground fraction, the
  * share of iterations whose pseudo-labels were empty, and the mean TRCM reliable fraction (null when the
  * method has no such quantity).
- * @param {readonly { diagnostics?: Record<string, number> }[]} rows
+ * @param {readonly { diagnostics?: Readonly<Record<string, number>> }[]} rows
+ * @returns {DiagnosticsSummary}
  */
 export function summarizeDiagnostics(rows) {
+  /** @param {string} key */
   const values = (key) =>
-    rows.map((r) => r.diagnostics?.[key]).filter((v) => v !== undefined && v !== null && Number.isFinite(v));
+    rows
+      .map((r) => r.diagnostics?.[key])
+      .filter(
+        /**
+         * @param {number | undefined} v
+         * @returns {v is number}
+         */
+        (v) => v !== undefined && v !== null && Number.isFinite(v),
+      );
   const pseudo = values('pseudoForegroundFraction');
   const reliable = values('reliableFraction');
   return {
@@ -63,18 +169,37 @@ export function summarizeDiagnostics(rows) {
   };
 }
 
-/** Value per seed of one metric of one row. */
+/**
+ * Value per seed of one metric of one row.
+ * @param {readonly RunRecord[]} records
+ * @param {string} method
+ * @param {Protocol} protocol
+ * @param {'dice' | 'jaccard' | 'hd95' | 'asd'} key
+ * @returns {Map<number, number>}
+ */
 function perSeed(records, method, protocol, key) {
   const m = new Map();
-  for (const r of records)
-    if (r.method === method && r.test?.[protocol]?.[key] != null) m.set(r.seed, r.test[protocol][key]);
+  for (const r of records) {
+    if (r.method !== method) continue;
+    const v = r.test?.[protocol]?.[key];
+    if (v != null) m.set(r.seed, v);
+  }
   return m;
 }
 
+/**
+ * @param {number | null | undefined} v
+ * @param {number} scale
+ * @param {number} [digits]
+ */
 function fmt(v, scale, digits = 2) {
   return v === null || v === undefined ? '–' : (v * scale).toFixed(digits);
 }
 
+/**
+ * @param {readonly number[]} values
+ * @param {number} scale
+ */
 function meanStd(values, scale) {
   const m = mean(values);
   if (m === null) return '–';
@@ -82,27 +207,39 @@ function meanStd(values, scale) {
   return values.length < 2 ? fmt(m, scale) : `${fmt(m, scale)} ± ${fmt(s, scale)}`;
 }
 
+/**
+ * @param {number | null | undefined} v
+ * @param {number} [scale]
+ */
 function signed(v, scale = 100) {
   if (v === null || v === undefined) return '–';
   const x = v * scale;
   return `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
 }
 
+/** @param {PairedDifference} d */
 function interval(d) {
   if (d.n === 0) return '–';
   if (d.low === null) return `${signed(d.mean)} (one seed)`;
   return `${signed(d.mean)} [${signed(d.low)}, ${signed(d.high)}]`;
 }
 
+/** @param {PairedDifference} d */
 function verdict(d) {
   if (d.low === null) return 'not enough seeds';
   if (d.low > 0) return 'greater than 0';
-  if (d.high < 0) return 'less than 0';
+  if (d.high !== null && d.high < 0) return 'less than 0';
   return 'includes 0';
 }
 
 /**
- * @typedef {{ plan: any, data: any, records: any[], notes: string | null, recordDir: string, command: string }} ReportInput
+ * @typedef {object} ReportInput
+ * @property {Plan} plan
+ * @property {ReportData | null} data `data.json`, null before the phantoms are described
+ * @property {readonly RunRecord[]} records
+ * @property {string | null} notes `notes.md`
+ * @property {string} recordDir the record folder, relative to the report
+ * @property {string} command the command that runs the experiment
  */
 
 /**
@@ -117,6 +254,7 @@ export function renderExperimentReport(input) {
   const rows = ROWS.filter(([m]) => records.some((r) => r.method === m));
   const planned =
     plan.seeds.length * (plan.methods.length + (plan.methods.some((m) => m !== 'fully-supervised') ? 1 : 0));
+  /** @type {string[]} */
   const L = [];
   L.push(`# Results: ${plan.name} — does unlabeled data help?`);
   L.push('');
@@ -132,6 +270,11 @@ export function renderExperimentReport(input) {
   L.push('');
 
   // Main tables.
+  /**
+   * @param {Protocol} protocol
+   * @param {string} title
+   * @param {string} note
+   */
   const table = (protocol, title, note) => {
     L.push(`## ${title}`);
     L.push('');
@@ -141,12 +284,19 @@ export function renderExperimentReport(input) {
     L.push(`| Row | Dice (%) | Jaccard (%) | HD95 (${unit}) | ASD (${unit}) | Seeds | Time / iteration |`);
     L.push('|---|---:|---:|---:|---:|---:|---:|');
     for (const [m, label] of rows) {
+      /** @param {'dice' | 'jaccard' | 'hd95' | 'asd'} key */
       const v = (key) => [...perSeed(records, m, protocol, key).values()];
       const runs = records.filter((r) => r.method === m);
       const ms = mean(
         runs
           .map((r) => (m === 'stage1' ? r.timing.msPerIteration.pretrain : r.timing.msPerIteration.selftrain))
-          .filter((x) => x),
+          .filter(
+            /**
+             * @param {number | null} x
+             * @returns {x is number}
+             */
+            (x) => Boolean(x),
+          ),
       );
       L.push(
         `| ${label} | ${meanStd(v('dice'), 100)} | ${meanStd(v('jaccard'), 100)} | ${meanStd(v('hd95'), 1)} | ${meanStd(v('asd'), 1)} | ${runs.length} | ${ms === null ? '–' : `${(ms / 1000).toFixed(2)} s`} |`,
@@ -177,6 +327,7 @@ export function renderExperimentReport(input) {
     '| Comparison | What it measures | Strict: mean [95 % CI] | Paper: mean [95 % CI] | Seeds | Strict CI | Detectable (strict) |',
   );
   L.push('|---|---|---:|---:|---:|---|---:|');
+  /** @type {Record<string, PairedDifference>} */
   const diffs = {};
   for (const [a, b, what] of COMPARISONS) {
     if (!rows.some(([m]) => m === a) || !rows.some(([m]) => m === b)) continue;
@@ -215,6 +366,7 @@ export function renderExperimentReport(input) {
   L.push('|---|---:|---:|---:|---:|---:|---:|');
   for (const [m, label] of rows) {
     const runs = records.filter((r) => r.method === m);
+    /** @param {(r: RunRecord) => number | null | undefined} f */
     const avg = (f) => mean(runs.map(f).filter((v) => v !== null && v !== undefined));
     L.push(
       `| ${label} | ${fmt(
@@ -346,9 +498,19 @@ export function renderExperimentReport(input) {
   return `${L.join('\n')}`;
 }
 
-/** Plain statements computed from the paired differences; each says what the interval does and does not show. */
+/**
+ * Plain statements computed from the paired differences; each says what the interval does and does not show.
+ * @param {Readonly<Record<string, PairedDifference>>} diffs by `a|b`
+ * @param {readonly RunRecord[]} records
+ * @returns {string[]}
+ */
 export function findings(diffs, records) {
   const out = [];
+  /**
+   * @param {string} a
+   * @param {string} b
+   * @returns {PairedDifference | undefined}
+   */
   const get = (a, b) => diffs[`${a}|${b}`];
   const head = get('fully-supervised', 'supervised');
   if (head && head.mean !== null) {
@@ -364,14 +526,20 @@ export function findings(diffs, records) {
         ? 'one seed, so no interval'
         : x.low > 0
           ? 'the interval excludes 0: the unlabeled cases helped'
-          : x.high < 0
+          : x.high !== null && x.high < 0
             ? 'the interval lies below 0: the unlabeled cases, used this way, hurt'
-            : `the interval includes 0: no effect shown either way, and a true effect up to ${fmt(Math.max(Math.abs(x.low), Math.abs(x.high)), 100)} points in either direction is not ruled out`;
+            : `the interval includes 0: no effect shown either way, and a true effect up to ${fmt(Math.max(Math.abs(x.low), Math.abs(x.high ?? 0)), 100)} points in either direction is not ruled out`;
     out.push(`${SHORT[m]} vs supervised: ${signed(x.mean)} points; ${shown}.`);
   }
   const ordering = ['cpam-trcm', 'cpam', 'bcp', 'supervised'];
   const means = ordering.map((m) =>
-    mean(records.filter((r) => r.method === m).map((r) => r.test.strict.dice)),
+    mean(
+      records
+        .filter((r) => r.method === m)
+        .map((r) => r.test.strict.dice)
+        // A run without a test case has no Dice: left out, not counted as 0.
+        .filter((v) => v !== null),
+    ),
   );
   if (means.every((v) => v !== null)) {
     const holds = means[0] >= means[1] && means[1] >= means[2] && means[2] > means[3];

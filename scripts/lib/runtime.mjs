@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * Backend set-up and machine description shared by the bench and the experiment scripts. Both run against the
  * compiled library in `dist/` (`npm run build` first).
@@ -8,8 +9,21 @@ import os from 'node:os';
 export const DIST = new URL('../../dist/', import.meta.url);
 
 /**
+ * The modules of `dist/` the scripts load, by path, with the types of the sources they are compiled from.
+ * @typedef {{
+ *   'index.js': typeof import('../../src/index.js'),
+ *   'backend/kernels/index.js': typeof import('../../src/backend/kernels/index.js'),
+ *   'config/index.js': typeof import('../../src/config/index.js'),
+ *   'eval/stats.js': typeof import('../../src/eval/stats.js'),
+ *   'util/atomic.js': typeof import('../../src/util/atomic.js'),
+ * }} DistModules
+ */
+
+/**
  * Imports a module of `dist/` by its path (e.g. `index.js`), failing with the command that builds it.
- * @param {string} rel
+ * @template {keyof DistModules} K
+ * @param {K} rel
+ * @returns {Promise<DistModules[K]>}
  */
 export async function loadDist(rel) {
   const url = new URL(rel, DIST);
@@ -24,12 +38,13 @@ export async function loadDist(rel) {
  * issue 7 when the build has them, they are not already active (a later `initBackend` may register them
  * itself) and `SSMIS_FAST_KERNELS` does not turn them off, so that the numbers are what a user of the default
  * config (`backend.fastKernels: true`) gets. `SSMIS_FAST_KERNELS=0` measures the stock kernels.
- * @param {{ backend?: string }} [options]
- * @returns {Promise<{ active: string, tfjsVersion: string, fastKernels: boolean, kernelWorkers: number, kernels: any }>}
+ * @param {{ backend?: import('../../src/index.js').BackendChoice }} [options]
+ * @returns {Promise<{ active: string, tfjsVersion: string, fastKernels: boolean, kernelWorkers: number, kernels: DistModules['backend/kernels/index.js'] | null }>}
  */
 export async function setupBackend(options = {}) {
   const { initBackend } = await loadDist('index.js');
   const info = await initBackend({ backend: options.backend ?? 'auto' });
+  /** @type {DistModules['backend/kernels/index.js'] | null} */
   let kernels = null;
   let fastKernels = false;
   let kernelWorkers = 0;

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * Pure helpers shared by `scripts/bench.mjs` and `scripts/experiment.mjs`: robust timing statistics and
  * plain-text table formatting. No TF.js, no I/O, so `tests/scripts/stats.test.ts` can test them directly.
@@ -67,11 +68,11 @@ export function formatMs(ms) {
  */
 export function formatRate(perSecond, unit) {
   if (!Number.isFinite(perSecond)) return `${perSecond} ${unit}`;
-  const prefixes = [
+  const prefixes = /** @type {const} */ ([
     [1e9, 'G'],
     [1e6, 'M'],
     [1e3, 'k'],
-  ];
+  ]);
   for (const [scale, prefix] of prefixes) {
     if (Math.abs(perSecond) >= scale) return `${(perSecond / scale).toFixed(2)} ${prefix}${unit}`;
   }
@@ -115,6 +116,7 @@ export function formatTable(headers, rows) {
     (_, j) => cells.length > 0 && cells.every((r) => r[j] === '–' || /^[-+]?[\d.]+/.test(r[j])),
   );
   const widths = headers.map((h, j) => Math.max(h.length, ...cells.map((r) => r[j].length)));
+  /** @param {readonly string[]} r */
   const line = (r) =>
     r
       .map((c, j) => (numeric[j] ? c.padStart(widths[j]) : c.padEnd(widths[j])))

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The PyTorch peer of the bench: finds a Python that imports torch and runs `scripts/bench-torch.py` in a
  * subprocess (one request per process, so that PyTorch and ssmis never share the cores at the same moment and
@@ -29,7 +30,7 @@ export function findTorch() {
       found = { python, version: r.stdout.trim() };
       return found;
     }
-    tried.push(`${python}: ${r.error ? r.error.code : 'no torch'}`);
+    tried.push(`${python}: ${r.error ? /** @type {NodeJS.ErrnoException} */ (r.error).code : 'no torch'}`);
   }
   found = { python: null, reason: `no python3 with torch (${tried.join('; ')})` };
   return found;

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
+  findings,
+  type Plan,
   type RunRecord,
   renderExperimentReport,
   summarizeDiagnostics,
 } from '../../scripts/lib/experiment-report.mjs';
 
-const plan = {
+const plan: Plan = {
   version: 1,
   name: 'unit',
   data: { dataset: 'la', difficulty: 'hard', cases: 100, size: [64, 64, 40], synthSeed: 2024, val: 8 },
@@ -138,6 +140,21 @@ describe('renderExperimentReport', () => {
       /CPAM \+ TRCM vs supervised: \+0\.67 points; the interval includes 0: no effect shown either way/,
     );
     expect(text).not.toContain('## Interpretation');
+  });
+});
+
+describe('findings', () => {
+  it('leaves a run without a test Dice out of the ordering means instead of counting it as 0', () => {
+    const noDice = record('supervised', 2, 0.5);
+    noDice.test.strict = { ...noDice.test.strict, dice: null };
+    const rows = [
+      record('cpam-trcm', 1, 0.6),
+      record('cpam', 1, 0.58),
+      record('bcp', 1, 0.56),
+      record('supervised', 1, 0.5),
+      noDice,
+    ];
+    expect(findings({}, rows)).toContainEqual(expect.stringContaining('supervised 50.00)'));
   });
 });
 
