@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Regenerates the config reference table in README.md (between the CONFIG-REFERENCE markers) from the zod
 // schema's descriptions, so the README cannot drift from the code. `npm run build` first (reads dist/).
 // With --check it only reports whether the README is current (exit 1 if not); a test runs that check.

@@ -1,16 +1,19 @@
+// @ts-check
 /**
  * The timed training step of the benchmarks: train-mode forward, mean softmax cross-entropy against one-hot
  * labels, backward over the trainable weights, optimizer update, and the disposal of the loss and the gradients.
  */
 
+/** @import { Rng, SegmentationModel, tf as TF } from '../../src/index.js' */
+
 /**
  * A function running one step and returning its time in milliseconds.
- * @param {any} tf the TF.js namespace of `dist/`
- * @param {{ apply: Function, trainableWeights: () => any[] }} net
- * @param {any} x input batch
- * @param {any} labels one-hot labels
- * @param {any} optimizer a tf.train optimizer
- * @param {any} rng the dropout `Rng`
+ * @param {typeof TF} tf the TF.js namespace of `dist/`
+ * @param {Pick<SegmentationModel, 'apply' | 'trainableWeights'>} net
+ * @param {TF.Tensor} x input batch
+ * @param {TF.Tensor} labels one-hot labels
+ * @param {TF.Optimizer} optimizer a tf.train optimizer
+ * @param {Rng} rng the dropout `Rng`
  * @returns {() => number}
  */
 export function timedTrainStep(tf, net, x, labels, optimizer, rng) {
