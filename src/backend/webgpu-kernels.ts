@@ -8,6 +8,12 @@
  * returns zeros (every batch norm and bias of the VNet). The wrapper below reshapes such a vector to the other
  * operand's rank first (`[C]` → `[1, 1, 1, 1, C]`), which selects the general broadcast path: same values, same
  * output shape, so the gradients (computed from the op's original inputs) are untouched.
+ *
+ * Pad (`PadV2`, also the gradient of every `tf.slice`): the shader compares coordinates with vector ops that WGSL
+ * has only up to 4 components, so a rank-5 pad does not compile and returns zeros (the gradient of a slice of
+ * 5-D logits vanished). The wrapper pads through at most 4-D views: an axis without padding joins the axis
+ * before it (a constant pad of whole blocks is the same pad on the merged axis, scaled by the block size), and
+ * when more than 4 groups remain the pad runs in two passes, the first axes then the others.
  */
 import { tf } from './tf.js';
 
@@ -38,6 +44,34 @@ const BINARY_KERNELS = [
 ];
 
 let registered = false;
+
+type Paddings = [number, number][];
+
+/**
+ * The ≤ 4-D view of a constant pad: groups of axes, each a padded (or the first) axis followed by unpadded ones,
+ * with the group's padding scaled by the size of its unpadded tail. Null when more than 4 groups are needed.
+ */
+export function padView(
+  shape: readonly number[],
+  paddings: Paddings,
+): { shape: number[]; paddings: Paddings; outShape: number[] } | null {
+  const view: number[] = [];
+  const pads: Paddings = [];
+  for (let i = 0; i < shape.length; i++) {
+    const [before, after] = paddings[i];
+    if (i > 0 && before === 0 && after === 0) {
+      const g = view.length - 1;
+      view[g] *= shape[i];
+      pads[g] = [pads[g][0] * shape[i], pads[g][1] * shape[i]];
+    } else {
+      view.push(shape[i]);
+      pads.push([before, after]);
+    }
+  }
+  if (view.length > 4) return null;
+  const outShape = shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
+  return { shape: view, paddings: pads, outShape };
+}
 
 /** Whether a binary op with these operand shapes reaches the broken rank-5 shared-memory path. */
 export function needsRankFix(a: readonly number[], b: readonly number[]): boolean {
@@ -80,5 +114,57 @@ export function registerWebgpuKernelFixes(): void {
       },
     });
   }
+  registerPadFix(reshape);
   registered = true;
+}
+
+function registerPadFix(reshape: tf.KernelConfig): void {
+  const original = tf.getKernel('PadV2', BACKEND);
+  if (original === undefined) return;
+  tf.unregisterKernel('PadV2', BACKEND);
+  const pad = (args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const attrs = args.attrs as unknown as { paddings: Paddings; constantValue: number };
+    const backend = args.backend as tf.KernelBackend;
+    if (x.shape.length <= 4) return original.kernelFunc(args) as tf.TensorInfo;
+    const view = padView(x.shape, attrs.paddings);
+    const run = (kernel: string, inputs: tf.NamedTensorInfoMap, a: object): tf.TensorInfo =>
+      (kernel === 'Reshape' ? reshape : original).kernelFunc({
+        inputs,
+        backend,
+        attrs: a as unknown as tf.NamedAttrMap,
+      }) as tf.TensorInfo;
+    if (view === null) {
+      // Two passes, each padding fewer axes: the first half of the axes, then the rest.
+      const half = Math.ceil(x.shape.length / 2);
+      const first = attrs.paddings.map((p, i) => (i < half ? p : [0, 0])) as Paddings;
+      const rest = attrs.paddings.map((p, i) => (i < half ? [0, 0] : p)) as Paddings;
+      const mid = pad({ ...args, attrs: { ...attrs, paddings: first } as unknown as tf.NamedAttrMap });
+      try {
+        return pad({
+          ...args,
+          inputs: { x: mid },
+          attrs: { ...attrs, paddings: rest } as unknown as tf.NamedAttrMap,
+        });
+      } finally {
+        backend.disposeData(mid.dataId);
+      }
+    }
+    const flat = run('Reshape', { x }, { shape: view.shape });
+    try {
+      const padded = run(
+        'PadV2',
+        { x: flat },
+        { paddings: view.paddings, constantValue: attrs.constantValue },
+      );
+      try {
+        return run('Reshape', { x: padded }, { shape: view.outShape });
+      } finally {
+        backend.disposeData(padded.dataId);
+      }
+    } finally {
+      backend.disposeData(flat.dataId);
+    }
+  };
+  tf.registerKernel({ ...original, kernelFunc: pad as tf.KernelFunc });
 }
