@@ -4,10 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig, requireConfig } from '../../src/config/index.js';
 
 const configsDir = new URL('../../configs/', import.meta.url).pathname;
-const files = [
-  ...readdirSync(configsDir).filter((f) => f.endsWith('.yaml')),
-  ...readdirSync(path.join(configsDir, 'base')).map((f) => `base/${f}`),
-];
+/** Every YAML config under configs/, subfolders included (relative paths), so new folders are covered too. */
+const files = readdirSync(configsDir, { recursive: true, encoding: 'utf8' })
+  .filter((f) => f.endsWith('.yaml'))
+  .map((f) => f.split(path.sep).join('/'))
+  .sort();
 
 describe('shipped configs', () => {
   it('are all present: one per paper setting, the ablations and the demo', () => {
@@ -24,6 +25,10 @@ describe('shipped configs', () => {
       'la-5pct-bcp.yaml',
       'la-5pct-cpam.yaml',
       'demo.yaml',
+      'base/la.yaml',
+      'ablation/la-5pct-bcp-ll.yaml',
+      'ablation/brats2019-10pct-cpam.yaml',
+      'ablation/gamma-sweep/la-5pct-u0.1.yaml',
     ]) {
       expect(files).toContain(name);
     }
