@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /**
  * The semi-supervised experiment: does unlabeled data help, measured with paired confidence intervals over seeds.
  * Runs against the compiled library in `dist/` (`npm run build` first).
@@ -52,6 +53,35 @@ import { renderExperimentReport, summarizeDiagnostics } from './lib/experiment-r
 import { loadDist, machineInfo, setupBackend } from './lib/runtime.mjs';
 import { mean } from './lib/stats.mjs';
 
+/**
+ * @import { ChildProcess } from 'node:child_process'
+ * @import { Readable } from 'node:stream'
+ * @import { DiagnosticsSummary, Plan, PlanData, PlanSettings, ReportData, RunRecord } from './lib/experiment-report.mjs'
+ * @import { FinalEvaluationContext, SsmisConfig } from '../src/index.js'
+ */
+/** @typedef {typeof import('../src/index.js')} Lib the library, as `loadDist('index.js')` gives it */
+/**
+ * One run of the plan: stage 1 of a seed, a method's stage 2 from it, or the upper bound (both stages).
+ * @typedef {object} Run
+ * @property {string} id
+ * @property {RunRecord['kind']} kind
+ * @property {string} method
+ * @property {number} seed
+ * @property {string | null} [stage1] the id of the stage-1 run a stage-2 run starts from
+ */
+/**
+ * `data.json`: what the report reads, and the case ids of each split.
+ * @typedef {ReportData & { ids: { labeled: string[], unlabeled: string[], val: string[], test: string[] } }} DataInfo
+ */
+/** @typedef {Awaited<ReturnType<typeof evaluateBothProtocols>>} TestEvaluation */
+/**
+ * The plan options of the command line (all strings as typed).
+ * @typedef {'difficulty' | 'cases' | 'size' | 'synth-seed' | 'val' | 'labeled' | 'base-filters' | 'dropout' | 'patch' | 'batch' | 'lr' | 'iterations-pretrain' | 'iterations-selftrain' | 'validation-interval' | 'teacher-mode' | 'backend'} PlanOption
+ */
+/** @typedef {{ data: Partial<PlanData>, settings: Partial<PlanSettings> }} PlanOverrides */
+/** @typedef {ReturnType<typeof parseOptions>} ParsedOptions */
+/** @typedef {Extract<ParsedOptions, { help: false }>} Options */
+
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const STAGE2_METHODS = ['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm'];
 const ALL_METHODS = [...STAGE2_METHODS, 'fully-supervised'];
@@ -60,7 +90,10 @@ const TIME_FILE = 'experiment-time.json';
 
 class UsageError extends Error {}
 
-/** The experiment's design as shipped: the settings the record was made with unless the plan says otherwise. */
+/**
+ * The experiment's design as shipped: the settings the record was made with unless the plan says otherwise.
+ * @type {{ data: PlanData, settings: PlanSettings }}
+ */
 const DEFAULT_PLAN = {
   data: { dataset: 'la', difficulty: 'hard', cases: 100, size: [64, 64, 40], synthSeed: 2024, val: 8 },
   settings: {
@@ -78,7 +111,10 @@ const DEFAULT_PLAN = {
   },
 };
 
-/** Tiny everything: the suite runs it to check the machinery, never the methods. */
+/**
+ * Tiny everything: the suite runs it to check the machinery, never the methods.
+ * @type {{ data: PlanData, settings: PlanSettings }}
+ */
 const QUICK_PLAN = {
   data: { dataset: 'la', difficulty: 'hard', cases: 14, size: [40, 40, 24], synthSeed: 7, val: 2 },
   settings: {
@@ -96,6 +132,10 @@ const QUICK_PLAN = {
   },
 };
 
+/**
+ * @param {string} value
+ * @param {string} name the option, without `--`
+ */
 function positiveInt(value, name) {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1)
@@ -103,6 +143,10 @@ function positiveInt(value, name) {
   return n;
 }
 
+/**
+ * @param {string} text
+ * @param {string} name the option, without `--`
+ */
 function sizeTriple(text, name) {
   const parts = text.split(',').map((p) => positiveInt(p.trim(), name));
   if (parts.length === 1) return [parts[0], parts[0], parts[0]];
@@ -110,6 +154,7 @@ function sizeTriple(text, name) {
   return parts;
 }
 
+/** @param {string} text */
 function parseSeeds(text) {
   if (/^\d+$/.test(text.trim())) {
     const n = positiveInt(text, 'seeds');
@@ -121,9 +166,15 @@ function parseSeeds(text) {
   return seeds.sort((a, b) => a - b);
 }
 
-/** Plan options given on the command line, as a partial plan (only the keys the user set). */
+/**
+ * Plan options given on the command line, as a partial plan (only the keys the user set).
+ * @param {{ readonly [K in PlanOption]?: string }} v
+ * @returns {PlanOverrides}
+ */
 function planOverrides(v) {
+  /** @type {Partial<PlanData>} */
   const data = {};
+  /** @type {Partial<PlanSettings>} */
   const settings = {};
   if (v.difficulty !== undefined) {
     // A preset name, or a JSON object of single knobs over a preset (calibration), checked by synthesize.
@@ -136,7 +187,7 @@ function planOverrides(v) {
         );
       }
     } else if (['standard', 'hard'].includes(v.difficulty)) {
-      data.difficulty = v.difficulty;
+      data.difficulty = /** @type {'standard' | 'hard'} */ (v.difficulty);
     } else {
       throw new UsageError(
         `--difficulty: expected standard, hard or a JSON object of knobs, got ${v.difficulty}`,
@@ -170,14 +221,15 @@ function planOverrides(v) {
   if (v['teacher-mode'] !== undefined) {
     if (!['train', 'eval'].includes(v['teacher-mode']))
       throw new UsageError(`--teacher-mode: expected train or eval, got ${v['teacher-mode']}`);
-    settings.teacherMode = v['teacher-mode'];
+    settings.teacherMode = /** @type {'train' | 'eval'} */ (v['teacher-mode']);
   }
   if (v.backend !== undefined) settings.backend = v.backend;
   return { data, settings };
 }
 
+/** @param {string[]} argv */
 function parseOptions(argv) {
-  const str = { type: 'string' };
+  const str = /** @type {const} */ ({ type: 'string' });
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -211,7 +263,7 @@ function parseOptions(argv) {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.help) return { help: true };
+  if (values.help) return /** @type {const} */ ({ help: true });
   // An experiment's name is its record folder: chosen on purpose, never a default that mixes two designs.
   if (values.name === undefined && !values.quick)
     throw new UsageError('--name: required (the record folder docs/experiments/NAME)');
@@ -232,7 +284,7 @@ function parseOptions(argv) {
   }
   const cpus = os.availableParallelism();
   return {
-    help: false,
+    help: /** @type {const} */ (false),
     name,
     quick: values.quick,
     seeds: values.seeds === undefined ? null : parseSeeds(values.seeds),
@@ -254,21 +306,37 @@ function parseOptions(argv) {
   };
 }
 
+/**
+ * A JSON file of the record or work folder; the caller names what it holds.
+ * @param {string} file
+ * @returns {Promise<unknown>}
+ */
 async function readJson(file) {
   return JSON.parse(await fs.readFile(file, 'utf8'));
 }
 
-/** The library's temp file + rename (TF.js-free module, so `--report` stays light). */
+/**
+ * The library's temp file + rename (TF.js-free module, so `--report` stays light).
+ * @param {string} file
+ * @param {string} text
+ */
 async function writeTextAtomic(file, text) {
   const { writeFileAtomic } = await loadDist('util/atomic.js');
   await writeFileAtomic(file, text);
 }
 
+/**
+ * @param {string} file
+ * @param {unknown} value
+ */
 async function writeJsonAtomic(file, value) {
   await writeTextAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Hash of what decides a run's numbers: runs recorded under another plan are never mixed in. */
+/**
+ * Hash of what decides a run's numbers: runs recorded under another plan are never mixed in.
+ * @param {Plan} plan
+ */
 function planHash(plan) {
   return createHash('sha256')
     .update(JSON.stringify({ data: plan.data, settings: plan.settings }))
@@ -279,18 +347,23 @@ function planHash(plan) {
 /**
  * The plan: read from the record folder when it exists (command-line plan options must then agree with it;
  * seeds and methods may only be added), else built from the defaults and the options and written.
+ * @param {Options} o
+ * @returns {Promise<Plan>}
  */
 async function loadOrCreatePlan(o) {
   const file = path.join(o.record, 'plan.json');
   const base = o.quick ? QUICK_PLAN : DEFAULT_PLAN;
   if (existsSync(file)) {
-    const plan = await readJson(file);
+    // Written by this script (its version checked here).
+    const plan = /** @type {Plan} */ (await readJson(file));
     if (plan.version !== PLAN_VERSION) throw new UsageError(`${file}: unknown plan version ${plan.version}`);
-    for (const part of ['data', 'settings']) {
+    for (const part of /** @type {const} */ (['data', 'settings'])) {
+      /** @type {Readonly<Record<string, unknown>>} */
+      const recorded = plan[part];
       for (const [k, v] of Object.entries(o.overrides[part])) {
-        if (JSON.stringify(plan[part][k]) !== JSON.stringify(v)) {
+        if (JSON.stringify(recorded[k]) !== JSON.stringify(v)) {
           throw new UsageError(
-            `${file}: ${part}.${k} is ${JSON.stringify(plan[part][k])} in the recorded plan, the command says ${JSON.stringify(v)}; use another --name for another design`,
+            `${file}: ${part}.${k} is ${JSON.stringify(recorded[k])} in the recorded plan, the command says ${JSON.stringify(v)}; use another --name for another design`,
           );
         }
       }
@@ -309,6 +382,7 @@ async function loadOrCreatePlan(o) {
     }
     return plan;
   }
+  /** @type {Plan} */
   const plan = {
     version: PLAN_VERSION,
     name: o.name,
@@ -329,8 +403,13 @@ async function loadOrCreatePlan(o) {
   return plan;
 }
 
-/** Runs of the plan, in the order they are scheduled: per seed, stage 1, then its methods. */
+/**
+ * Runs of the plan, in the order they are scheduled: per seed, stage 1, then its methods.
+ * @param {Plan} plan
+ * @returns {Run[]}
+ */
 function runList(plan) {
+  /** @type {Run[]} */
   const runs = [];
   const needsStage1 = plan.methods.some((m) => STAGE2_METHODS.includes(m));
   for (const seed of plan.seeds) {
@@ -348,11 +427,21 @@ function runList(plan) {
   return runs;
 }
 
+/**
+ * @param {Options} o
+ * @param {string} id
+ */
 const recordFile = (o, id) => path.join(o.record, 'runs', `${id}.json`);
 
 // ---------------------------------------------------------------------------------------------------------
 // Data
 
+/**
+ * @param {Lib} lib
+ * @param {Options} o
+ * @param {Plan} plan
+ * @returns {Promise<{ dataset: string, info: DataInfo }>}
+ */
 async function prepareData(lib, o, plan) {
   const dataDir = path.join(o.work, 'data');
   const dataset = path.join(dataDir, 'dataset');
@@ -388,7 +477,7 @@ async function prepareData(lib, o, plan) {
   const info = await describeData(lib, dataset, plan);
   const file = path.join(o.record, 'data.json');
   if (existsSync(file)) {
-    const recorded = await readJson(file);
+    const recorded = /** @type {DataInfo} */ (await readJson(file));
     if (recorded.fingerprint !== info.fingerprint) {
       throw new Error(
         `the phantoms in ${dataset} differ from the recorded ones (${file}: fingerprint ${recorded.fingerprint}, now ${info.fingerprint}); delete ${dataDir} and run again, or use another --name`,
@@ -404,6 +493,10 @@ async function prepareData(lib, o, plan) {
  * Split sizes and ids, and the true foreground fraction of a training patch: the mean, over the unlabeled
  * training cases and every position of a uniformly placed patch, of the label's foreground fraction inside it
  * (what the pseudo-labels' foreground fraction estimates when they are right), exact via a summed-volume table.
+ * @param {Lib} lib
+ * @param {string} datasetDir
+ * @param {Plan} plan
+ * @returns {Promise<DataInfo>}
  */
 async function describeData(lib, datasetDir, plan) {
   const ds = await lib.openDataset(datasetDir);
@@ -411,7 +504,9 @@ async function describeData(lib, datasetDir, plan) {
   const labeledIds = ids.train.slice(0, plan.settings.labeled);
   const unlabeledIds = ids.train.slice(plan.settings.labeled);
   const hash = createHash('sha256');
+  /** @type {number[]} */
   const fractions = [];
+  /** @type {number[]} */
   const volumeFractions = [];
   for (const id of [...ids.train, ...ids.val, ...ids.test]) {
     const c = await ds.loadCase(id);
@@ -437,7 +532,13 @@ async function describeData(lib, datasetDir, plan) {
   };
 }
 
-/** Mean foreground fraction of a `patch`-sized window over every position inside `shape` (padded when smaller). */
+/**
+ * Mean foreground fraction of a `patch`-sized window over every position inside `shape` (padded when smaller).
+ * @param {ArrayLike<number>} label row-major [X, Y, Z]
+ * @param {readonly number[]} shape
+ * @param {readonly number[]} patch
+ * @returns {number}
+ */
 export function patchForegroundFraction(label, shape, patch) {
   const [nx, ny, nz] = shape;
   const px = Math.min(patch[0], nx);
@@ -446,6 +547,11 @@ export function patchForegroundFraction(label, shape, patch) {
   const sx = nx + 1;
   const sy = ny + 1;
   const table = new Float64Array(sx * sy * (nz + 1));
+  /**
+   * @param {number} x
+   * @param {number} y
+   * @param {number} z
+   */
   const at = (x, y, z) => (z * sy + y) * sx + x;
   // Row-major [X, Y, Z] label: index = (x * ny + y) * nz + z.
   for (let x = 1; x <= nx; x++) {
@@ -464,6 +570,11 @@ export function patchForegroundFraction(label, shape, patch) {
       }
     }
   }
+  /**
+   * @param {number} x0
+   * @param {number} y0
+   * @param {number} z0
+   */
   const box = (x0, y0, z0) => {
     const [x1, y1, z1] = [x0 + px, y0 + py, z0 + pz];
     return (
@@ -493,7 +604,13 @@ export function patchForegroundFraction(label, shape, patch) {
 // ---------------------------------------------------------------------------------------------------------
 // One run (child process)
 
-/** The config of one run. Everything but the method, the labeled amount and the enabled stages is shared. */
+/**
+ * The config of one run. Everything but the method, the labeled amount and the enabled stages is shared.
+ * @param {Lib} lib
+ * @param {Plan} plan
+ * @param {{ dataset: string, runsDir: string, run: Run, probe?: boolean }} where
+ * @returns {SsmisConfig}
+ */
 function runConfig(lib, plan, { dataset, runsDir, run, probe = false }) {
   const s = plan.settings;
   // A probe times a few iterations of each stage, without validation.
@@ -553,10 +670,12 @@ function runConfig(lib, plan, { dataset, runsDir, run, probe = false }) {
 /**
  * SHA-256 of a safetensors checkpoint's weights: tensor names, dtypes, shapes and bytes, without the metadata
  * (which holds a random checkpoint id), so that the same weights trained twice hash the same.
+ * @param {string} file
  */
 async function weightsSha256(file) {
   const bytes = await fs.readFile(file);
   const headerLength = Number(bytes.readBigUInt64LE(0));
+  /** @type {Record<string, unknown>} a safetensors header: an object by tensor name */
   const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
   delete header.__metadata__;
   const names = Object.keys(header).sort();
@@ -566,13 +685,23 @@ async function weightsSha256(file) {
     .digest('hex');
 }
 
-/** The stage-1 weights stage 2 starts from (the validation-selected stage-1 checkpoint). */
+/**
+ * The stage-1 weights stage 2 starts from (the validation-selected stage-1 checkpoint).
+ * @param {string} runDir
+ */
 const stage1Checkpoint = (runDir) => path.join(runDir, 'checkpoints', 'pretrain-best.safetensors');
 
-/** Whether a run folder's training has finished the stages its config enables (read from `last.json`). */
+/**
+ * Whether a run folder's training has finished the stages its config enables (read from `last.json`).
+ * @param {string} runDir
+ * @param {readonly string[]} stages
+ */
 async function trainingFinished(runDir, stages) {
   try {
-    const state = await readJson(path.join(runDir, 'checkpoints', 'last.json'));
+    // The library's checkpoint state; a missing or unreadable one counts as not finished.
+    const state = /** @type {{ completedStages?: string[], state?: { completedStages?: string[] } }} */ (
+      await readJson(path.join(runDir, 'checkpoints', 'last.json'))
+    );
     const done = state.completedStages ?? state.state?.completedStages ?? [];
     return stages.every((s) => done.includes(s));
   } catch {
@@ -580,9 +709,16 @@ async function trainingFinished(runDir, stages) {
   }
 }
 
-/** Scores every test case once per protocol: `strict`, and `paper` (largest 26-connected component). */
+/**
+ * Scores every test case once per protocol: `strict`, and `paper` (largest 26-connected component).
+ * @param {Lib} lib
+ * @param {FinalEvaluationContext} context
+ * @param {readonly string[]} ids
+ */
 async function evaluateBothProtocols(lib, context, ids) {
   const { model, dataset, config } = context;
+  /** @typedef {Pick<import('../src/eval/protocol.js').ClassMetrics, 'dice' | 'jaccard' | 'hd95' | 'asd' | 'predVoxels'>} CaseScore */
+  /** @type {{ id: string, strict: CaseScore, paper: CaseScore }[]} */
   const perCase = [];
   for (const id of ids) {
     const c = await dataset.loadCase(id);
@@ -591,6 +727,10 @@ async function evaluateBothProtocols(lib, context, ids) {
       { data: c.image, shape: [...c.shape, c.channels] },
       { patch: config.eval.patch, strides: config.eval.strides },
     );
+    /**
+     * @param {'strict' | 'paper'} protocol
+     * @param {false | 26} largestComponent
+     */
     const score = (protocol, largestComponent) => {
       const k = lib.evaluateCase(result.labels, c.label, c.shape, {
         protocol,
@@ -605,8 +745,13 @@ async function evaluateBothProtocols(lib, context, ids) {
     };
     perCase.push({ id, strict: score('strict', false), paper: score('paper', 26) });
   }
+  /**
+   * @param {'strict' | 'paper'} protocol
+   * @returns {import('./lib/experiment-report.mjs').ProtocolSummary}
+   */
   const summary = (protocol) => {
     const rows = perCase.map((p) => p[protocol]);
+    /** @param {'dice' | 'jaccard' | 'hd95' | 'asd'} key */
     const avg = (key) => mean(rows.map((r) => r[key]).filter((x) => x !== null && x !== undefined));
     return {
       dice: avg('dice'),
@@ -628,18 +773,29 @@ async function evaluateBothProtocols(lib, context, ids) {
   };
 }
 
+/**
+ * @param {string} runDir
+ * @param {'train' | 'eval'} key
+ * @param {number} seconds
+ */
 async function addRunSeconds(runDir, key, seconds) {
   const file = path.join(runDir, TIME_FILE);
+  /** @type {{ train?: number, eval?: number }} */
   let before = {};
   try {
-    before = await readJson(file);
+    before = /** @type {{ train?: number, eval?: number }} */ (await readJson(file));
   } catch {
     before = {};
   }
   await writeJsonAtomic(file, { ...before, [key]: (before[key] ?? 0) + seconds });
 }
 
-/** Trains (or resumes) one run in this process and writes its record file; exit code 130 when interrupted. */
+/**
+ * Trains (or resumes) one run in this process and writes its record file; exit code 130 when interrupted.
+ * @param {Options} o
+ * @param {Plan} plan
+ * @param {string} runId
+ */
 async function childMain(o, plan, runId) {
   const run = runList(plan).find((r) => r.id === runId);
   if (!run) throw new UsageError(`--child: no run '${runId}' in the plan`);
@@ -650,12 +806,14 @@ async function childMain(o, plan, runId) {
   const runDir = path.join(runsDir, run.id);
   const config = runConfig(lib, plan, { dataset, runsDir, run });
   const recordPath = recordFile(o, run.id);
-  const recorded = existsSync(recordPath) ? await readJson(recordPath) : null;
+  const recorded = existsSync(recordPath) ? /** @type {RunRecord} */ (await readJson(recordPath)) : null;
 
+  /** @type {string | null} */
   let startedFrom = null;
   let mode = existsSync(path.join(runDir, 'checkpoints', 'last.json')) ? 'resume' : 'fresh';
   if (run.kind === 'stage2') {
-    const stage1Dir = path.join(runsDir, run.stage1);
+    // A stage-2 run always names its stage-1 run (runList).
+    const stage1Dir = path.join(runsDir, /** @type {string} */ (run.stage1));
     if (!(await trainingFinished(stage1Dir, ['pretrain']))) {
       throw new Error(`${run.id}: the stage-1 run ${run.stage1} has not finished`);
     }
@@ -680,9 +838,11 @@ async function childMain(o, plan, runId) {
   const stop = () => controller.abort();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  let evaluation = null;
-  let selected = null;
+  // Set by finalEvaluation, which train calls (typed wide so that the checks below do not see only null).
+  let evaluation = /** @type {TestEvaluation | null} */ (null);
+  let selected = /** @type {FinalEvaluationContext['selected'] | null} */ (null);
   let evalSeconds = 0;
+  /** @param {FinalEvaluationContext} context */
   const finalEvaluation = async (context) => {
     if (recorded !== null) return; // only the folder was missing (a fresh clone): the record stands
     const t0 = Date.now();
@@ -727,15 +887,20 @@ async function childMain(o, plan, runId) {
   if (recorded !== null) {
     if (run.kind === 'stage1' && recorded.stage1Sha256 !== startedFrom) {
       console.log(
-        `warning: ${run.id} trained again gives other weights than recorded (${startedFrom.slice(0, 12)} vs ${recorded.stage1Sha256.slice(0, 12)}); the method runs of seed ${run.seed} started from now will say so`,
+        `warning: ${run.id} trained again gives other weights than recorded (${String(startedFrom).slice(0, 12)} vs ${String(recorded.stage1Sha256).slice(0, 12)}); the method runs of seed ${run.seed} started from now will say so`,
       );
     }
     return;
   }
   await addRunSeconds(runDir, 'eval', evalSeconds);
-  const times = await readJson(path.join(runDir, TIME_FILE));
+  // Both written above (addRunSeconds).
+  const times = /** @type {{ train: number, eval: number }} */ (await readJson(path.join(runDir, TIME_FILE)));
+  // train returns, uninterrupted, only after finalEvaluation has run.
+  const test = /** @type {TestEvaluation} */ (evaluation);
   const history = result.history;
+  /** @param {'pretrain' | 'selftrain'} stage */
   const stageRows = (stage) => history.filter((r) => r.stage === stage);
+  /** @param {'pretrain' | 'selftrain'} stage */
   const msMean = (stage) =>
     mean(
       stageRows(stage)
@@ -743,6 +908,7 @@ async function childMain(o, plan, runId) {
         .filter(Number.isFinite),
     );
   const ownStage = run.kind === 'stage1' ? 'pretrain' : 'selftrain';
+  /** @satisfies {RunRecord} */
   const record = {
     id: run.id,
     kind: run.kind,
@@ -755,7 +921,7 @@ async function childMain(o, plan, runId) {
       split: selected.split,
       best: selected.best && { dice: selected.best.dice, iteration: selected.best.iteration },
     },
-    test: evaluation,
+    test,
     diagnostics: summarizeDiagnostics(stageRows(ownStage)),
     stage1Sha256: run.kind === 'upper' ? null : startedFrom,
     timing: {
@@ -770,7 +936,7 @@ async function childMain(o, plan, runId) {
   };
   await writeJsonAtomic(recordPath, record);
   console.log(
-    `done: test Dice ${(evaluation.strict.dice * 100).toFixed(2)} % (strict), ${(evaluation.paper.dice * 100).toFixed(2)} % (paper); ${record.timing.trainSeconds.toFixed(0)} s`,
+    `done: test Dice ${((test.strict.dice ?? 0) * 100).toFixed(2)} % (strict), ${((test.paper.dice ?? 0) * 100).toFixed(2)} % (paper); ${record.timing.trainSeconds.toFixed(0)} s`,
   );
   backend.kernels?.unregisterFastKernels();
 }
@@ -778,7 +944,13 @@ async function childMain(o, plan, runId) {
 // ---------------------------------------------------------------------------------------------------------
 // Scheduling (parent process)
 
-/** Runs `--child id` in its own process, its output prefixed with the run id; resolves to the exit code. */
+/**
+ * Runs `--child id` in its own process, its output prefixed with the run id; resolves to the exit code.
+ * @param {Options} o
+ * @param {Plan} plan
+ * @param {string} id
+ * @returns {{ child: ChildProcess, done: Promise<number> }}
+ */
 function spawnChild(o, plan, id) {
   const args = [
     fileURLToPath(import.meta.url),
@@ -793,20 +965,28 @@ function spawnChild(o, plan, id) {
   ];
   if (o.quick) args.push('--quick');
   const child = spawn(process.execPath, args, { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /**
+   * @param {Readable} stream
+   * @param {NodeJS.WritableStream} out
+   */
   const prefix = (stream, out) => {
     let rest = '';
-    stream.on('data', (chunk) => {
-      const text = rest + chunk.toString();
-      const lines = text.split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) if (line.trim()) out.write(`[${id}] ${line}\n`);
-    });
+    stream.on(
+      'data',
+      /** @param {Buffer} chunk */ (chunk) => {
+        const text = rest + chunk.toString();
+        const lines = text.split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) if (line.trim()) out.write(`[${id}] ${line}\n`);
+      },
+    );
     stream.on('end', () => {
       if (rest.trim()) out.write(`[${id}] ${rest}\n`);
     });
   };
   prefix(child.stdout, process.stdout);
   prefix(child.stderr, process.stderr);
+  /** @type {Promise<number>} */
   const done = new Promise((resolve) =>
     child.on('close', (code, signal) => resolve(code ?? (signal ? 130 : 1))),
   );
@@ -816,6 +996,8 @@ function spawnChild(o, plan, id) {
 /**
  * Which runs still need a process: no record yet, or a stage-1 run whose folder is missing while a stage-2
  * run of its seed still needs it.
+ * @param {Options} o
+ * @param {Plan} plan
  */
 async function pendingRuns(o, plan) {
   const runs = runList(plan);
@@ -837,9 +1019,16 @@ async function pendingRuns(o, plan) {
 /**
  * Milliseconds per iteration by row, from the finished runs of this plan; rows without a finished run get a
  * short probe (a few iterations of each stage in a temporary folder, in this process).
+ * @param {Options} o
+ * @param {Plan} plan
+ * @param {readonly Run[]} pending
+ * @param {string} dataset
+ * @returns {Promise<IterationCosts>}
  */
 async function iterationCosts(o, plan, pending, dataset) {
+  /** @type {IterationCosts['costs']} */
   const costs = {};
+  /** @type {number[]} */
   const evalSeconds = [];
   for (const r of await readRecords(o, plan)) {
     const key = r.kind === 'stage1' ? 'stage1' : r.method;
@@ -852,10 +1041,10 @@ async function iterationCosts(o, plan, pending, dataset) {
       (r.kind === 'stage2' ? 0 : plan.settings.pretrainIterations);
     const loopSeconds =
       ((r.kind === 'stage1'
-        ? t.pretrain
+        ? (t.pretrain ?? 0)
         : r.kind === 'upper'
-          ? (t.pretrain + t.selftrain) / 2
-          : t.selftrain) *
+          ? ((t.pretrain ?? 0) + (t.selftrain ?? 0)) / 2
+          : (t.selftrain ?? 0)) *
         iterations) /
       1000;
     // Validation, checkpoints and start-up: what the run's wall time holds beyond its iterations.
@@ -872,6 +1061,7 @@ async function iterationCosts(o, plan, pending, dataset) {
     const probeDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ssmis-experiment-probe-'));
     try {
       for (const key of need) {
+        /** @type {Run} */
         const run =
           key === 'stage1'
             ? { id: 'probe-stage1', kind: 'stage1', method: 'stage1', seed: 1 }
@@ -884,14 +1074,15 @@ async function iterationCosts(o, plan, pending, dataset) {
         const config = runConfig(lib, plan, { dataset, runsDir: probeDir, run, probe: true });
         const t0 = Date.now();
         const result = await lib.train(config, { runDir: path.join(probeDir, run.id) });
+        /** @param {'pretrain' | 'selftrain'} stage */
         const rows = (stage) =>
           result.history
             .filter((r) => r.stage === stage)
             .slice(1)
             .map((r) => r.msPerIteration);
         costs[key] = {
-          pretrain: [mean(rows('pretrain'))].filter(Boolean),
-          selftrain: [mean(rows('selftrain'))].filter(Boolean),
+          pretrain: [mean(rows('pretrain'))].filter(truthy),
+          selftrain: [mean(rows('selftrain'))].filter(truthy),
           overhead: [],
         };
         console.log(`  ${key}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -903,9 +1094,31 @@ async function iterationCosts(o, plan, pending, dataset) {
   return { costs, evalSeconds: mean(evalSeconds) };
 }
 
-/** Estimated compute seconds of each pending run (iterations × measured time per iteration + overhead). */
+/**
+ * Milliseconds per iteration of each stage and seconds of overhead per run, by row (`stage1` or the method),
+ * and the mean seconds of a test evaluation.
+ * @typedef {{ costs: Record<string, { pretrain: number[], selftrain: number[], overhead: number[] }>, evalSeconds: number | null }} IterationCosts
+ */
+
+/**
+ * The numbers of a list that are not 0 (nor null or NaN).
+ * @param {number | null} x
+ * @returns {x is number}
+ */
+function truthy(x) {
+  return Boolean(x);
+}
+
+/**
+ * Estimated compute seconds of each pending run (iterations × measured time per iteration + overhead).
+ * @param {Plan} plan
+ * @param {readonly Run[]} pending
+ * @param {IterationCosts} costs
+ * @returns {Record<string, number>} by run id
+ */
 function estimateSeconds(plan, pending, { costs, evalSeconds }) {
   const s = plan.settings;
+  /** @type {Record<string, number>} */
   const per = {};
   for (const r of pending) {
     const c = costs[r.kind === 'stage1' ? 'stage1' : r.method] ?? {
@@ -924,20 +1137,27 @@ function estimateSeconds(plan, pending, { costs, evalSeconds }) {
   return per;
 }
 
+/** @param {number} seconds */
 function formatDuration(seconds) {
   if (seconds < 90) return `${seconds.toFixed(0)} s`;
   if (seconds < 5400) return `${(seconds / 60).toFixed(0)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
-/** Reads every run record of the plan (records of another plan are reported and left out). */
+/**
+ * Reads every run record of the plan (records of another plan are reported and left out).
+ * @param {Options} o
+ * @param {Plan} plan
+ * @returns {Promise<RunRecord[]>}
+ */
 async function readRecords(o, plan) {
   const dir = path.join(o.record, 'runs');
   if (!existsSync(dir)) return [];
   const hash = planHash(plan);
   const records = [];
   for (const f of (await fs.readdir(dir)).filter((x) => x.endsWith('.json')).sort()) {
-    const r = await readJson(path.join(dir, f));
+    // Written by childMain; its plan hash is checked here.
+    const r = /** @type {RunRecord} */ (await readJson(path.join(dir, f)));
     if (r.planHash !== hash) {
       console.warn(`report: ${f} was recorded under another plan (${r.planHash}), left out`);
       continue;
@@ -947,10 +1167,14 @@ async function readRecords(o, plan) {
   return records;
 }
 
+/**
+ * @param {Options} o
+ * @param {Plan} plan
+ */
 async function writeReport(o, plan) {
   const records = await readRecords(o, plan);
   const dataFile = path.join(o.record, 'data.json');
-  const data = existsSync(dataFile) ? await readJson(dataFile) : null;
+  const data = existsSync(dataFile) ? /** @type {DataInfo} */ (await readJson(dataFile)) : null;
   const notesFile = path.join(o.record, 'notes.md');
   const notes = existsSync(notesFile) ? readFileSync(notesFile, 'utf8') : null;
   const out = plan.results === null ? path.join(o.record, 'results.md') : path.resolve(REPO, plan.results);
@@ -966,6 +1190,7 @@ async function writeReport(o, plan) {
   console.log(`report: ${path.relative(process.cwd(), out)} (${records.length} run(s))`);
 }
 
+/** @param {Options} o */
 async function parentMain(o) {
   const plan = await loadOrCreatePlan(o);
   if (o.report) return writeReport(o, plan);
@@ -992,11 +1217,14 @@ async function parentMain(o) {
   if (o.estimate) return;
 
   const runsDir = path.join(o.work, 'runs');
+  /** @type {Map<string, { child: ChildProcess, done: Promise<{ id: string, code: number }> }>} */
   const running = new Map();
+  /** @type {string[]} */
   const failed = [];
   let stopping = false;
   // A signal to this process (not only Ctrl-C at a terminal, which reaches the children too) stops every run
   // after its current iteration, with its `last` checkpoint written.
+  /** @param {NodeJS.Signals} signal */
   const stop = (signal) => {
     if (!stopping)
       console.log(`\nexperiment: ${signal}: stopping the running runs after their current iteration`);
@@ -1006,10 +1234,13 @@ async function parentMain(o) {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   const queue = [...pending];
+  /** @param {Run} r */
   const isReady = async (r) => {
     if (r.kind !== 'stage2') return true;
-    if (queue.some((q) => q.id === r.stage1) || running.has(r.stage1)) return false;
-    return trainingFinished(path.join(runsDir, r.stage1), ['pretrain']);
+    // A stage-2 run always names its stage-1 run (runList).
+    const stage1 = /** @type {string} */ (r.stage1);
+    if (queue.some((q) => q.id === stage1) || running.has(stage1)) return false;
+    return trainingFinished(path.join(runsDir, stage1), ['pretrain']);
   };
   const started = Date.now();
   while (queue.length > 0 || running.size > 0) {
@@ -1069,7 +1300,8 @@ async function main() {
     return;
   }
   if (o.child !== null) {
-    const plan = await readJson(path.join(o.record, 'plan.json'));
+    // Written by the parent process, which runs this child.
+    const plan = /** @type {Plan} */ (await readJson(path.join(o.record, 'plan.json')));
     return childMain(o, plan, o.child);
   }
   return parentMain(o);

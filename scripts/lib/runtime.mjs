@@ -38,12 +38,14 @@ export async function loadDist(rel) {
  * issue 7 when the build has them, they are not already active (a later `initBackend` may register them
  * itself) and `SSMIS_FAST_KERNELS` does not turn them off, so that the numbers are what a user of the default
  * config (`backend.fastKernels: true`) gets. `SSMIS_FAST_KERNELS=0` measures the stock kernels.
- * @param {{ backend?: import('../../src/index.js').BackendChoice }} [options]
+ * @param {{ backend?: string }} [options] `backend` as given (e.g. `--backend`): `initBackend` checks it
  * @returns {Promise<{ active: string, tfjsVersion: string, fastKernels: boolean, kernelWorkers: number, kernels: DistModules['backend/kernels/index.js'] | null }>}
  */
 export async function setupBackend(options = {}) {
   const { initBackend } = await loadDist('index.js');
-  const info = await initBackend({ backend: options.backend ?? 'auto' });
+  const info = await initBackend({
+    backend: /** @type {import('../../src/index.js').BackendChoice} */ (options.backend ?? 'auto'),
+  });
   /** @type {DistModules['backend/kernels/index.js'] | null} */
   let kernels = null;
   let fastKernels = false;
