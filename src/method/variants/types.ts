@@ -27,6 +27,9 @@
  * }
  * // then the EMA update of the teacher (`updateEma` in src/nn/ema.ts) and the next step's learning rate
  * ```
+ * On the `webgpu` backend, which cannot read tensors synchronously, the host reads of both calls (label check,
+ * pseudo-labels, loss parts) are queued: `await settleHostReads()` after `prepare` and after the step, with
+ * `optimizer.stepAsync`, as the engine does (a no-op on the other backends).
  * Batch positions follow the reference's two-stream sampler (a labeled group then an unlabeled group, each made
  * of two sub-batches): labeled `[0:sub]` = a, `[sub:2·sub]` = b, unlabeled likewise.
  */
