@@ -221,7 +221,14 @@ export {
 
 // Backend: choosing the TF.js backend, and the TF.js namespace ssmis runs on.
 
-export { type ActiveBackend, type BackendChoice, type BackendInfo, initBackend } from './backend/init.js';
+export { settleHostReads } from './backend/host-read.js';
+export {
+  type ActiveBackend,
+  type BackendChoice,
+  type BackendInfo,
+  initBackend,
+  type WebGpuAdapter,
+} from './backend/init.js';
 export { tf } from './backend/tf.js';
 
 // Utilities and errors: the error classes every entry point throws, the seeded generator, atomic writes.

@@ -65,6 +65,7 @@ const VALUES = [
   'readNrrd',
   'readSafetensors',
   'saveWeights',
+  'settleHostReads',
   'slidingWindowInference',
   'slidingWindowInference2d',
   'summarizeCases',
@@ -194,6 +195,7 @@ const TYPES = [
   'VolumeInferenceOptions',
   'VolumeInput',
   'VoxelArray',
+  'WebGpuAdapter',
   'WriteNiftiOptions',
   'WriteNrrdOptions',
 ];

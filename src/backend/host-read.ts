@@ -54,7 +54,20 @@ export function scalarsOnHost(scalars: Record<string, tf.Tensor>): Record<string
 
 /**
  * Runs every queued read (and the reads those callbacks queue) with `await data()`. Every queued tensor is
- * freed, also when a callback throws; the first error is rethrown after all of them ran.
+ * freed, also when a callback throws; the callbacks after a failed one are skipped. Call it after a method
+ * variant's `prepare` and after the optimizer step that runs its `loss`, as the training loop does: a no-op on
+ * the backends that read synchronously, required on `webgpu` (the pseudo-labels and the loss parts are filled in
+ * here).
+ *
+ * @returns a promise that resolves once every queued read has been delivered.
+ * @throws the first error a callback threw (e.g. the `InputError` of a label out of range).
+ * @example
+ * const prepared = variant.prepare(ctx, batch);
+ * await settleHostReads();
+ * let step;
+ * const loss = await optimizer.stepAsync(() => (step = variant.loss(ctx, batch, prepared)).loss, params);
+ * await settleHostReads(); // step.parts and step.diagnostics are complete now
+ * prepared.dispose();
  */
 export async function settleHostReads(): Promise<void> {
   let firstError: unknown;

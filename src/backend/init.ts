@@ -307,8 +307,14 @@ export async function initBackend(
       }
       unavailable[WEBGPU_KEY] = tried.reason;
       if (choice !== 'auto') {
+        const install = WEBGPU_PACKAGES.map(
+          (p) => `${p}@${p === 'webgpu' ? WEBGPU_VERSION : tf.version_core}`,
+        );
+        const fix = tried.reason.startsWith('no WebGPU adapter')
+          ? 'Install or update the GPU driver (Vulkan on Linux; Mesa 25 or later for its software driver)'
+          : `Install the two packages with \`npm install ${install.join(' ')}\``;
         throw new SsmisError(
-          `backend 'webgpu' is not available: ${tried.reason}. Install the two packages with \`npm install ${WEBGPU_PACKAGES.map((p) => `${p}@${p === 'webgpu' ? WEBGPU_VERSION : tf.version_core}`).join(' ')}\` (and a GPU driver), or use --backend auto|cpu.`,
+          `backend 'webgpu' is not available: ${tried.reason}. ${fix}, or use --backend auto|cpu.`,
         );
       }
       continue;
