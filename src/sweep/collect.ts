@@ -15,6 +15,7 @@ import { mean, type PairedDifference, pairedDifference, sampleStd } from '../eva
 import { readInputText } from '../io/read-file.js';
 import { planData } from '../train/plan.js';
 import { inspectRunFolder, runPaths } from '../train/run-dir.js';
+import { requireOptions, requireString } from '../util/args.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import { readSweepRecord, sweepPaths } from './plan.js';
 import { failureLine, runLogSaysDone } from './run-state.js';
@@ -181,11 +182,11 @@ function flatten(value: unknown, prefix: string, out: Map<string, string>): Map<
   return out;
 }
 
-/** Run folders under `dir` (the folder itself, or up to three levels down; a run's own folders are not searched). */
+/** Run folders under `dir` (the folder itself, or up to six levels down; a run's own folders are not searched). */
 async function findRunFolders(dir: string, depth = 0): Promise<string[]> {
   const info = await inspectRunFolder(dir);
   if (info.marked || info.legacy) return [dir];
-  if (depth >= 3 || !info.exists) return [];
+  if (depth >= 6 || !info.exists) return [];
   const entries = await fs.readdir(dir, { withFileTypes: true });
   const found: string[] = [];
   for (const e of entries
@@ -247,6 +248,9 @@ export interface CollectOptions {
  *   value no setting has.
  */
 export async function collectRuns(dir: string, options: CollectOptions = {}): Promise<Collection> {
+  requireString('collectRuns', 'dir', dir);
+  requireOptions('collectRuns', 'options', options);
+  if (options.baseline !== undefined) requireString('collectRuns', 'options.baseline', options.baseline);
   const abs = path.resolve(dir);
   if (!existsSync(abs)) throw new InputError(`collect: ${abs} does not exist`);
   const record = await readSweepRecord(abs);

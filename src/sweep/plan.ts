@@ -11,6 +11,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { configToYaml, loadConfig, type SsmisConfig } from '../config/index.js';
 import { readInputText } from '../io/read-file.js';
+import { requireArray, requireObject, requireString, requireStringArray } from '../util/args.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import { packageVersion } from '../util/package-info.js';
@@ -234,6 +235,10 @@ function combinations(grid: readonly GridAxis[]): Record<string, string>[] {
  *   combinations would get the same run name.
  */
 export async function expandSweep(spec: SweepSpec): Promise<SweepPlan> {
+  requireObject('expandSweep', 'spec', spec, 'a sweep (config, grid, seeds, set, out)');
+  requireString('expandSweep', 'spec.config', spec.config);
+  requireArray('expandSweep', 'spec.grid', spec.grid, 'an array of grid axes');
+  requireStringArray('expandSweep', 'spec.set', spec.set);
   const base = (await loadConfig(spec.config, { set: spec.set })).config;
   const paths = sweepPaths(spec.out ?? path.join(base.run.outputDir, 'sweeps', base.run.name));
   const seeds = spec.seeds ?? [base.train.seed];

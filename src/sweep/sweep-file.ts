@@ -16,6 +16,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { readInputText } from '../io/read-file.js';
+import { requireString } from '../util/args.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import { checkGrid, type GridAxis, parseSeeds } from './plan.js';
 import { parseSlurmResources, type SlurmResources } from './slurm.js';
@@ -62,6 +63,7 @@ function valueText(value: unknown): string {
  * @throws InputError naming the file and the field.
  */
 export async function readSweepFile(file: string): Promise<SweepFile> {
+  requireString('readSweepFile', 'file', file);
   const text = await readInputText(file, 'sweep file', { maxBytes: 2 ** 20 });
   let raw: unknown;
   try {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { snapshot, ssmisEnv, tinySweepBase } from '../sweep/tiny-sweep.js';
@@ -147,5 +147,30 @@ describe('ssmis sweep on this machine, then ssmis collect', () => {
     expect(script).toContain('#SBATCH --mem=4G\n');
     expect(r.stdout).toContain(`wrote ${path.join(out, 'slurm', 'sweep.sbatch')} (2 tasks)`);
     expect(snapshot(path.join(out, 'runs')).size).toBe(0);
+  });
+
+  it('reads a sweep file, its slurm section giving the resources and flags overriding it', async () => {
+    const file = path.join(base.root, 'table.yaml');
+    writeFileSync(
+      file,
+      [
+        'config: tiny.yaml',
+        'grid: { method.name: [supervised, bcp, cpam-trcm] }',
+        'seeds: [1, 2]',
+        'out: sweep-file',
+        'slurm: { partition: gpu, time: "2:00:00", cpus: 4, gpus: 1 }',
+      ].join('\n'),
+    );
+    const r = await ssmisEnv(
+      ['sweep', '--file', file, '--slurm', '--dry-run', '--slurm-time', '30', '--parallel', '3'],
+      {},
+      base.root,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const script = readFileSync(path.join(base.root, 'sweep-file', 'slurm', 'sweep.sbatch'), 'utf8');
+    for (const line of ['--array=0-5%3', '--partition=gpu', '--time=30', '--cpus-per-task=4', '--gpus=1']) {
+      expect(script).toContain(`#SBATCH ${line}\n`);
+    }
+    expect(script).toContain("'tiny-method.name_cpam-trcm-seed_2.yaml'");
   });
 });

@@ -32,12 +32,13 @@ export async function tinySweepBase(): Promise<{ root: string; config: string }>
 export function ssmisEnv(
   args: string[],
   env: Record<string, string> = {},
+  cwd?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [bin, ...args],
-      { env: { ...process.env, ...env }, maxBuffer: 64 * 2 ** 20 },
+      { env: { ...process.env, ...env }, maxBuffer: 64 * 2 ** 20, cwd },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
