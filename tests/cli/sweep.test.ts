@@ -10,6 +10,13 @@ beforeAll(async () => {
 });
 
 describe('ssmis sweep on this machine, then ssmis collect', () => {
+  it('--help lists sweep, sweep-task and collect', async () => {
+    const { code, stdout } = await ssmisEnv(['--help']);
+    expect(code).toBe(0);
+    for (const command of ['sweep', 'sweep-task', 'collect'])
+      expect(stdout).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));
+  });
+
   it('2 methods × 2 seeds with --parallel 2, the table, and a re-run that skips every finished run', async () => {
     const out = path.join(base.root, 'sweep-local');
     const args = [
