@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /**
  * Stock vs fast cpu kernels, measured in one run against `dist/` (run `npm run build` first):
  * - the ceiling: peak f32x4 multiply-add throughput of one core in WebAssembly (`maddCeiling`: registers
@@ -25,10 +26,37 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { timedTrainStep } from './lib/train-step.mjs';
 
+/**
+ * @import { DistModules } from './lib/runtime.mjs'
+ * @import { tf as TF } from '../src/index.js'
+ */
+
 const dist = new URL('../dist/', import.meta.url);
+/**
+ * @template {keyof DistModules} K
+ * @param {K} p
+ * @returns {Promise<DistModules[K]>}
+ */
 const load = (p) => import(new URL(p, dist).href);
 
+/**
+ * @typedef {object} KernelBenchOptions
+ * @property {number} runs
+ * @property {number | undefined} workers
+ * @property {boolean} kernels
+ * @property {boolean} steps
+ * @property {boolean} stock
+ * @property {boolean} profile
+ * @property {boolean} best
+ * @property {string | undefined} json
+ */
+
+/**
+ * @param {string[]} argv
+ * @returns {KernelBenchOptions}
+ */
 function parseArgs(argv) {
+  /** @type {KernelBenchOptions} */
   const o = {
     runs: 3,
     workers: undefined,
@@ -54,8 +82,10 @@ function parseArgs(argv) {
   return o;
 }
 
+/** @type {Readonly<Record<string, string>>} */
 const OP_LABEL = { Conv3D: 'forward', Conv3DBackpropInputV2: 'dx', Conv3DBackpropFilterV2: 'dw' };
 
+/** @param {readonly number[]} xs */
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -63,7 +93,11 @@ function median(xs) {
 
 let statistic = median;
 
-/** The median (or, with `--best`, the minimum) time of `runs` runs after one warm-up. */
+/**
+ * The median (or, with `--best`, the minimum) time of `runs` runs after one warm-up.
+ * @param {() => unknown} fn
+ * @param {number} runs
+ */
 function timeMedian(fn, runs) {
   fn();
   const t = [];
@@ -75,12 +109,34 @@ function timeMedian(fn, runs) {
   return statistic(t);
 }
 
+/** @param {readonly number[]} s */
 const sizeLabel = (s) => (s[0] === s[1] && s[1] === s[2] ? `${s[0]}³` : s.join('×'));
 
-/** The convolutions of a VNet at base f, input size s = [x, y, z], batch n. */
+/**
+ * A convolution: input shape `x` [N, X, Y, Z, C], cube kernel `k`, `stride` on every axis, `cout` filters.
+ * @typedef {{ label: string, x: number[], k: number, stride: number, pad: 'same' | 'valid', cout: number }} ConvShape
+ */
+
+/**
+ * The convolutions of a VNet at base f, input size s = [x, y, z], batch n.
+ * @param {number} f
+ * @param {number[]} s
+ * @param {number} n
+ * @returns {ConvShape[]}
+ */
 function vnetConvShapes(f, s, n) {
+  /** @type {ConvShape[]} */
   const shapes = [];
+  /**
+   * @param {string} label
+   * @param {number[]} x
+   * @param {number} k
+   * @param {number} stride
+   * @param {'same' | 'valid'} pad
+   * @param {number} cout
+   */
   const add = (label, x, k, stride, pad, cout) => shapes.push({ label, x, k, stride, pad, cout });
+  /** @param {number} level */
   const at = (level) => s.map((v) => v >> level);
   add(`k3 1→${f} @${sizeLabel(s)} (first)`, [n, ...s, 1], 3, 1, 'same', f);
   for (let level = 0; level < 5; level++) {
@@ -94,15 +150,23 @@ function vnetConvShapes(f, s, n) {
   return shapes;
 }
 
+/** @param {string} name */
 const isConvKernel = (name) => name.startsWith('Conv3D');
 
-/** `tf.profile` of one call of `step`: kernels by total time, and the share of the non-convolution ones. */
+/**
+ * `tf.profile` of one call of `step`: kernels by total time, and the share of the non-convolution ones.
+ * @param {typeof TF} tf
+ * @param {() => unknown} step
+ */
 async function profileStep(tf, step) {
   const info = await tf.profile(() => {
     step();
   });
+  /** @type {Map<string, number>} */
   const byName = new Map();
-  for (const k of info.kernels) byName.set(k.name, (byName.get(k.name) ?? 0) + k.kernelTimeMs);
+  // tf.profile awaits every kernel's time; the cpu backend's timer gives a number, never an error record.
+  for (const k of info.kernels)
+    byName.set(k.name, (byName.get(k.name) ?? 0) + /** @type {number} */ (k.kernelTimeMs));
   const total = [...byName.values()].reduce((a, b) => a + b, 0);
   const top = [...byName.entries()]
     .sort((a, b) => b[1] - a[1])
@@ -111,6 +175,19 @@ async function profileStep(tf, step) {
   return { totalKernelMs: total, nonConvolutionShare: nonConv, kernels: top };
 }
 
+/**
+ * One kernel on one shape: times (ms), GFLOP/s, stock / fast, and the fast kernel's fraction of the ceiling.
+ * @typedef {{ shape: string, op: string, gflop: number, stockMs: number | null, fastMs: number, stockGflops: number | null, fastGflops: number, speedup: number | null, ceilingFraction: number }} KernelRow
+ */
+/**
+ * One training step configuration: times (ms) and stock / fast.
+ * @typedef {{ config: string, stockMs: number | null, fastMs: number, speedup: number | null }} StepRow
+ */
+
+/**
+ * Stock and fast kernel throughput, and the training step with each (see the header).
+ * @param {Partial<KernelBenchOptions>} [options]
+ */
 export async function runKernelBench(options = {}) {
   const o = { ...parseArgs([]), ...options };
   statistic = o.best ? (xs) => Math.min(...xs) : median;
@@ -125,6 +202,14 @@ export async function runKernelBench(options = {}) {
     }
     await kernels.fastKernelWorkersReady();
   };
+  /**
+   * @type {{
+   *   machine: { cpus: number, node: string }, workers: number, runs: number, statistic: 'min' | 'median',
+   *   kernels: KernelRow[], steps: StepRow[],
+   *   ceiling?: ReturnType<DistModules['backend/kernels/runtime.js']['maddCeiling']> & { relaxedInUse: boolean, threads: number, gflops: number },
+   *   profile?: { config: string } & Awaited<ReturnType<typeof profileStep>>,
+   * }}
+   */
   const result = {
     machine: { cpus: availableParallelism(), node: process.version },
     workers: o.workers ?? availableParallelism() - 1,
@@ -163,9 +248,11 @@ export async function runKernelBench(options = {}) {
         const x = tf.randomNormal(c.x);
         const w = tf.randomNormal([c.k, c.k, c.k, c.x[4], c.cout]);
         const strides = [c.stride, c.stride, c.stride];
-        const y = tf.conv3d(x, w, c.stride, c.pad);
+        // Both rank 5 ([N, X, Y, Z, C] and [k, k, k, Cin, Cout]).
+        const y = tf.conv3d(/** @type {TF.Tensor5D} */ (x), /** @type {TF.Tensor5D} */ (w), c.stride, c.pad);
         const dy = tf.randomNormal(y.shape);
         const flops = (2 * y.size * c.k ** 3 * c.x[4]) / 1e9;
+        /** @type {[string, TF.NamedTensorMap, TF.NamedAttrMap][]} */
         const ops = [
           ['Conv3D', { x, filter: w }, { strides, pad: c.pad, dataFormat: 'NDHWC', dilations: [1, 1, 1] }],
           ['Conv3DBackpropInputV2', { dy, filter: w }, { strides, pad: c.pad, inputShape: c.x }],
@@ -177,7 +264,14 @@ export async function runKernelBench(options = {}) {
           const fast = timeMedian(() => tf.dispose(tf.engine().runKernel(name, inputs, attrs)), o.runs);
           const stockFn = kernels.stockKernel(name);
           const stock = withStock
-            ? timeMedian(() => backend.disposeData(stockFn({ inputs, backend, attrs }).dataId), o.runs)
+            ? timeMedian(
+                // A convolution kernel has one output.
+                () =>
+                  backend.disposeData(
+                    /** @type {TF.TensorInfo} */ (stockFn({ inputs, backend, attrs })).dataId,
+                  ),
+                o.runs,
+              )
             : null;
           const fastGflops = flops / (fast / 1e3);
           const row = {
@@ -192,6 +286,11 @@ export async function runKernelBench(options = {}) {
             ceilingFraction: fastGflops / result.ceiling.gflops,
           };
           result.kernels.push(row);
+          /**
+           * @param {number | null} v
+           * @param {number} d
+           * @param {number} w
+           */
           const num = (v, d, w) => (v === null ? '—' : v.toFixed(d)).padStart(w);
           console.log(
             `${c.label.padEnd(36)} ${OP_LABEL[name].padEnd(8)}` +
@@ -228,6 +327,7 @@ export async function runKernelBench(options = {}) {
         ),
         2,
       );
+      /** @param {string} tag */
       const makeStep = (tag) => {
         const net = createVNet({
           baseFilters: cfg.base,
@@ -247,8 +347,10 @@ export async function runKernelBench(options = {}) {
       // Stock and fast runs alternate (after one warm-up each), so both see the same machine load.
       const stockNet = cfg.stock ? makeStep('stock') : null;
       const fastNet = makeStep('fast');
+      /** @type {{ stock: (number | null)[], fast: number[] }} */
       const times = { stock: [], fast: [] };
       for (let r = 0; r <= o.runs; r++) {
+        /** @type {number | null} */
         let ts = null;
         if (stockNet !== null) {
           kernels.unregisterFastKernels();
@@ -267,7 +369,8 @@ export async function runKernelBench(options = {}) {
       kernels.unregisterFastKernels();
       stockNet?.dispose();
       fastNet.dispose();
-      const stock = stockNet === null ? null : statistic(times.stock);
+      // With a stock net every stock entry is a time.
+      const stock = stockNet === null ? null : statistic(/** @type {number[]} */ (times.stock));
       const fast = statistic(times.fast);
       tf.dispose([x, labels]);
       const row = {

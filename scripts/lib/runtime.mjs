@@ -13,9 +13,15 @@ export const DIST = new URL('../../dist/', import.meta.url);
  * @typedef {{
  *   'index.js': typeof import('../../src/index.js'),
  *   'backend/kernels/index.js': typeof import('../../src/backend/kernels/index.js'),
+ *   'backend/kernels/runtime.js': typeof import('../../src/backend/kernels/runtime.js'),
+ *   'backend/tf.js': typeof import('../../src/backend/tf.js'),
  *   'config/index.js': typeof import('../../src/config/index.js'),
  *   'eval/stats.js': typeof import('../../src/eval/stats.js'),
+ *   'infer/sliding-window.js': typeof import('../../src/infer/sliding-window.js'),
+ *   'nn/unet2d.js': typeof import('../../src/nn/unet2d.js'),
+ *   'nn/vnet.js': typeof import('../../src/nn/vnet.js'),
  *   'util/atomic.js': typeof import('../../src/util/atomic.js'),
+ *   'util/rng.js': typeof import('../../src/util/rng.js'),
  * }} DistModules
  */
 
