@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /**
  * The 2-D U-Net (ACDC network, 1 → 4 classes, 16..256 channels) training step, ssmis against PyTorch CPU, run
  * against `dist/` (`npm run build` first). A benchmark, never a test.
@@ -21,7 +22,17 @@ import { pathToFileURL } from 'node:url';
 import { findTorch } from './lib/torch.mjs';
 import { timedTrainStep } from './lib/train-step.mjs';
 
+/**
+ * @import { DistModules } from './lib/runtime.mjs'
+ * @import { tf as TF } from '../src/index.js'
+ */
+
 const dist = new URL('../dist/', import.meta.url);
+/**
+ * @template {keyof DistModules} K
+ * @param {K} p
+ * @returns {Promise<DistModules[K]>}
+ */
 const load = (p) => import(new URL(p, dist).href);
 
 /** The reference UNet_2d (BCP networks/unet.py without the unused heads), timed like the ssmis step. */
@@ -87,12 +98,18 @@ for _ in range(req['warmup']):
 print(json.dumps({'times': [step() for _ in range(req['runs'])]}))
 `;
 
+/** @param {readonly number[]} xs */
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-/** Times `runs` PyTorch steps (after one warm-up) in a fresh process; null with the reason when unavailable. */
+/**
+ * Times `runs` PyTorch steps (after one warm-up) in a fresh process; null with the reason when unavailable.
+ * @param {string} python
+ * @param {{ batch: number, size: number, threads: number, warmup: number, runs: number }} request
+ * @returns {number[]}
+ */
 function torchTimes(python, request) {
   const r = spawnSync(python, ['-c', TORCH_SCRIPT], {
     input: JSON.stringify(request),
@@ -104,7 +121,13 @@ function torchTimes(python, request) {
   return JSON.parse(lines[lines.length - 1]).times;
 }
 
-/** A UNet2d train step of ssmis on random data; `step()` returns its time in ms. */
+/**
+ * A UNet2d train step of ssmis on random data; `step()` returns its time in ms.
+ * @param {typeof TF} tf
+ * @param {string} tag
+ * @param {number} batch
+ * @param {number} size
+ */
 async function makeSsmisStep(tf, tag, batch, size) {
   const { createUNet2d } = await load('nn/unet2d.js');
   const { Rng } = await load('util/rng.js');
@@ -133,6 +156,7 @@ async function makeSsmisStep(tf, tag, batch, size) {
   return { step, dispose };
 }
 
+/** @param {number | null} ms */
 const fmt = (ms) => (ms === null ? '—' : ms >= 1e4 ? `${(ms / 1e3).toFixed(1)} s` : `${ms.toFixed(0)} ms`);
 
 /**
@@ -170,8 +194,14 @@ export async function runUnet2dBench(options = {}) {
     `\nunet2d: UNet2d train step (forward + backward + SGD), ssmis fast kernels on ${threads} thread(s) vs PyTorch ` +
       `${torch.python === null ? `(not run: ${torch.reason})` : `${torch.version} CPU (${torch.python})`}`,
   );
+  /**
+   * @type {{ config: string, batch: number, size: number, fastMs: number | null, fast1ThreadMs: number | null,
+   *   stockMs: number | null, torch1Ms: number | null, torchSameThreadsMs: number | null,
+   *   ratioSameThreads?: number | null, ratio1Thread?: number | null, times: Record<string, number[]> }[]}
+   */
   const rows = [];
   for (const c of configs) {
+    /** @type {Record<string, number[]> & { fast: number[], fast1: number[], stock: number[] }} */
     const times = {
       fast: [],
       fast1: [],
@@ -208,7 +238,9 @@ export async function runUnet2dBench(options = {}) {
     }
     fast.dispose();
     stock?.dispose();
+    /** @param {string} k */
     const med = (k) => (times[k]?.length ? median(times[k]) : null);
+    /** @type {(typeof rows)[number]} */
     const row = {
       config: c.config,
       batch: c.batch,
@@ -220,9 +252,11 @@ export async function runUnet2dBench(options = {}) {
       torchSameThreadsMs: med(`torch${threads}`),
       times,
     };
-    row.ratioSameThreads = row.torchSameThreadsMs === null ? null : row.fastMs / row.torchSameThreadsMs;
-    row.ratio1Thread = row.torch1Ms === null ? null : row.fast1ThreadMs / row.torch1Ms;
+    row.ratioSameThreads =
+      row.torchSameThreadsMs === null ? null : Number(row.fastMs) / row.torchSameThreadsMs;
+    row.ratio1Thread = row.torch1Ms === null ? null : Number(row.fast1ThreadMs) / row.torch1Ms;
     rows.push(row);
+    /** @param {number | null} r */
     const ratio = (r) => (r === null ? '—' : `${r.toFixed(2)}×`);
     console.log(
       `${c.config.padEnd(15)} ssmis fast ${fmt(row.fastMs).padStart(8)} (${threads} threads), ` +
