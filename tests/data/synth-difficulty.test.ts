@@ -11,7 +11,11 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateDataset } from '../../src/data/dataset.js';
 import { prepareDataset } from '../../src/data/prepare/index.js';
-import { describeKnobRule } from '../../src/data/synth/difficulty.js';
+import {
+  describeKnobRule,
+  LA_DIFFICULTY_PRESET_NAMES,
+  resolveLaDifficulty,
+} from '../../src/data/synth/difficulty.js';
 import {
   LA_DIFFICULTY_KNOBS,
   LA_DIFFICULTY_PRESETS,
@@ -296,6 +300,15 @@ describe('difficulty hard', () => {
     }
   });
 
+  it('scarce is the knob set the semi-supervised experiment calibrated (its committed plan)', () => {
+    const planFile = new URL('../../docs/experiments/la-cal4-dark30/plan.json', import.meta.url);
+    const plan = JSON.parse(readFileSync(planFile, 'utf8')) as { data: { difficulty: SynthDifficulty } };
+    expect(resolveLaDifficulty(plan.data.difficulty)).toEqual(LA_DIFFICULTY_PRESETS.scarce);
+    const scarce = presetCases(LA_DIFFICULTY_PRESETS.scarce, n);
+    expect(scarce.some((c) => c.features.darkTarget)).toBe(true);
+    expect(scarce.some((c) => !c.features.darkTarget)).toBe(true);
+  });
+
   it('stays learnable: every case has at least 2 % foreground, and the largest component is most of it', () => {
     for (const c of presetCases(LA_DIFFICULTY_PRESETS.hard, 16, 5)) {
       expect(c.stats.foreground).toBeGreaterThanOrEqual(0.02);
@@ -395,9 +408,9 @@ describe('difficulty hard', () => {
 
 describe('difficulty is checked before anything is written', () => {
   const bad: [SynthDifficulty | unknown, RegExp][] = [
-    ['extreme', /synth la: difficulty must be standard or hard or an object of knobs, got "extreme"/],
-    [42, /synth la: difficulty must be standard or hard/],
-    [{ preset: 'easy' }, /synth la: difficulty\.preset must be standard or hard, got "easy"/],
+    ['extreme', /synth la: difficulty must be standard, hard or scarce or an object of knobs, got "extreme"/],
+    [42, /synth la: difficulty must be standard, hard or scarce/],
+    [{ preset: 'easy' }, /synth la: difficulty\.preset must be standard, hard or scarce, got "easy"/],
     [{ noise: [1, 2] }, /synth la: difficulty\.noise is not a knob/],
     [{ toString: 1 }, /synth la: difficulty\.toString is not a knob/],
     [
@@ -529,11 +542,18 @@ describe('docs/synth.md', () => {
     const docs = knobDocs();
     const rows = LA_DIFFICULTY_KNOBS.map((k) => {
       const s = LA_DIFFICULTY_PRESETS.standard[k];
-      const h = LA_DIFFICULTY_PRESETS.hard[k];
-      const same = JSON.stringify(s) === JSON.stringify(h);
-      return `| \`${k}\` | ${value(s)} | ${same ? '=' : `**${value(h)}**`} | ${docs.get(k)} |`;
+      const others = LA_DIFFICULTY_PRESET_NAMES.slice(1).map((name) => {
+        const v = LA_DIFFICULTY_PRESETS[name][k];
+        return JSON.stringify(s) === JSON.stringify(v) ? '=' : `**${value(v)}**`;
+      });
+      return `| \`${k}\` | ${value(s)} | ${others.join(' | ')} | ${docs.get(k)} |`;
     });
-    return ['| knob | standard | hard | meaning |', '|---|---|---|---|', ...rows].join('\n');
+    const names = LA_DIFFICULTY_PRESET_NAMES;
+    return [
+      `| knob | ${names.join(' | ')} | meaning |`,
+      `|---|${names.map(() => '---|').join('')}---|`,
+      ...rows,
+    ].join('\n');
   }
 
   it('every knob has TSDoc that states its allowed values as the checks do', () => {
@@ -546,7 +566,7 @@ describe('docs/synth.md', () => {
     }
   });
 
-  it('lists every knob with its standard and hard values (SSMIS_UPDATE_DOCS=1 rewrites the table)', async () => {
+  it('lists every knob with its value in every preset (SSMIS_UPDATE_DOCS=1 rewrites the table)', async () => {
     const start = '<!-- knob table: generated from LA_DIFFICULTY_PRESETS and the TSDoc of LaDifficulty -->';
     const end = '<!-- end of knob table -->';
     const text = readFileSync(docFile, 'utf8');

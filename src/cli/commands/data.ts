@@ -1,5 +1,10 @@
 import type { Command } from 'commander';
 import { PRESET_DATASETS, type PresetDataset, prepareDataset } from '../../data/prepare/index.js';
+import {
+  isLaDifficultyPreset,
+  LA_DIFFICULTY_PRESET_LIST,
+  LA_DIFFICULTY_PRESET_NAMES,
+} from '../../data/synth/difficulty.js';
 import { synthesize } from '../../data/synth/index.js';
 import { InputError, SsmisError } from '../../util/errors.js';
 import { type CliContext, writeLine } from '../context.js';
@@ -121,8 +126,8 @@ export function registerSynth(program: Command, ctx: CliContext): void {
     .option('--size <x,y,z>', 'raw volume size in voxels (one number applies to every axis)')
     .option('--format <nrrd|h5>', 'LA only: challenge NRRD files (default) or UA-MT mri_norm2.h5 files')
     .option(
-      '--difficulty <standard|hard>',
-      'LA only: how much the phantoms vary between cases: standard (default) or hard (see docs/synth.md)',
+      `--difficulty <${LA_DIFFICULTY_PRESET_NAMES.join('|')}>`,
+      `LA only: how much the phantoms vary between cases: ${LA_DIFFICULTY_PRESET_LIST} (default standard; see docs/synth.md)`,
     )
     .option(
       '--force',
@@ -140,8 +145,10 @@ export function registerSynth(program: Command, ctx: CliContext): void {
         force?: boolean;
       }) => {
         const dataset = presetDataset(opts.dataset, 'synth --dataset');
-        if (opts.difficulty !== undefined && opts.difficulty !== 'standard' && opts.difficulty !== 'hard') {
-          throw new InputError(`--difficulty: expected standard or hard, got '${opts.difficulty}'`);
+        if (opts.difficulty !== undefined && !isLaDifficultyPreset(opts.difficulty)) {
+          throw new InputError(
+            `--difficulty: expected ${LA_DIFFICULTY_PRESET_LIST}, got '${opts.difficulty}'`,
+          );
         }
         const progress = new Progress(ctx.err, `synth ${dataset}`);
         const result = await synthesize({
@@ -151,7 +158,7 @@ export function registerSynth(program: Command, ctx: CliContext): void {
           seed: parseInteger(opts.seed, '--seed'),
           size: opts.size === undefined ? undefined : parseSizeList(opts.size, '--size'),
           format: opts.format as 'nrrd' | 'h5' | undefined,
-          difficulty: opts.difficulty as 'standard' | 'hard' | undefined,
+          difficulty: opts.difficulty,
           force: opts.force,
           onProgress: (p) => progress.update({ done: p.done, total: p.total, detail: p.case }),
         });
