@@ -40,12 +40,20 @@ export async function loadDist(rel) {
 }
 
 /**
+ * The active backend, and the fast kernels' module when the build has them (always when they are active).
+ * @typedef {{ active: string, tfjsVersion: string } & (
+ *   | { fastKernels: true, kernelWorkers: number, kernels: DistModules['backend/kernels/index.js'] }
+ *   | { fastKernels: false, kernelWorkers: 0, kernels: DistModules['backend/kernels/index.js'] | null }
+ * )} BackendSetup
+ */
+
+/**
  * Initialises the backend as `train` does, and on the pure-JS `cpu` backend activates the fast kernels of
  * issue 7 when the build has them, they are not already active (a later `initBackend` may register them
  * itself) and `SSMIS_FAST_KERNELS` does not turn them off, so that the numbers are what a user of the default
  * config (`backend.fastKernels: true`) gets. `SSMIS_FAST_KERNELS=0` measures the stock kernels.
  * @param {{ backend?: string }} [options] `backend` as given (e.g. `--backend`): `initBackend` checks it
- * @returns {Promise<{ active: string, tfjsVersion: string, fastKernels: boolean, kernelWorkers: number, kernels: DistModules['backend/kernels/index.js'] | null }>}
+ * @returns {Promise<BackendSetup>}
  */
 export async function setupBackend(options = {}) {
   const { initBackend } = await loadDist('index.js');
@@ -71,7 +79,14 @@ export async function setupBackend(options = {}) {
       }
     }
   }
-  return { active: info.active, tfjsVersion: info.tfjsVersion, fastKernels, kernelWorkers, kernels };
+  // fastKernels is set only after the kernels' module loaded, and kernelWorkers only with it.
+  return /** @type {BackendSetup} */ ({
+    active: info.active,
+    tfjsVersion: info.tfjsVersion,
+    fastKernels,
+    kernelWorkers,
+    kernels,
+  });
 }
 
 /** CPU model, logical CPUs, memory, Node and OS: what a reader needs to compare numbers across machines. */
