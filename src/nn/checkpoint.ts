@@ -138,6 +138,25 @@ export function weightsToSafetensors(options: SaveWeightsOptions): {
 }
 
 /**
+ * {@link weightsToSafetensors} for every backend: the values are read with `await data()` first, so that its
+ * synchronous reads also work on `webgpu` (which has no synchronous read in Node); the same result elsewhere.
+ */
+export async function weightsToSafetensorsAsync(options: SaveWeightsOptions): Promise<{
+  tensors: Record<string, SafetensorsTensor>;
+  metadata: Record<string, string>;
+}> {
+  requireObject('weightsToSafetensors', 'options', options);
+  if (!syncReadable() && typeof options.models === 'object' && options.models !== null) {
+    await prefetchHostValues(Object.values(options.models).flatMap((m) => [...variablesOf(m).values()]));
+  }
+  const optimizer =
+    options.optimizer !== undefined && 'getState' in options.optimizer && options.optimizer.getStateAsync
+      ? await options.optimizer.getStateAsync()
+      : options.optimizer;
+  return weightsToSafetensors({ ...options, optimizer });
+}
+
+/**
  * Writes models, optimizer slots and extra tensors to one safetensors file, atomically (temp file + rename): the
  * tensors are named `<prefix>.<state-dict key>` after the reference's PyTorch keys, optimizer slots
  * `optimizer.<key>.<slot>`. This is the file `train` writes as `checkpoints/best.safetensors` and
@@ -161,15 +180,7 @@ export async function saveWeights(path: string, options: SaveWeightsOptions): Pr
     options.models,
     'a record of prefix → model, e.g. { student }',
   );
-  // Read every value once asynchronously, so that the synchronous reads below also work on `webgpu`.
-  if (!syncReadable()) {
-    await prefetchHostValues(Object.values(options.models).flatMap((m) => [...variablesOf(m).values()]));
-  }
-  const optimizer =
-    options.optimizer !== undefined && 'getState' in options.optimizer && options.optimizer.getStateAsync
-      ? await options.optimizer.getStateAsync()
-      : options.optimizer;
-  const { tensors, metadata } = weightsToSafetensors({ ...options, optimizer });
+  const { tensors, metadata } = await weightsToSafetensorsAsync(options);
   await writeSafetensors(path, tensors, metadata);
 }
 

@@ -6,7 +6,7 @@ import { formatProblem, renderIssues } from '../config/errors.js';
 import type { BatchLoaderState } from '../data/batches.js';
 import { readInputFile, readInputText } from '../io/read-file.js';
 import { encodeSafetensors, readSafetensors } from '../io/safetensors.js';
-import { loadWeights, weightsToSafetensors } from '../nn/checkpoint.js';
+import { loadWeights, weightsToSafetensorsAsync } from '../nn/checkpoint.js';
 import type { SegmentationModel } from '../nn/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
@@ -258,7 +258,7 @@ export async function saveCheckpoint(
   const metadata: Record<string, string> = { ...(options.metadata ?? {}), [CHECKPOINT_ID_KEY]: checkpointId };
   const state = options.state ? { ...options.state, checkpointId } : undefined;
   if (state) metadata[STATE_KEY] = JSON.stringify(state);
-  const encoded = weightsToSafetensors({ models, optimizer: options.optimizer, metadata });
+  const encoded = await weightsToSafetensorsAsync({ models, optimizer: options.optimizer, metadata });
   await writeCheckpointFile(files.weights, encodeSafetensors(encoded.tensors, encoded.metadata));
   if (state) await writeCheckpointFile(files.state, stateJson(state));
 }
