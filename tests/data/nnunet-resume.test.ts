@@ -18,7 +18,7 @@ describe("a run's seeded split of an nnU-Net folder", () => {
     roots.push(root);
     const dataset = await writeNnunetFolder(root);
     const config = tinyConfig(dataset, path.join(root, 'runs'), {
-      data: { preset: 'custom', autoSplit: { seed: 2, val: 0.25 } },
+      data: { dataset, preset: 'custom', autoSplit: { seed: 2, val: 0.25 } },
       train: {
         stages: { pretrain: { iterations: 1 }, selftrain: { iterations: 2 } },
         validation: { interval: 1, split: 'val' },
