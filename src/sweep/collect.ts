@@ -301,7 +301,9 @@ export async function collectRuns(dir: string, options: CollectOptions = {}): Pr
       flats.set(f.name, flatten(config, '', new Map()));
       if (!(await runLogSaysDone(f.runDir))) {
         run.status = 'unfinished';
-        const why = record ? await failureLine(path.join(logsDir, `${f.name}.log`)) : '';
+        // Only the CLI's error line: the last line of a running training's log is its progress.
+        const last = record ? await failureLine(path.join(logsDir, `${f.name}.log`)) : '';
+        const why = last.startsWith('ssmis: ') ? last : '';
         const locked = existsSync(paths.lock) ? 'locked by a training (running, or killed)' : '';
         run.note = [why, locked].filter((x) => x !== '').join('; ') || null;
         continue;

@@ -197,7 +197,7 @@ describe('collectRuns on a sweep folder', () => {
       path.join(plan.paths.logs, `${b1.name}.log`),
       'training...\nssmis: the loss became NaN at iteration 3\n',
     );
-    const c = await collectRuns(out, { baseline: 'method.name=supervised' });
+    let c = await collectRuns(out, { baseline: 'method.name=supervised' });
     expect(c.labelKeys).toEqual(['method.name']);
     expect(c.runs.map((r) => r.status)).toEqual(['finished', 'finished', 'unfinished', 'missing']);
     expect(c.runs[2].note).toBe('ssmis: the loss became NaN at iteration 3');
@@ -205,6 +205,12 @@ describe('collectRuns on a sweep folder', () => {
     const md = collectionMarkdown(c);
     expect(md).toContain('4 runs: 2 finished, 1 unfinished, 1 missing');
     expect(md).toContain(`- ${plan.runs[3].name}: missing`);
+
+    // A run still training: its log ends with progress, which is no failure.
+    writeFileSync(path.join(plan.paths.logs, `${b1.name}.log`), 'selftrain 3/90 3% ETA 5m loss 0.3\n');
+    c = await collectRuns(out);
+    expect(c.runs[2].status).toBe('unfinished');
+    expect(c.runs[2].note).toBeNull();
   });
 });
 
