@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /**
  * `npm run bench` (issue 8): speed and memory of ssmis on this machine, against the compiled library in
  * `dist/` (run `npm run build` first). Prints one table per section and writes every number as JSON.
@@ -82,6 +83,16 @@ import {
 } from './lib/stats.mjs';
 import { findTorch, runTorch } from './lib/torch.mjs';
 
+/**
+ * @import { BackendSetup, DistModules } from './lib/runtime.mjs'
+ * @import { Rng, SegmentationMetrics, tf as TF, Volume } from '../src/index.js'
+ */
+/** @typedef {DistModules['index.js']} Lib the library, as `loadDist('index.js')` gives it */
+/**
+ * A training size of the `train` section: network width, patch and batch composition.
+ * @typedef {{ label: string, baseFilters: number, patch: number[], labeled: number, unlabeled: number }} TrainSize
+ */
+
 const SECTIONS = ['train', 'vnet', 'unet2d', 'inference', 'metrics', 'nifti', 'kernels'];
 const VARIANTS = ['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm', 'pretrain'];
 
@@ -122,7 +133,16 @@ function sampleRss() {
 // ---------------------------------------------------------------------------------------------------------
 // train
 
-/** Blob images and labels: a sphere per sample (random centre) brighter than its surroundings, plus noise. */
+/**
+ * Blob images and labels: a sphere per sample (random centre) brighter than its surroundings, plus noise.
+ * @param {Lib} lib
+ * @param {number} n
+ * @param {readonly number[]} patch
+ * @template {boolean} L
+ * @param {Rng} rng
+ * @param {L} withLabels
+ * @returns {{ images: TF.Tensor, labels: L extends true ? TF.Tensor : null }}
+ */
 function blobBatch(lib, n, patch, rng, withLabels) {
   const [nx, ny, nz] = patch;
   const voxels = nx * ny * nz;
@@ -142,18 +162,23 @@ function blobBatch(lib, n, patch, rng, withLabels) {
     }
   }
   const { tf } = lib;
-  return {
+  // `labels` is a tensor exactly when withLabels is true.
+  return /** @type {{ images: TF.Tensor, labels: L extends true ? TF.Tensor : null }} */ ({
     images: tf.tensor(images, [n, nx, ny, nz, 1]),
     labels: withLabels ? tf.tensor(labels, [n, nx, ny, nz], 'int32') : null,
-  };
+  });
 }
 
 /**
  * Convolution floating-point operations (2 per multiply-add) of one VNet forward of one sample, from the
  * kernel shapes of `vnetParameterSpecs` and the resolution of each block: `{ forward, first }`, where `first`
  * is the first convolution's share (its input gradient is never computed).
+ * @param {DistModules['nn/vnet.js']} vnet
+ * @param {number} baseFilters
+ * @param {readonly number[]} patch
  */
 function vnetForwardFlops(vnet, baseFilters, patch) {
+  /** @type {Readonly<Record<string, number>>} */
   const level = {
     one: 0,
     one_dw: 1,
@@ -194,26 +219,36 @@ function vnetForwardFlops(vnet, baseFilters, patch) {
  * Network FLOPs of one training iteration of a variant: teacher forwards (no gradient) plus student training
  * passes (forward, input gradient except the first convolution, filter gradient), by the samples each variant
  * sends through the network with N_l labeled and N_u unlabeled images (sub = N_l / 2).
+ * @param {DistModules['nn/vnet.js']} vnet
+ * @param {string} variant
+ * @param {TrainSize} size
  */
 function iterationFlops(vnet, variant, size) {
   const { forward, first } = vnetForwardFlops(vnet, size.baseFilters, size.patch);
   const train = 3 * forward - first;
   const nl = size.labeled;
   const nu = size.unlabeled;
-  const samples = {
+  /** @type {Readonly<Record<string, { teacher: number, student: number }>>} */
+  const byVariant = {
     supervised: { teacher: 0, student: nl },
     'mean-teacher': { teacher: nu, student: nl + nu },
     bcp: { teacher: nu, student: nl },
     cpam: { teacher: nu, student: 2 * nl },
     'cpam-trcm': { teacher: nu, student: 2 * nl },
     pretrain: { teacher: 0, student: nl / 2 },
-  }[variant];
+  };
+  const samples = byVariant[variant];
   return samples.teacher * forward + samples.student * train;
 }
 
 /**
  * One training-iteration closure per variant, as `train` runs it: prepare (teacher, pseudo-labels, mixes)
  * outside the gradient, the student loss inside `optimizer.step`, then the EMA update.
+ * @param {Lib} lib
+ * @param {string} name a variant, or `pretrain`
+ * @param {TrainSize} size
+ * @param {{ images: TF.Tensor, labels: TF.Tensor }} lab
+ * @param {{ images: TF.Tensor }} unl
  */
 function makeSetup(lib, name, size, lab, unl) {
   const { Rng, createVNet, createTeacher, getMethodVariant, pretrainStep, createOptimizer, updateEma } = lib;
@@ -239,7 +274,7 @@ function makeSetup(lib, name, size, lab, unl) {
     rng: new Rng(11),
     dropoutRng: new Rng(12),
     iteration: 0,
-    config: { startRange: 'valid' },
+    config: { startRange: /** @type {const} */ ('valid') },
   };
   return {
     name,
@@ -265,12 +300,15 @@ function makeSetup(lib, name, size, lab, unl) {
  * Interleaved rounds: every round runs one step of each variant in turn, and each variant's time is the
  * median over rounds. On a shared machine the load drifts over minutes; interleaving exposes every variant to
  * the same drift, so the ratios to `supervised` stay meaningful even when the absolute times are noisy.
+ * @param {Lib} lib
+ * @param {boolean} quick
  */
 async function benchTrain(lib, quick) {
   const { tf, Rng } = lib;
   const runs = quick ? 2 : 3;
   const warmup = 1;
   // The paper's batch composition: 4 labeled + 4 unlabeled images per iteration.
+  /** @type {TrainSize[]} */
   const sizes = quick
     ? [
         { label: 'demo', baseFilters: 4, patch: [32, 32, 32], labeled: 4, unlabeled: 4 },
@@ -280,6 +318,7 @@ async function benchTrain(lib, quick) {
         { label: 'demo', baseFilters: 4, patch: [32, 32, 32], labeled: 4, unlabeled: 4 },
         { label: 'base 8', baseFilters: 8, patch: [32, 32, 32], labeled: 4, unlabeled: 4 },
       ];
+  /** @type {{ runs: number, warmup: number, interleaved: boolean, sizes: unknown[] }} */
   const out = { runs, warmup, interleaved: true, sizes: [] };
   const vnet = await loadDist('nn/vnet.js');
   for (const [sizeIndex, size] of sizes.entries()) {
@@ -297,6 +336,7 @@ async function benchTrain(lib, quick) {
     sampleRss();
     // The warm-up created the optimizer slots (momentum buffers); from here on no step may change the count.
     const tensorsBefore = tf.memory().numTensors;
+    /** @type {Map<string, number[]>} */
     const times = new Map(VARIANTS.map((v) => [v, []]));
     const leaked = new Map(VARIANTS.map((v) => [v, 0]));
     for (let r = 0; r < runs; r++) {
@@ -304,8 +344,9 @@ async function benchTrain(lib, quick) {
         const n0 = tf.memory().numTensors;
         const t0 = performance.now();
         s.step();
-        times.get(s.name).push(performance.now() - t0);
-        leaked.set(s.name, leaked.get(s.name) + tf.memory().numTensors - n0);
+        // Every variant has its entries (made above from VARIANTS).
+        /** @type {number[]} */ (times.get(s.name)).push(performance.now() - t0);
+        leaked.set(s.name, /** @type {number} */ (leaked.get(s.name)) + tf.memory().numTensors - n0);
         sampleRss();
       }
       process.stdout.write(`  round ${r + 1}/${runs} done\n`);
@@ -313,25 +354,33 @@ async function benchTrain(lib, quick) {
     const tensorsAfter = tf.memory().numTensors;
     for (const s of setups) s.dispose();
     tf.dispose([lab.images, lab.labels, unl.images]);
-    const rows = VARIANTS.map((variant) => ({
-      variant,
-      msPerIteration: median(times.get(variant)),
-      times: times.get(variant),
-      ratioToSupervised: null,
-      networkGflop: iterationFlops(vnet, variant, size) / 1e9,
-      flopRatioToSupervised: null,
-      leakedTensors: leaked.get(variant),
-    }));
+    const rows = VARIANTS.map((variant) => {
+      const variantTimes = /** @type {number[]} */ (times.get(variant));
+      return {
+        variant,
+        msPerIteration: median(variantTimes),
+        times: variantTimes,
+        ratioToSupervised: /** @type {number | null} */ (null),
+        networkGflop: iterationFlops(vnet, variant, size) / 1e9,
+        flopRatioToSupervised: /** @type {number | null} */ (null),
+        leakedTensors: leaked.get(variant),
+      };
+    });
     const sup = rows[0];
     for (const r of rows) {
       r.ratioToSupervised = r.msPerIteration / sup.msPerIteration;
       r.flopRatioToSupervised = r.networkGflop / sup.networkGflop;
     }
+    // Both ratios are set for every row just above.
+    const ratioRows =
+      /** @type {(typeof rows[number] & { ratioToSupervised: number, flopRatioToSupervised: number })[]} */ (
+        rows
+      );
     out.sizes.push({ ...size, rows, peakRssBytes: sampledPeakRss, tensorsBefore, tensorsAfter });
     console.log(
       formatTable(
         ['variant', 'ms/iter', '× sup', 'GFLOP', 'FLOP × sup', 'time / FLOP ratio', 'tensors/step'],
-        rows.map((r) => [
+        ratioRows.map((r) => [
           r.variant,
           formatMs(r.msPerIteration),
           formatRatio(r.ratioToSupervised),
@@ -360,6 +409,8 @@ function threadCounts() {
 /**
  * Restarts the fast kernels with `threads` kernel threads (the main thread plus `threads − 1` workers), as
  * `SSMIS_THREADS=threads` would; a no-op without fast kernels.
+ * @param {BackendSetup} backend
+ * @param {number | undefined} threads
  */
 async function useThreads(backend, threads) {
   if (!backend.fastKernels) return;
@@ -381,6 +432,9 @@ function torchNote() {
  * at 32³ and 64×64×48, with 1 and 2 kernel threads, against the same step in PyTorch with
  * `torch.set_num_threads` 1 and 2. ssmis and PyTorch alternate in rounds (a PyTorch process, then ssmis
  * steps) so that both see the same machine load; each time is the median over rounds.
+ * @param {Lib} lib
+ * @param {BackendSetup} backend
+ * @param {boolean} quick
  */
 async function benchVnet(lib, backend, quick) {
   const { tf, Rng, createVNet, createOptimizer } = lib;
@@ -393,6 +447,10 @@ async function benchVnet(lib, backend, quick) {
       ];
   const rounds = quick ? 1 : 2;
   const batch = 2;
+  /**
+   * @type {{ shape: number[], batch: number, threads: number, ms: number, times: number[], torchMs: number | null,
+   *   torchTimes: number[], ratio?: number | null }[]}
+   */
   const rows = [];
   console.log(
     `\nvnet: VNet base 16 train step, batch ${batch}, ssmis vs PyTorch, ${rounds} alternating round(s) of 2 steps after 1 warm-up; ${torchNote()}`,
@@ -427,7 +485,9 @@ async function benchVnet(lib, backend, quick) {
     for (const threads of threadCounts()) {
       await useThreads(backend, threads);
       step();
+      /** @type {number[]} */
       const ours = [];
+      /** @type {number[]} */
       const theirs = [];
       for (let r = 0; r < rounds; r++) {
         if (torch.python !== null) {
@@ -436,6 +496,7 @@ async function benchVnet(lib, backend, quick) {
         }
         ours.push(step(), step());
       }
+      /** @type {(typeof rows)[number]} */
       const row = {
         shape,
         batch,
@@ -453,6 +514,10 @@ async function benchVnet(lib, backend, quick) {
     tf.dispose([x, y]);
   }
   await useThreads(backend, undefined);
+  /**
+   * @param {number[]} shape
+   * @param {'ms' | 'torchMs'} key
+   */
   const speedUp = (shape, key) => {
     const [one, two] = threadCounts().map(
       (t) => rows.find((r) => r.shape === shape && r.threads === t)?.[key],
@@ -467,7 +532,7 @@ async function benchVnet(lib, backend, quick) {
         r.threads,
         formatMs(r.ms),
         r.torchMs === null ? '—' : formatMs(r.torchMs),
-        r.ratio === null ? '—' : formatRatio(r.ratio),
+        r.ratio == null ? '—' : formatRatio(r.ratio),
       ]),
     ),
   );
@@ -492,6 +557,11 @@ async function benchVnet(lib, backend, quick) {
 // ---------------------------------------------------------------------------------------------------------
 // inference
 
+/**
+ * @param {Lib} lib
+ * @param {BackendSetup} backend
+ * @param {boolean} quick
+ */
 async function benchInference(lib, backend, quick) {
   const { tf, Rng, createVNet, slidingWindowInference } = lib;
   // The window grid is an internal of the sliding window, not part of the package root.
@@ -499,13 +569,24 @@ async function benchInference(lib, backend, quick) {
   const torch = findTorch();
   const runs = quick ? 1 : 3;
   const volume = quick ? [64, 64, 32] : [96, 96, 64];
+  /** @type {[number, number, number]} */
   const patch = [32, 32, 32];
+  /** @type {[number, number, number]} */
   const strides = [16, 16, 16];
   const rng = new Rng(3);
   const voxels = volume[0] * volume[1] * volume[2];
   const data = Float32Array.from({ length: voxels }, () => rng.normal());
-  const input = { data, shape: [...volume, 1] };
-  const warm = { data: data.subarray(0, patch[0] * patch[1] * patch[2]), shape: [...patch, 1] };
+  /** @typedef {[number, number, number, number]} Shape4 */
+  const input = { data, shape: /** @type {Shape4} */ ([...volume, 1]) };
+  const warm = {
+    data: data.subarray(0, patch[0] * patch[1] * patch[2]),
+    shape: /** @type {Shape4} */ ([...patch, 1]),
+  };
+  /**
+   * @type {{ baseFilters: number, volume: number[], patch: number[], strides: number[], windows: number, ms: number,
+   *   times: number[], voxelsPerSecond: number, windowsPerSecond: number, leakedTensors: number,
+   *   torchMs: number | null, torchBatch: number | null, ratio: number | null }[]}
+   */
   const rows = [];
   console.log(
     `\ninference: sliding window over ${volume.join('×')}, patch ${patch.join('×')}, stride ${strides.join('×')}, median of ${runs}`,
@@ -546,9 +627,9 @@ async function benchInference(lib, backend, quick) {
       voxelsPerSecond: voxels / (timing.median / 1000),
       windowsPerSecond: windows / (timing.median / 1000),
       leakedTensors: leaked,
-      torchMs: null,
-      torchBatch: null,
-      ratio: null,
+      torchMs: /** @type {number | null} */ (null),
+      torchBatch: /** @type {number | null} */ (null),
+      ratio: /** @type {number | null} */ (null),
     };
     rows.push(row);
     if (torch.python !== null) {
@@ -556,6 +637,7 @@ async function benchInference(lib, backend, quick) {
       // is several times slower); the faster is the comparison.
       const starts = volume.map((size, a) => windowStarts(size, patch[a], strides[a]));
       const threads = backend.kernelWorkers + 1;
+      /** @type {{ ms: number, batch: number } | null} */
       let best = null;
       for (const batch of [1, 2]) {
         const t = runTorch({
@@ -574,9 +656,11 @@ async function benchInference(lib, backend, quick) {
         const ms = median(t.times);
         if (best === null || ms < best.ms) best = { ms, batch };
       }
-      row.torchMs = best.ms;
-      row.torchBatch = best.batch;
-      row.ratio = row.ms / best.ms;
+      // The loop above ran.
+      const chosen = /** @type {{ ms: number, batch: number }} */ (best);
+      row.torchMs = chosen.ms;
+      row.torchBatch = chosen.batch;
+      row.ratio = row.ms / chosen.ms;
     }
   }
   console.log(torchNote());
@@ -603,16 +687,24 @@ async function benchInference(lib, backend, quick) {
  * `slidingWindowInference2d` (eval mode, 4 classes, 256² model input, one slice per forward) of a volume by the
  * ACDC UNet2d, next to PyTorch's eval forward of the same network over the same slices (nearest resize, softmax,
  * resize back, argmax). The PyTorch network is the 2-D bench's (`TORCH_SCRIPT` of scripts/bench-2d.mjs).
+ * @param {Lib} lib
+ * @param {BackendSetup} backend
+ * @param {boolean} quick
+ * @param {number} runs
  */
 async function benchSliceInference(lib, backend, quick, runs) {
   const { tf, Rng, createUNet2d, slidingWindowInference2d } = lib;
   const torch = findTorch();
   const volume = quick ? [128, 128, 4] : [216, 256, 10];
+  /** @type {[number, number]} */
   const size = [256, 256];
   const classes = 4;
   const rng = new Rng(4);
   const voxels = volume[0] * volume[1] * volume[2];
-  const input = { data: Float32Array.from({ length: voxels }, () => rng.normal()), shape: [...volume, 1] };
+  const input = {
+    data: Float32Array.from({ length: voxels }, () => rng.normal()),
+    shape: /** @type {[number, number, number, number]} */ ([...volume, 1]),
+  };
   const model = createUNet2d({ numClasses: classes, seed: 2, name: 'bench_inf_2d' });
   const opts = { numClasses: classes, size };
   const before = tf.memory().numTensors;
@@ -636,8 +728,8 @@ async function benchSliceInference(lib, backend, quick, runs) {
     times: timing.times,
     voxelsPerSecond: voxels / (timing.median / 1000),
     leakedTensors: leaked,
-    torchMs: null,
-    ratio: null,
+    torchMs: /** @type {number | null} */ (null),
+    ratio: /** @type {number | null} */ (null),
   };
   if (torch.python !== null) {
     const { TORCH_SCRIPT } = await import('./bench-2d.mjs');
@@ -671,6 +763,11 @@ async function benchSliceInference(lib, backend, quick, runs) {
 // ---------------------------------------------------------------------------------------------------------
 // metrics
 
+/**
+ * @param {readonly number[]} shape
+ * @param {readonly number[]} center
+ * @param {readonly number[]} radii
+ */
 function ellipsoidMask(shape, center, radii) {
   const [nx, ny, nz] = shape;
   const m = new Uint8Array(nx * ny * nz);
@@ -690,6 +787,10 @@ function ellipsoidMask(shape, center, radii) {
   return m;
 }
 
+/**
+ * @param {Lib} lib
+ * @param {boolean} quick
+ */
 async function benchMetrics(lib, quick) {
   const { Rng, computeMetrics } = lib;
   const runs = quick ? 1 : 3;
@@ -706,11 +807,12 @@ async function benchMetrics(lib, quick) {
   };
   console.log(`\nmetrics: computeMetrics on ${shape.join('×')}, median of ${runs} after 1 warm-up`);
   const rows = [];
-  for (const [name, pair] of [
+  for (const [name, pair] of /** @type {const} */ ([
     ['blobs', blobs],
     ['random 30%', random],
-  ]) {
+  ])) {
     for (const spacing of [undefined, [0.7, 0.7, 2.5]]) {
+      /** @type {SegmentationMetrics | undefined} */
       let result;
       const timing = await timeMedian(
         () => {
@@ -718,13 +820,15 @@ async function benchMetrics(lib, quick) {
         },
         { runs, warmup: 1, after: sampleRss },
       );
+      // timeMedian ran the closure.
+      const metrics = /** @type {SegmentationMetrics} */ (result);
       rows.push({
         case: name,
         spacing: spacing ?? null,
         ms: timing.median,
         times: timing.times,
-        dice: result.dice,
-        hd95: result.hd95,
+        dice: metrics.dice,
+        hd95: metrics.hd95,
       });
     }
   }
@@ -746,6 +850,10 @@ async function benchMetrics(lib, quick) {
 // ---------------------------------------------------------------------------------------------------------
 // nifti
 
+/**
+ * @param {Lib} lib
+ * @param {boolean} quick
+ */
 async function benchNifti(lib, quick) {
   const { Rng, writeNifti, readNifti, volumeFromArray } = lib;
   const runs = quick ? 2 : 5;
@@ -773,6 +881,7 @@ async function benchNifti(lib, quick) {
       after: sampleRss,
     });
     const fileBytes = statSync(file).size;
+    /** @type {Volume | undefined} */
     let readBack;
     const read = await timeMedian(
       async () => {
@@ -780,6 +889,8 @@ async function benchNifti(lib, quick) {
       },
       { runs, warmup: 1, after: sampleRss },
     );
+    // timeMedian ran the closure.
+    readBack = /** @type {Volume} */ (readBack);
     if (readBack.data.length !== data.length || readBack.data[12345] !== data[12345]) {
       throw new Error('bench nifti: the volume read back differs from the one written');
     }
@@ -820,12 +931,18 @@ async function benchNifti(lib, quick) {
 // ---------------------------------------------------------------------------------------------------------
 // kernels
 
+/**
+ * @param {BackendSetup} backend
+ * @param {boolean} quick
+ */
 async function benchKernels(backend, quick) {
   const script = new URL('./bench-kernels.mjs', import.meta.url);
+  /** @type {Partial<typeof import('./bench-kernels.mjs')>} */
   let mod;
   try {
     mod = await import(script.href);
-  } catch (error) {
+  } catch (thrown) {
+    const error = /** @type {{ code?: unknown, message?: unknown } | null | undefined} */ (thrown);
     const reason =
       error?.code === 'ERR_MODULE_NOT_FOUND' ? 'scripts/bench-kernels.mjs not found' : String(error?.message);
     console.log(`\nkernels: fast kernels not available (${reason})`);
@@ -871,6 +988,7 @@ async function main() {
       fastKernels: backend.fastKernels,
       kernelWorkers: backend.kernelWorkers,
     },
+    /** @type {Record<string, unknown>} */
     sections: {},
     maxRssBytes: 0,
   };
