@@ -2,9 +2,12 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { registerPredict } from '../../src/cli/commands/predict.js';
 import { readNifti } from '../../src/io/nifti.js';
 import { snapshot, writeNnunetCase, writeNnunetFolder } from '../data/nnunet-folder.js';
+import { tinyPredictRun } from '../eval/eval-helpers.js';
 import { ssmis } from '../helpers/cli.js';
+import { runCommand } from './run-command.js';
 
 const roots: string[] = [];
 afterAll(async () => {
@@ -169,5 +172,34 @@ describe('ssmis on an nnU-Net v2 raw folder as it is', () => {
     expect(errors(r.stderr)).toHaveLength(1);
     expect(errors(r.stderr)[0]).toContain('field "labels.whole_tumor": region-based labels');
     await expect(fs.access(path.join(root, 'runs'))).rejects.toThrow();
+  });
+});
+
+describe('ssmis predict on an nnU-Net folder with file_ending .nii (in process)', () => {
+  it("names each mask <case> + the dataset's file_ending", async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'ssmis-cli-nnunet-'));
+    roots.push(root);
+    const { checkpoint } = await tinyPredictRun(root, 'custom');
+    const dataset = await writeNnunetFolder(root, {
+      shape: [16, 16, 16],
+      labeled: ['a1', 'a2'],
+      unlabeled: ['u1'],
+      testLabeled: [],
+      testUnlabeled: [],
+      ending: '.nii',
+    });
+    const out = path.join(root, 'pred');
+    const r = await runCommand(registerPredict, [
+      'predict',
+      '--checkpoint',
+      checkpoint,
+      '--input',
+      dataset,
+      '--output',
+      out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await fs.readdir(out)).sort()).toEqual(['a1.nii', 'a2.nii', 'u1.nii']);
+    expect((await fs.readdir(path.join(dataset, 'labelsTr'))).sort()).toEqual(['a1.nii', 'a2.nii']);
   });
 });
