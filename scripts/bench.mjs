@@ -6,7 +6,7 @@
  *
  * Usage: node scripts/bench.mjs [--quick] [--section NAME[,NAME…]] [--out FILE] [--backend auto|cpu|…]
  *   --quick     fewer repeats and smaller sizes: a smoke run of one to a few minutes;
- *   --section   run only these sections: train, vnet, inference, metrics, nifti, kernels;
+ *   --section   run only these sections: train, vnet, unet2d, inference, metrics, nifti, webgpu, kernels;
  *   --out       JSON file (default ./bench-results.json).
  * `SSMIS_FAST_KERNELS=0 npm run bench` measures the stock TF.js cpu kernels instead of the fast ones.
  *
@@ -51,6 +51,8 @@
  * - nifti: a 256×256×100 int16 volume (smooth field + noise) written as `.nii.gz` with `writeNifti` and read
  *   back with `readNifti`. Columns: file size, write seconds, read seconds, read MB/s of decompressed data
  *   (voxel bytes, MB = 10⁶ bytes).
+ * - webgpu: when a WebGPU adapter exists, a cpam-trcm iteration at the demo size and a 64×64×32 sliding-window
+ *   inference on `webgpu` next to the `cpu` backend (`scripts/bench-webgpu.mjs`, its own table), or why not.
  * - kernels: the stock vs fast kernel bench of issue 7 (`scripts/bench-kernels.mjs`, its own tables: GFLOP/s
  *   per VNet convolution and the VNet step time, stock vs fast), or "fast kernels not available".
  *
@@ -93,7 +95,7 @@ import { findTorch, runTorch } from './lib/torch.mjs';
  * @typedef {{ label: string, baseFilters: number, patch: number[], labeled: number, unlabeled: number }} TrainSize
  */
 
-const SECTIONS = ['train', 'vnet', 'unet2d', 'inference', 'metrics', 'nifti', 'kernels'];
+const SECTIONS = ['train', 'vnet', 'unet2d', 'inference', 'metrics', 'nifti', 'webgpu', 'kernels'];
 const VARIANTS = ['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm', 'pretrain'];
 
 function options() {
@@ -1012,6 +1014,8 @@ async function main() {
       result.sections.inference = await benchInference(lib, backend, opts.quick);
     else if (section === 'metrics') result.sections.metrics = await benchMetrics(lib, opts.quick);
     else if (section === 'nifti') result.sections.nifti = await benchNifti(lib, opts.quick);
+    else if (section === 'webgpu')
+      result.sections.webgpu = await (await import('./bench-webgpu.mjs')).runWebgpuBench(lib, opts);
     else if (section === 'kernels') result.sections.kernels = await benchKernels(backend, opts.quick);
     await save();
   }
