@@ -35,7 +35,7 @@
  *   --record DIR | --work DIR  override the record folder / work folder
  *   --results FILE             where the report goes (default: plan's, docs/experiments/NAME/results.md)
  *  plan options (only when the plan is created; afterwards they must match plan.json):
- *   --difficulty standard|hard|JSON-knobs --cases N --size X,Y,Z --synth-seed N --val N --labeled N
+ *   --difficulty standard|hard|scarce|JSON-knobs --cases N --size X,Y,Z --synth-seed N --val N --labeled N
  *   --base-filters N --dropout X --patch N|X,Y,Z --batch N (labeled = unlabeled) --lr X
  *   --iterations-pretrain N --iterations-selftrain N --validation-interval N --teacher-mode train|eval
  *   --backend NAME
@@ -95,7 +95,7 @@ class UsageError extends Error {}
  * @type {{ data: PlanData, settings: PlanSettings }}
  */
 const DEFAULT_PLAN = {
-  data: { dataset: 'la', difficulty: 'hard', cases: 100, size: [64, 64, 40], synthSeed: 2024, val: 8 },
+  data: { dataset: 'la', difficulty: 'scarce', cases: 100, size: [64, 64, 40], synthSeed: 2024, val: 8 },
   settings: {
     labeled: 4,
     baseFilters: 8,
@@ -177,7 +177,7 @@ function planOverrides(v) {
   /** @type {Partial<PlanSettings>} */
   const settings = {};
   if (v.difficulty !== undefined) {
-    // A preset name, or a JSON object of single knobs over a preset (calibration), checked by synthesize.
+    // A preset name, or a JSON object of single knobs over a preset (calibration).
     if (v.difficulty.trim().startsWith('{')) {
       try {
         data.difficulty = JSON.parse(v.difficulty);
@@ -186,12 +186,9 @@ function planOverrides(v) {
           `--difficulty: not valid JSON: ${error instanceof Error ? error.message : error}`,
         );
       }
-    } else if (['standard', 'hard'].includes(v.difficulty)) {
-      data.difficulty = /** @type {'standard' | 'hard'} */ (v.difficulty);
     } else {
-      throw new UsageError(
-        `--difficulty: expected standard, hard or a JSON object of knobs, got ${v.difficulty}`,
-      );
+      // A preset name: checked with the knobs when the plan is created (resolveLaDifficulty).
+      data.difficulty = /** @type {import('../src/index.js').LaDifficultyPreset} */ (v.difficulty);
     }
   }
   if (v.cases !== undefined) data.cases = positiveInt(v.cases, 'cases');
@@ -399,8 +396,29 @@ async function loadOrCreatePlan(o) {
       `--batch: the mixes split it in two sub-batches, expected an even number, got ${s.batch}`,
     );
   if (o.report) throw new UsageError(`${file} does not exist: nothing to report`);
+  await checkPlan(plan);
   await writeJsonAtomic(file, plan);
   return plan;
+}
+
+/**
+ * Checks a new plan with the library's own rules before it is written, so that a bad option never leaves a record
+ * that every later invocation would refuse: the phantoms' difficulty (preset or knobs) and the run config of every
+ * row (backend name, network, patch, batch, iterations …).
+ * @param {Plan} plan
+ */
+async function checkPlan(plan) {
+  const { resolveLaDifficulty } = await loadDist('data/synth/difficulty.js');
+  const lib = await loadDist('index.js');
+  try {
+    resolveLaDifficulty(plan.data.difficulty, '--difficulty');
+    for (const run of runList(plan)) {
+      runConfig(lib, plan, { dataset: 'dataset', runsDir: 'runs', run });
+    }
+  } catch (error) {
+    if (error instanceof lib.SsmisError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 /**
@@ -1309,7 +1327,11 @@ async function main() {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main().catch((error) => {
-    console.error(`experiment: ${error instanceof Error ? (error.stack ?? error.message) : error}`);
-    process.exit(error?.name === 'InputError' || error instanceof UsageError ? 2 : 1);
+    // A usage or input error is one line; anything else is a bug and keeps its stack.
+    const usage =
+      error?.name === 'InputError' || error?.name === 'ConfigError' || error instanceof UsageError;
+    const text = error instanceof Error ? (usage ? error.message : (error.stack ?? error.message)) : error;
+    console.error(`experiment: ${text}`);
+    process.exit(usage ? 2 : 1);
   });
 }

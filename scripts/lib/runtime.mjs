@@ -16,6 +16,7 @@ export const DIST = new URL('../../dist/', import.meta.url);
  *   'backend/kernels/runtime.js': typeof import('../../src/backend/kernels/runtime.js'),
  *   'backend/tf.js': typeof import('../../src/backend/tf.js'),
  *   'config/index.js': typeof import('../../src/config/index.js'),
+ *   'data/synth/difficulty.js': typeof import('../../src/data/synth/difficulty.js'),
  *   'eval/stats.js': typeof import('../../src/eval/stats.js'),
  *   'infer/sliding-window.js': typeof import('../../src/infer/sliding-window.js'),
  *   'nn/unet2d.js': typeof import('../../src/nn/unet2d.js'),
