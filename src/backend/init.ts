@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { requireBoolean, requireOneOf, requireOptions } from '../util/args.js';
 import { SsmisError } from '../util/errors.js';
 import {
@@ -100,8 +102,9 @@ interface DawnGpu {
     powerPreference?: 'high-performance' | 'low-power';
   }): Promise<DawnAdapter | null>;
 }
+type DawnAdapterInfo = Partial<Omit<WebGpuAdapter, 'software'>> & { isFallbackAdapter?: boolean };
 interface DawnAdapter {
-  info?: Partial<Omit<WebGpuAdapter, 'software'>> & { isFallbackAdapter?: boolean };
+  info?: DawnAdapterInfo;
   isFallbackAdapter?: boolean;
   limits: Record<string, number>;
   features: { has(name: string): boolean };
@@ -141,6 +144,53 @@ export function describeAdapter(adapter: WebGpuAdapter): string {
 
 let webgpuAdapterInUse: WebGpuAdapter | undefined;
 
+/** What the probe process found: the adapter's info, null without an adapter, or why the probe failed. */
+type AdapterProbe = { info: DawnAdapterInfo | null } | { error: string };
+
+/**
+ * Asks Dawn for the high-performance adapter in a separate Node process, so that `auto` can skip a software
+ * adapter without loading Dawn here: Dawn's native code prints limit warnings on stderr when it opens a Vulkan
+ * adapter, which would otherwise appear in every command on a machine with only a software driver.
+ */
+function probeAdapter(): Promise<AdapterProbe> {
+  let entry: string;
+  try {
+    entry = createRequire(import.meta.url).resolve(WEBGPU_PACKAGES[1]);
+  } catch (error) {
+    return Promise.resolve({ error: importFailureReason(error) });
+  }
+  const script = [
+    `const dawn = await import(${JSON.stringify(pathToFileURL(entry).href)});`,
+    "const adapter = await dawn.create([]).requestAdapter({ powerPreference: 'high-performance' });",
+    'const info = adapter === null ? null : { ...(adapter.info ?? {}) };',
+    'if (info !== null) for (const k of ["vendor", "architecture", "device", "description", "isFallbackAdapter"])',
+    '  if (adapter.info?.[k] !== undefined) info[k] = adapter.info[k];',
+    'if (info !== null && info.isFallbackAdapter === undefined) info.isFallbackAdapter = adapter.isFallbackAdapter;',
+    'process.stdout.write(JSON.stringify({ info }));',
+    'process.exit(0);',
+  ].join('\n');
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', script],
+      { timeout: 60_000, maxBuffer: 1 << 20 },
+      (error, stdout) => {
+        try {
+          if (error === null) {
+            resolve(JSON.parse(stdout) as AdapterProbe);
+            return;
+          }
+        } catch {
+          // Falls through to the failure below.
+        }
+        resolve({
+          error: `the WebGPU adapter probe failed (${error?.message.split('\n')[0] ?? 'no output'})`,
+        });
+      },
+    );
+  });
+}
+
 /**
  * Loads Dawn and TF.js's WebGPU kernels, asks for the high-performance adapter and registers the `webgpu`
  * backend on it. A software adapter is refused unless `allowSoftware` (`auto` never trains on one). Returns the
@@ -155,6 +205,14 @@ async function tryWebgpu(
     }
     await tf.setBackend('webgpu');
     return { reason: null, adapter: webgpuAdapterInUse };
+  }
+  if (!allowSoftware) {
+    // `auto`: look at the adapter from another process first, and load Dawn here only for a hardware one.
+    const probe = await probeAdapter();
+    if ('error' in probe) return { reason: probe.error };
+    if (probe.info === null) return { reason: NO_ADAPTER };
+    const seen = adapterOf(probe.info, probe.info.isFallbackAdapter);
+    if (seen.software) return { reason: softwareReason(seen), adapter: seen };
   }
   let dawn: DawnModule;
   let kernels: WebGpuBackendModule;
@@ -186,23 +244,8 @@ async function tryWebgpu(
   } catch (error) {
     return { reason: `no WebGPU adapter: ${importFailureReason(error)}` };
   }
-  if (adapter === null) {
-    return {
-      reason:
-        'no WebGPU adapter (Dawn found no GPU driver: Vulkan on Linux, Metal on macOS, Direct3D 12 on Windows)',
-    };
-  }
-  const info = adapter.info ?? {};
-  const found: WebGpuAdapter = {
-    vendor: info.vendor ?? '',
-    architecture: info.architecture ?? '',
-    device: info.device ?? '',
-    description: info.description ?? '',
-    software: isSoftwareAdapter({
-      ...info,
-      isFallbackAdapter: info.isFallbackAdapter ?? adapter.isFallbackAdapter,
-    }),
-  };
+  if (adapter === null) return { reason: NO_ADAPTER };
+  const found = adapterOf(adapter.info ?? {}, adapter.isFallbackAdapter);
   if (found.software && !allowSoftware) return { reason: softwareReason(found), adapter: found };
   const limits = adapter.limits;
   // The limits TF.js's own WebGPU registration asks for: the adapter's maxima instead of WebGPU's defaults
@@ -230,6 +273,20 @@ async function tryWebgpu(
   }
   webgpuAdapterInUse = found;
   return { reason: null, adapter: found };
+}
+
+const NO_ADAPTER =
+  'no WebGPU adapter (Dawn found no GPU driver: Vulkan on Linux, Metal on macOS, Direct3D 12 on Windows)';
+
+/** The adapter as ssmis reports it, from Dawn's adapter info. */
+function adapterOf(info: DawnAdapterInfo, isFallbackAdapter: boolean | undefined): WebGpuAdapter {
+  return {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
+    software: isSoftwareAdapter({ ...info, isFallbackAdapter: info.isFallbackAdapter ?? isFallbackAdapter }),
+  };
 }
 
 function softwareReason(adapter: WebGpuAdapter): string {

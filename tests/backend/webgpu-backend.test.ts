@@ -4,6 +4,8 @@
  * the host-read queue that replaces synchronous reads. The adapter-dependent tests run where an adapter exists
  * (CI installs the software Vulkan driver; tests/backend/webgpu-parity.test.ts fails there without one).
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   afterHostReads,
@@ -205,6 +207,18 @@ describe.runIf(webgpu !== null)('with the WebGPU adapter of this machine', () =>
       expect(info.adapter?.software).toBe(true);
     } else {
       expect(info.active === 'webgpu' || info.active === 'tensorflow-gpu').toBe(true);
+    }
+  });
+
+  it('auto looks at the adapter from another process: a software-only machine sees no Dawn output', async () => {
+    const bin = new URL('../../bin/ssmis.js', import.meta.url).pathname;
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, 'info']);
+    if (webgpu?.adapter?.software) {
+      expect(stdout).toMatch(/not used: webgpu .*only a software adapter/);
+      // Dawn prints limit warnings on stderr when it opens a Vulkan adapter in the process that asks.
+      expect(stderr).toBe('');
+    } else {
+      expect(stdout).toMatch(/backend: (webgpu|tensorflow-gpu)/);
     }
   });
 

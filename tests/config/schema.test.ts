@@ -664,7 +664,7 @@ describe('reference table', () => {
     const markdown = configReferenceMarkdown();
     expect(markdown.split('\n')[0]).toBe('| key | type | default | description |');
     expect(markdown).toContain(
-      "| `backend.name` | 'auto' \\| 'tensorflow-gpu' \\| 'tensorflow' \\| 'cpu' | 'auto' |",
+      "| `backend.name` | 'auto' \\| 'tensorflow-gpu' \\| 'webgpu' \\| 'tensorflow' \\| 'cpu' | 'auto' |",
     );
   });
 });

@@ -67,7 +67,7 @@ describe('case lists: an id listed twice is an error naming the id and the file'
   it('config data.splits: a list file or an inline list', async () => {
     const file = path.join(dir, 'val.txt');
     await fs.writeFile(file, 'c1\nc2\nc1\n');
-    const dataset = { ids: () => [] } as never;
+    const dataset = { ids: () => [], imageOnlyIds: () => [] } as never;
     expect((await errorOf(configSplitIds(configWith({ val: file }), dataset, 'val'))).message).toBe(
       `${file}: case "c1" is listed twice (lines 1 and 3)`,
     );
