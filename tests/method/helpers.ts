@@ -4,6 +4,7 @@
  * SegmentationModel (one 1×1(×1) convolution) that records its calls.
  */
 import { tf } from '../../src/backend/tf.js';
+import type { StepBatch, StepConfig, StepContext } from '../../src/method/variants/index.js';
 import type { ApplyOptions, CloneOptions, SegmentationModel } from '../../src/nn/types.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -236,4 +237,45 @@ export function relativeMaxError(a: ArrayLike<number>, b: ArrayLike<number>): nu
     scale = Math.max(scale, Math.abs(b[i]));
   }
   return diff / scale;
+}
+
+/** Spatial sizes and class counts of the tiny step batches (3-D: VNet-like, 2-D: ACDC-like four classes). */
+export const STEP_SPATIAL: Record<2 | 3, number[]> = { 3: [4, 4, 2], 2: [6, 6] };
+export const STEP_CLASSES: Record<2 | 3, number> = { 3: 2, 2: 4 };
+
+/** A seeded step batch of `n` labeled and `n` unlabeled random samples. */
+export function stepBatch(dims: 2 | 3, n: number, seed: number): StepBatch {
+  const rng = new Rng(seed);
+  const spatial = STEP_SPATIAL[dims];
+  return {
+    labeledImages: randomLogits(rng, [n, ...spatial, 1], 1),
+    labeledLabels: randomLabels(rng, [n, ...spatial], STEP_CLASSES[dims]),
+    unlabeledImages: randomLogits(rng, [n, ...spatial, 1], 1),
+  };
+}
+
+/** Frees a step batch. */
+export function disposeStepBatch(b: StepBatch): void {
+  tf.dispose([b.labeledImages, b.labeledLabels, ...(b.unlabeledImages ? [b.unlabeledImages] : [])]);
+}
+
+/** A step context with tiny student (seed 1) and teacher (seed 2) models; `config` over the shared defaults. */
+export function stepContext(
+  dims: 2 | 3,
+  config: StepConfig = {},
+): StepContext & { student: TinyModel; teacher: TinyModel } {
+  return {
+    student: tinyModel(dims, 1, STEP_CLASSES[dims], 1),
+    teacher: tinyModel(dims, 1, STEP_CLASSES[dims], 2),
+    rng: new Rng(10),
+    dropoutRng: new Rng(20),
+    iteration: 0,
+    config: { maskRatio: 0.5, startRange: 'valid', ...config },
+  };
+}
+
+/** Frees a step context's models. */
+export function disposeStepContext(ctx: StepContext): void {
+  ctx.student.dispose();
+  ctx.teacher?.dispose();
 }

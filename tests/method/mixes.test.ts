@@ -21,38 +21,28 @@ import {
 import { mixesProblem } from '../../src/method/variants/names.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
-import { randomLabels, randomLogits, type TinyModel, tinyModel } from './helpers.js';
+import {
+  disposeStepBatch,
+  disposeStepContext,
+  randomLabels,
+  randomLogits,
+  stepBatch,
+  stepContext,
+  type TinyModel,
+} from './helpers.js';
 
-const SPATIAL: Record<2 | 3, number[]> = { 3: [4, 4, 2], 2: [6, 6] };
-const CLASSES: Record<2 | 3, number> = { 3: 2, 2: 4 };
 const COPY_PASTE = ['bcp', 'cpam', 'cpam-trcm'] as const;
 type CopyPaste = (typeof COPY_PASTE)[number];
 
-function makeBatch(dims: 2 | 3): StepBatch {
-  const rng = new Rng(7);
-  const spatial = SPATIAL[dims];
-  return {
-    labeledImages: randomLogits(rng, [4, ...spatial, 1], 1),
-    labeledLabels: randomLabels(rng, [4, ...spatial], CLASSES[dims]),
-    unlabeledImages: randomLogits(rng, [4, ...spatial, 1], 1),
-  };
-}
+const makeBatch = (dims: 2 | 3): StepBatch => stepBatch(dims, 4, 7);
 
 function makeContext(dims: 2 | 3, config: StepConfig = {}): StepContext & { student: TinyModel } {
-  return {
-    student: tinyModel(dims, 1, CLASSES[dims], 1),
-    teacher: tinyModel(dims, 1, CLASSES[dims], 2),
-    rng: new Rng(10),
-    dropoutRng: new Rng(20),
-    iteration: 0,
-    config: { maskRatio: 0.5, startRange: 'valid', unlabeledWeight: 0.3, ...config },
-  };
+  return stepContext(dims, { unlabeledWeight: 0.3, ...config });
 }
 
 function dispose(ctx: StepContext, batch: StepBatch): void {
-  ctx.student.dispose();
-  ctx.teacher?.dispose();
-  tf.dispose([batch.labeledImages, batch.labeledLabels, batch.unlabeledImages as tf.Tensor]);
+  disposeStepContext(ctx);
+  disposeStepBatch(batch);
 }
 
 /** One step's loss parts and the gradients of the student's two parameters. */

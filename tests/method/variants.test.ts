@@ -14,7 +14,6 @@ import {
   pretrainStep,
   STEP_BATCHING,
   type StepBatch,
-  type StepConfig,
   type StepContext,
   type StepLoss,
 } from '../../src/method/variants/index.js';
@@ -22,44 +21,7 @@ import { updateEma } from '../../src/nn/ema.js';
 import type { SegmentationModel } from '../../src/nn/types.js';
 import { createOptimizer, type Optimizer } from '../../src/train/optimizer.js';
 import { InputError } from '../../src/util/errors.js';
-import { Rng } from '../../src/util/rng.js';
-import { randomLabels, randomLogits, type TinyModel, tinyModel } from './helpers.js';
-
-const SPATIAL: Record<2 | 3, number[]> = { 3: [4, 4, 2], 2: [6, 6] };
-const CLASSES: Record<2 | 3, number> = { 3: 2, 2: 4 };
-
-function makeBatch(dims: 2 | 3, n: number, seed: number): StepBatch {
-  const rng = new Rng(seed);
-  const spatial = SPATIAL[dims];
-  return {
-    labeledImages: randomLogits(rng, [n, ...spatial, 1], 1),
-    labeledLabels: randomLabels(rng, [n, ...spatial], CLASSES[dims]),
-    unlabeledImages: randomLogits(rng, [n, ...spatial, 1], 1),
-  };
-}
-
-function disposeBatch(b: StepBatch): void {
-  tf.dispose([b.labeledImages, b.labeledLabels, ...(b.unlabeledImages ? [b.unlabeledImages] : [])]);
-}
-
-function makeContext(
-  dims: 2 | 3,
-  config: StepConfig = {},
-): StepContext & { student: TinyModel; teacher: TinyModel } {
-  return {
-    student: tinyModel(dims, 1, CLASSES[dims], 1),
-    teacher: tinyModel(dims, 1, CLASSES[dims], 2),
-    rng: new Rng(10),
-    dropoutRng: new Rng(20),
-    iteration: 0,
-    config: { maskRatio: 0.5, startRange: 'valid', ...config },
-  };
-}
-
-function disposeContext(ctx: StepContext): void {
-  ctx.student.dispose();
-  ctx.teacher?.dispose();
-}
+import { disposeStepBatch, disposeStepContext, STEP_SPATIAL, stepBatch, stepContext } from './helpers.js';
 
 /**
  * One full training step as the engine (src/train/train.ts) runs it: `prepare` outside the gradient, the
@@ -108,8 +70,8 @@ for (const dims of [3, 2] as const) {
   describe(`${dims}-D variant steps`, () => {
     for (const variant of ALL) {
       it(`${variant.name}: finite loss, gradients through tf.variableGrads, numTensors flat over steps`, () => {
-        const ctx = makeContext(dims);
-        const batch = makeBatch(dims, 4, 3);
+        const ctx = stepContext(dims);
+        const batch = stepBatch(dims, 4, 3);
         // The reference's stage settings, through the engine's optimizer factory.
         const opt = createOptimizer({ type: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
         // Gradient through tf.variableGrads with respect to the student's parameters, as optimizer.step takes it.
@@ -146,8 +108,8 @@ for (const dims of [3, 2] as const) {
         if (variant.needsTeacher) expect(weights(ctx.teacher)).not.toEqual(teacher0);
         else expect(weights(ctx.teacher)).toEqual(teacher0);
         opt.dispose();
-        disposeBatch(batch);
-        disposeContext(ctx);
+        disposeStepBatch(batch);
+        disposeStepContext(ctx);
       });
     }
   });
@@ -165,8 +127,8 @@ describe('forward calls and batch positions (reference sampler order, E5, E12)',
   for (const variant of ALL) {
     it(`${variant.name}: teacher/student forward batch sizes and modes`, () => {
       for (const teacherMode of ['train', 'eval'] as const) {
-        const ctx = makeContext(3, { teacher: { mode: teacherMode } });
-        const batch = makeBatch(3, 4, 5);
+        const ctx = stepContext(3, { teacher: { mode: teacherMode } });
+        const batch = stepBatch(3, 4, 5);
         const prepared = variant.prepare(ctx, batch);
         const l = variant.loss(ctx, batch, prepared);
         l.loss.dispose();
@@ -185,15 +147,15 @@ describe('forward calls and batch positions (reference sampler order, E5, E12)',
         );
         expect(variant.needsTeacher).toBe(table.teacher !== null);
         expect(variant.needsUnlabeled).toBe(table.unlabeled !== 'none');
-        disposeBatch(batch);
-        disposeContext(ctx);
+        disposeStepBatch(batch);
+        disposeStepContext(ctx);
       }
     });
   }
 
   it('copy-paste preparation: a = rows [0:sub], b = rows [sub:2·sub], mixes E8–E11 with one cuboid', () => {
-    const ctx = makeContext(3);
-    const spatial = SPATIAL[3];
+    const ctx = stepContext(3);
+    const spatial = STEP_SPATIAL[3];
     const fill = (values: number[]) => tf.concat(values.map((v) => tf.fill([1, ...spatial, 1], v)));
     const batch: StepBatch = {
       labeledImages: fill([1, 2, 3, 4]),
@@ -227,13 +189,13 @@ describe('forward calls and batch positions (reference sampler order, E5, E12)',
     expect(f).toBeGreaterThanOrEqual(0);
     expect(f).toBeLessThanOrEqual(1);
     p.dispose();
-    disposeBatch(batch);
-    disposeContext(ctx);
+    disposeStepBatch(batch);
+    disposeStepContext(ctx);
   });
 
   it('cpam-trcm loss = cpamTrcmLoss on the student outputs of X_l, X_u, X_ll, X_uu in that order', () => {
-    const ctx = makeContext(3, { unlabeledWeight: 0.3 });
-    const batch = makeBatch(3, 4, 9);
+    const ctx = stepContext(3, { unlabeledWeight: 0.3 });
+    const batch = stepBatch(3, 4, 9);
     const variant = methodVariants['cpam-trcm'];
     const p = variant.prepare(ctx, batch);
     const replay = ctx.dropoutRng.clone();
@@ -263,8 +225,8 @@ describe('forward calls and batch positions (reference sampler order, E5, E12)',
     }
     step.loss.dispose();
     p.dispose();
-    disposeBatch(batch);
-    disposeContext(ctx);
+    disposeStepBatch(batch);
+    disposeStepContext(ctx);
   });
 
   it('the step defaults are the config defaults (consistency weight 0.1: UA-MT)', () => {
@@ -287,26 +249,26 @@ describe('forward calls and batch positions (reference sampler order, E5, E12)',
       expect(config, key).toBe(value);
     }
     // A step config without `consistency` ramps up to 0.1, as a config that leaves it out.
-    const ctx = makeContext(3);
+    const ctx = stepContext(3);
     ctx.iteration = 3000;
-    const batch = makeBatch(3, 4, 13);
+    const batch = stepBatch(3, 4, 13);
     const variant = methodVariants['mean-teacher'];
     const p = variant.prepare(ctx, batch);
     const step = variant.loss(ctx, batch, p);
     expect(step.diagnostics.consistencyWeight).toBeCloseTo(0.1 * sigmoidRampup(3000, 6000), 12);
     step.loss.dispose();
     p.dispose();
-    disposeBatch(batch);
-    disposeContext(ctx);
+    disposeStepBatch(batch);
+    disposeStepContext(ctx);
   });
 
   it('mean-teacher: ½(CE + Dice) on labeled + ramped MSE of softmaxes on unlabeled', () => {
-    const ctx = makeContext(3, {
+    const ctx = stepContext(3, {
       teacher: { mode: 'eval' },
       consistency: { weight: 0.7, rampupIterations: 100 },
     });
     ctx.iteration = 30;
-    const batch = makeBatch(3, 4, 13);
+    const batch = stepBatch(3, 4, 13);
     const variant = methodVariants['mean-teacher'];
     const p = variant.prepare(ctx, batch);
     const replay = ctx.dropoutRng.clone();
@@ -331,17 +293,17 @@ describe('forward calls and batch positions (reference sampler order, E5, E12)',
     expect(step.loss.dataSync()[0]).toBeCloseTo(expected, 6);
     step.loss.dispose();
     p.dispose();
-    disposeBatch(batch);
-    disposeContext(ctx);
+    disposeStepBatch(batch);
+    disposeStepContext(ctx);
   });
 });
 
 describe('batch validation', () => {
   it('rejects odd labeled batches, unequal unlabeled batches, missing teacher, bad labels and channels', () => {
-    const ctx = makeContext(3);
-    const odd = makeBatch(3, 3, 1);
+    const ctx = stepContext(3);
+    const odd = stepBatch(3, 3, 1);
     expect(() => methodVariants.bcp.prepare(ctx, odd)).toThrow(/two equal sub-batches/);
-    const batch = makeBatch(3, 4, 1);
+    const batch = stepBatch(3, 4, 1);
     const fewer = { ...batch, unlabeledImages: tf.slice(batch.unlabeledImages as tf.Tensor, 0, 2) };
     expect(() => methodVariants.cpam.prepare(ctx, fewer)).toThrow(/as many unlabeled as labeled/);
     expect(() => methodVariants.cpam.prepare({ ...ctx, teacher: undefined }, batch)).toThrow(
@@ -363,8 +325,8 @@ describe('batch validation', () => {
     expect(() => methodVariants.cpam.loss(ctx, batch, p)).toThrow(/prepared tensor 'xll'/);
     p.dispose();
     tf.dispose([fewer.unlabeledImages, badLabels.labeledLabels, twoChannels.labeledImages]);
-    disposeBatch(odd);
-    disposeBatch(batch);
-    disposeContext(ctx);
+    disposeStepBatch(odd);
+    disposeStepBatch(batch);
+    disposeStepContext(ctx);
   });
 });
