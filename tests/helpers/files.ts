@@ -1,9 +1,12 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { InputError } from '../../src/util/errors.js';
 
-/** Every file under `dir` (relative path → bytes), to show that a folder is byte-identical afterwards. */
+/**
+ * Every file under `dir` (relative path → bytes), to show that a folder is byte-identical afterwards; empty when
+ * `dir` does not exist.
+ */
 export function snapshot(dir: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   const walk = (d: string) => {
@@ -13,7 +16,7 @@ export function snapshot(dir: string): Map<string, Buffer> {
       else out.set(path.relative(dir, p), readFileSync(p));
     }
   };
-  walk(dir);
+  if (existsSync(dir)) walk(dir);
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import {
   writeSweep,
 } from '../../src/sweep/plan.js';
 import { readSweepFile } from '../../src/sweep/sweep-file.js';
+import { snapshot } from '../helpers/files.js';
 
 /** A base config that validates without a dataset on disk. */
 function baseConfig(dir: string, name = 'base'): string {
@@ -32,19 +33,6 @@ function baseConfig(dir: string, name = 'base'): string {
 
 function tmp(): string {
   return mkdtempSync(path.join(os.tmpdir(), 'ssmis-sweep-plan-'));
-}
-
-function snapshot(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(path.relative(dir, p), readFileSync(p, 'latin1'));
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out;
 }
 
 describe('grid and seed flags', () => {

@@ -1,6 +1,6 @@
 /** What the CLI sweep tests share: the tiny dataset, a tiny base config, the CLI with an environment, snapshots. */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tinyLaDataset } from '../helpers/synthetic.js';
 
@@ -47,16 +47,4 @@ export function ssmisEnv(
   });
 }
 
-/** Every file under `dir` with its bytes (relative path → content). */
-export function snapshot(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(path.relative(dir, p), readFileSync(p, 'latin1'));
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out;
-}
+export { snapshot } from '../helpers/files.js';
