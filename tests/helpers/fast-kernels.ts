@@ -22,3 +22,26 @@ export async function activateFastKernelsForTest(): Promise<boolean> {
     if (saved !== undefined) process.env.SSMIS_FAST_KERNELS = saved;
   }
 }
+
+/**
+ * The fast kernels as the suite runs them (tests/setup.ts): the exact multiply-add kernels unless
+ * `SSMIS_RELAXED_SIMD` asks otherwise, whose rounding does not depend on the hardware.
+ */
+const SUITE_OPTIONS = { relaxedSimd: process.env.SSMIS_RELAXED_SIMD === undefined ? false : undefined };
+
+/**
+ * Activates the fast kernels with the suite's settings whatever `SSMIS_FAST_KERNELS` says, for numbers pinned on
+ * them; returns whether this call registered them (the caller unregisters only what it registered).
+ */
+export async function activateSuiteFastKernels(): Promise<boolean> {
+  if (fastKernelsActive()) return false;
+  const saved = process.env.SSMIS_FAST_KERNELS;
+  delete process.env.SSMIS_FAST_KERNELS;
+  try {
+    const registered = registerFastKernels(SUITE_OPTIONS);
+    await fastKernelWorkersReady();
+    return registered;
+  } finally {
+    if (saved !== undefined) process.env.SSMIS_FAST_KERNELS = saved;
+  }
+}
