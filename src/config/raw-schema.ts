@@ -240,7 +240,7 @@ const dataSchema = z
     ),
     preset: doc(
       z.enum(DATASET_PRESETS).default('custom'),
-      'Which benchmark the dataset is; selects dataset-specific behaviour (ACDC counts labeled patients, Pancreas augmentation defaults).',
+      "Which benchmark the dataset is; selects dataset-specific behaviour (ACDC counts labeled patients, Pancreas augmentation defaults, the intensity normalisation `predict` gives new images). `custom` or the preset of the dataset's dataset.json: a folder `prepare` did not make (an nnU-Net raw folder) is read as stored and takes `custom` only.",
     ),
     splits: doc(
       z

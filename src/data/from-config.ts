@@ -34,12 +34,31 @@ export async function openConfigDataset(
     autoSplit: config.data.autoSplit,
     runDir,
   });
+  checkPresetFits(config.data.preset, dataset);
   if (dataset.info.numClasses !== config.model.numClasses) {
     throw new InputError(
       `model.numClasses: expected ${dataset.info.numClasses} (the labels of ${path.join(dataset.dir, 'dataset.json')}), got ${config.model.numClasses}`,
     );
   }
   return dataset;
+}
+
+/**
+ * `data.preset` must be `custom` or the dataset's own preset. A folder `ssmis prepare <preset>` did not make (an
+ * nnU-Net raw folder, any custom dataset: dataset.json without `preset`) is trained on as stored, while
+ * `ssmis predict` gives new images the config preset's intensity normalisation: a benchmark preset on such a
+ * folder would train on one intensity scale and predict on another.
+ * @throws InputError naming `data.preset` and the dataset's dataset.json.
+ */
+function checkPresetFits(preset: SsmisConfig['data']['preset'], dataset: Dataset): void {
+  const own = dataset.info.preset;
+  if (preset === 'custom' || preset === own) return;
+  const file = path.join(dataset.dir, 'dataset.json');
+  throw new InputError(
+    own === 'custom'
+      ? `data.preset: '${preset}' does not fit ${file}, which has no preset (an nnU-Net raw or custom dataset, read as stored: its images did not get ${preset}'s normalisation, which predict would give new images); set data.preset: custom, or make the folder with \`ssmis prepare ${preset}\``
+      : `data.preset: '${preset}' does not fit ${file}, which says preset '${own}'; set data.preset: ${own} (or custom)`,
+  );
 }
 
 /**

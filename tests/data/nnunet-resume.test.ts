@@ -57,3 +57,34 @@ describe("a run's seeded split of an nnU-Net folder", () => {
     expect(await fs.readFile(file, 'utf8')).toBe(recorded);
   });
 });
+
+describe('data.preset on a dataset that prepare did not make', () => {
+  it('is refused before any run folder exists: training would see raw intensities, predict normalised ones', async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'ssmis-nnunet-preset-'));
+    roots.push(root);
+    const dataset = await writeNnunetFolder(root);
+    const outputDir = path.join(root, 'runs');
+    const config = tinyConfig(dataset, outputDir, {
+      data: { dataset, preset: 'la', autoSplit: { seed: 2, val: 0.25 } },
+    });
+    await expect(train(config)).rejects.toThrow(
+      `data.preset: 'la' does not fit ${path.join(dataset, 'dataset.json')}, which has no preset`,
+    );
+    await expect(fs.readdir(outputDir)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('is refused when it names another benchmark than the dataset says', async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'ssmis-nnunet-preset-'));
+    roots.push(root);
+    const dataset = await writeNnunetFolder(root);
+    const file = path.join(dataset, 'dataset.json');
+    const json = JSON.parse(await fs.readFile(file, 'utf8'));
+    await fs.writeFile(file, JSON.stringify({ ...json, preset: 'acdc' }));
+    const config = tinyConfig(dataset, path.join(root, 'runs'), {
+      data: { dataset, preset: 'la', autoSplit: { seed: 2, val: 0.25 } },
+    });
+    await expect(train(config)).rejects.toThrow(
+      `which says preset 'acdc'; set data.preset: acdc (or custom)`,
+    );
+  });
+});
