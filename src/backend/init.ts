@@ -153,6 +153,23 @@ type AdapterProbe = { info: DawnAdapterInfo | null } | { error: string };
  * adapter, which would otherwise appear in every command on a machine with only a software driver.
  */
 function probeAdapter(): Promise<AdapterProbe> {
+  probed ??= runAdapterProbe();
+  return probed;
+}
+
+/** The probe's answer, asked once per process (drivers do not appear while a process runs). */
+let probed: Promise<AdapterProbe> | undefined;
+
+/** The adapter-info fields ssmis reads (`adapterOf`): copied by the probe, since Dawn's info object is not plain. */
+const ADAPTER_INFO_KEYS = [
+  'vendor',
+  'architecture',
+  'device',
+  'description',
+  'isFallbackAdapter',
+] as const satisfies readonly (keyof DawnAdapterInfo)[];
+
+function runAdapterProbe(): Promise<AdapterProbe> {
   let entry: string;
   try {
     entry = createRequire(import.meta.url).resolve(WEBGPU_PACKAGES[1]);
@@ -163,7 +180,7 @@ function probeAdapter(): Promise<AdapterProbe> {
     `const dawn = await import(${JSON.stringify(pathToFileURL(entry).href)});`,
     "const adapter = await dawn.create([]).requestAdapter({ powerPreference: 'high-performance' });",
     'const info = adapter === null ? null : { ...(adapter.info ?? {}) };',
-    'if (info !== null) for (const k of ["vendor", "architecture", "device", "description", "isFallbackAdapter"])',
+    `if (info !== null) for (const k of ${JSON.stringify(ADAPTER_INFO_KEYS)})`,
     '  if (adapter.info?.[k] !== undefined) info[k] = adapter.info[k];',
     'if (info !== null && info.isFallbackAdapter === undefined) info.isFallbackAdapter = adapter.isFallbackAdapter;',
     'process.stdout.write(JSON.stringify({ info }));',
