@@ -16,7 +16,7 @@ export interface InferenceSettings {
   patch: readonly number[];
   strides: readonly number[];
   /** 2-D models: the in-plane size each slice is resized to (default `patch`). */
-  sliceSize?: readonly number[];
+  sliceResize?: readonly number[];
   /** Windows (3-D) or slices (2-D) per forward pass. Results do not depend on it. */
   batchWindows?: number;
   /** Keep the largest connected component of each foreground class with this connectivity, or `false`. */
@@ -35,7 +35,7 @@ export function evalInferenceSettings(config: SsmisConfig): InferenceSettings {
   return {
     patch: ev.patch,
     strides: ev.strides,
-    sliceSize: config.data.sliceResize,
+    sliceResize: config.data.sliceResize,
     batchWindows: ev.batchWindows,
     largestComponent: ev.largestComponent ? (ev.connectivity as Connectivity) : false,
   };
@@ -55,7 +55,7 @@ export function foregroundClasses(model: Pick<InferenceModel, 'numClasses'>): nu
  * @param model - a VNet or UNet2d (`createVNet`, `createUNet2d`, `createModel`) or any {@link InferenceModel}.
  * @param loadedCase - the case's image as `Dataset.loadCase` returns it: `image` float32 `[X, Y, Z, C]` with the
  *   channels interleaved last, `shape` `[X, Y, Z]` and `channels` C.
- * @param settings - window `patch` and `strides` (3-D), `sliceSize` (2-D, default `patch`), `batchWindows`, and
+ * @param settings - window `patch` and `strides` (3-D), `sliceResize` (2-D, default `patch`), `batchWindows`, and
  *   `largestComponent` (6, 18 or 26 to keep the largest component, `false` for none).
  * @param onProgress - called with (windows or slices done, total) as inference advances.
  * @returns the averaged probabilities as inferred and the label map `[X, Y, Z]` after post-processing.
@@ -86,7 +86,7 @@ export async function inferCase(
   const result = await inferVolume(model, volume, {
     patch: settings.patch,
     strides: settings.strides,
-    sliceSize: settings.sliceSize,
+    sliceResize: settings.sliceResize,
     batchWindows: settings.batchWindows,
     onProgress,
   });

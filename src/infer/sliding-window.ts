@@ -443,7 +443,7 @@ export interface VolumeInferenceOptions {
   patch: readonly number[];
   strides: readonly number[];
   /** 2-D models: the in-plane size each slice is resized to (§5.5); default `patch`. */
-  sliceSize?: readonly number[];
+  sliceResize?: readonly number[];
   /** Windows (3-D) or slices (2-D) per forward pass. */
   batchWindows?: number;
   onProgress?: (done: number, total: number) => void;
@@ -456,7 +456,7 @@ export interface VolumeInferenceOptions {
  * @param model - a VNet or UNet2d (or any {@link InferenceModel}); run in eval mode.
  * @param volume - the image `[X, Y, Z, C]`, channels last, as float32 (`data.length` = X·Y·Z·C).
  * @param options - `patch` and `strides` of the 3-D window (`config.eval.patch` / `.strides`); for 2-D models
- *   `sliceSize` (default `patch`) is the size each slice is resized to (`config.data.sliceResize`).
+ *   `sliceResize` (default `patch`, as `config.data.sliceResize`) is the size each slice is resized to.
  * @returns the label map `[X, Y, Z]` and the averaged probabilities, in the volume's own grid.
  * @throws {@link InputError} when `model` is not a segmentation model, `volume` is neither `{ data, shape }` nor
  *   a tensor or its size or channel count does not fit the model, or `patch` / `strides` are not 2 or 3
@@ -466,7 +466,7 @@ export interface VolumeInferenceOptions {
  * const { labels } = await inferVolume(model, { data: Float32Array.from(image.data as Float32Array), shape: [...image.shape, 1] }, {
  *   patch: config.eval.patch,
  *   strides: config.eval.strides,
- *   sliceSize: config.data.sliceResize,
+ *   sliceResize: config.data.sliceResize,
  * });
  */
 export function inferVolume(
@@ -499,7 +499,7 @@ export function inferVolume(
   }
   return slidingWindowInference2d(model, volume, {
     numClasses: model.numClasses,
-    size: (options.sliceSize ?? options.patch) as [number, number],
+    size: (options.sliceResize ?? options.patch) as [number, number],
     batchSlices: options.batchWindows,
     onProgress: options.onProgress,
   });

@@ -619,7 +619,7 @@ async function validateAndSelect(ctx: RunContext, stage: StageRun, i: number): P
   const result = await validateModel(ctx.student, data.dataset, data.validationIds, {
     patch: config.eval.patch,
     strides: config.train.validation.strides,
-    sliceSize: config.data.sliceResize,
+    sliceResize: config.data.sliceResize,
     batchWindows: config.eval.batchWindows,
   });
   const valDice = result.meanDice;

@@ -7,7 +7,7 @@ export interface ValidationOptions {
   patch: number[];
   strides: number[];
   /** 2-D models: in-plane size each slice is resized to. */
-  sliceSize?: readonly number[];
+  sliceResize?: readonly number[];
   batchWindows?: number;
   onCase?: (done: number, total: number) => void;
 }
@@ -59,7 +59,7 @@ export async function validateModel(
     const result = await inferCase(model, c, {
       patch: options.patch,
       strides: options.strides,
-      sliceSize: options.sliceSize,
+      sliceResize: options.sliceResize,
       batchWindows: options.batchWindows,
       largestComponent: false,
     });
