@@ -105,7 +105,10 @@ export interface CollectedDifference {
 /** The result of {@link collectRuns}. */
 export interface Collection {
   dir: string;
-  /** The keys that tell settings apart: a sweep's grid keys, else the config keys that vary among the runs. */
+  /**
+   * The keys that tell settings apart: a sweep's `row` (with rows) and grid keys, else the config keys that vary
+   * among the runs.
+   */
   labelKeys: string[];
   runs: CollectedRun[];
   settings: CollectedSetting[];
@@ -213,7 +216,7 @@ async function labelRatio(config: SsmisConfig): Promise<string> {
 interface Found {
   name: string;
   runDir: string;
-  /** From the sweep record (its grid values), when the folder is a sweep. */
+  /** From the sweep record (its row and grid values), when the folder is a sweep. */
   assignments: Record<string, string> | null;
   seed: number | null;
 }
@@ -258,7 +261,8 @@ export async function collectRuns(dir: string, options: CollectOptions = {}): Pr
     ? record.runs.map((r) => ({
         name: r.name,
         runDir: path.join(sweepPaths(abs).runs, r.name),
-        assignments: r.assignments,
+        // A sweep's row is its first label key (`row`), before the grid's.
+        assignments: { ...(r.row === undefined ? {} : { row: r.row }), ...r.assignments },
         seed: r.seed,
       }))
     : (await findRunFolders(abs)).map((runDir) => ({
@@ -326,7 +330,7 @@ export async function collectRuns(dir: string, options: CollectOptions = {}): Pr
   // Label keys: the sweep's grid keys, else the config keys whose values differ among the runs.
   let labelKeys: string[];
   if (record) {
-    labelKeys = record.grid.map((a) => a.key);
+    labelKeys = [...(record.rows?.length ? ['row'] : []), ...record.grid.map((a) => a.key)];
     for (const [i, f] of found.entries()) runs[i].setting = { ...(f.assignments ?? {}) };
   } else {
     const keys = new Set<string>();

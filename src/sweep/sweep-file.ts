@@ -3,6 +3,10 @@
  *
  * ```yaml
  * config: ../configs/la-5pct.yaml      # the base config, relative to this file
+ * rows:                                # named settings, each crossed with the grid and the seeds (optional)
+ *   supervised: [method.name=supervised]
+ *   cpam-trcm: [method.name=cpam-trcm]
+ *   upper: [method.name=supervised, data.labeled.count=null, data.labeled.percent=100, train.batch.unlabeled=0]
  * grid:                                # axes of the cartesian product
  *   method.name: [supervised, bcp, cpam-trcm]
  * seeds: 1-5                           # or [1, 2, 3]
@@ -11,6 +15,9 @@
  * parallel: 2                          # local runs at once (Slurm: tasks at once)
  * slurm: { partition: gpu, time: "12:00:00", cpus: 8, mem: 32G, gpus: 1 }
  * ```
+ *
+ * Run names are `<run.name>-<row>-<key>_<value>-...-seed_<n>` (the row part only with rows), e.g.
+ * `la-upper-seed_3`; `ssmis collect` tells rows apart by the label key `row` (`--baseline row=supervised`).
  */
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -18,7 +25,7 @@ import { z } from 'zod';
 import { readInputText } from '../io/read-file.js';
 import { requireString } from '../util/args.js';
 import { errorMessage, InputError } from '../util/errors.js';
-import { checkGrid, type GridAxis, parseSeeds } from './plan.js';
+import { checkGrid, checkRows, type GridAxis, parseSeeds, type SweepRow } from './plan.js';
 import { parseSlurmResources, type SlurmResources } from './slurm.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
@@ -27,6 +34,7 @@ const gridValue = z.union([scalar, z.array(z.unknown()), z.record(z.string(), z.
 const sweepFileSchema = z
   .object({
     config: z.string().min(1),
+    rows: z.record(z.string(), z.array(z.string())).optional(),
     grid: z.record(z.string(), z.array(gridValue).min(1)).default({}),
     seeds: z.union([z.string(), z.int().min(0), z.array(z.int().min(0)).min(1)]).optional(),
     set: z.array(z.string()).default([]),
@@ -40,6 +48,8 @@ const sweepFileSchema = z
 export interface SweepFile {
   /** The base config (absolute). */
   config: string;
+  /** Named rows (empty without `rows:`). */
+  rows: SweepRow[];
   grid: GridAxis[];
   seeds?: number[];
   set: string[];
@@ -82,6 +92,10 @@ export async function readSweepFile(file: string): Promise<SweepFile> {
     Object.entries(value.grid).map(([key, values]) => ({ key, values: values.map(valueText) })),
     `${file}: grid`,
   );
+  const rows = checkRows(
+    Object.entries(value.rows ?? {}).map(([name, set]) => ({ name, set })),
+    `${file}: rows`,
+  );
   let seeds: number[] | undefined;
   if (value.seeds !== undefined) {
     const list = Array.isArray(value.seeds) ? value.seeds.join(',') : String(value.seeds);
@@ -93,6 +107,7 @@ export async function readSweepFile(file: string): Promise<SweepFile> {
   }
   return {
     config: path.resolve(path.dirname(path.resolve(file)), value.config),
+    rows,
     grid,
     seeds,
     set: value.set,

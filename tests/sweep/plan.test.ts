@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import {
   checkGrid,
   expandSweep,
   parseGridFlag,
+  parseRowFlag,
   parseSeeds,
   readSweepRecord,
   runName,
@@ -191,6 +192,130 @@ describe('expandSweep and writeSweep', () => {
   });
 });
 
+describe('named rows', () => {
+  it('parses --row flags and refuses malformed ones with one line naming the flag', () => {
+    expect(parseRowFlag('upper:data.labeled.count=null,data.patchSize=[32,32,16]')).toEqual({
+      name: 'upper',
+      set: ['data.labeled.count=null', 'data.patchSize=[32,32,16]'],
+    });
+    expect(parseRowFlag('plain:')).toEqual({ name: 'plain', set: [] });
+    expect(() => parseRowFlag('upper')).toThrow(/^--row upper: expected name:key=value/);
+    expect(() => parseRowFlag('a b:method.name=bcp')).toThrow(/row name "a b": expected letters/);
+    expect(() => parseRowFlag('x:method.name')).toThrow(/row x: expected key=value, got "method.name"/);
+    expect(() => parseRowFlag('x:run.name=y')).toThrow(/run.name is set by the sweep itself/);
+    expect(() => parseRowFlag('x:train.seed=3')).toThrow(/give seeds with --seeds/);
+  });
+
+  it('expands rows × grid × seeds (rows need not form a product), the row in every run name', async () => {
+    const dir = tmp();
+    const out = path.join(dir, 'sweep');
+    const plan = await expandSweep({
+      config: baseConfig(dir),
+      rows: [
+        { name: 'stage1', set: ['train.stages.selftrain.enabled=false'] },
+        { name: 'bcp', set: ['method.name=bcp'] },
+        {
+          name: 'upper',
+          set: [
+            'method.name=supervised',
+            'data.labeled.count=null',
+            'data.labeled.percent=100',
+            'train.batch.unlabeled=0',
+          ],
+        },
+      ],
+      grid: [parseGridFlag('model.baseFilters=2,4')],
+      seeds: [1, 2],
+      set: [],
+      out,
+    });
+    expect(plan.runs).toHaveLength(12);
+    expect(plan.runs.slice(0, 4).map((r) => r.name)).toEqual([
+      'base-stage1-model.baseFilters_2-seed_1',
+      'base-stage1-model.baseFilters_2-seed_2',
+      'base-stage1-model.baseFilters_4-seed_1',
+      'base-stage1-model.baseFilters_4-seed_2',
+    ]);
+    const upper = plan.runs[11];
+    expect(upper.name).toBe('base-upper-model.baseFilters_4-seed_2');
+    expect(upper.row).toBe('upper');
+    expect(upper.config.method.name).toBe('supervised');
+    expect(upper.config.data.labeled).toEqual({ percent: 100 });
+    expect(upper.config.train.batch.unlabeled).toBe(0);
+    expect(upper.config.model.baseFilters).toBe(4);
+    expect(plan.runs[0].config.train.stages.selftrain.enabled).toBe(false);
+    expect(plan.runs[0].config.method.name).toBe('cpam-trcm');
+    expect(plan.runs[5].config.method.name).toBe('bcp');
+    expect(await writeSweep(plan)).toBe(true);
+    const record = await readSweepRecord(out);
+    expect(record?.rows?.map((r) => r.name)).toEqual(['stage1', 'bcp', 'upper']);
+    expect(record?.runs[11]).toEqual({
+      name: upper.name,
+      row: 'upper',
+      seed: 2,
+      assignments: { 'model.baseFilters': '4' },
+    });
+    await expect(
+      expandSweep({
+        config: baseConfig(dir),
+        rows: [{ name: 'bad', set: ['method.name=nope'] }],
+        grid: [],
+        seeds: [1],
+        set: [],
+        out: path.join(dir, 'bad'),
+      }),
+    ).rejects.toThrow(/^sweep run base-bad-seed_1 \(row bad, seed 1\): /);
+    await expect(
+      expandSweep({
+        config: baseConfig(dir),
+        rows: [
+          { name: 'a', set: [] },
+          { name: 'a', set: ['method.name=bcp'] },
+        ],
+        grid: [],
+        seeds: [1],
+        set: [],
+        out: path.join(dir, 'twice'),
+      }),
+    ).rejects.toThrow(/row a is given twice/);
+  });
+
+  it('writeSweep with addRuns continues a sweep that grew, and still refuses one that lost a run', async () => {
+    const dir = tmp();
+    const out = path.join(dir, 'sweep');
+    const spec = {
+      config: baseConfig(dir),
+      rows: [{ name: 'sup', set: ['method.name=supervised'] }],
+      grid: [],
+      seeds: [1],
+      set: [],
+      out,
+    };
+    expect(await writeSweep(await expandSweep(spec))).toBe(true);
+    const first = readFileSync(path.join(out, 'configs', 'base-sup-seed_1.yaml'));
+    const grown = await expandSweep({
+      ...spec,
+      rows: [...spec.rows, { name: 'bcp', set: ['method.name=bcp'] }],
+      seeds: [1, 2],
+    });
+    // Without the option a grown plan is another sweep (the default stays strict).
+    await expect(writeSweep(grown)).rejects.toThrow(/holds another sweep/);
+    expect(await writeSweep(grown, { addRuns: true })).toBe(false);
+    expect((await readSweepRecord(out))?.runs.map((r) => r.name)).toEqual([
+      'base-sup-seed_1',
+      'base-sup-seed_2',
+      'base-bcp-seed_1',
+      'base-bcp-seed_2',
+    ]);
+    expect(readFileSync(path.join(out, 'configs', 'base-sup-seed_1.yaml'))).toEqual(first);
+    const before = snapshot(out);
+    await expect(writeSweep(await expandSweep(spec), { addRuns: true })).rejects.toThrow(
+      /holds another sweep \(it has the run base-sup-seed_2, which this sweep does not\)/,
+    );
+    expect(snapshot(out)).toEqual(before);
+  });
+});
+
 describe('sweep files', () => {
   it('reads a sweep file: the base config relative to it, the grid, seeds, set, out and Slurm resources', async () => {
     const dir = tmp();
@@ -200,6 +325,9 @@ describe('sweep files', () => {
       file,
       [
         'config: base.yaml',
+        'rows:',
+        '  few: [data.labeled.count=2]',
+        '  upper: [data.labeled.count=null, "data.labeled.percent=100"]',
         'grid:',
         '  method.name: [supervised, bcp]',
         '  data.patchSize: [[32, 32, 16]]',
@@ -212,6 +340,10 @@ describe('sweep files', () => {
     );
     const sweep = await readSweepFile(file);
     expect(sweep.config).toBe(path.join(dir, 'base.yaml'));
+    expect(sweep.rows).toEqual([
+      { name: 'few', set: ['data.labeled.count=2'] },
+      { name: 'upper', set: ['data.labeled.count=null', 'data.labeled.percent=100'] },
+    ]);
     expect(sweep.grid).toEqual([
       { key: 'method.name', values: ['supervised', 'bcp'] },
       { key: 'data.patchSize', values: ['[32,32,16]'] },
@@ -230,6 +362,8 @@ describe('sweep files', () => {
     await expect(readSweepFile(file)).rejects.toThrow(/field "\(top level\)": .*sedes/);
     writeFileSync(file, 'config: base.yaml\nseeds: 3-1\n');
     await expect(readSweepFile(file)).rejects.toThrow(/field "seeds": the range 3-1 must run upwards/);
+    writeFileSync(file, 'config: base.yaml\nrows: { "a/b": [method.name=bcp] }\n');
+    await expect(readSweepFile(file)).rejects.toThrow(/rows: row name "a\/b": expected letters/);
     writeFileSync(file, 'config: base.yaml\nslurm: { cpus: 0 }\n');
     await expect(readSweepFile(file)).rejects.toThrow(/field "slurm": cpus: /);
     writeFileSync(file, 'config: base.yaml\nslurm: { partition: "gpu\\n#SBATCH --x" }\n');

@@ -9,6 +9,7 @@ import {
   expandSweep,
   type GridAxis,
   parseGridFlag,
+  parseRowFlag,
   parseSeeds,
   type SweepPlan,
   writeSweep,
@@ -30,6 +31,7 @@ interface SweepCommandOptions {
   file?: string;
   config?: string;
   grid: string[];
+  row: string[];
   seeds?: string;
   set: string[];
   out?: string;
@@ -70,6 +72,10 @@ async function sweepOfOptions(opts: SweepCommandOptions) {
   const twice = keys.find((k, i) => keys.indexOf(k) !== i);
   if (twice !== undefined)
     throw new InputError(`--grid: ${twice} is given twice; list its values in one flag`);
+  const rows = opts.row.length > 0 ? opts.row.map(parseRowFlag) : (file?.rows ?? []);
+  const names = rows.map((r) => r.name);
+  const again = names.find((n, i) => names.indexOf(n) !== i);
+  if (again !== undefined) throw new InputError(`--row: ${again} is given twice`);
   const seeds = opts.seeds !== undefined ? parseSeeds(opts.seeds) : (file?.seeds ?? null);
   const set = [...(file?.set ?? []), ...opts.set];
   const out = opts.out !== undefined ? path.resolve(opts.out) : file?.out;
@@ -89,7 +95,7 @@ async function sweepOfOptions(opts: SweepCommandOptions) {
     throw new InputError('--slurm-* flags describe the job array of --slurm; add --slurm or drop them');
   }
   if (opts.wait && !opts.slurm) throw new InputError('--wait waits for the Slurm job array: add --slurm');
-  return { spec: { config, grid, seeds, set, out }, parallel, resources };
+  return { spec: { config, rows, grid, seeds, set, out }, parallel, resources };
 }
 
 function eventLine(event: LocalSweepEvent, done: number, total: number): string | null {
@@ -229,12 +235,18 @@ export function registerSweep(program: Command, ctx: CliContext): void {
   program
     .command('sweep')
     .description(
-      'train a grid of settings × seeds from one base config: here (--parallel N) or as a Slurm job array (--slurm); re-running continues it',
+      'train rows × a grid of settings × seeds from one base config: here (--parallel N) or as a Slurm job array (--slurm); re-running continues it',
     )
     .option('-c, --config <file>', 'the base config')
     .option(
       '--file <sweep.yaml>',
-      'a sweep file (config, grid, seeds, set, out, parallel, slurm); flags override it',
+      'a sweep file (config, rows, grid, seeds, set, out, parallel, slurm); flags override it',
+    )
+    .option(
+      '--row <name:key=v,...>',
+      'a named row of overrides, e.g. upper:data.labeled.count=null,data.labeled.percent=100 (repeatable: rows × grid × seeds; run names hold the row)',
+      collect,
+      [],
     )
     .option(
       '--grid <key=v1,v2>',
