@@ -2,7 +2,9 @@
 // @ts-check
 /**
  * The semi-supervised experiment: does unlabeled data help, measured with paired confidence intervals over seeds.
- * Runs against the compiled library in `dist/` (`npm run build` first).
+ * Runs against the compiled library in `dist/` (`npm run build` first). The training goes through the library's
+ * sweep (`ssmis sweep`: rows × seeds, local runner, resumable); this script keeps what is the experiment's own:
+ * the data recipe, the record folder and its rows, and the second test protocol.
  *
  * An experiment has a name and a record folder, `docs/experiments/<name>/`, that is committed as it grows:
  *   plan.json        what decides the numbers (data recipe, settings, seeds, methods); fixed once written,
@@ -11,24 +13,28 @@
  *   runs/<id>.json   one small file per finished run (test metrics under both protocols, per case, selection,
  *                    diagnostics, timing); a run whose file exists is never trained again
  *   notes.md         optional hand-written interpretation, copied into the report
- * The heavy files (phantoms, run folders, checkpoints) live in the work folder `runs/experiments/<name>/`
- * (not committed). An interrupted invocation, or a later one on a fresh clone, continues where the last
- * stopped: finished runs are read from their files, interrupted runs resume from their `last` checkpoint, and
- * a stage-1 model whose folder is missing is trained again (its weights' SHA-256 is checked against the
- * recorded one, so a method run never silently starts from another model).
+ * The heavy files live in the work folder `runs/experiments/<name>/` (not committed): `data/` (the phantoms),
+ * `sweep-base.yaml` + `sweep.yaml` (the sweep: base config, one row per method, the seeds; `ssmis sweep --file`
+ * runs it too, e.g. with `--slurm`), and `sweep/` (the sweep folder: `configs/`, `runs/<run>/`, `logs/<run>.log`).
+ * An interrupted invocation, or a later one on a fresh clone, continues where the last stopped: recorded runs are
+ * left out of the sweep, finished run folders are recorded without training, interrupted ones resume from their
+ * `last` checkpoint.
  *
- * Rows (methods): every seed first trains stage 1 (copy-paste pre-training on labeled pairs) once; each of
- * `supervised`, `mean-teacher`, `bcp`, `cpam`, `cpam-trcm` continues that same stage-1 model with its own
- * stage 2; `fully-supervised` (the upper bound) trains both stages with every training case labeled.
- * Model selection on the validation split; the test split is only used for the final evaluation, scored under
- * both protocols (`strict`; `paper`, with the largest connected component).
+ * Rows (methods): `stage1` trains stage 1 alone (copy-paste pre-training on labeled pairs); each of
+ * `supervised`, `mean-teacher`, `bcp`, `cpam`, `cpam-trcm` trains stage 1 and then its own stage 2, and
+ * `fully-supervised` (the upper bound) trains both stages with every training case labeled. Stage 1 is the same
+ * computation in every row of a seed (same step, seed, data and streams), so each row trains it itself instead of
+ * waiting for a shared one; the SHA-256 of its selected stage-1 weights is recorded per run (`stage1Sha256`) and
+ * checked equal across the rows of a seed. Model selection on the validation split; the test split is only used
+ * for the final evaluation, scored under both protocols (`strict`; `paper`, with the largest connected component).
  *
  * Usage: node scripts/experiment.mjs [options]
  *   --name NAME                experiment name (required except with --quick): record docs/experiments/NAME
  *   --seeds N | a,b,..         seeds 1..N or a list (default 5; may grow between invocations)
  *   --methods a,b              rows to run (default all: supervised,mean-teacher,bcp,cpam,cpam-trcm,fully-supervised)
- *   --jobs N                   runs trained at once, each in its own process (default: logical CPUs, at most 2)
- *   --estimate                 print the estimated compute time of what is left and stop
+ *   --jobs N                   runs trained at once, each its own `ssmis train` process (default: logical CPUs,
+ *                              at most 2); kernel threads per run = logical CPUs / N
+ *   --estimate                 print the estimated compute time of what is left (from the recorded runs) and stop
  *   --report                   only rebuild the report from the record folder (no training)
  *   --quick                    smoke configuration (tiny data and network, 2 seeds, a few iterations;
  *                              its record goes to runs/experiments/quick/record, not docs/)
@@ -39,40 +45,37 @@
  *   --base-filters N --dropout X --patch N|X,Y,Z --batch N (labeled = unlabeled) --lr X
  *   --iterations-pretrain N --iterations-selftrain N --validation-interval N --teacher-mode train|eval
  *   --backend NAME
- * Ctrl-C stops after the current iteration of each run (their `last` checkpoints are written); run the same
- * command again to continue.
+ * Ctrl-C (or SIGTERM) stops after the current iteration of each run (their `last` checkpoints are written);
+ * run the same command again to continue.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { stringify as toYaml } from 'yaml';
+import { describeData } from './lib/experiment-data.mjs';
+import { evaluateBothProtocols, weightsSha256 } from './lib/experiment-eval.mjs';
 import { renderExperimentReport, summarizeDiagnostics } from './lib/experiment-report.mjs';
 import { loadDist, machineInfo, setupBackend } from './lib/runtime.mjs';
 import { mean } from './lib/stats.mjs';
 
 /**
- * @import { ChildProcess } from 'node:child_process'
- * @import { Readable } from 'node:stream'
- * @import { DiagnosticsSummary, Plan, PlanData, PlanSettings, ReportData, RunRecord } from './lib/experiment-report.mjs'
- * @import { FinalEvaluationContext, SsmisConfig } from '../src/index.js'
+ * @import { Plan, PlanData, PlanSettings, RunRecord } from './lib/experiment-report.mjs'
+ * @import { SweepPlan, SweepRow, SweepRun } from '../src/sweep/plan.js'
+ * @import { LocalSweepEvent } from '../src/sweep/local.js'
  */
 /** @typedef {typeof import('../src/index.js')} Lib the library, as `loadDist('index.js')` gives it */
 /**
- * One run of the plan: stage 1 of a seed, a method's stage 2 from it, or the upper bound (both stages).
+ * One run of the plan: a row (stage 1 alone, a method, or the upper bound) and a seed.
  * @typedef {object} Run
- * @property {string} id
+ * @property {string} id `<row>-s<seed>`, the record file's name
  * @property {RunRecord['kind']} kind
- * @property {string} method
+ * @property {string} method the row
  * @property {number} seed
- * @property {string | null} [stage1] the id of the stage-1 run a stage-2 run starts from
  */
-/**
- * `data.json`: what the report reads, and the case ids of each split.
- * @typedef {ReportData & { ids: { labeled: string[], unlabeled: string[], val: string[], test: string[] } }} DataInfo
- */
+/** @typedef {import('./lib/experiment-data.mjs').DataInfo} DataInfo */
 /** @typedef {Awaited<ReturnType<typeof evaluateBothProtocols>>} TestEvaluation */
 /**
  * The plan options of the command line (all strings as typed).
@@ -86,7 +89,6 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const STAGE2_METHODS = ['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm'];
 const ALL_METHODS = [...STAGE2_METHODS, 'fully-supervised'];
 const PLAN_VERSION = 1;
-const TIME_FILE = 'experiment-time.json';
 
 class UsageError extends Error {}
 
@@ -240,7 +242,6 @@ function parseOptions(argv) {
       estimate: { type: 'boolean', default: false },
       report: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
-      child: str,
       difficulty: str,
       cases: str,
       size: str,
@@ -298,7 +299,6 @@ function parseOptions(argv) {
     results: values.results === undefined ? null : path.resolve(values.results),
     estimate: values.estimate,
     report: values.report,
-    child: values.child ?? null,
     overrides: planOverrides(values),
   };
 }
@@ -401,56 +401,6 @@ async function loadOrCreatePlan(o) {
   return plan;
 }
 
-/**
- * Checks a new plan with the library's own rules before it is written, so that a bad option never leaves a record
- * that every later invocation would refuse: the phantoms' difficulty (preset or knobs) and the run config of every
- * row (backend name, network, patch, batch, iterations …).
- * @param {Plan} plan
- */
-async function checkPlan(plan) {
-  const { resolveLaDifficulty } = await loadDist('data/synth/difficulty.js');
-  const lib = await loadDist('index.js');
-  try {
-    resolveLaDifficulty(plan.data.difficulty, '--difficulty');
-    for (const run of runList(plan)) {
-      runConfig(lib, plan, { dataset: 'dataset', runsDir: 'runs', run });
-    }
-  } catch (error) {
-    if (error instanceof lib.SsmisError) throw new UsageError(error.message);
-    throw error;
-  }
-}
-
-/**
- * Runs of the plan, in the order they are scheduled: per seed, stage 1, then its methods.
- * @param {Plan} plan
- * @returns {Run[]}
- */
-function runList(plan) {
-  /** @type {Run[]} */
-  const runs = [];
-  const needsStage1 = plan.methods.some((m) => STAGE2_METHODS.includes(m));
-  for (const seed of plan.seeds) {
-    if (needsStage1) runs.push({ id: `stage1-s${seed}`, kind: 'stage1', method: 'stage1', seed });
-    for (const method of plan.methods) {
-      runs.push({
-        id: `${method}-s${seed}`,
-        kind: method === 'fully-supervised' ? 'upper' : 'stage2',
-        method,
-        seed,
-        stage1: method === 'fully-supervised' ? null : `stage1-s${seed}`,
-      });
-    }
-  }
-  return runs;
-}
-
-/**
- * @param {Options} o
- * @param {string} id
- */
-const recordFile = (o, id) => path.join(o.record, 'runs', `${id}.json`);
-
 // ---------------------------------------------------------------------------------------------------------
 // Data
 
@@ -507,415 +457,219 @@ async function prepareData(lib, o, plan) {
   return { dataset, info };
 }
 
-/**
- * Split sizes and ids, and the true foreground fraction of a training patch: the mean, over the unlabeled
- * training cases and every position of a uniformly placed patch, of the label's foreground fraction inside it
- * (what the pseudo-labels' foreground fraction estimates when they are right), exact via a summed-volume table.
- * @param {Lib} lib
- * @param {string} datasetDir
- * @param {Plan} plan
- * @returns {Promise<DataInfo>}
- */
-async function describeData(lib, datasetDir, plan) {
-  const ds = await lib.openDataset(datasetDir);
-  const ids = { train: ds.ids('train'), val: ds.ids('val'), test: ds.ids('test') };
-  const labeledIds = ids.train.slice(0, plan.settings.labeled);
-  const unlabeledIds = ids.train.slice(plan.settings.labeled);
-  const hash = createHash('sha256');
-  /** @type {number[]} */
-  const fractions = [];
-  /** @type {number[]} */
-  const volumeFractions = [];
-  for (const id of [...ids.train, ...ids.val, ...ids.test]) {
-    const c = await ds.loadCase(id);
-    hash.update(id).update(Buffer.from(c.label.buffer, c.label.byteOffset, c.label.byteLength));
-    if (unlabeledIds.includes(id)) {
-      fractions.push(patchForegroundFraction(c.label, c.shape, plan.settings.patch));
-      let fg = 0;
-      for (let i = 0; i < c.label.length; i++) if (c.label[i] !== 0) fg++;
-      volumeFractions.push(fg / c.label.length);
-    }
-  }
-  return {
-    fingerprint: hash.digest('hex').slice(0, 16),
-    counts: {
-      train: ids.train.length,
-      labeled: labeledIds.length,
-      unlabeled: unlabeledIds.length,
-      val: ids.val.length,
-      test: ids.test.length,
-    },
-    ids: { labeled: labeledIds, unlabeled: unlabeledIds, val: ids.val, test: ids.test },
-    trueForegroundFraction: { patch: mean(fractions), volume: mean(volumeFractions) },
-  };
-}
-
-/**
- * Mean foreground fraction of a `patch`-sized window over every position inside `shape` (padded when smaller).
- * @param {ArrayLike<number>} label row-major [X, Y, Z]
- * @param {readonly number[]} shape
- * @param {readonly number[]} patch
- * @returns {number}
- */
-export function patchForegroundFraction(label, shape, patch) {
-  const [nx, ny, nz] = shape;
-  const px = Math.min(patch[0], nx);
-  const py = Math.min(patch[1], ny);
-  const pz = Math.min(patch[2], nz);
-  const sx = nx + 1;
-  const sy = ny + 1;
-  const table = new Float64Array(sx * sy * (nz + 1));
-  /**
-   * @param {number} x
-   * @param {number} y
-   * @param {number} z
-   */
-  const at = (x, y, z) => (z * sy + y) * sx + x;
-  // Row-major [X, Y, Z] label: index = (x * ny + y) * nz + z.
-  for (let x = 1; x <= nx; x++) {
-    for (let y = 1; y <= ny; y++) {
-      for (let z = 1; z <= nz; z++) {
-        const v = label[((x - 1) * ny + (y - 1)) * nz + (z - 1)] !== 0 ? 1 : 0;
-        table[at(x, y, z)] =
-          v +
-          table[at(x - 1, y, z)] +
-          table[at(x, y - 1, z)] +
-          table[at(x, y, z - 1)] -
-          table[at(x - 1, y - 1, z)] -
-          table[at(x - 1, y, z - 1)] -
-          table[at(x, y - 1, z - 1)] +
-          table[at(x - 1, y - 1, z - 1)];
-      }
-    }
-  }
-  /**
-   * @param {number} x0
-   * @param {number} y0
-   * @param {number} z0
-   */
-  const box = (x0, y0, z0) => {
-    const [x1, y1, z1] = [x0 + px, y0 + py, z0 + pz];
-    return (
-      table[at(x1, y1, z1)] -
-      table[at(x0, y1, z1)] -
-      table[at(x1, y0, z1)] -
-      table[at(x1, y1, z0)] +
-      table[at(x0, y0, z1)] +
-      table[at(x0, y1, z0)] +
-      table[at(x1, y0, z0)] -
-      table[at(x0, y0, z0)]
-    );
-  };
-  let sum = 0;
-  let count = 0;
-  for (let x = 0; x + px <= nx; x++) {
-    for (let y = 0; y + py <= ny; y++) {
-      for (let z = 0; z + pz <= nz; z++) {
-        sum += box(x, y, z);
-        count++;
-      }
-    }
-  }
-  return sum / count / (patch[0] * patch[1] * patch[2]);
-}
-
 // ---------------------------------------------------------------------------------------------------------
-// One run (child process)
+// The sweep: one base config, one row per method, the plan's seeds
 
 /**
- * The config of one run. Everything but the method, the labeled amount and the enabled stages is shared.
- * @param {Lib} lib
+ * The raw config every row shares (the library fills in the rest). Stage 1 is the same computation in every
+ * row but the upper bound: same step, seed, labeled cases and streams.
  * @param {Plan} plan
- * @param {{ dataset: string, runsDir: string, run: Run, probe?: boolean }} where
- * @returns {SsmisConfig}
+ * @param {string} dataset
  */
-function runConfig(lib, plan, { dataset, runsDir, run, probe = false }) {
+function baseConfig(plan, dataset) {
   const s = plan.settings;
-  // A probe times a few iterations of each stage, without validation.
-  const pretrainIterations = probe ? 3 : s.pretrainIterations;
-  const selftrainIterations = probe ? 4 : s.selftrainIterations;
-  const stage1Only = run.kind === 'stage1';
-  const upper = run.kind === 'upper';
-  const method = stage1Only ? 'cpam-trcm' : upper ? 'supervised' : run.method;
   const strides = s.patch.map((p) => Math.max(1, Math.floor(p / 2)));
-  return lib.parseConfig({
-    run: { name: run.id, outputDir: runsDir, description: `scripts/experiment.mjs ${plan.name}: ${run.id}` },
+  return {
+    run: { name: plan.name, description: `scripts/experiment.mjs ${plan.name}` },
     backend: { name: s.backend },
-    data: {
-      dataset,
-      preset: plan.data.dataset,
-      patchSize: s.patch,
-      labeled: upper ? { percent: 100 } : { count: s.labeled },
-    },
+    data: { dataset, preset: plan.data.dataset, patchSize: s.patch, labeled: { count: s.labeled } },
     model: { name: 'vnet', baseFilters: s.baseFilters, dropout: s.dropout },
     method: {
-      name: method,
+      name: 'cpam-trcm',
       startRange: 'valid',
       teacher: { mode: s.teacherMode },
       // The reference ramps the consistency weight over 6000 of 15000 iterations: keep that 40 % ratio.
       consistency: { rampupIterations: Math.max(1, Math.round(0.4 * s.selftrainIterations)) },
     },
     train: {
-      seed: run.seed,
-      batch: { labeled: s.batch, unlabeled: upper ? 0 : s.batch },
+      batch: { labeled: s.batch, unlabeled: s.batch },
       stages: {
         pretrain: {
-          iterations: pretrainIterations,
+          iterations: s.pretrainIterations,
           optimizer: { name: 'sgd', lr: s.lr },
           schedule: 'constant',
         },
         selftrain: {
-          enabled: !stage1Only,
-          iterations: selftrainIterations,
+          iterations: s.selftrainIterations,
           optimizer: { name: 'sgd', lr: s.lr },
           schedule: { name: 'poly', power: 0.9 },
-          ...(probe ? { initFrom: 'last' } : {}),
         },
       },
       // Validation windows tile the volume without overlap (half the windows of the test's stride), which is
       // enough to rank checkpoints; the final test evaluation uses the overlapping stride.
-      validation: probe
-        ? { split: 'none' }
-        : { split: 'val', interval: s.validationInterval, strides: s.patch },
+      validation: { split: 'val', interval: s.validationInterval, strides: s.patch },
       checkpointInterval: Math.max(1, Math.min(50, s.validationInterval)),
       // Every iteration: the diagnostics (pseudo-label foreground, TRCM reliable fraction) are summarised per run.
       logInterval: 1,
     },
     eval: { patch: s.patch, strides, protocol: 'strict', split: 'test', savePredictions: false },
+  };
+}
+
+/**
+ * The sweep's rows: what each row changes in the base config.
+ * @param {Plan} plan
+ * @returns {SweepRow[]}
+ */
+function sweepRows(plan) {
+  /** @type {SweepRow[]} */
+  const rows = [];
+  if (plan.methods.some((m) => STAGE2_METHODS.includes(m))) {
+    rows.push({ name: 'stage1', set: ['train.stages.selftrain.enabled=false'] });
+  }
+  for (const m of plan.methods) {
+    rows.push({
+      name: m,
+      set:
+        m === 'fully-supervised'
+          ? [
+              'method.name=supervised',
+              'data.labeled.count=null',
+              'data.labeled.percent=100',
+              'train.batch.unlabeled=0',
+            ]
+          : [`method.name=${m}`],
+    });
+  }
+  return rows;
+}
+
+/**
+ * Runs of the plan, in the sweep's order: by row, then seed.
+ * @param {Plan} plan
+ * @returns {Run[]}
+ */
+function runList(plan) {
+  return sweepRows(plan).flatMap((row) =>
+    plan.seeds.map((seed) => ({
+      id: `${row.name}-s${seed}`,
+      kind: /** @type {RunRecord['kind']} */ (
+        row.name === 'stage1' ? 'stage1' : row.name === 'fully-supervised' ? 'upper' : 'stage2'
+      ),
+      method: row.name,
+      seed,
+    })),
+  );
+}
+
+/**
+ * @param {Options} o
+ * @param {string} id
+ */
+const recordFile = (o, id) => path.join(o.record, 'runs', `${id}.json`);
+
+/**
+ * Writes the sweep (`sweep-base.yaml`, `sweep.yaml`) into `dir` and expands it; the sweep folder is `dir/sweep`.
+ * @param {Plan} plan
+ * @param {string} dir
+ * @param {string} dataset
+ * @returns {Promise<SweepPlan>}
+ */
+async function experimentSweep(plan, dir, dataset) {
+  const { readSweepFile } = await loadDist('sweep/sweep-file.js');
+  const { expandSweep } = await loadDist('sweep/plan.js');
+  const base = path.join(dir, 'sweep-base.yaml');
+  const file = path.join(dir, 'sweep.yaml');
+  await writeTextAtomic(base, toYaml(baseConfig(plan, dataset), { aliasDuplicateObjects: false }));
+  const header = `# The sweep of scripts/experiment.mjs ${plan.name} (written by it; \`ssmis sweep --file\` runs it too)\n`;
+  const sweep = {
+    config: path.basename(base),
+    rows: Object.fromEntries(sweepRows(plan).map((r) => [r.name, r.set])),
+    seeds: plan.seeds,
+    out: path.join(dir, 'sweep'),
+  };
+  await writeTextAtomic(file, header + toYaml(sweep, { aliasDuplicateObjects: false }));
+  const read = await readSweepFile(file);
+  return expandSweep({
+    config: read.config,
+    rows: read.rows,
+    grid: read.grid,
+    seeds: read.seeds ?? null,
+    set: read.set,
+    out: read.out,
   });
 }
 
 /**
- * SHA-256 of a safetensors checkpoint's weights: tensor names, dtypes, shapes and bytes, without the metadata
- * (which holds a random checkpoint id), so that the same weights trained twice hash the same.
- * @param {string} file
+ * Checks a new plan with the library's rules before it is written, so that a bad option never leaves a record
+ * that every later invocation would refuse: the phantoms' difficulty (preset or knobs), the base config
+ * (backend name, network, patch, batch, iterations …) and the config of every row (expanded as the sweep would,
+ * in a temporary folder).
+ * @param {Plan} plan
  */
-async function weightsSha256(file) {
-  const bytes = await fs.readFile(file);
-  const headerLength = Number(bytes.readBigUInt64LE(0));
-  /** @type {Record<string, unknown>} a safetensors header: an object by tensor name */
-  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
-  delete header.__metadata__;
-  const names = Object.keys(header).sort();
-  return createHash('sha256')
-    .update(JSON.stringify(names.map((n) => [n, header[n]])))
-    .update(bytes.subarray(8 + headerLength))
-    .digest('hex');
-}
-
-/**
- * The stage-1 weights stage 2 starts from (the validation-selected stage-1 checkpoint).
- * @param {string} runDir
- */
-const stage1Checkpoint = (runDir) => path.join(runDir, 'checkpoints', 'pretrain-best.safetensors');
-
-/**
- * Whether a run folder's training has finished the stages its config enables (read from `last.json`).
- * @param {string} runDir
- * @param {readonly string[]} stages
- */
-async function trainingFinished(runDir, stages) {
+async function checkPlan(plan) {
+  const { resolveLaDifficulty } = await loadDist('data/synth/difficulty.js');
+  const lib = await loadDist('index.js');
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ssmis-experiment-plan-'));
   try {
-    // The library's checkpoint state; a missing or unreadable one counts as not finished.
-    const state = /** @type {{ completedStages?: string[], state?: { completedStages?: string[] } }} */ (
-      await readJson(path.join(runDir, 'checkpoints', 'last.json'))
-    );
-    const done = state.completedStages ?? state.state?.completedStages ?? [];
-    return stages.every((s) => done.includes(s));
-  } catch {
-    return false;
+    resolveLaDifficulty(plan.data.difficulty, '--difficulty');
+    lib.parseConfig(baseConfig(plan, 'dataset'));
+    await experimentSweep(plan, tmp, 'dataset');
+  } catch (error) {
+    if (error instanceof lib.SsmisError) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
   }
 }
 
 /**
- * Scores every test case once per protocol: `strict`, and `paper` (largest 26-connected component).
- * @param {Lib} lib
- * @param {FinalEvaluationContext} context
- * @param {readonly string[]} ids
- */
-async function evaluateBothProtocols(lib, context, ids) {
-  const { model, dataset, config } = context;
-  /** @typedef {Pick<import('../src/eval/protocol.js').ClassMetrics, 'dice' | 'jaccard' | 'hd95' | 'asd' | 'predVoxels'>} CaseScore */
-  /** @type {{ id: string, strict: CaseScore, paper: CaseScore }[]} */
-  const perCase = [];
-  for (const id of ids) {
-    const c = await dataset.loadCase(id);
-    const result = await lib.inferVolume(
-      model,
-      { data: c.image, shape: [...c.shape, c.channels] },
-      { patch: config.eval.patch, strides: config.eval.strides },
-    );
-    /**
-     * @param {'strict' | 'paper'} protocol
-     * @param {false | 26} largestComponent
-     */
-    const score = (protocol, largestComponent) => {
-      const k = lib.evaluateCase(result.labels, c.label, c.shape, {
-        protocol,
-        // The paper protocol measures distances in voxels, as the reference's test script.
-        units: protocol === 'paper' ? 'voxel' : 'mm',
-        spacing: c.spacing,
-        classes: [1],
-        largestComponent,
-        caseId: id,
-      }).classes[0];
-      return { dice: k.dice, jaccard: k.jaccard, hd95: k.hd95, asd: k.asd, predVoxels: k.predVoxels };
-    };
-    perCase.push({ id, strict: score('strict', false), paper: score('paper', 26) });
-  }
-  /**
-   * @param {'strict' | 'paper'} protocol
-   * @returns {import('./lib/experiment-report.mjs').ProtocolSummary}
-   */
-  const summary = (protocol) => {
-    const rows = perCase.map((p) => p[protocol]);
-    /** @param {'dice' | 'jaccard' | 'hd95' | 'asd'} key */
-    const avg = (key) => mean(rows.map((r) => r[key]).filter((x) => x !== null && x !== undefined));
-    return {
-      dice: avg('dice'),
-      jaccard: avg('jaccard'),
-      hd95: avg('hd95'),
-      asd: avg('asd'),
-      missing: rows.filter((r) => r.hd95 === null).length,
-      empty: rows.filter((r) => r.predVoxels === 0).length,
-    };
-  };
-  return {
-    strict: summary('strict'),
-    paper: summary('paper'),
-    perCase: perCase.map((p) => ({
-      id: p.id,
-      strict: { dice: p.strict.dice, hd95: p.strict.hd95, asd: p.strict.asd },
-      paper: { dice: p.paper.dice, hd95: p.paper.hd95, asd: p.paper.asd },
-    })),
-  };
-}
-
-/**
- * @param {string} runDir
- * @param {'train' | 'eval'} key
- * @param {number} seconds
- */
-async function addRunSeconds(runDir, key, seconds) {
-  const file = path.join(runDir, TIME_FILE);
-  /** @type {{ train?: number, eval?: number }} */
-  let before = {};
-  try {
-    before = /** @type {{ train?: number, eval?: number }} */ (await readJson(file));
-  } catch {
-    before = {};
-  }
-  await writeJsonAtomic(file, { ...before, [key]: (before[key] ?? 0) + seconds });
-}
-
-/**
- * Trains (or resumes) one run in this process and writes its record file; exit code 130 when interrupted.
+ * The runs of the plan that have no record, with their sweep runs.
  * @param {Options} o
  * @param {Plan} plan
- * @param {string} runId
+ * @param {SweepPlan} sweep
  */
-async function childMain(o, plan, runId) {
-  const run = runList(plan).find((r) => r.id === runId);
-  if (!run) throw new UsageError(`--child: no run '${runId}' in the plan`);
-  const lib = await loadDist('index.js');
-  const backend = await setupBackend({ backend: plan.settings.backend });
-  const dataset = path.join(o.work, 'data', 'dataset');
-  const runsDir = path.join(o.work, 'runs');
-  const runDir = path.join(runsDir, run.id);
-  const config = runConfig(lib, plan, { dataset, runsDir, run });
-  const recordPath = recordFile(o, run.id);
-  const recorded = existsSync(recordPath) ? /** @type {RunRecord} */ (await readJson(recordPath)) : null;
+function pendingRuns(o, plan, sweep) {
+  return runList(plan)
+    .filter((r) => !existsSync(recordFile(o, r.id)))
+    .map((r) => {
+      const run = sweep.runs.find((x) => x.row === r.method && x.seed === r.seed);
+      if (run === undefined) throw new Error(`no sweep run for ${r.id}`);
+      return { ...r, run };
+    });
+}
 
-  /** @type {string | null} */
-  let startedFrom = null;
-  let mode = existsSync(path.join(runDir, 'checkpoints', 'last.json')) ? 'resume' : 'fresh';
-  if (run.kind === 'stage2') {
-    // A stage-2 run always names its stage-1 run (runList).
-    const stage1Dir = path.join(runsDir, /** @type {string} */ (run.stage1));
-    if (!(await trainingFinished(stage1Dir, ['pretrain']))) {
-      throw new Error(`${run.id}: the stage-1 run ${run.stage1} has not finished`);
-    }
-    startedFrom = await weightsSha256(stage1Checkpoint(stage1Dir));
-    if (mode === 'fresh') {
-      // Start from this seed's stage-1 folder (its eval/ and lock left out), with this run's own config.yaml.
-      await fs.rm(runDir, { recursive: true, force: true });
-      const tmp = `${runDir}.tmp-copy`;
-      await fs.rm(tmp, { recursive: true, force: true });
-      await fs.cp(stage1Dir, tmp, {
-        recursive: true,
-        filter: (src) =>
-          !['eval', TIME_FILE, '.ssmis-lock'].includes(path.relative(stage1Dir, src).split(path.sep)[0]),
-      });
-      await fs.writeFile(path.join(tmp, 'config.yaml'), lib.configToYaml(config));
-      await fs.rename(tmp, runDir);
-      mode = 'resume';
-    }
-  }
+// ---------------------------------------------------------------------------------------------------------
+// A finished run folder → its record
 
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  // Set by finalEvaluation, which train calls (typed wide so that the checks below do not see only null).
-  let evaluation = /** @type {TestEvaluation | null} */ (null);
-  let selected = /** @type {FinalEvaluationContext['selected'] | null} */ (null);
-  let evalSeconds = 0;
-  /** @param {FinalEvaluationContext} context */
-  const finalEvaluation = async (context) => {
-    if (recorded !== null) return; // only the folder was missing (a fresh clone): the record stands
-    const t0 = Date.now();
-    selected = context.selected;
-    const ds = await lib.openDataset(dataset);
-    evaluation = await evaluateBothProtocols(lib, context, ds.ids('test'));
-    evalSeconds = (Date.now() - t0) / 1000;
-  };
-  let lastPrinted = 0;
+/**
+ * The record of a finished sweep run: its selected checkpoint scored on the test split under both protocols
+ * (one inference per case), its selection and training history (the run's `last` checkpoint state), the
+ * diagnostics of its own stage, and the SHA-256 of the stage-1 weights its stage 2 started from.
+ * @param {Lib} lib
+ * @param {Plan} plan
+ * @param {Run} run
+ * @param {SweepRun} sweepRun
+ * @param {{ backend: Awaited<ReturnType<typeof setupBackend>>, threads: number }} where
+ * @returns {Promise<RunRecord>}
+ */
+async function recordOfRun(lib, plan, run, sweepRun, { backend, threads }) {
+  const { readTrainingState } = await loadDist('train/state.js');
+  const { loadModelFromCheckpoint } = await loadDist('infer/model.js');
+  const { runDir } = sweepRun;
+  const checkpoints = path.join(runDir, 'checkpoints');
+  const config = (await lib.loadConfig(path.join(runDir, 'config.yaml'))).config;
+  const stored = await readTrainingState(checkpoints, 'last');
+  if (stored === null) throw new Error(`${runDir}: no last checkpoint`);
+  const { state } = stored;
+  // Training ends with the model its last stage selected, `best` (a stage-1-only run copies its `pretrain-best`
+  // there), or the final weights, `last`: the model its own final evaluation scored.
+  const ownStage = run.kind === 'stage1' ? 'pretrain' : 'selftrain';
+  const best = state.best[ownStage] ?? null;
+  const checkpoint =
+    best !== null && existsSync(path.join(checkpoints, 'best.safetensors')) ? 'best' : 'last';
   const t0 = Date.now();
-  const result = await lib.train(config, {
-    runDir,
-    resume: mode === 'resume',
-    force: mode === 'fresh',
-    finalEvaluation,
-    signal: controller.signal,
-    onEvent: (event) => {
-      if (event.type === 'validation') {
-        console.log(
-          `${event.stage} ${event.iteration}: val Dice ${event.dice.toFixed(4)}${event.improved ? ' (best)' : ''}`,
-        );
-      }
-      if (event.type !== 'iteration') return;
-      const every = Math.max(1, Math.floor(event.iterations / 4));
-      if (event.iteration % every !== 0 || event.iteration === lastPrinted) return;
-      lastPrinted = event.iteration;
-      console.log(
-        `${event.stage} ${event.iteration}/${event.iterations}  loss ${event.loss.toFixed(4)}  ${(event.msPerIteration / 1000).toFixed(2)} s/it`,
-      );
-    },
-  });
-  await addRunSeconds(runDir, 'train', (Date.now() - t0) / 1000 - evalSeconds);
-  if (result.interrupted) {
-    console.log('interrupted; run the experiment again to continue');
-    process.exitCode = 130;
-    return;
+  const dataset = await lib.openDataset(config.data.dataset);
+  const model = await loadModelFromCheckpoint(config, path.join(checkpoints, `${checkpoint}.safetensors`));
+  /** @type {TestEvaluation} */
+  let test;
+  try {
+    test = await evaluateBothProtocols(lib, { model, dataset, config }, dataset.ids('test'));
+  } finally {
+    model.dispose();
   }
-  if (run.kind === 'stage1' || run.kind === 'upper') {
-    // The weights stage 2 starts from: recorded, so that a folder trained again on another machine is checked.
-    startedFrom = run.kind === 'stage1' ? await weightsSha256(stage1Checkpoint(runDir)) : null;
-  }
-  if (recorded !== null) {
-    if (run.kind === 'stage1' && recorded.stage1Sha256 !== startedFrom) {
-      console.log(
-        `warning: ${run.id} trained again gives other weights than recorded (${String(startedFrom).slice(0, 12)} vs ${String(recorded.stage1Sha256).slice(0, 12)}); the method runs of seed ${run.seed} started from now will say so`,
-      );
-    }
-    return;
-  }
-  await addRunSeconds(runDir, 'eval', evalSeconds);
-  // Both written above (addRunSeconds).
-  const times = /** @type {{ train: number, eval: number }} */ (await readJson(path.join(runDir, TIME_FILE)));
-  // train returns, uninterrupted, only after finalEvaluation has run.
-  const test = /** @type {TestEvaluation} */ (evaluation);
-  const history = result.history;
+  const evalSeconds = (Date.now() - t0) / 1000;
+  const history = state.history;
   /** @param {'pretrain' | 'selftrain'} stage */
   const stageRows = (stage) => history.filter((r) => r.stage === stage);
   /** @param {'pretrain' | 'selftrain'} stage */
@@ -925,234 +679,113 @@ async function childMain(o, plan, runId) {
         .map((r) => r.msPerIteration)
         .filter(Number.isFinite),
     );
-  const ownStage = run.kind === 'stage1' ? 'pretrain' : 'selftrain';
-  /** @satisfies {RunRecord} */
-  const record = {
+  const stage1 = path.join(checkpoints, 'pretrain-best.safetensors');
+  return {
     id: run.id,
     kind: run.kind,
     method: run.method,
     seed: run.seed,
     planHash: planHash(plan),
     finishedAt: new Date().toISOString(),
-    selection: selected && {
-      checkpoint: selected.checkpoint,
-      split: selected.split,
-      best: selected.best && { dice: selected.best.dice, iteration: selected.best.iteration },
+    selection: {
+      checkpoint,
+      split: config.train.validation.split,
+      best: best && { dice: best.dice, iteration: best.iteration },
     },
     test,
     diagnostics: summarizeDiagnostics(stageRows(ownStage)),
-    stage1Sha256: run.kind === 'upper' ? null : startedFrom,
+    // The weights stage 2 started from (stage 1's selected model), so the rows of a seed can be checked equal.
+    stage1Sha256: run.kind === 'upper' || !existsSync(stage1) ? null : await weightsSha256(stage1),
     timing: {
       msPerIteration: { pretrain: msMean('pretrain'), selftrain: msMean('selftrain') },
-      trainSeconds: times.train ?? null,
-      evalSeconds: times.eval ?? null,
-      // Worker threads plus the main thread.
-      kernelThreads: backend.fastKernels ? backend.kernelWorkers + 1 : 1,
+      trainSeconds: state.elapsedSeconds,
+      evalSeconds,
+      kernelThreads: backend.fastKernels ? threads : 1,
     },
     machine: machineInfo(),
     backend: { active: backend.active, tfjsVersion: backend.tfjsVersion, fastKernels: backend.fastKernels },
   };
-  await writeJsonAtomic(recordPath, record);
-  console.log(
-    `done: test Dice ${((test.strict.dice ?? 0) * 100).toFixed(2)} % (strict), ${((test.paper.dice ?? 0) * 100).toFixed(2)} % (paper); ${record.timing.trainSeconds.toFixed(0)} s`,
-  );
+}
+
+/**
+ * Records every finished, unrecorded run; says which rows of a seed started stage 2 from different stage-1
+ * weights.
+ * @param {Options} o
+ * @param {Plan} plan
+ * @param {ReturnType<typeof pendingRuns>} pending
+ * @param {number} threads kernel threads each run trained with
+ */
+async function recordFinished(o, plan, pending, threads) {
+  const { runState } = await loadDist('sweep/run-state.js');
+  const finished = [];
+  for (const p of pending) if ((await runState(p.run.runDir)).kind === 'finished') finished.push(p);
+  if (finished.length === 0) return 0;
+  const lib = await loadDist('index.js');
+  const backend = await setupBackend({ backend: plan.settings.backend });
+  for (const p of finished) {
+    const record = await recordOfRun(lib, plan, p, p.run, { backend, threads });
+    await writeJsonAtomic(recordFile(o, p.id), record);
+    console.log(
+      `recorded ${p.id}: test Dice ${((record.test.strict.dice ?? 0) * 100).toFixed(2)} % (strict), ${((record.test.paper.dice ?? 0) * 100).toFixed(2)} % (paper)`,
+    );
+  }
   backend.kernels?.unregisterFastKernels();
+  const records = await readRecords(o, plan);
+  for (const seed of plan.seeds) {
+    const shas = records.filter((r) => r.seed === seed && r.kind !== 'upper' && r.stage1Sha256 !== null);
+    const distinct = [...new Set(shas.map((r) => r.stage1Sha256))];
+    if (distinct.length > 1) {
+      console.log(
+        `warning: seed ${seed}: the rows started stage 2 from different stage-1 weights (${shas.map((r) => `${r.id} ${String(r.stage1Sha256).slice(0, 12)}`).join(', ')})`,
+      );
+    }
+  }
+  return finished.length;
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Scheduling (parent process)
+// Estimate, report, main
 
 /**
- * Runs `--child id` in its own process, its output prefixed with the run id; resolves to the exit code.
- * @param {Options} o
- * @param {Plan} plan
- * @param {string} id
- * @returns {{ child: ChildProcess, done: Promise<number> }}
- */
-function spawnChild(o, plan, id) {
-  const args = [
-    fileURLToPath(import.meta.url),
-    '--child',
-    id,
-    '--name',
-    plan.name,
-    '--record',
-    o.record,
-    '--work',
-    o.work,
-  ];
-  if (o.quick) args.push('--quick');
-  const child = spawn(process.execPath, args, { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  /**
-   * @param {Readable} stream
-   * @param {NodeJS.WritableStream} out
-   */
-  const prefix = (stream, out) => {
-    let rest = '';
-    stream.on(
-      'data',
-      /** @param {Buffer} chunk */ (chunk) => {
-        const text = rest + chunk.toString();
-        const lines = text.split('\n');
-        rest = lines.pop() ?? '';
-        for (const line of lines) if (line.trim()) out.write(`[${id}] ${line}\n`);
-      },
-    );
-    stream.on('end', () => {
-      if (rest.trim()) out.write(`[${id}] ${rest}\n`);
-    });
-  };
-  prefix(child.stdout, process.stdout);
-  prefix(child.stderr, process.stderr);
-  /** @type {Promise<number>} */
-  const done = new Promise((resolve) =>
-    child.on('close', (code, signal) => resolve(code ?? (signal ? 130 : 1))),
-  );
-  return { child, done };
-}
-
-/**
- * Which runs still need a process: no record yet, or a stage-1 run whose folder is missing while a stage-2
- * run of its seed still needs it.
- * @param {Options} o
- * @param {Plan} plan
- */
-async function pendingRuns(o, plan) {
-  const runs = runList(plan);
-  const recorded = new Set(runs.filter((r) => existsSync(recordFile(o, r.id))).map((r) => r.id));
-  const runsDir = path.join(o.work, 'runs');
-  const pending = [];
-  for (const r of runs) {
-    if (r.kind !== 'stage1') {
-      if (!recorded.has(r.id)) pending.push(r);
-      continue;
-    }
-    const needed = runs.some((m) => m.stage1 === r.id && !recorded.has(m.id));
-    const finished = await trainingFinished(path.join(runsDir, r.id), ['pretrain']);
-    if (!recorded.has(r.id) || (needed && !finished)) pending.push(r);
-  }
-  return pending;
-}
-
-/**
- * Milliseconds per iteration by row, from the finished runs of this plan; rows without a finished run get a
- * short probe (a few iterations of each stage in a temporary folder, in this process).
- * @param {Options} o
- * @param {Plan} plan
+ * Estimated compute seconds of the pending runs: per row, the mean training plus evaluation time of its
+ * recorded runs; rows without a recorded run are named instead.
+ * @param {RunRecord[]} records
  * @param {readonly Run[]} pending
- * @param {string} dataset
- * @returns {Promise<IterationCosts>}
  */
-async function iterationCosts(o, plan, pending, dataset) {
-  /** @type {IterationCosts['costs']} */
-  const costs = {};
-  /** @type {number[]} */
-  const evalSeconds = [];
-  for (const r of await readRecords(o, plan)) {
-    const key = r.kind === 'stage1' ? 'stage1' : r.method;
-    costs[key] ??= { pretrain: [], selftrain: [], overhead: [] };
-    const t = r.timing.msPerIteration;
-    if (t.pretrain) costs[key].pretrain.push(t.pretrain);
-    if (t.selftrain) costs[key].selftrain.push(t.selftrain);
-    const iterations =
-      (r.kind === 'stage1' ? 0 : plan.settings.selftrainIterations) +
-      (r.kind === 'stage2' ? 0 : plan.settings.pretrainIterations);
-    const loopSeconds =
-      ((r.kind === 'stage1'
-        ? (t.pretrain ?? 0)
-        : r.kind === 'upper'
-          ? ((t.pretrain ?? 0) + (t.selftrain ?? 0)) / 2
-          : (t.selftrain ?? 0)) *
-        iterations) /
-      1000;
-    // Validation, checkpoints and start-up: what the run's wall time holds beyond its iterations.
-    if (r.timing.trainSeconds) costs[key].overhead.push(Math.max(0, r.timing.trainSeconds - loopSeconds));
-    if (r.timing.evalSeconds) evalSeconds.push(r.timing.evalSeconds);
-  }
-  const need = [...new Set(pending.map((r) => (r.kind === 'stage1' ? 'stage1' : r.method)))].filter(
-    (k) => !costs[k] || costs[k].selftrain.length + costs[k].pretrain.length === 0,
-  );
-  if (need.length > 0) {
-    console.log(`estimate: probing ${need.join(', ')} (a few iterations each, 1 thread)`);
-    const lib = await loadDist('index.js');
-    await setupBackend({ backend: plan.settings.backend });
-    const probeDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ssmis-experiment-probe-'));
-    try {
-      for (const key of need) {
-        /** @type {Run} */
-        const run =
-          key === 'stage1'
-            ? { id: 'probe-stage1', kind: 'stage1', method: 'stage1', seed: 1 }
-            : {
-                id: `probe-${key}`,
-                kind: key === 'fully-supervised' ? 'upper' : 'stage2',
-                method: key,
-                seed: 1,
-              };
-        const config = runConfig(lib, plan, { dataset, runsDir: probeDir, run, probe: true });
-        const t0 = Date.now();
-        const result = await lib.train(config, { runDir: path.join(probeDir, run.id) });
-        /** @param {'pretrain' | 'selftrain'} stage */
-        const rows = (stage) =>
-          result.history
-            .filter((r) => r.stage === stage)
-            .slice(1)
-            .map((r) => r.msPerIteration);
-        costs[key] = {
-          pretrain: [mean(rows('pretrain'))].filter(truthy),
-          selftrain: [mean(rows('selftrain'))].filter(truthy),
-          overhead: [],
-        };
-        console.log(`  ${key}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-      }
-    } finally {
-      await fs.rm(probeDir, { recursive: true, force: true });
-    }
-  }
-  return { costs, evalSeconds: mean(evalSeconds) };
-}
-
-/**
- * Milliseconds per iteration of each stage and seconds of overhead per run, by row (`stage1` or the method),
- * and the mean seconds of a test evaluation.
- * @typedef {{ costs: Record<string, { pretrain: number[], selftrain: number[], overhead: number[] }>, evalSeconds: number | null }} IterationCosts
- */
-
-/**
- * The numbers of a list that are not 0 (nor null or NaN).
- * @param {number | null} x
- * @returns {x is number}
- */
-function truthy(x) {
-  return Boolean(x);
-}
-
-/**
- * Estimated compute seconds of each pending run (iterations × measured time per iteration + overhead).
- * @param {Plan} plan
- * @param {readonly Run[]} pending
- * @param {IterationCosts} costs
- * @returns {Record<string, number>} by run id
- */
-function estimateSeconds(plan, pending, { costs, evalSeconds }) {
-  const s = plan.settings;
-  /** @type {Record<string, number>} */
-  const per = {};
+function estimate(records, pending) {
+  let seconds = 0;
+  /** @type {Set<string>} */
+  const unknown = new Set();
   for (const r of pending) {
-    const c = costs[r.kind === 'stage1' ? 'stage1' : r.method] ?? {
-      pretrain: [],
-      selftrain: [],
-      overhead: [],
-    };
-    const pre = mean(c.pretrain) ?? 0;
-    const self = mean(c.selftrain) ?? 0;
-    let seconds = 0;
-    if (r.kind !== 'stage2') seconds += (s.pretrainIterations * pre) / 1000;
-    if (r.kind !== 'stage1') seconds += (s.selftrainIterations * self) / 1000;
-    seconds += (mean(c.overhead) ?? 0) + (evalSeconds ?? 0);
-    per[r.id] = seconds;
+    const times = records
+      .filter((x) => x.method === r.method && x.timing.trainSeconds !== null)
+      .map((x) => (x.timing.trainSeconds ?? 0) + (x.timing.evalSeconds ?? 0));
+    const m = mean(times);
+    if (m === null) unknown.add(r.method);
+    else seconds += m;
   }
-  return per;
+  return { seconds, unknown: [...unknown] };
+}
+
+/**
+ * The progress line of a sweep event.
+ * @param {LocalSweepEvent} event
+ * @param {Map<string, string>} ids run name → record id
+ */
+function eventLine(event, ids) {
+  const id = ids.get(event.run.name) ?? event.run.name;
+  switch (event.type) {
+    case 'started':
+      return `start ${id} (${event.train.mode === 'resume' ? 'resumed' : 'new'})`;
+    case 'finished':
+      return `finished ${id} (${formatDuration(event.seconds)})`;
+    case 'failed':
+      return `FAILED ${id}${event.code !== null ? ` (exit ${event.code})` : ''}${event.message ? `: ${event.message}` : ''}; log ${event.log}`;
+    case 'stopped':
+      return `stopped ${id}; the same command resumes it`;
+    case 'skipped':
+      return `${id}: finished earlier`;
+  }
 }
 
 /** @param {number} seconds */
@@ -1174,7 +807,7 @@ async function readRecords(o, plan) {
   const hash = planHash(plan);
   const records = [];
   for (const f of (await fs.readdir(dir)).filter((x) => x.endsWith('.json')).sort()) {
-    // Written by childMain; its plan hash is checked here.
+    // Written by recordFinished; its plan hash is checked here.
     const r = /** @type {RunRecord} */ (await readJson(path.join(dir, f)));
     if (r.planHash !== hash) {
       console.warn(`report: ${f} was recorded under another plan (${r.planHash}), left out`);
@@ -1209,97 +842,74 @@ async function writeReport(o, plan) {
 }
 
 /** @param {Options} o */
-async function parentMain(o) {
+async function experimentMain(o) {
   const plan = await loadOrCreatePlan(o);
   if (o.report) return writeReport(o, plan);
-  // Each run gets its share of the cores; the probe below measures with the same share.
-  const threads = Math.max(1, Math.floor(os.availableParallelism() / o.jobs));
-  process.env.SSMIS_THREADS ??= String(threads);
   const lib = await loadDist('index.js');
   const { dataset, info } = await prepareData(lib, o, plan);
-  const pending = await pendingRuns(o, plan);
-  const runs = runList(plan);
+  const sweep = await experimentSweep(plan, o.work, dataset);
+  const { writeSweep } = await loadDist('sweep/plan.js');
+  // Seeds and rows may be added to a plan: the sweep grows with it (the runs it had keep their configs).
+  await writeSweep(sweep, { addRuns: true });
+  // Seed by seed, so that the paired comparisons fill up while the experiment runs.
+  const pending = pendingRuns(o, plan, sweep).sort((a, b) => a.seed - b.seed);
+  const total = runList(plan).length;
   console.log(
     `experiment ${plan.name}: ${info.counts.labeled} labeled + ${info.counts.unlabeled} unlabeled training cases, ${info.counts.val} validation, ${info.counts.test} test; ` +
-      `seeds ${plan.seeds.join(',')}; rows ${plan.methods.join(', ')}; ${runs.length - pending.length}/${runs.length} runs recorded`,
+      `seeds ${plan.seeds.join(',')}; rows ${plan.methods.join(', ')}; ${total - pending.length}/${total} runs recorded; sweep ${sweep.paths.dir}`,
   );
-  if (pending.length === 0) {
+  const { runSweepLocally, threadsPerRun } = await loadDist('sweep/local.js');
+  const threads = Number(threadsPerRun(o.jobs));
+  // Run folders that finished in an earlier invocation (stopped while it recorded) need no training.
+  await recordFinished(o, plan, pending, threads);
+  const left = pending.filter((p) => !existsSync(recordFile(o, p.id)));
+  if (left.length === 0) {
     console.log('nothing left to train');
     return writeReport(o, plan);
   }
-  const perRun = estimateSeconds(plan, pending, await iterationCosts(o, plan, pending, dataset));
-  const total = Object.values(perRun).reduce((a, b) => a + b, 0);
+  const cost = estimate(await readRecords(o, plan), left);
+  const unknown =
+    cost.unknown.length > 0
+      ? `; rows without a recorded run to time them by: ${cost.unknown.join(', ')}`
+      : '';
   console.log(
-    `estimate: ${pending.length} run(s), ${formatDuration(total)} of compute, about ${formatDuration(total / o.jobs)} with ${o.jobs} job(s) at once`,
+    `estimate: ${left.length} run(s) to train${cost.seconds > 0 ? `, ${formatDuration(cost.seconds)} of compute, about ${formatDuration(cost.seconds / o.jobs)} with ${o.jobs} job(s) at once` : ''}${unknown}`,
   );
   if (o.estimate) return;
 
-  const runsDir = path.join(o.work, 'runs');
-  /** @type {Map<string, { child: ChildProcess, done: Promise<{ id: string, code: number }> }>} */
-  const running = new Map();
-  /** @type {string[]} */
-  const failed = [];
-  let stopping = false;
-  // A signal to this process (not only Ctrl-C at a terminal, which reaches the children too) stops every run
-  // after its current iteration, with its `last` checkpoint written.
+  // A signal to this process (not only Ctrl-C at a terminal, which reaches the runs too) stops every run after
+  // its current iteration, with its `last` checkpoint written.
+  const controller = new AbortController();
   /** @param {NodeJS.Signals} signal */
   const stop = (signal) => {
-    if (!stopping)
+    if (!controller.signal.aborted)
       console.log(`\nexperiment: ${signal}: stopping the running runs after their current iteration`);
-    stopping = true;
-    for (const { child } of running.values()) child.kill('SIGINT');
+    controller.abort();
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  const queue = [...pending];
-  /** @param {Run} r */
-  const isReady = async (r) => {
-    if (r.kind !== 'stage2') return true;
-    // A stage-2 run always names its stage-1 run (runList).
-    const stage1 = /** @type {string} */ (r.stage1);
-    if (queue.some((q) => q.id === stage1) || running.has(stage1)) return false;
-    return trainingFinished(path.join(runsDir, stage1), ['pretrain']);
-  };
-  const started = Date.now();
-  while (queue.length > 0 || running.size > 0) {
-    while (!stopping && running.size < o.jobs) {
-      let next = -1;
-      for (let i = 0; i < queue.length; i++) {
-        if (await isReady(queue[i])) {
-          next = i;
-          break;
-        }
-      }
-      if (next < 0) break;
-      const [r] = queue.splice(next, 1);
-      console.log(`start ${r.id} (about ${formatDuration(perRun[r.id])})`);
-      const c = spawnChild(o, plan, r.id);
-      running.set(r.id, { child: c.child, done: c.done.then((code) => ({ id: r.id, code })) });
-    }
-    if (running.size === 0) {
-      if (!stopping && queue.length > 0) failed.push(...queue.map((q) => `${q.id} (its stage-1 run failed)`));
-      break;
-    }
-    const { id, code } = await Promise.race([...running.values()].map((x) => x.done));
-    running.delete(id);
-    if (code === 130) stopping = true;
-    else if (code !== 0) {
-      failed.push(id);
-      // The runs that need this stage-1 model cannot start.
-      for (let i = queue.length - 1; i >= 0; i--)
-        if (queue[i].stage1 === id) failed.push(queue.splice(i, 1)[0].id);
-    }
-    const left = queue.reduce((a, q) => a + perRun[q.id], 0);
-    console.log(
-      `finished ${id} (exit ${code}); ${queue.length} queued, ${running.size} running; elapsed ${formatDuration((Date.now() - started) / 1000)}, about ${formatDuration(left / o.jobs)} of queued work left`,
-    );
-  }
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const ids = new Map(left.map((p) => [p.run.name, p.id]));
+  console.log(
+    `training ${left.length} run(s), ${o.jobs} at once, ${threads} kernel thread(s) each; logs in ${sweep.paths.logs}`,
+  );
+  const summary = await runSweepLocally(
+    { ...sweep, runs: left.map((p) => p.run) },
+    {
+      parallel: o.jobs,
+      bin: path.join(REPO, 'bin', 'ssmis.js'),
+      signal: controller.signal,
+      onEvent: (event) => console.log(eventLine(event, ids)),
+    },
+  );
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  await recordFinished(o, plan, left, threads);
   await writeReport(o, plan);
-  if (stopping) {
+  if (summary.stopped > 0) {
     console.log('experiment: interrupted; run the same command again to continue');
     process.exitCode = 130;
-  } else if (failed.length > 0) {
-    console.error(`experiment: ${failed.length} run(s) failed: ${failed.join(', ')}`);
+  } else if (summary.failed > 0) {
+    console.error(`experiment: ${summary.failed} run(s) failed (their logs are named above)`);
     process.exitCode = 1;
   }
 }
@@ -1317,12 +927,7 @@ async function main() {
     console.log(text.slice(text.indexOf(' * Usage:'), text.indexOf(' */')).replace(/^ \* ?/gm, ''));
     return;
   }
-  if (o.child !== null) {
-    // Written by the parent process, which runs this child.
-    const plan = /** @type {Plan} */ (await readJson(path.join(o.record, 'plan.json')));
-    return childMain(o, plan, o.child);
-  }
-  return parentMain(o);
+  return experimentMain(o);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
