@@ -7,11 +7,36 @@ import { describe, expect, it } from 'vitest';
 import { collectRuns } from '../../src/sweep/collect.js';
 import { runSweepLocally } from '../../src/sweep/local.js';
 import { expandSweep, writeSweep } from '../../src/sweep/plan.js';
-import { tinySweepBase } from './tiny-sweep.js';
+import { ssmisEnv, tinySweepBase } from './tiny-sweep.js';
 
 const bin = new URL('../../bin/ssmis.js', import.meta.url).pathname;
 
 describe('a sweep with rows', () => {
+  it('ssmis sweep --row: rows × seeds in the dry run, and a malformed row is one line, exit 2', async () => {
+    const { root, config } = await tinySweepBase();
+    const out = path.join(root, 'cli-rows');
+    const args = ['sweep', '--config', config, '--seeds', '1-2', '--out', out, '--dry-run'];
+    const dry = await ssmisEnv([
+      ...args,
+      '--row',
+      'sup:method.name=supervised',
+      '--row',
+      'upper:method.name=supervised,data.labeled.count=null,data.labeled.percent=100,train.batch.unlabeled=0',
+    ]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout.split('\n').map((l) => l.split('\t')[0])).toEqual([
+      'tiny-sup-seed_1',
+      'tiny-sup-seed_2',
+      'tiny-upper-seed_1',
+      'tiny-upper-seed_2',
+      '',
+    ]);
+    const bad = await ssmisEnv([...args, '--row', 'upper']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toMatch(/^ssmis: --row upper: expected name:key=value,key=value/);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  }, 300_000);
+
   it('trains every row × seed (one seed here) and collect compares the rows', async () => {
     const { root, config } = await tinySweepBase();
     const out = path.join(root, 'rows');
