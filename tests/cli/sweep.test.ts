@@ -72,7 +72,8 @@ describe('ssmis sweep on this machine, then ssmis collect', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('4 runs: 0 trained, 4 skipped (finished earlier), 0 failed');
     expect(snapshot(out)).toEqual(before);
-  });
+    // Four trainings as separate processes: about a minute on an idle 2-core machine, much more on a busy one.
+  }, 900_000);
 
   it('resumes an interrupted run: a run killed at a checkpoint fails, the same command continues it', async () => {
     const out = path.join(base.root, 'sweep-resume');
