@@ -892,18 +892,42 @@ async function experimentMain(o) {
   console.log(
     `training ${left.length} run(s), ${o.jobs} at once, ${threads} kernel thread(s) each; logs in ${sweep.paths.logs}`,
   );
+  // Each run is recorded (and the report rebuilt) as soon as it finishes, while the others train, so that a
+  // long experiment stopped at any point has every finished run in its record folder.
+  let recording = Promise.resolve();
+  /** @param {ReturnType<typeof pendingRuns>[number]} p */
+  const recordNow = (p) => {
+    recording = recording
+      .then(() => recordFinished(o, plan, [p], threads))
+      .then((n) => (n > 0 ? writeReport(o, plan) : undefined))
+      .catch((error) => {
+        console.log(
+          `recording ${p.id} failed (${error instanceof Error ? error.message : error}); retried at the end`,
+        );
+      });
+  };
   const summary = await runSweepLocally(
     { ...sweep, runs: left.map((p) => p.run) },
     {
       parallel: o.jobs,
       bin: path.join(REPO, 'bin', 'ssmis.js'),
       signal: controller.signal,
-      onEvent: (event) => console.log(eventLine(event, ids)),
+      onEvent: (event) => {
+        console.log(eventLine(event, ids));
+        const p = event.type === 'finished' ? left.find((q) => q.run.name === event.run.name) : undefined;
+        if (p !== undefined) recordNow(p);
+      },
     },
   );
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
-  await recordFinished(o, plan, left, threads);
+  await recording;
+  await recordFinished(
+    o,
+    plan,
+    left.filter((p) => !existsSync(recordFile(o, p.id))),
+    threads,
+  );
   await writeReport(o, plan);
   if (summary.stopped > 0) {
     console.log('experiment: interrupted; run the same command again to continue');
