@@ -530,7 +530,33 @@ async function checkOutputs(
   for (const folder of folders) await removeOrphanTemps(folder);
 }
 
-/** Writes label masks for every input (see the module comment). Returns what was written. */
+/**
+ * Writes a uint8 label mask (NIfTI) for every input image or prepared case, in the input's own geometry, using
+ * the trained model of a checkpoint (see the module comment for inputs, normalisation and safety rules). Every
+ * output path is planned and checked before the model is loaded; post-processing follows `eval.largestComponent`.
+ *
+ * @param options `checkpoint` (weights file), `input` (a NIfTI file, a folder of them, a canonical dataset
+ *   folder or its `imagesTr`), `output` (folder for the masks), and optionally `config` (config object or file;
+ *   default `<run>/config.yaml` of the checkpoint's run folder), `set` overrides, `probabilities`, `raw`,
+ *   `overwrite` and an `onProgress` callback.
+ * @returns The cases written (inputs read, mask path, optional probability and original-grid paths), the preset
+ *   whose normalisation was applied, and notes for the user.
+ * @throws InputError when `options` is not an object or `checkpoint`/`input`/`output` is not a string; when the
+ *   checkpoint file is missing, or no config is given and the run folder has no `config.yaml`; when the config
+ *   is invalid (ConfigError); when an input is missing, unreadable, non-finite, lacks a channel or has channels on
+ *   different grids; when an output would replace an input, go into a dataset's image or label folder, collide
+ *   with another case's output, or already exists without `overwrite`.
+ * @example
+ * import { predict } from 'ssmis';
+ *
+ * const { cases, notes } = await predict({
+ *   checkpoint: 'runs/la-5pct/checkpoints/best.safetensors',
+ *   input: 'scans/',
+ *   output: 'masks/',
+ * });
+ * for (const c of cases) console.log(c.caseId, '->', c.output);
+ * for (const note of notes) console.log(note);
+ */
 export async function predict(options: PredictOptions): Promise<PredictResult> {
   requireObject('predict', 'options', options);
   requireString('predict', 'options.checkpoint', options.checkpoint);
