@@ -57,7 +57,7 @@ describe('train --force deletes only run folders ssmis made', () => {
 
   it('refuses a run folder that contains the dataset, a split file or the config file', async () => {
     const out = path.join(data.root, 'force-contains');
-    const first = await train(quickConfig(out, 'r'));
+    const first = await train(quickConfig(out, 'r'), { stopAfterIterations: 1 });
     // The dataset moved into the run folder (marker present: only the containment rule stops it).
     const inner = path.join(first.runDir, 'eval', 'dataset');
     cpSync(data.dataset, inner, { recursive: true });
@@ -88,7 +88,7 @@ describe('train --force deletes only run folders ssmis made', () => {
 
   it('refuses a run folder holding files training did not write; empties a clean one', async () => {
     const out = path.join(data.root, 'force-extra');
-    const first = await train(quickConfig(out, 'r'));
+    const first = await train(quickConfig(out, 'r'), { stopAfterIterations: 1 });
     writeFileSync(path.join(first.runDir, 'notes.md'), 'my notes\n');
     const before = snapshot(first.runDir);
     const error = await rejection(train(quickConfig(out, 'r'), { force: true }));
@@ -97,17 +97,18 @@ describe('train --force deletes only run folders ssmis made', () => {
     );
     expect(snapshot(first.runDir)).toEqual(before);
     rmSync(path.join(first.runDir, 'notes.md'));
-    const again = await train(quickConfig(out, 'r'), { force: true });
-    expect(again.interrupted).toBe(false);
+    const again = await train(quickConfig(out, 'r'), { force: true, stopAfterIterations: 1 });
+    expect(again.runDir).toBe(first.runDir);
     expect(existsSync(path.join(again.runDir, '.ssmis-run'))).toBe(true);
+    expect(existsSync(path.join(again.runDir, 'checkpoints', 'last.safetensors'))).toBe(true);
   });
 
   it('accepts a run folder from before the marker (checkpoints/, config.yaml, log.jsonl, nothing else)', async () => {
     const out = path.join(data.root, 'force-legacy');
-    const first = await train(quickConfig(out, 'r'));
+    const first = await train(quickConfig(out, 'r'), { stopAfterIterations: 1 });
     rmSync(path.join(first.runDir, '.ssmis-run'));
-    const again = await train(quickConfig(out, 'r'), { force: true });
-    expect(again.interrupted).toBe(false);
+    const again = await train(quickConfig(out, 'r'), { force: true, stopAfterIterations: 1 });
+    expect(existsSync(path.join(again.runDir, '.ssmis-run'))).toBe(true);
   });
 
   it('without --force, says whether the existing folder is a run or something else', async () => {
