@@ -41,7 +41,25 @@ function checkPair(a: tf.Tensor, b: tf.Tensor, what: string): void {
   }
 }
 
-/** Images `[N, ...S, C]` (float32): M⊙a + (1−M)⊙b, the mask broadcast over N and C. Caller owns the result. */
+/**
+ * Mixes two image batches with a cuboid mask: M⊙a + (1−M)⊙b (E8–E11, E27), so `a` keeps the outside of the
+ * cuboid (M = 1) and `b` is pasted inside (M = 0). The mask is broadcast over the batch and channel axes.
+ *
+ * @param a Images `[N, ...S, C]` (float32), kept where the mask is 1.
+ * @param b Images of the same shape and dtype as `a`, pasted where the mask is 0.
+ * @param mask The cuboid mask: spatial `[...S]` (one cuboid for the whole batch) or per sample `[N, ...S]`.
+ * @returns The mixed images `[N, ...S, C]`; the caller owns (disposes) the tensor.
+ * @throws InputError when an argument is not a tensor, `a` and `b` differ in shape or dtype, the images are int32
+ *   (labels go to {@link mixLabels}), or the mask shape is neither `[...S]` nor `[N, ...S]`.
+ * @example
+ * import { cuboidMask, mixImages, Rng, tf } from 'ssmis';
+ *
+ * const a = tf.zeros([2, 16, 16, 8, 1]);
+ * const b = tf.ones([2, 16, 16, 8, 1]);
+ * const { mask } = cuboidMask([16, 16, 8], 2 / 3, new Rng(1));
+ * const mixed = mixImages(a, b, mask); // 0 outside the cuboid, 1 inside
+ * tf.dispose([a, b, mask, mixed]);
+ */
 export function mixImages(a: tf.Tensor, b: tf.Tensor, mask: tf.Tensor): tf.Tensor {
   requireTensor('mixImages', 'a', a);
   requireTensor('mixImages', 'b', b);
@@ -56,8 +74,23 @@ export function mixImages(a: tf.Tensor, b: tf.Tensor, mask: tf.Tensor): tf.Tenso
 }
 
 /**
- * Integer labels `[N, ...S]` (int32): M⊙a + (1−M)⊙b computed in int32, so labels stay exact class ids.
- * The mask must be binary (a cuboid mask is).
+ * Mixes two label batches with a cuboid mask: M⊙a + (1−M)⊙b computed in int32, so labels stay exact class ids.
+ * The mask must be binary (a cuboid mask is); use the same mask as for the images ({@link mixImages}).
+ *
+ * @param a Integer labels `[N, ...S]` (int32), kept where the mask is 1.
+ * @param b Labels of the same shape and dtype as `a`, pasted where the mask is 0.
+ * @param mask The binary cuboid mask: spatial `[...S]` (one cuboid for the whole batch) or per sample `[N, ...S]`.
+ * @returns The mixed labels `[N, ...S]` (int32); the caller owns (disposes) the tensor.
+ * @throws InputError when an argument is not a tensor, `a` and `b` differ in shape or dtype, the labels are not
+ *   int32, or the mask shape is neither `[...S]` nor `[N, ...S]`.
+ * @example
+ * import { cuboidMask, mixLabels, Rng, tf } from 'ssmis';
+ *
+ * const labelsA = tf.zeros([2, 16, 16, 8], 'int32');
+ * const labelsB = tf.ones([2, 16, 16, 8], 'int32');
+ * const { mask } = cuboidMask([16, 16, 8], 2 / 3, new Rng(1));
+ * const mixed = mixLabels(labelsA, labelsB, mask); // class 0 outside the cuboid, class 1 inside
+ * tf.dispose([labelsA, labelsB, mask, mixed]);
  */
 export function mixLabels(a: tf.Tensor, b: tf.Tensor, mask: tf.Tensor): tf.Tensor {
   requireTensor('mixLabels', 'a', a);
