@@ -37,14 +37,14 @@
 import { existsSync, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../backend/init.js';
-import { loadConfig, type SsmisConfig } from '../config/index.js';
+import type { SsmisConfig } from '../config/index.js';
 import { type DatasetJson, parseDatasetJson } from '../data/dataset.js';
 import { acdcNormalize } from '../data/prepare/acdc.js';
 import { bratsNormalizeUncropped } from '../data/prepare/brats2019.js';
 import { laNormalize } from '../data/prepare/la.js';
 import { pancreasNormalize } from '../data/prepare/pancreas-nih.js';
 import { evalInferenceSettings, inferCase } from '../infer/infer-case.js';
-import { loadModelFromCheckpoint, runConfigOfCheckpoint } from '../infer/model.js';
+import { loadCheckpointConfig, loadModelFromCheckpoint } from '../infer/model.js';
 import { checkSameGrid, spatialShape } from '../io/geometry.js';
 import { readNifti, readNiftiHeader, volumeFromArray, writeNifti } from '../io/nifti.js';
 import type { Affine, Volume, VoxelArray } from '../io/volume.js';
@@ -400,17 +400,7 @@ export function padIntoGrid(
 
 async function resolveConfig(options: PredictOptions): Promise<SsmisConfig> {
   if (options.config !== undefined && typeof options.config !== 'string') return options.config;
-  let file = options.config;
-  if (file === undefined) {
-    const candidate = runConfigOfCheckpoint(options.checkpoint);
-    if (candidate === null || !existsSync(candidate)) {
-      throw new InputError(
-        `${options.checkpoint}: no run folder config (<run>/config.yaml) next to the checkpoint; pass the model config with --config`,
-      );
-    }
-    file = candidate;
-  }
-  return (await loadConfig(file, { set: options.set ?? [] })).config;
+  return loadCheckpointConfig(options.checkpoint, options.config, options.set ?? []);
 }
 
 /** The preset whose normalisation applies: the config's, else the dataset's own (`dataset.json`). */

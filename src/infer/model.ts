@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { SsmisConfig } from '../config/index.js';
+import { loadConfig, type SsmisConfig } from '../config/index.js';
 import { loadWeights } from '../nn/checkpoint.js';
 import { createModel } from '../nn/create.js';
 import type { SegmentationModel } from '../nn/types.js';
@@ -24,6 +24,29 @@ export function runDirOfCheckpoint(checkpoint: string): string | null {
 export function runConfigOfCheckpoint(checkpoint: string): string | null {
   const run = runDirOfCheckpoint(checkpoint);
   return run === null ? null : path.join(run, 'config.yaml');
+}
+
+/**
+ * The config of a checkpoint's model: `configFile` when given, else the run folder's resolved `config.yaml`
+ * (what `train` wrote next to the checkpoint), with the `--set` overrides applied on top. `eval` and `predict`
+ * both load a checkpoint's config through this one rule.
+ */
+export async function loadCheckpointConfig(
+  checkpoint: string,
+  configFile: string | undefined,
+  sets: readonly string[] = [],
+): Promise<SsmisConfig> {
+  let file = configFile;
+  if (file === undefined) {
+    const candidate = runConfigOfCheckpoint(checkpoint);
+    if (candidate === null || !existsSync(candidate)) {
+      throw new InputError(
+        `${checkpoint}: no run folder config (<run>/config.yaml) next to the checkpoint; pass the model config with --config`,
+      );
+    }
+    file = candidate;
+  }
+  return (await loadConfig(file, { set: sets })).config;
 }
 
 /** Builds the config's network and fills it with the checkpoint's `student.*` tensors. Caller disposes it. */

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig, type SsmisConfig } from '../../config/index.js';
 import {
   type EvaluationProgress,
   type EvaluationResult,
@@ -15,7 +14,7 @@ import {
   formatSummaryTable,
   reportToJson,
 } from '../../eval/report.js';
-import { runConfigOfCheckpoint } from '../../infer/model.js';
+import { loadCheckpointConfig } from '../../infer/model.js';
 import type { Connectivity } from '../../method/connected-components.js';
 import type { TrainOptions } from '../../train/train.js';
 import { InputError } from '../../util/errors.js';
@@ -72,25 +71,6 @@ function parseClasses(value: string | undefined): number[] | undefined {
   }
   assertClassIds(ids, `--classes ${value}`);
   return ids;
-}
-
-/** The config of a model evaluation: `--config`, else the run folder's resolved `config.yaml`. */
-export async function resolveModelConfig(
-  configFile: string | undefined,
-  checkpoint: string,
-  sets: readonly string[],
-): Promise<SsmisConfig> {
-  let file = configFile;
-  if (file === undefined) {
-    const runConfig = runConfigOfCheckpoint(checkpoint);
-    if (runConfig === null) {
-      throw new InputError(
-        `${checkpoint} is not inside a run folder (<run>/checkpoints/); pass its config with --config`,
-      );
-    }
-    file = runConfig;
-  }
-  return (await loadConfig(file, { set: sets })).config;
 }
 
 /** Progress display: a redrawn bar with the window count on a TTY; otherwise one line per case at most every 10 s. */
@@ -187,7 +167,7 @@ export async function runEval(opts: EvalCommandOptions, ctx: CliContext): Promis
     if (units !== undefined) sets.push(`eval.units=${units}`);
     if (lcc === false) sets.push('eval.largestComponent=false');
     else if (lcc !== undefined) sets.push('eval.largestComponent=true', `eval.connectivity=${lcc}`);
-    const config = await resolveModelConfig(opts.config, opts.checkpoint, sets);
+    const config = await loadCheckpointConfig(opts.checkpoint, opts.config, sets);
     return await evaluate(config, {
       checkpoint: opts.checkpoint,
       split: opts.split as 'test' | 'val' | undefined,
