@@ -28,6 +28,31 @@ import type { MethodVariant, PreparedStep, StepLoss } from './types.js';
  * The pre-training step (E27), in the same two-call form as the {@link methodVariants}: the labeled batch split
  * into two sub-batches mixed with one cuboid, one student forward, supervised by both ground truths; unlabeled
  * images are ignored. `train` runs it in its `pretrain` stage, before self-training.
+ *
+ * @param ctx (of `prepare` and `loss`) The step context: `student`, `rng` (cuboid draws), `dropoutRng`,
+ *   `iteration` and `config` (the config's `method` section; `maskRatio`, `startRange`, `lossDice` are read).
+ * @param batch (of `prepare`) `labeledImages` `[2·sub, ...S, C]` float32 and `labeledLabels` `[2·sub, ...S]` int32.
+ * @param prepared (of `loss`) What `prepare` returned for this batch; the caller disposes it after `loss`.
+ * @returns `prepare` returns the prepared step (the mixed image, both label halves, the cuboid mask and its
+ *   position); `loss` returns the scalar loss (call it inside the optimizer's gradient closure) and its parts.
+ * @throws InputError when `ctx` is not a step context with a student model; when the images are not
+ *   `[N, ...S, C]` with the student's channel count, the labels not int32 of the same spatial shape or outside
+ *   [0, K−1]; when the labeled batch does not split into two equal sub-batches; when `prepared` is not an object.
+ * @example
+ * import { createVNet, pretrainStep, Rng, tf } from 'ssmis';
+ *
+ * const student = createVNet({ inChannels: 1, numClasses: 2, baseFilters: 4, seed: 1 });
+ * const batch = {
+ *   labeledImages: tf.randomNormal([2, 16, 16, 16, 1]),
+ *   labeledLabels: tf.zeros([2, 16, 16, 16], 'int32'),
+ * };
+ * const ctx = { student, rng: new Rng(1), dropoutRng: new Rng(2), iteration: 0, config: {} };
+ * const prepared = pretrainStep.prepare(ctx, batch);
+ * const { loss, parts } = pretrainStep.loss(ctx, batch, prepared);
+ * console.log(parts.total);
+ * tf.dispose([loss, batch.labeledImages, batch.labeledLabels]);
+ * prepared.dispose();
+ * student.dispose();
  */
 export const pretrainStep: MethodVariant = {
   name: 'pretrain',
