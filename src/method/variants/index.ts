@@ -23,9 +23,31 @@ import type { MethodVariant } from './types.js';
  * loss in two calls, `prepare(ctx, batch)` outside the gradient and `loss(ctx, batch, prepared)` inside it; this
  * is how `train` runs them, and how a custom training loop can.
  *
+ * @param ctx (of each variant's `prepare` and `loss`) The step context: `student`, `teacher` (every variant but
+ *   `supervised`), `rng` (cuboid draws), `dropoutRng`, `iteration` (0-based, for ramp-ups) and `config` (the
+ *   config's `method` section as it is; a key left out takes its reference default).
+ * @param batch (of `prepare` and `loss`) `labeledImages` `[N_l, ...S, C]` float32, `labeledLabels` `[N_l, ...S]`
+ *   int32 and, for every variant but `supervised`, `unlabeledImages` (N_u = N_l for the copy-paste variants).
+ * @param prepared (of `loss`) What `prepare` returned for this batch; the caller disposes it after `loss`.
+ * @returns Each entry's `prepare` returns the prepared step (teacher outputs, masks and mixes, computed outside
+ *   the gradient); its `loss` returns the scalar loss to minimise, its parts and diagnostics.
+ * @throws InputError (from `prepare`/`loss`) when `ctx` lacks a student model (or a teacher the variant needs),
+ *   when batch shapes, dtypes, channel counts or label values do not fit the student, when the labeled batch
+ *   does not split into two equal sub-batches (copy-paste variants) or the unlabeled images are missing or of
+ *   another size, when `config.mixes` names an unknown mix, or when `prepared` is not an object.
  * @example
+ * import { createOptimizer, createTeacher, createVNet, methodVariants, Rng, tf, updateEma } from 'ssmis';
+ *
+ * const student = createVNet({ inChannels: 1, numClasses: 2, baseFilters: 4, seed: 1 });
+ * const teacher = createTeacher(student);
+ * const optimizer = createOptimizer({ name: 'sgd', lr: 0.01, momentum: 0.9 });
+ * const batch = {
+ *   labeledImages: tf.randomNormal([2, 16, 16, 16, 1]),
+ *   labeledLabels: tf.zeros([2, 16, 16, 16], 'int32'),
+ *   unlabeledImages: tf.randomNormal([2, 16, 16, 16, 1]),
+ * };
  * const variant = methodVariants['cpam-trcm'];
- * const ctx = { student, teacher, rng: new Rng(1), dropoutRng: new Rng(2), iteration, config: config.method };
+ * const ctx = { student, teacher, rng: new Rng(1), dropoutRng: new Rng(2), iteration: 0, config: {} };
  * const prepared = variant.prepare(ctx, batch);
  * try {
  *   optimizer.step(() => variant.loss(ctx, batch, prepared).loss, student.namedParameters());
