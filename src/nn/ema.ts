@@ -38,9 +38,25 @@ function pairs(
 }
 
 /**
- * In-place EMA of the teacher towards the student, computed as PyTorch's `mul_(α).add_(θ_S, alpha=1−α)`. All
- * intermediates live in one tidy; the teacher variables own the new values (an `assign` outside a tidy would leak the
- * intermediates).
+ * In-place EMA of the teacher towards the student, θ_T ← α·θ_T + (1−α)·θ_S (§3.1), computed as PyTorch's
+ * `mul_(α).add_(θ_S, alpha=1−α)`. All intermediates live in one tidy; the teacher variables own the new values (an
+ * `assign` outside a tidy would leak the intermediates).
+ *
+ * @param teacher The EMA teacher (from {@link createTeacher}); its variables are overwritten.
+ * @param student The student of the same architecture; read only.
+ * @param alpha The EMA decay α in [0, 1] (the configs use 0.99); 1 keeps the teacher, 0 copies the student.
+ * @param options `includeBatchNormStats`: also average the BN running mean/var (the 2-D recipe); default false.
+ * @returns Nothing; the teacher is updated in place.
+ * @throws InputError when `teacher` or `student` is not a model, `alpha` is not a number in [0, 1], or `options`
+ *   is not an object.
+ * @throws SsmisError when the two models do not have the same variables (names and shapes).
+ * @example
+ * import { createTeacher, createVNet, updateEma } from 'ssmis';
+ *
+ * const student = createVNet({ baseFilters: 4, seed: 1 });
+ * const teacher = createTeacher(student);
+ * // ... after each optimizer step of the student:
+ * updateEma(teacher, student, 0.99);
  */
 export function updateEma(
   teacher: SegmentationModel,
@@ -79,6 +95,19 @@ export function updateEma(
 /**
  * The EMA teacher: a copy of the student (parameters and BN buffers) whose variables are non-trainable, so
  * neither `tf.variableGrads` without a var list nor an optimizer can touch them. Default name `teacher`.
+ *
+ * @param student The model to copy (a VNet or 2-D UNet of this library).
+ * @param options `name`: the engine-variable prefix of the copy (default `'teacher'`).
+ * @returns A new model of the student's type with the same weights and non-trainable variables; the caller
+ *   disposes it.
+ * @throws InputError when `student` is not a model or `options` is not an object.
+ * @example
+ * import { createTeacher, createVNet } from 'ssmis';
+ *
+ * const student = createVNet({ baseFilters: 4, seed: 1 });
+ * const teacher = createTeacher(student);
+ * teacher.dispose();
+ * student.dispose();
  */
 export function createTeacher<M extends SegmentationModel>(student: M, options: CloneOptions = {}): M {
   requireModel('createTeacher', 'student', student);
@@ -86,7 +115,24 @@ export function createTeacher<M extends SegmentationModel>(student: M, options: 
   return student.clone({ name: options.name ?? 'teacher', trainable: false }) as M;
 }
 
-/** Copies every variable (parameters and BN buffers) of `source` into `target` (same architecture). */
+/**
+ * Copies every variable (parameters and BN buffers) of `source` into `target` (same architecture), e.g. to
+ * start self-training's student and teacher from the pre-trained weights.
+ *
+ * @param target The model whose variables are overwritten.
+ * @param source The model read; unchanged.
+ * @returns Nothing; `target` is updated in place.
+ * @throws InputError when `target` or `source` is not a model.
+ * @throws SsmisError when the two models do not have the same variables (names and shapes).
+ * @example
+ * import { copyWeights, createVNet } from 'ssmis';
+ *
+ * const a = createVNet({ baseFilters: 4, seed: 1 });
+ * const b = createVNet({ baseFilters: 4, seed: 2 });
+ * copyWeights(b, a); // b now computes what a computes
+ * a.dispose();
+ * b.dispose();
+ */
 export function copyWeights(target: SegmentationModel, source: SegmentationModel): void {
   requireModel('copyWeights', 'target', target);
   requireModel('copyWeights', 'source', source);
