@@ -793,6 +793,18 @@ export async function readNifti(path: string): Promise<Volume> {
  * Header, dims and geometry without decoding voxels: reads at most 64 KiB of the file. For a plain file the
  * size is checked against the dims (truncated data is reported); a gzipped file's data is not inflated, so
  * only the deflate-ratio bound is checked.
+ *
+ * @param path A `.nii` or `.nii.gz` file (NIfTI-1 or NIfTI-2, single file).
+ * @returns The header as read: version, byte order, `dim`, the `shape` {@link readNifti} would return, datatype,
+ *   voxel offset, spacing, affine and the geometry fields (qform/sform codes, units, description).
+ * @throws InputError when `path` is not a string; when the file is missing, not a regular file or cannot be
+ *   read; when it is not a NIfTI-1/2 file (bad magic or header, unsupported datatype, invalid geometry); or when
+ *   its data is shorter than the dims need (plain file) or larger than the gzip stream can inflate to.
+ * @example
+ * import { readNiftiHeader } from 'ssmis';
+ *
+ * const info = await readNiftiHeader('data/la/imagesTr/case_001_0000.nii.gz');
+ * console.log(info.shape, info.spacing, info.datatypeName);
  */
 export async function readNiftiHeader(path: string): Promise<NiftiHeaderInfo> {
   requireString('readNiftiHeader', 'path', path);
@@ -887,6 +899,23 @@ function columnNorms(affine: Affine): number[] {
  * A Volume made in memory (data used as given, not copied). With `like`, the geometry (affine, spacing, header)
  * is copied from it, e.g. to write a predicted mask in the input's geometry; explicit `spacing`/`affine` win.
  * Given both `spacing` and `affine`, the spacing must match the affine's column norms (relative 1e-4).
+ *
+ * @param data The voxels in NIfTI order (x fastest), a typed array of a NIfTI datatype; not copied.
+ * @param shape `[nx, ny, nz]` or `[nx, ny, nz, nt]`; the product must equal `data.length`.
+ * @param options `spacing` (3 voxel sizes), `affine` (voxel → world, 4×4) and `like` (a volume whose geometry is
+ *   copied; its spatial shape must match).
+ * @returns The volume, ready for {@link writeNifti} or {@link writeNrrd}; default geometry is 1 mm isotropic.
+ * @throws InputError when `data` is not a supported typed array, `shape` not 3 or 4 positive integers whose
+ *   product is `data.length`, `options` not an object; when `like` has another spatial shape, the affine is not
+ *   4×4 finite numbers, the spacing is not 3 non-negative numbers, or the spacing disagrees with the affine.
+ * @example
+ * import { readNifti, volumeFromArray, writeNifti } from 'ssmis';
+ *
+ * const image = await readNifti('scan.nii.gz');
+ * const mask = new Uint8Array(image.data.length); // e.g. a threshold of the image
+ * await writeNifti('mask.nii.gz', volumeFromArray(mask, image.shape.slice(0, 3), { like: image }), {
+ *   datatype: 'uint8',
+ * });
  */
 export function volumeFromArray(
   data: VoxelArray,
