@@ -414,7 +414,23 @@ export function parseNrrd(file: string, buf: Buffer): Volume & { nrrd: NrrdHeade
   return { data: out, shape, spacing, affine, header: null, nrrd: header };
 }
 
-/** Reads an attached-header NRRD file into a row-major {@link Volume} with a RAS+ affine. */
+/**
+ * Reads an attached-header NRRD file into a row-major {@link Volume} with a RAS+ affine (the LA challenge ships
+ * its scans as `.nrrd`; `prepare` reads them through this).
+ *
+ * @param file An `.nrrd` file with an attached header (raw, gzip or ascii encoding; at most 3 spatial axes).
+ * @returns The volume: voxels in the file's type, shape, spacing and a RAS+ affine (converted from the file's
+ *   space directions and origin); `header` is null (no NIfTI header fields).
+ * @throws InputError when `file` is not a string; when the file is missing, not a regular file or cannot be
+ *   read; when the header is malformed or lacks a required field, names an unsupported type, dimension or
+ *   encoding, declares data larger than the size limit, has non-finite geometry, or the data is truncated or
+ *   corrupt.
+ * @example
+ * import { readNrrd, writeNifti } from 'ssmis';
+ *
+ * const scan = await readNrrd('raw/la/Training Set/case01/lgemri.nrrd');
+ * await writeNifti('case01.nii.gz', scan);
+ */
 export async function readNrrd(file: string): Promise<Volume> {
   requireString('readNrrd', 'file', file);
   const buf = await readInputFile(file, 'NRRD file');
@@ -433,7 +449,20 @@ export interface WriteNrrdOptions {
 
 /**
  * Writes a 3-D row-major volume as NRRD0004 in LPS space (the convention of the LA challenge files),
- * host byte order, attached header. The affine is converted from RAS+ back to LPS.
+ * host byte order, attached header. The affine is converted from RAS+ back to LPS. The write is atomic (temp
+ * file + rename).
+ *
+ * @param file The `.nrrd` file to write (replaced if it exists).
+ * @param volume A 3-D volume (`shape` of 3 sizes, `data` holding their product of voxels).
+ * @param options `encoding`: `'gzip'` (default, as the LA challenge files) or `'raw'`.
+ * @returns A promise that resolves once the file is in place.
+ * @throws InputError when `file` is not a string, `volume` is not a volume or not 3-D, its data length does not
+ *   match its shape, or `options` is not an object.
+ * @example
+ * import { readNifti, writeNrrd } from 'ssmis';
+ *
+ * const mask = await readNifti('masks/case01.nii.gz');
+ * await writeNrrd('masks/case01.nrrd', mask, { encoding: 'raw' });
  */
 export async function writeNrrd(file: string, volume: Volume, options: WriteNrrdOptions = {}): Promise<void> {
   requireString('writeNrrd', 'file', file);
