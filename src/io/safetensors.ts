@@ -269,7 +269,26 @@ export function decodeSafetensors(bytes: Uint8Array, name: string): SafetensorsF
   return { tensors, metadata };
 }
 
-/** Writes a safetensors file atomically (temp file, fsync, rename). */
+/**
+ * Writes a safetensors file atomically (temp file, fsync, rename): the format checkpoints use, readable by the
+ * Python `safetensors` package.
+ *
+ * @param path The file to write (replaced if it exists).
+ * @param tensors Name → `{ dtype, shape, data }`, dtype `F32`, `I32`, `U8` or `F64` with the matching typed array.
+ * @param metadata Optional string → string pairs stored in the header's `__metadata__`.
+ * @returns A promise that resolves once the file is in place.
+ * @throws InputError when `path` is not a string, `tensors` or `metadata` is not an object; when a tensor is
+ *   named `__metadata__`, has an unsupported dtype, a shape that is not non-negative integers, data of another
+ *   type than its dtype or another length than its shape; or when a metadata value is not a string.
+ * @example
+ * import { writeSafetensors } from 'ssmis';
+ *
+ * await writeSafetensors(
+ *   'weights.safetensors',
+ *   { 'conv.weight': { dtype: 'F32', shape: [2, 3], data: new Float32Array(6) } },
+ *   { format: 'pt' },
+ * );
+ */
 export async function writeSafetensors(
   path: string,
   tensors: Record<string, SafetensorsTensor>,
@@ -281,7 +300,22 @@ export async function writeSafetensors(
   await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
-/** Reads and validates a safetensors file; errors name the path. */
+/**
+ * Reads and validates a safetensors file (e.g. a checkpoint, or weights saved by the Python `safetensors`
+ * package); errors name the path.
+ *
+ * @param path The `.safetensors` file.
+ * @returns Every tensor (`dtype`, `shape`, `data` as a typed array) by name, and the header's string metadata.
+ * @throws InputError when `path` is not a string; when the file is missing, not a regular file or cannot be
+ *   read; when it is not a valid safetensors file (header length or JSON, an unsupported dtype, a bad shape,
+ *   data offsets that are out of range, of the wrong size or overlapping).
+ * @example
+ * import { readSafetensors } from 'ssmis';
+ *
+ * const { tensors, metadata } = await readSafetensors('runs/la-5pct/checkpoints/best.safetensors');
+ * for (const [name, t] of Object.entries(tensors)) console.log(name, t.dtype, t.shape);
+ * console.log(Object.keys(metadata));
+ */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   requireString('readSafetensors', 'path', path);
   const bytes = await readInputFile(path, 'safetensors file');
