@@ -180,6 +180,30 @@ async function forwardProbabilities(
  * match), eval mode (`training: false`), softmax. Two classes: only p1 is summed, p̄1 = Σp1 / count in float32,
  * label = p̄1 > 0.5 (strict, Q14). More classes (pancreas `test_util`): every class probability is averaged and
  * the label is the argmax, ties to the lowest class. Padding is removed from the outputs.
+ *
+ * @param model A 3-D model (VNet) whose input channels and class count match the volume and `numClasses`.
+ * @param volume The image `[X, Y, Z, C]`: `{ data: Float32Array, shape }` (channels last, z fastest before C) or
+ *   a tf.Tensor4D (read, not disposed).
+ * @param options `patch` and `strides` (three positive integers each), `numClasses` (≥ 2, at most 255),
+ *   `batchWindows` (windows per forward pass, default 1; results do not depend on it) and `onProgress`.
+ * @returns The labels `[X, Y, Z]` (Uint8Array) and the averaged probabilities (two classes: the foreground map
+ *   `[X, Y, Z]`; more classes: `[X, Y, Z, K]`, see `probabilityShape`), in the volume's unpadded grid.
+ * @throws InputError when `model` is not a 3-D model, `volume` is not a volume `{ data, shape }` of matching
+ *   length or a rank-4 tensor, `options` is not an object, `patch`/`strides`/`batchWindows` are not positive
+ *   integers, `numClasses` is below 2, above 255 or not the model's, or the channel count is not the model's.
+ * @throws SsmisError when the model returns logits of an unexpected shape.
+ * @example
+ * import { createVNet, slidingWindowInference } from 'ssmis';
+ *
+ * const model = createVNet({ inChannels: 1, numClasses: 2, baseFilters: 4, seed: 1 });
+ * const volume = { data: new Float32Array(40 * 40 * 24), shape: [40, 40, 24, 1] as [number, number, number, number] };
+ * const { labels, shape } = await slidingWindowInference(model, volume, {
+ *   patch: [32, 32, 16],
+ *   strides: [16, 16, 8],
+ *   numClasses: 2,
+ * });
+ * console.log(shape, labels.length);
+ * model.dispose();
  */
 export async function slidingWindowInference(
   model: InferenceModel,
@@ -359,6 +383,26 @@ export interface SliceInferenceOptions {
  * the lowest class), and the label map is resized back with nearest zoom. The returned probabilities
  * `[X, Y, Z, K]` are the model-resolution softmax resized back by the same rule (so their argmax is `labels`;
  * pixels where scipy's zoom yields cval get label 0 and all-zero probabilities).
+ *
+ * @param model A 2-D model (UNet2d) whose input channels and class count match the volume and `numClasses`.
+ * @param volume The image `[X, Y, Z, C]`: `{ data: Float32Array, shape }` (channels last) or a tf.Tensor4D (read,
+ *   not disposed); slices are taken along Z.
+ * @param options `numClasses` (≥ 2, at most 255), `size` (the in-plane size the model sees, default 256×256),
+ *   `batchSlices` (slices per forward pass, default 1; results do not depend on it) and `onProgress`.
+ * @returns The labels `[X, Y, Z]` (Uint8Array) and the probabilities `[X, Y, Z, K]`, in the volume's grid.
+ * @throws InputError when `model` is not a 2-D model, `volume` is not a volume `{ data, shape }` of matching
+ *   length or a rank-4 tensor, `options` is not an object, `size` is not two positive integers, `batchSlices`
+ *   not a positive integer, `numClasses` is below 2, above 255 or not the model's, or the channel count is not
+ *   the model's.
+ * @throws SsmisError when the model returns logits of an unexpected shape.
+ * @example
+ * import { createUNet2d, slidingWindowInference2d } from 'ssmis';
+ *
+ * const model = createUNet2d({ inChannels: 1, numClasses: 4, seed: 1 });
+ * const volume = { data: new Float32Array(64 * 64 * 3), shape: [64, 64, 3, 1] as [number, number, number, number] };
+ * const { labels } = await slidingWindowInference2d(model, volume, { numClasses: 4, size: [32, 32] });
+ * console.log(labels.length); // 64 · 64 · 3
+ * model.dispose();
  */
 export async function slidingWindowInference2d(
   model: InferenceModel,
