@@ -265,6 +265,23 @@ export interface EvaluationSummary {
 /**
  * Per-class mean ± std of every metric over cases (missing values left out and counted), the number of empty
  * predictions, and the protocol and units (all cases must share them, else the numbers would not compare).
+ *
+ * @param cases The case evaluations ({@link evaluateCase}), at least one, all with the same protocol, units and
+ *   classes.
+ * @returns The protocol and units, the number of cases, per class the mean ± std (and missing count) of each
+ *   metric with the empty-prediction and empty-label counts, and the mean over classes.
+ * @throws InputError when `cases` is not an array of objects or is empty, or when a case differs from the first
+ *   in protocol, units or classes (its id, or `#index`, is named).
+ * @example
+ * import { evaluateCase, formatSummaryTable, summarizeCases } from 'ssmis';
+ *
+ * const shape = [8, 8, 4];
+ * const pred = new Uint8Array(8 * 8 * 4).fill(1);
+ * const label = new Uint8Array(8 * 8 * 4).fill(1);
+ * const c = evaluateCase(pred, label, shape, { protocol: 'strict', spacing: [1, 1, 1], classes: [1] });
+ * const summary = summarizeCases([c]);
+ * console.log(summary.classes[0].metrics.dice.mean);
+ * console.log(formatSummaryTable(summary));
  */
 export function summarizeCases(cases: readonly CaseEvaluation[]): EvaluationSummary {
   requireArray('summarizeCases', 'cases', cases, 'an array of case evaluations (evaluateCase)');
