@@ -32,6 +32,17 @@ function selectionText(selection: SelectionInfo): string {
 /**
  * The line every report starts with: protocol, units, largest-component setting and model-selection split,
  * plus the metric flavour (medpy: pooled HD95, directed ASD).
+ *
+ * @param report An evaluation report (the `summary` of {@link evaluate}, {@link evaluateFiles} or
+ *   {@link evaluateModel}).
+ * @returns One line, parts separated by ` · `, ending with the number of cases.
+ * @throws InputError when `report` is not an object.
+ * @example
+ * import { evaluateFiles, formatReportHeader, formatSummaryTable } from 'ssmis';
+ *
+ * const { summary } = await evaluateFiles({ pred: 'out/pred', label: 'data/labelsTs', protocol: 'strict' });
+ * console.log(formatReportHeader(summary));
+ * console.log(formatSummaryTable(summary));
  */
 export function formatReportHeader(report: EvaluationReport): string {
   requireObject('formatReportHeader', 'report', report, 'an evaluation report');
@@ -57,6 +68,16 @@ function isReport(summary: EvaluationSummary): summary is EvaluationReport {
  * mean ± std (Dice/Jaccard as fractions with 4 decimals, distances with 2), then n (cases), empty (empty
  * predictions) and missing (cases whose 95HD is missing, strict protocol). The mean row is the report's
  * `overall` (or `classMean` with no std for a bare protocol summary).
+ *
+ * @param summary An evaluation report (the `summary` of {@link evaluate} or {@link evaluateFiles}) or a bare
+ *   protocol summary ({@link summarizeCases}).
+ * @returns The table as lines joined by newlines (no trailing newline), ready to print.
+ * @throws InputError when `summary` is not an object or `summary.classes` is not an array.
+ * @example
+ * import { evaluateFiles, formatSummaryTable } from 'ssmis';
+ *
+ * const { summary } = await evaluateFiles({ pred: 'out/pred', label: 'data/labelsTs', protocol: 'strict' });
+ * console.log(formatSummaryTable(summary));
  */
 export function formatSummaryTable(summary: EvaluationSummary | EvaluationReport): string {
   requireObject('formatSummaryTable', 'summary', summary, 'an evaluation summary or report');
