@@ -8,6 +8,18 @@ import { argumentError, requireOptions, requireString } from './args.js';
  * write a temp file in the same folder, fsync, rename over the target. On failure the temp file is removed
  * and the previous file is untouched. `options.beforeRename` runs once the temp file is complete, just before
  * the rename (a test hook for crashes at that instant).
+ *
+ * @param file The file to write; its folder is created if missing.
+ * @param data The whole new content: text (written as UTF-8) or bytes.
+ * @param options `beforeRename`: a callback run once the temp file is complete, just before the rename.
+ * @returns A promise that resolves once the new content is in place under `file`.
+ * @throws InputError when `file` is not a string, `data` is neither a string nor a Uint8Array, or `options` is not
+ *   an object. File-system errors (no permission, disk full) are rethrown as they are, after the temp file is
+ *   removed.
+ * @example
+ * import { writeFileAtomic } from 'ssmis';
+ *
+ * await writeFileAtomic('runs/notes/summary.json', `${JSON.stringify({ dice: 0.91 }, null, 2)}\n`);
  */
 export async function writeFileAtomic(
   file: string,
