@@ -39,9 +39,23 @@ function rotl(x: number, k: number): number {
 }
 
 /**
+ * The seeded random generator of every random draw in ssmis (cuboid positions, batch order, augmentation, weight
+ * init, dropout seeds), so a seed reproduces a run and its state can be checkpointed and restored.
+ *
  * xoshiro128**. The state words are held as int32 (the same bits as the uint32 words of `getState`): values that
  * stay small integers keep `nextUint32` free of heap-number allocation, several times faster (dropout masks draw
  * one value per element).
+ *
+ * @example
+ * import { Rng } from 'ssmis';
+ *
+ * const rng = new Rng(42);
+ * const saved = rng.getState();
+ * const a = [rng.random(), rng.randint(0, 10), rng.normal()];
+ * const replay = new Rng(saved);
+ * const b = [replay.random(), replay.randint(0, 10), replay.normal()]; // b equals a
+ * const augment = Rng.stream(42, 'augment'); // an independent stream of the same seed
+ * console.log(a, b, augment.permutation(5));
  */
 export class Rng {
   private s0: number;
@@ -49,6 +63,14 @@ export class Rng {
   private s2: number;
   private s3: number;
 
+  /**
+   * Creates a generator from a seed or from a saved state.
+   *
+   * @param seed A number (its integer part modulo 2^32 seeds the state through splitmix32) or a state from
+   *   {@link Rng.getState} (`{ s: [four uint32] }`), which continues that generator's sequence exactly.
+   * @returns A new generator; two generators built from the same seed or state draw the same sequence.
+   * @throws InputError when `seed` is neither a number nor an object, or a state is not `{ s: [four uint32] }`.
+   */
   constructor(seed: number | RngState) {
     if (typeof seed === 'number') {
       requireNumber('Rng', 'seed', seed);
