@@ -125,6 +125,30 @@ function extractSlice(c: LoadedCase, z: number): Sample {
   return { image, label };
 }
 
+/**
+ * The training data stream: each {@link BatchLoader.next} draws one batch of labeled and unlabeled units with
+ * the {@link TwoStreamBatchSampler}, loads the cases, crops and augments them (3-D: random crop, flip/rotation per
+ * the dataset preset; 2-D: the ACDC slice transforms and zoom to `patch`) and returns tensors the caller disposes
+ * ({@link disposeBatch}). Its state (sampler, augmentation stream) is saved in checkpoints, so a resumed run
+ * draws the same batches.
+ *
+ * @example
+ * import { BatchLoader, disposeBatch, openDataset, Rng } from 'ssmis';
+ *
+ * const dataset = await openDataset('data/la');
+ * const labeledIds = dataset.labeledIds(8);
+ * const loader = await BatchLoader.create({
+ *   dataset,
+ *   labeledIds,
+ *   unlabeledIds: dataset.unlabeledIds(8),
+ *   patch: [112, 112, 80],
+ *   sampler: { labeledBatch: 4, unlabeledBatch: 4, rng: Rng.stream(1, 'sampler') },
+ *   rng: Rng.stream(1, 'augment'),
+ * });
+ * const batch = await loader.next();
+ * console.log(batch.labeledImages.shape, batch.caseIds.labeled);
+ * disposeBatch(batch);
+ */
 export class BatchLoader {
   readonly dims: 2 | 3;
   readonly patch: number[];
@@ -160,7 +184,19 @@ export class BatchLoader {
     });
   }
 
-  /** Builds the units (2-D: reads every volume's header for its slice count) and the sampler. */
+  /**
+   * Creates a loader (the constructor is private: building the 2-D units reads every volume's header, which is
+   * asynchronous). Builds the units (3-D: cases; 2-D: every axial slice of every case) and the sampler.
+   *
+   * @param options `dataset` ({@link openDataset}), `labeledIds` and `unlabeledIds` (disjoint case id lists),
+   *   `patch` (`[X, Y, Z]` in 3-D, `[H, W]` in 2-D), `dims` (default the dataset's), `augment` overrides,
+   *   `sampler` (`labeledBatch`, `unlabeledBatch` — 0 for supervised training — and the sampler's own `rng`) and
+   *   `rng` (the augmentation stream).
+   * @returns The loader, positioned before its first batch.
+   * @throws InputError when `options` or one of its fields has the wrong type, the patch does not have `dims`
+   *   positive integers, a case is in both lists, a 2-D case header cannot be read, or the sampler settings
+   *   cannot make a batch (see {@link TwoStreamBatchSampler}).
+   */
   static async create(options: BatchLoaderOptions): Promise<BatchLoader> {
     requireObject('BatchLoader.create', 'options', options);
     requireObject('BatchLoader.create', 'options.dataset', options.dataset, 'a dataset (openDataset)');
