@@ -54,6 +54,26 @@ export interface SamplerState {
   signature: string;
 }
 
+/**
+ * Draws the unit indices of each training batch from two streams, as the reference's `TwoStreamBatchSampler`
+ * (see the module comment for the exact draw order): a labeled group per batch from a fresh permutation per
+ * epoch, and an unlabeled group from an endless chain of permutations; `supervised` mode draws labeled groups
+ * only. {@link BatchLoader} uses it; its state makes a resumed run draw the same batches.
+ *
+ * @example
+ * import { Rng, TwoStreamBatchSampler } from 'ssmis';
+ *
+ * const sampler = new TwoStreamBatchSampler({
+ *   labeled: [0, 1, 2, 3, 4, 5, 6, 7],
+ *   unlabeled: [8, 9, 10, 11, 12],
+ *   labeledBatch: 2,
+ *   unlabeledBatch: 2,
+ *   rng: new Rng(1),
+ * });
+ * const { labeled, unlabeled, epoch } = sampler.next(); // two labeled and two unlabeled indices, epoch 0
+ * const saved = sampler.getState(); // restore with sampler.setState(saved)
+ * console.log(labeled, unlabeled, epoch, sampler.iterationsPerEpoch, saved.epoch); // 4 batches per epoch
+ */
 export class TwoStreamBatchSampler {
   readonly labeledBatch: number;
   readonly unlabeledBatch: number;
@@ -69,6 +89,17 @@ export class TwoStreamBatchSampler {
   private secondary: number[] = [];
   private secondaryPos = 0;
 
+  /**
+   * Creates a sampler positioned before its first epoch (nothing is drawn until {@link TwoStreamBatchSampler.next}).
+   *
+   * @param options `labeled` and `unlabeled` unit indices (non-negative integers), `labeledBatch`,
+   *   `unlabeledBatch` (two-stream mode), `mode` (`'two-stream'`, the default, or `'supervised'`) and `rng` (the
+   *   sampler's own stream: its state is part of the sampler's).
+   * @returns The sampler; `iterationsPerEpoch` is floor(labeled / labeledBatch), the reference's `__len__`.
+   * @throws InputError when `options` is not an object, the index lists are not non-negative integers, `rng` is
+   *   not an Rng, `labeledBatch` is not a positive integer or larger than the labeled units, or, in two-stream
+   *   mode, `unlabeledBatch` is not a positive integer or there are no unlabeled units.
+   */
   constructor(options: TwoStreamBatchSamplerOptions) {
     requireObject('TwoStreamBatchSampler', 'options', options);
     requireNumberArray('TwoStreamBatchSampler', 'options.labeled', options.labeled, {
