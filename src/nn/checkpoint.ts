@@ -316,14 +316,40 @@ function permute(t: SafetensorsTensor, perm: number[] | undefined): SafetensorsT
   return { dtype: t.dtype, shape: outShape, data: out };
 }
 
-/** TF.js kernel layout → PyTorch (`permute(4, 3, 0, 1, 2)` for 3-D, `(3, 2, 0, 1)` for 2-D; others copied). */
+/**
+ * TF.js kernel layout → PyTorch (`permute(4, 3, 0, 1, 2)` for 3-D, `(3, 2, 0, 1)` for 2-D; others copied), so
+ * a weight can be written for, or compared with, the PyTorch reference code.
+ *
+ * @param t A tensor `{ dtype, shape, data }` in TF.js layout (a rank-5 or rank-4 conv kernel is permuted; any
+ *   other rank, e.g. a bias or BN vector, is copied unchanged).
+ * @returns A new tensor in PyTorch layout (the data is copied; `t` is not changed).
+ * @throws InputError when `t` is not an object or `t.shape` is not a list of non-negative integers.
+ * @example
+ * import { toPyTorchLayout } from 'ssmis';
+ *
+ * const kernel = { dtype: 'F32' as const, shape: [3, 3, 3, 1, 16], data: new Float32Array(432) };
+ * console.log(toPyTorchLayout(kernel).shape); // [16, 1, 3, 3, 3]
+ */
 export function toPyTorchLayout(t: SafetensorsTensor): SafetensorsTensor {
   requireObject('toPyTorchLayout', 't', t, 'a safetensors tensor { dtype, shape, data }');
   requireNumberArray('toPyTorchLayout', 't.shape', t.shape, { integer: true, min: 0 });
   return permute(t, TO_TORCH[t.shape.length]);
 }
 
-/** PyTorch kernel layout → TF.js (inverse of `toPyTorchLayout`). */
+/**
+ * PyTorch kernel layout → TF.js (inverse of {@link toPyTorchLayout}), e.g. to load weights exported from the
+ * PyTorch reference code.
+ *
+ * @param t A tensor `{ dtype, shape, data }` in PyTorch layout (a rank-5 or rank-4 conv kernel is permuted; any
+ *   other rank is copied unchanged).
+ * @returns A new tensor in TF.js layout (the data is copied; `t` is not changed).
+ * @throws InputError when `t` is not an object or `t.shape` is not a list of non-negative integers.
+ * @example
+ * import { fromPyTorchLayout } from 'ssmis';
+ *
+ * const kernel = { dtype: 'F32' as const, shape: [16, 1, 3, 3, 3], data: new Float32Array(432) };
+ * console.log(fromPyTorchLayout(kernel).shape); // [3, 3, 3, 1, 16]
+ */
 export function fromPyTorchLayout(t: SafetensorsTensor): SafetensorsTensor {
   requireObject('fromPyTorchLayout', 't', t, 'a safetensors tensor { dtype, shape, data }');
   requireNumberArray('fromPyTorchLayout', 't.shape', t.shape, { integer: true, min: 0 });
