@@ -1,4 +1,6 @@
 /**
+ * Paper: Ronneberger, Fischer, Brox, "U-Net: Convolutional Networks for Biomedical Image Segmentation"
+ *   (MICCAI 2015).
  * The 2-D U-Net of BCP's ACDC setting (`networks/unet.py`, `UNet_2d`, docs/equations.md §1.4) as a functional
  * network: feature channels 16..256; ConvBlock = conv3×3 → BN → LeakyReLU(0.01) → Dropout(p, element-wise)
  * → conv3×3 → BN → LeakyReLU(0.01); encoder dropout 0.05/0.1/0.2/0.3/0.5; MaxPool 2; UpBlock = 1×1 conv →
@@ -121,7 +123,20 @@ export function unet2dParameterSpecs(options: UNet2dOptions = {}): ParameterSpec
   return specs;
 }
 
-/** Trainable parameter count from the specs alone: 1,813,764 at the defaults. */
+/**
+ * Trainable parameter count from the specs alone (no tensors): 1,813,764 at the defaults.
+ *
+ * @param options The {@link createUNet2d} options that shape the network: `inChannels` (default 1), `numClasses`
+ *   (default 4), `featureChannels` or `baseFilters` (default 16..256); the others do not change the count.
+ * @returns The number of trainable parameters (weights and biases of every conv, BN scale and shift).
+ * @throws InputError when `options` is not an object, a channel count is not a positive integer, or `dropout`
+ *   is not 5 rates in [0, 1).
+ * @example
+ * import { unet2dParameterCount } from 'ssmis';
+ *
+ * console.log(unet2dParameterCount()); // 1813764
+ * console.log(unet2dParameterCount({ numClasses: 2, baseFilters: 8 }));
+ */
 export function unet2dParameterCount(options: UNet2dOptions = {}): number {
   requireOptions('unet2dParameterCount', 'options', options);
   return countParameters(unet2dParameterSpecs(options));

@@ -1,4 +1,6 @@
 /**
+ * Paper: Milletari, Navab, Ahmadi, "V-Net: Fully Convolutional Neural Networks for Volumetric Medical Image
+ *   Segmentation" (3DV 2016).
  * The 3-D VNet of the reference (`networks/VNet.py`, docs/equations.md §1.2) as a functional network: conv counts
  * 1-2-3-3-3 (encoder) / 3-3-2-1 (decoder), k2 s2 valid down-convs, k2 s2 transposed up-convs, BN + ReLU after
  * every conv, additive skips after the up-block ReLU, Dropout3d(p) on the bottleneck x5 and on the last feature
@@ -130,7 +132,20 @@ export function vnetParameterSpecs(options: VNetOptions = {}): ParameterSpec[] {
   return specs;
 }
 
-/** Trainable parameter count from the specs alone (no tensors): 9,448,866 at the defaults. */
+/**
+ * Trainable parameter count from the specs alone (no tensors): 9,448,866 at the defaults.
+ *
+ * @param options The {@link createVNet} options that shape the network: `inChannels` (default 1), `numClasses`
+ *   (default 2), `baseFilters` (default 16); the others do not change the count.
+ * @returns The number of trainable parameters (weights and biases of every conv, BN scale and shift).
+ * @throws InputError when `options` is not an object, `inChannels`, `numClasses` or `baseFilters` is not a
+ *   positive integer, or `dropout` is outside [0, 1).
+ * @example
+ * import { vnetParameterCount } from 'ssmis';
+ *
+ * console.log(vnetParameterCount()); // 9448866
+ * console.log(vnetParameterCount({ baseFilters: 8, numClasses: 3 }));
+ */
 export function vnetParameterCount(options: VNetOptions = {}): number {
   requireOptions('vnetParameterCount', 'options', options);
   return countParameters(vnetParameterSpecs(options));
