@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const INDEX = path.join(ROOT, 'src/index.ts');
 
-/** The entry points issue 14 names, plus the ones an audit found undocumented. */
+/** The main entry points (config, data, networks, metrics, I/O, the method) and the rest of the public functions. */
 const ENTRY_POINTS = [
   // Config, data, networks, metrics, I/O, inference, training.
   'train',
