@@ -38,7 +38,7 @@ import { existsSync, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../backend/init.js';
 import type { SsmisConfig } from '../config/index.js';
-import { type DatasetJson, parseDatasetJson } from '../data/dataset.js';
+import { type DatasetJson, readDatasetJson } from '../data/dataset-json.js';
 import { acdcNormalize } from '../data/prepare/acdc.js';
 import { bratsNormalizeUncropped } from '../data/prepare/brats2019.js';
 import { laNormalize } from '../data/prepare/la.js';
@@ -50,7 +50,7 @@ import { readNifti, readNiftiHeader, volumeFromArray, writeNifti } from '../io/n
 import type { Affine, Volume, VoxelArray } from '../io/volume.js';
 import { requireObject, requireString } from '../util/args.js';
 import { removeOrphanTemps } from '../util/atomic.js';
-import { errorMessage, InputError } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
 import type { EvaluationProgress } from './evaluate-model.js';
 import { checkOutputFolder, datasetDataFolders, realPathOf, statInput } from './output-guard.js';
 import { safeFileStem } from './report-overlays.js';
@@ -182,15 +182,9 @@ export function normalizeForPreset(
 // ---------------------------------------------------------------------------------------------------------
 // Inputs
 
-async function readDatasetJson(dir: string): Promise<DatasetJson> {
-  const file = path.join(dir, 'dataset.json');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await fs.readFile(file, 'utf8'));
-  } catch (error) {
-    throw new InputError(`${file}: cannot read (${errorMessage(error)})`);
-  }
-  return parseDatasetJson(raw, file).json;
+/** The checked `dataset.json` of a dataset folder (read through the data layer's one reader, size-limited). */
+async function datasetJsonOf(dir: string): Promise<DatasetJson> {
+  return (await readDatasetJson(path.join(dir, 'dataset.json'))).json;
 }
 
 function ending(json: DatasetJson): string {
@@ -219,7 +213,7 @@ async function preparedJobs(
   channels: readonly number[],
   only?: string,
 ): Promise<PredictJob[]> {
-  const json = await readDatasetJson(datasetDir);
+  const json = await datasetJsonOf(datasetDir);
   const end = ending(json);
   const imagesDir = path.join(datasetDir, 'imagesTr');
   const suffix = `_0000${end}`;
@@ -409,7 +403,7 @@ async function presetOf(config: SsmisConfig): Promise<Preset> {
   const file = path.join(config.data.dataset, 'dataset.json');
   if (!existsSync(file)) return 'custom';
   try {
-    return (await readDatasetJson(config.data.dataset)).preset;
+    return (await datasetJsonOf(config.data.dataset)).preset;
   } catch {
     return 'custom';
   }

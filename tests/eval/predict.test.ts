@@ -328,6 +328,21 @@ describe('predict', () => {
     ).rejects.toThrow(/checkpoint file not found/);
   });
 
+  it('the dataset.json of a prepared input folder is read by the one reader of the data layer (same checks and messages)', async () => {
+    const dir = await tempDir('ssmis-predict-');
+    const config = tinyConfig(path.join(dir, 'ds'), {
+      data: { dataset: path.join(dir, 'ds'), preset: 'la' },
+    });
+    const checkpoint = path.join(dir, 'weights.safetensors');
+    await fs.writeFile(checkpoint, 'x');
+    const input = path.join(dir, 'prepared');
+    await fs.mkdir(path.join(input, 'imagesTr'), { recursive: true });
+    await fs.writeFile(path.join(input, 'dataset.json'), '{');
+    await expect(predict({ checkpoint, input, output: path.join(dir, 'o'), config })).rejects.toThrow(
+      /dataset\.json: not valid JSON \(/,
+    );
+  });
+
   it('a NaN in an image is refused naming the file and the voxel; a symlink loop as --input is named', async () => {
     const dir = await tempDir('ssmis-predict-');
     const { checkpoint } = await tinyPredictRun(dir, 'custom');
