@@ -96,7 +96,6 @@ import { findTorch, runTorch } from './lib/torch.mjs';
  */
 
 const SECTIONS = ['train', 'vnet', 'unet2d', 'inference', 'metrics', 'nifti', 'webgpu', 'kernels'];
-const VARIANTS = ['supervised', 'mean-teacher', 'bcp', 'cpam', 'cpam-trcm', 'pretrain'];
 
 function options() {
   const { values } = parseArgs({
@@ -264,7 +263,7 @@ function makeSetup(lib, name, size, lab, unl) {
     seed: 1,
   });
   const teacher = variant.needsTeacher ? createTeacher(student, { name: `bench_teacher_${tag}` }) : null;
-  const optimizer = createOptimizer({ type: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+  const optimizer = createOptimizer({ name: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
   const batch = {
     labeledImages: lab.images,
     labeledLabels: lab.labels,
@@ -307,6 +306,8 @@ function makeSetup(lib, name, size, lab, unl) {
  */
 async function benchTrain(lib, quick) {
   const { tf, Rng } = lib;
+  // Every method variant the library registers, then the stage-1 pre-training step they all share.
+  const VARIANTS = [...lib.METHOD_NAMES, 'pretrain'];
   const runs = quick ? 2 : 3;
   const warmup = 1;
   // The paper's batch composition: 4 labeled + 4 unlabeled images per iteration.
@@ -473,7 +474,7 @@ async function benchVnet(lib, backend, quick) {
       2,
     );
     const net = createVNet({ baseFilters: 16, numClasses: 2, dropout: 0.5, name: 'bench_vnet', seed: 0 });
-    const optimizer = createOptimizer({ type: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+    const optimizer = createOptimizer({ name: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
     const dropoutRng = new Rng(6);
     const step = () => {
       const t0 = performance.now();

@@ -73,7 +73,7 @@ for (const dims of [3, 2] as const) {
         const ctx = stepContext(dims);
         const batch = stepBatch(dims, 4, 3);
         // The reference's stage settings, through the engine's optimizer factory.
-        const opt = createOptimizer({ type: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+        const opt = createOptimizer({ name: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
         // Gradient through tf.variableGrads with respect to the student's parameters, as optimizer.step takes it.
         const prepared = variant.prepare(ctx, batch);
         let step: StepLoss | undefined;
