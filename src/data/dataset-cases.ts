@@ -28,6 +28,7 @@ import {
   readRunSplits,
   seededSplit,
 } from './nnunet.js';
+import { firstNonFinite, voxelOf } from './voxel-values.js';
 
 /** One case as a training step needs it. */
 export interface LoadedCase {
@@ -372,17 +373,14 @@ class CanonicalDataset implements Dataset {
         for (let v = 0; v < n; v++) image[v * channels + c] = Number(src[v]);
       }
     }
-    for (let v = 0; v < image.length; v++) {
-      if (!Number.isFinite(image[v])) {
-        const c = v % channels;
-        const voxel = Math.floor(v / channels);
-        const k = voxel % shape[2];
-        const j = Math.floor(voxel / shape[2]) % shape[1];
-        const i = Math.floor(voxel / (shape[1] * shape[2]));
-        throw new InputError(
-          `case ${id}: image ${this.rel(this.imagePath(id, selected[c]))} has a non-finite value (${image[v]}) at voxel (${i}, ${j}, ${k}); expected finite float32 intensities`,
-        );
-      }
+    // Checked after the float32 conversion, so a float64 value too large for float32 is refused as well.
+    const v = firstNonFinite(image);
+    if (v >= 0) {
+      const c = v % channels;
+      const [i, j, k] = voxelOf(Math.floor(v / channels), shape);
+      throw new InputError(
+        `case ${id}: image ${this.rel(this.imagePath(id, selected[c]))} has a non-finite value (${image[v]}) at voxel (${i}, ${j}, ${k}); expected finite float32 intensities`,
+      );
     }
 
     return image;

@@ -43,6 +43,7 @@ import { acdcNormalize } from '../data/prepare/acdc.js';
 import { bratsNormalizeUncropped } from '../data/prepare/brats2019.js';
 import { laNormalize } from '../data/prepare/la.js';
 import { pancreasNormalize } from '../data/prepare/pancreas-nih.js';
+import { assertFiniteVoxels, numeric } from '../data/voxel-values.js';
 import { evalInferenceSettings, inferCase } from '../infer/infer-case.js';
 import { loadCheckpointConfig, loadModelFromCheckpoint } from '../infer/model.js';
 import { checkSameGrid, spatialShape } from '../io/geometry.js';
@@ -129,25 +130,13 @@ const CHANNEL_RE = /^(.*)_(\d{4})\.nii(\.gz)?$/i;
 // ---------------------------------------------------------------------------------------------------------
 // Intensity normalisation
 
-function numeric(data: VoxelArray): Exclude<VoxelArray, BigInt64Array | BigUint64Array> {
-  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Float64Array.from(data, Number);
-  return data;
-}
-
-/** Index of the first NaN or infinite intensity, or −1. */
-function firstNonFinite(data: ArrayLike<number>): number {
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
-  return -1;
-}
-
 /** Refuses an image with a NaN or infinite voxel, naming the file and the voxel (a network turns it into noise). */
 function assertFiniteImage(volume: Volume, shape: readonly number[], file: string): void {
-  const i = firstNonFinite(numeric(volume.data));
-  if (i < 0) return;
-  const [, ny, nz] = shape;
-  const voxel = [Math.floor(i / (ny * nz)), Math.floor(i / nz) % ny, i % nz];
-  throw new InputError(
-    `${file}: non-finite intensity ${Number(volume.data[i])} at voxel [${voxel.join(', ')}]; the image must hold finite numbers only`,
+  assertFiniteVoxels(
+    numeric(volume.data),
+    shape,
+    (value, voxel) =>
+      `${file}: non-finite intensity ${value} at voxel [${voxel.join(', ')}]; the image must hold finite numbers only`,
   );
 }
 
@@ -162,8 +151,11 @@ export function normalizeForPreset(
 ): Float32Array[] {
   const data = channels.map(numeric);
   for (const [c, d] of data.entries()) {
-    const i = firstNonFinite(d);
-    if (i >= 0) throw new InputError(`channel ${c}: non-finite intensity ${d[i]} at index ${i}`);
+    assertFiniteVoxels(
+      d,
+      shape,
+      (value, voxel) => `channel ${c}: non-finite intensity ${value} at voxel [${voxel.join(', ')}]`,
+    );
   }
   switch (preset) {
     case 'la':

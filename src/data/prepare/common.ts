@@ -4,8 +4,9 @@ import path from 'node:path';
 import { sameShape, shapeText, spatialShape } from '../../io/geometry.js';
 import type { Volume, VoxelArray } from '../../io/volume.js';
 import { InputError } from '../../util/errors.js';
+import { assertFiniteVoxels, numeric } from '../voxel-values.js';
 import type { PreparedCase, PrepareUnit } from './runner.js';
-import { distinctValues, firstNonFinite, type Shape3 } from './steps.js';
+import { distinctValues, type Shape3 } from './steps.js';
 
 export interface RawIndex {
   /** Directory name → absolute paths (a name may occur in several places). */
@@ -56,19 +57,15 @@ export function rawShape(vol: Volume, file: string): Shape3 {
   return spatialShape(vol.shape, (shape) => `${file}: expected a 3-D volume, found shape ${shape}`);
 }
 
-/** Plain numbers for arithmetic (BigInt arrays converted). */
-export function numeric(data: VoxelArray): Exclude<VoxelArray, BigInt64Array | BigUint64Array> {
-  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Float64Array.from(data, Number);
-  return data;
-}
+export { numeric } from '../voxel-values.js';
 
+/** Refuses a raw image with a NaN or infinite voxel, naming the file and the voxel (the one rule, voxel-values.ts). */
 export function checkFinite(data: ArrayLike<number>, shape: number[], file: string): void {
-  const i = firstNonFinite(data);
-  if (i < 0) return;
-  const [, ny, nz] = shape;
-  const v = [Math.floor(i / (ny * nz)), Math.floor(i / nz) % ny, i % nz];
-  throw new InputError(
-    `${file}: non-finite value ${data[i]} at voxel (${v.join(', ')}); the image must hold finite numbers`,
+  assertFiniteVoxels(
+    data,
+    shape,
+    (value, voxel) =>
+      `${file}: non-finite value ${value} at voxel (${voxel.join(', ')}); the image must hold finite numbers`,
   );
 }
 

@@ -290,12 +290,6 @@ export function pancreasCropBox(bbox: BBox, shape: number[], options: PancreasCr
   return { start, end };
 }
 
-/** Index of the first NaN/±Inf value, or −1. */
-export function firstNonFinite(data: NumArray): number {
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
-  return -1;
-}
-
 /** Sorted distinct values of an integer label array (stops collecting after 300 distinct values). */
 export function distinctValues(data: NumArray): number[] {
   const seen = new Set<number>();
