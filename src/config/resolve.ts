@@ -4,6 +4,7 @@
  */
 import { augmentPreset } from '../data/presets.js';
 import { REFERENCE_START_RANGES } from '../method/cuboid-size.js';
+import { defaultConnectivity, defaultLossDice } from '../method/dims-defaults.js';
 import type { RawConfig } from './raw-schema.js';
 
 /**
@@ -28,7 +29,6 @@ export function resolveDefaults(raw: RawConfig) {
   // The reference strides, but never larger than the patch (a larger stride would skip voxels between windows).
   const evalStrides =
     raw.eval.strides ?? (dims === 3 ? [18, 18, 4].map((s, i) => Math.min(s, evalPatch[i] ?? s)) : evalPatch);
-  const defaultConnectivity = dims === 3 ? 26 : 8;
   const paper = raw.eval.protocol === 'paper';
   const aug = raw.data.augmentation;
   const selftrain = raw.train.stages.selftrain;
@@ -56,9 +56,9 @@ export function resolveDefaults(raw: RawConfig) {
       },
       pseudoLabel: {
         ...raw.method.pseudoLabel,
-        connectivity: raw.method.pseudoLabel.connectivity ?? defaultConnectivity,
+        connectivity: raw.method.pseudoLabel.connectivity ?? defaultConnectivity(dims),
       },
-      lossDice: raw.method.lossDice ?? (dims === 3 ? 'volume3d' : 'batch2d'),
+      lossDice: raw.method.lossDice ?? defaultLossDice(dims),
     },
     train: {
       ...raw.train,

@@ -8,6 +8,7 @@ import { tf } from '../backend/tf.js';
 import { requireOptions, requireTensor } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import { type Connectivity, largestConnectedComponent } from './connected-components.js';
+import { defaultConnectivity } from './dims-defaults.js';
 import { hardPredictions } from './predictions.js';
 
 export interface PseudoLabelOptions {
@@ -64,7 +65,7 @@ export function pseudoLabelValues(
   options: PseudoLabelOptions = {},
 ): Int32Array {
   const [n, ...spatial] = outShape;
-  const connectivity: Connectivity = options.connectivity ?? (spatial.length === 3 ? 26 : 8);
+  const connectivity: Connectivity = options.connectivity ?? defaultConnectivity(spatial.length);
   if (options.largestComponent === false) return Int32Array.from(hard);
   const v = spatial.reduce((a, b) => a * b, 1);
   const out = new Int32Array(n * v);

@@ -12,6 +12,7 @@ import { InputError, SsmisError } from '../../util/errors.js';
 import { MIX_TERMS, type MixesLossInputs, orderedMixes } from '../cpam-loss.js';
 import { cuboidMask } from '../cuboid.js';
 import type { CuboidStartRange } from '../cuboid-size.js';
+import { defaultLossDice } from '../dims-defaults.js';
 import { diceLoss2d, maskedCrossEntropy, maskedDiceLoss } from '../losses.js';
 import { mixImages } from '../mix.js';
 import { hardPredictions } from '../predictions.js';
@@ -56,7 +57,7 @@ export function resolveConfig(ctx: StepContext): ResolvedStepConfig {
       weight: c.consistency?.weight ?? d.consistency.weight,
       rampupIterations: c.consistency?.rampupIterations ?? d.consistency.rampupIterations,
     },
-    lossDice: c.lossDice ?? (ctx.student.spatialDims === 3 ? 'volume3d' : 'batch2d'),
+    lossDice: c.lossDice ?? defaultLossDice(ctx.student.spatialDims),
   };
 }
 
