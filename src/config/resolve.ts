@@ -76,7 +76,7 @@ export function resolveDefaults(raw: RawConfig) {
       patch: evalPatch,
       strides: evalStrides,
       largestComponent: raw.eval.largestComponent ?? paper,
-      connectivity: raw.eval.connectivity ?? defaultConnectivity,
+      connectivity: raw.eval.connectivity ?? defaultConnectivity(dims),
       units: raw.eval.units ?? (paper ? 'voxel' : 'mm'),
     },
   };

@@ -22,6 +22,7 @@ describe('dims-defaults: the one home of the defaults that follow the spatial di
     ] as const) {
       const config = parseConfig({ run: { name: 'd' }, data: { dataset: 'ds' }, model: { name } });
       expect(config.method.pseudoLabel.connectivity).toBe(defaultConnectivity(dims));
+      expect(config.eval.connectivity).toBe(defaultConnectivity(dims));
       expect(config.method.lossDice).toBe(defaultLossDice(dims));
     }
     // Two 3-D blobs touching only at a corner: one component with the default 26, so both are kept.
