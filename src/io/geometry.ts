@@ -4,6 +4,7 @@
  * prediction all check with these; each call site words its own message (naming its case or files).
  */
 import { InputError } from '../util/errors.js';
+import { sameShape, shapeText } from '../util/shape.js';
 import type { Affine } from './volume.js';
 
 /** Affine entries (mm) of volumes on one grid may differ by this much (float32 header round-off). */
@@ -12,10 +13,7 @@ export const GEOMETRY_TOLERANCE_MM = 1e-3;
 /** A spatial shape `[X, Y, Z]`. */
 export type Shape3 = [number, number, number];
 
-/** A shape as messages print it: `[2, 3, 4]`. */
-export function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
+export { sameShape, shapeText } from '../util/shape.js';
 
 /**
  * The spatial shape of a file's volume: 3-D, or 4-D with a single time point. Otherwise an InputError with
@@ -24,11 +22,6 @@ export function shapeText(shape: readonly number[]): string {
 export function spatialShape(shape: readonly number[], message: (shape: string) => string): Shape3 {
   if (shape.length === 3 || (shape.length === 4 && shape[3] === 1)) return [shape[0], shape[1], shape[2]];
   throw new InputError(message(shapeText(shape)));
-}
-
-/** Whether two shapes are equal axis by axis. */
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** The largest absolute difference between the first three rows of two affines (mm). */

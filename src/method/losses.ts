@@ -15,6 +15,7 @@
 import { tf } from '../backend/tf.js';
 import { requireNumber, requireOptionalTensor, requireTensor } from '../util/args.js';
 import { InputError } from '../util/errors.js';
+import { shapeText } from '../util/shape.js';
 import { logSoftmaxLastAxis, softmaxLastAxis } from './predictions.js';
 
 /** Dice smoothing of `mask_DiceLoss` (E17). */
@@ -32,10 +33,6 @@ interface Flat {
   logits: tf.Tensor3D;
   /** `[N, V, K]` float32 one-hot target */
   oneHot: tf.Tensor3D;
-}
-
-function shapeText(s: readonly number[]): string {
-  return `[${s.join(', ')}]`;
 }
 
 function flatten(logits: tf.Tensor, target: tf.Tensor, what: string): Flat {

@@ -8,10 +8,7 @@
 import { tf } from '../backend/tf.js';
 import { requireTensor } from '../util/args.js';
 import { InputError } from '../util/errors.js';
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
+import { sameShape } from '../util/shape.js';
 
 /**
  * The mask reshaped to broadcast against `a`: a spatial mask `[...S]` (one cuboid shared by the batch, Q30) or a

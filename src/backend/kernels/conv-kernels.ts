@@ -3,6 +3,8 @@
  * that the call is one the fast path handles (float32, NDHWC, dilation 1, geometry accepted by `conv3d.ts`)
  * and otherwise calls the stock kernel it replaced, so the replacement is transparent for every other case.
  */
+
+import { sameShape } from '../../util/shape.js';
 import { tf } from '../tf.js';
 import {
   backpropInputMethod,
@@ -44,10 +46,7 @@ function geometry(info: tf.backend_util.Conv3DInfo): ConvGeometry {
   };
 }
 
-/** Whether two shapes are equal. */
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
+export { sameShape };
 
 /** Runs the fast path, or the stock kernel when the operands do not fit in the wasm memory. */
 export function orFallback(fast: () => tf.TensorInfo, fallback: () => tf.TensorInfo | tf.TensorInfo[]) {

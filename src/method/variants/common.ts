@@ -9,6 +9,7 @@ import { tf } from '../../backend/tf.js';
 import type { SegmentationModel } from '../../nn/types.js';
 import { requireModel, requireObject, requireTensorFields } from '../../util/args.js';
 import { InputError, SsmisError } from '../../util/errors.js';
+import { shapeText } from '../../util/shape.js';
 import { MIX_TERMS, type MixesLossInputs, orderedMixes } from '../cpam-loss.js';
 import { cuboidMask } from '../cuboid.js';
 import type { CuboidStartRange } from '../cuboid-size.js';
@@ -75,10 +76,6 @@ export function resolveMixes(method: StepName, ctx: StepContext): MixName[] {
   if (problem !== undefined)
     throw new InputError(`method variant '${method}': method.mixes: expected ${problem}`);
   return orderedMixes(mixes);
-}
-
-function shapeText(s: readonly number[]): string {
-  return `[${s.join(', ')}]`;
 }
 
 /**
