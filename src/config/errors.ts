@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import type { z } from 'zod';
+import { truncate } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import {
   defOf,
@@ -70,18 +71,17 @@ export function displayFile(file: string): string {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-function truncate(text: string, max = 60): string {
-  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
-}
+/** Config messages quote up to 60 characters of a value. */
+const QUOTE_MAX = 60;
 
 /** A found value with its type, for type errors: `string "fast"`, `number 3`, `a list [1,2]`. */
 export function describeFound(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
-  if (typeof value === 'string') return `string ${truncate(JSON.stringify(value))}`;
+  if (typeof value === 'string') return `string ${truncate(JSON.stringify(value), QUOTE_MAX)}`;
   if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
-  if (Array.isArray(value)) return `a list ${truncate(safeJson(value))}`;
-  if (typeof value === 'object') return `a mapping ${truncate(safeJson(value))}`;
+  if (Array.isArray(value)) return `a list ${truncate(safeJson(value), QUOTE_MAX)}`;
+  if (typeof value === 'object') return `a mapping ${truncate(safeJson(value), QUOTE_MAX)}`;
   return typeof value;
 }
 
@@ -89,7 +89,7 @@ export function describeFound(value: unknown): string {
 function bare(value: unknown): string {
   if (typeof value === 'number') return String(value);
   if (value === undefined) return 'nothing';
-  return truncate(safeJson(value));
+  return truncate(safeJson(value), QUOTE_MAX);
 }
 
 function safeJson(value: unknown): string {

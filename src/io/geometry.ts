@@ -1,7 +1,8 @@
 /**
  * Geometry checks of volumes read from files: the spatial shape of a 3-D file, and whether two volumes share a
- * grid (same shape, affines within {@link GEOMETRY_TOLERANCE_MM}). The dataset loader, `prepare`, evaluation and
- * prediction all check with these; each call site words its own message (naming its case or files).
+ * grid (same shape, affines within {@link GEOMETRY_TOLERANCE_MM}). The dataset loader, evaluation and prediction
+ * check with these; each call site words its own message (naming its case or files). `prepare` compares shapes
+ * only (`sameShape`): some raw layouts it reads (LA's h5 files) carry no affine to compare.
  */
 import { InputError } from '../util/errors.js';
 import { sameShape, shapeText } from '../util/shape.js';

@@ -6,7 +6,13 @@
  */
 import { InputError } from './errors.js';
 
-function truncate(text: string, max = 40): string {
+/**
+ * `text` cut to `max` characters with `...` at the end, for values quoted in messages.
+ * @param text - The text.
+ * @param max - Its largest length (default 40).
+ * @returns `text` when short enough, else its first `max - 3` characters and `...`.
+ */
+export function truncate(text: string, max = 40): string {
   return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }
 

@@ -11,7 +11,7 @@ import { readNifti } from '../../io/nifti.js';
 import { readInputText } from '../../io/read-file.js';
 import { errorMessage, InputError } from '../../util/errors.js';
 import { type RawIndex, readImageLabelPair } from './common.js';
-import type { DatasetMeta, PreparedCase, PrepareUnit } from './runner.js';
+import { type DatasetMeta, exists, type PreparedCase, type PrepareUnit } from './runner.js';
 import { minMaxNormalize } from './steps.js';
 
 export const ACDC_META: DatasetMeta = {
@@ -101,13 +101,6 @@ async function patientFiles(dir: string, patient: string): Promise<string[]> {
   }
   const cfg = path.join(dir, 'Info.cfg');
   return (await exists(cfg)) ? [cfg, ...files] : files;
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Prepares both frames of a patient from {@link patientFiles} (the last four are image/label pairs). */

@@ -32,6 +32,16 @@ import { caseFingerprint, fingerprintInputs, type InputFingerprint } from './pro
 import { holdOutValidation, type PresetDataset, type SplitLists } from './splits.js';
 
 /** One prepared volume, ready to write. */
+/** Whether a path exists (any kind of entry the process may see). */
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface PreparedCase {
   id: string;
   /** Float32 channels (`_0000`, `_0001`, …), row-major over `shape`. */
@@ -148,15 +158,6 @@ function recordPath(out: string, id: string): string {
   return path.join(out, RECORDS_DIR, `${id}.json`);
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Provenance shared by the records of one unit. */
 interface Provenance {
   rawSource: string;
@@ -214,7 +215,7 @@ interface ExistingOutput {
 }
 
 /** Whether `value` is a usable record of case `id` (anything else is treated as no record). */
-function isRecord(value: unknown, id: string): value is CaseRecord {
+function isCaseRecord(value: unknown, id: string): value is CaseRecord {
   const r = value as Partial<CaseRecord> | null;
   const three = (v: unknown, ok: (x: unknown) => boolean) =>
     Array.isArray(v) && v.length === 3 && v.every(ok);
@@ -320,7 +321,7 @@ async function inspectOutput(
     } catch {
       record = null;
     }
-    if (!isRecord(record, id)) {
+    if (!isCaseRecord(record, id)) {
       existing.broken.push(file);
       continue;
     }
