@@ -28,7 +28,7 @@ import {
   readRunSplits,
   seededSplit,
 } from './nnunet.js';
-import { firstNonFinite, voxelOf } from './voxel-values.js';
+import { firstNonFinite, isLabelValue, voxelOf } from './voxel-values.js';
 
 /** One case as a training step needs it. */
 export interface LoadedCase {
@@ -333,7 +333,7 @@ class CanonicalDataset implements Dataset {
         `case ${id}: label ${labelRel} and image ${file0} have different affines (max difference ${diff} mm > ${GEOMETRY_TOLERANCE_MM})`,
     });
 
-    // Label: integer values among dataset.json labels.
+    // Label: integer values (the one label-value rule) among dataset.json labels.
     const allowed = new Uint8Array(256);
     for (const v of this.info.labelValues) allowed[v] = 1;
     const src = labelVolume.data;
@@ -342,7 +342,7 @@ class CanonicalDataset implements Dataset {
     let badCount = 0;
     for (let v = 0; v < n; v++) {
       const x = Number(src[v]);
-      if (Number.isInteger(x) && x >= 0 && x < 256 && allowed[x] === 1) {
+      if (isLabelValue(x) && x >= 0 && x < 256 && allowed[x] === 1) {
         label[v] = x;
       } else {
         if (bad === null) bad = x;
@@ -350,9 +350,10 @@ class CanonicalDataset implements Dataset {
       }
     }
     if (bad !== null) {
-      throw new InputError(
-        `case ${id}: label ${labelRel} has value ${bad} (${badCount} voxels) not among the dataset.json labels [${this.info.labelValues.join(', ')}]`,
-      );
+      const why = isLabelValue(bad)
+        ? `not among the dataset.json labels [${this.info.labelValues.join(', ')}]`
+        : 'that is not an integer class id';
+      throw new InputError(`case ${id}: label ${labelRel} has value ${bad} (${badCount} voxels) ${why}`);
     }
 
     return { ...base, label, labeled: true };

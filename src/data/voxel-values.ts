@@ -1,6 +1,8 @@
 /**
  * Voxel values as numbers, and the one finite-intensity rule: `prepare`, the dataset loader and `predict` all
- * refuse an image with a NaN or infinite voxel (a network turns it into noise everywhere), naming the voxel.
+ * refuse an image with a NaN or infinite voxel (a network turns it into noise everywhere), naming the voxel; and
+ * the one label-value rule: `prepare`, the dataset loader and `eval` all read a label voxel as a class id only when
+ * it is an exact integer ({@link isLabelValue}).
  */
 import type { VoxelArray } from '../io/volume.js';
 import { InputError } from '../util/errors.js';
@@ -35,4 +37,15 @@ export function assertFiniteVoxels(
 ): void {
   const i = firstNonFinite(data);
   if (i >= 0) throw new InputError(message(data[i], voxelOf(i, shape)));
+}
+
+/**
+ * The one label-value rule: a label voxel is a class id when it is an exact integer, whatever the file's data type.
+ * A float-stored label map is accepted when every value is integral; a fractional value (a label map that was
+ * resampled with interpolation, or a probability map given as a label) is refused rather than rounded, because
+ * rounding would silently move the boundary the metrics measure. Which integers are allowed is the caller's rule
+ * (the dataset's classes for `prepare` and the loader, any 32-bit integer for `eval`).
+ */
+export function isLabelValue(x: number): boolean {
+  return Number.isInteger(x);
 }

@@ -5,6 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { isLabelValue } from '../data/voxel-values.js';
 import { keepLargestComponents } from '../infer/post-process.js';
 import { checkSameGrid, GEOMETRY_TOLERANCE_MM, spatialShape } from '../io/geometry.js';
 import { readNifti } from '../io/nifti.js';
@@ -93,17 +94,16 @@ function spatialShapeOf(volume: Volume, file: string): [number, number, number] 
   return spatialShape(volume.shape, (shape) => `${file}: shape ${shape}; expected a 3-D label map`);
 }
 
-/** Label values as integers (float-stored labels within 1e-3 of an integer are rounded), else InputError. */
+/** Label values as 32-bit integers (the one label-value rule, {@link isLabelValue}), else InputError. */
 function integerValues(volume: Volume, file: string): Int32Array {
   const src = volume.data;
   const out = new Int32Array(src.length);
   for (let i = 0; i < src.length; i++) {
     const v = Number(src[i]);
-    const r = Math.round(v);
-    if (!(Math.abs(v - r) <= 1e-3) || r < -2147483648 || r > 2147483647) {
+    if (!isLabelValue(v) || v < -2147483648 || v > 2147483647) {
       throw new InputError(`${file}: value ${v} is not an integer label (expected integer class ids)`);
     }
-    out[i] = r;
+    out[i] = v;
   }
   return out;
 }

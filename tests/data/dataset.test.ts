@@ -236,6 +236,27 @@ describe('dataset errors name the file, field or case', () => {
     );
   });
 
+  it('label values: float-stored integers are class ids, a fractional value is refused (the one label-value rule)', async () => {
+    const dir = await build();
+    const integral = Float32Array.from({ length: N }, (_, v) => labelValue(v));
+    await writeNifti(
+      path.join(dir, 'labelsTr', 'c1.nii.gz'),
+      volumeFromArray(integral, SHAPE, { affine: AFFINE }),
+    );
+    const near = Float32Array.from(integral);
+    near[4] = 0.9995; // rounding would make it 1; the rule refuses it
+    await writeNifti(
+      path.join(dir, 'labelsTr', 'c2.nii.gz'),
+      volumeFromArray(near, SHAPE, { affine: AFFINE }),
+    );
+    const ds = await openDataset(dir);
+    const c1 = await ds.loadCase('c1');
+    expect([...c1.label]).toEqual(Array.from({ length: N }, (_, v) => labelValue(v)));
+    await expect(ds.loadCase('c2')).rejects.toThrow(
+      /case c2: label labelsTr\/c2\.nii\.gz has value 0\.99949\d* \(1 voxels\) that is not an integer class id/,
+    );
+  });
+
   it('NaN or Inf image voxels, with the channel file and voxel', async () => {
     const dir = await build();
     const nan = new Float32Array(N);

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateDataset } from '../../src/data/dataset.js';
+import { checkLabelValues } from '../../src/data/prepare/common.js';
 import {
   boundingBox,
   brainCropBox,
@@ -76,6 +77,16 @@ function stats(data: ArrayLike<number>, select: (i: number) => boolean = () => t
 }
 
 describe('preprocessing steps on hand-made volumes', () => {
+  it('checkLabelValues: integers among the classes pass (any stored type), fractions and other classes are refused', () => {
+    expect(() => checkLabelValues(Float32Array.from([0, 1, 1]), [0, 1], 'l.nii')).not.toThrow();
+    expect(() => checkLabelValues(Float32Array.from([0, 0.9995, 1]), [0, 1], 'l.nii')).toThrow(
+      /^l\.nii: label values \[0\.99949\d*\] are not integers; a label map holds integer class ids/,
+    );
+    expect(() => checkLabelValues(Uint8Array.from([0, 2]), [0, 1], 'l.nii')).toThrow(
+      "l.nii: label values [2] outside the dataset's classes [0, 1]",
+    );
+  });
+
   it('boundingBox and the BraTS end-exclusive brain crop', () => {
     const shape = [5, 4, 3];
     const data = new Int16Array(60);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { assertFiniteVoxels, firstNonFinite, numeric, voxelOf } from '../../src/data/voxel-values.js';
+import {
+  assertFiniteVoxels,
+  firstNonFinite,
+  isLabelValue,
+  numeric,
+  voxelOf,
+} from '../../src/data/voxel-values.js';
 import { normalizeForPreset } from '../../src/eval/predict.js';
 import { InputError } from '../../src/util/errors.js';
 
@@ -54,5 +60,21 @@ describe('voxel-values: the one finite-intensity rule of prepare, the loader and
     expect(() => normalizeForPreset('custom', [good, bad], [2, 2, 2])).toThrow(
       /^channel 1: non-finite intensity NaN at voxel \[1, 0, 1\]$/,
     );
+  });
+
+  it('isLabelValue: the one label-value rule (exact integers, whatever the stored type; never rounded)', () => {
+    const cases: [number, boolean][] = [
+      [0, true],
+      [1, true],
+      [255, true],
+      [-1, true], // the range is the caller's rule
+      [Math.fround(3), true], // a float-stored integer
+      [0.5, false],
+      [Math.fround(0.9995), false], // within 1e-3 of 1: still refused
+      [Math.fround(1.0001), false],
+      [Number.NaN, false],
+      [Number.POSITIVE_INFINITY, false],
+    ];
+    for (const [x, ok] of cases) expect([x, isLabelValue(x)]).toEqual([x, ok]);
   });
 });

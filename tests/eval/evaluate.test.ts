@@ -183,6 +183,21 @@ describe('evaluateFiles (hand-computed cubes)', () => {
     ).rejects.toThrow(/l\.nii\.gz: value 0\.5 is not an integer label/);
   });
 
+  it('label values follow the one rule: float-stored integers are read, 0.9995 is refused (not rounded)', async () => {
+    const dir = await tempDir();
+    const { writeNifti, volumeFromArray } = await import('../../src/io/nifti.js');
+    const integral = Float32Array.from(PRED);
+    await writeNifti(path.join(dir, 'l.nii.gz'), volumeFromArray(integral, SHAPE, { spacing: [1, 1, 1] }));
+    await writeLabelFile(path.join(dir, 'p.nii.gz'), PRED, SHAPE, diagAffine([1, 1, 1]));
+    const files = { pred: path.join(dir, 'p.nii.gz'), label: path.join(dir, 'l.nii.gz') };
+    const ok = await evaluateFiles(files);
+    expect(ok.cases[0].classes.every((c) => c.dice === 1)).toBe(true);
+    const near = Float32Array.from(PRED);
+    near[5] = 0.9995;
+    await writeNifti(path.join(dir, 'l.nii.gz'), volumeFromArray(near, SHAPE, { spacing: [1, 1, 1] }));
+    await expect(evaluateFiles(files)).rejects.toThrow(/l\.nii\.gz: value 0\.99949\d* is not an integer label/);
+  });
+
   it('caseKeyOf strips the extension and the nnU-Net channel suffix', () => {
     expect(caseKeyOf('la_001_0000.nii.gz')).toBe('la_001');
     expect(caseKeyOf('la_001.nii')).toBe('la_001');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { sameShape, shapeText, spatialShape } from '../../io/geometry.js';
 import type { Volume, VoxelArray } from '../../io/volume.js';
 import { InputError } from '../../util/errors.js';
-import { assertFiniteVoxels, numeric } from '../voxel-values.js';
+import { assertFiniteVoxels, isLabelValue, numeric } from '../voxel-values.js';
 import type { PreparedCase, PrepareUnit } from './runner.js';
 import { distinctValues, type Shape3 } from './steps.js';
 
@@ -75,8 +75,18 @@ export function checkSameShape(a: number[], b: number[], fileA: string, fileB: s
   }
 }
 
+/**
+ * Refuses a raw label volume with a value that is not an integer (the one label-value rule, voxel-values.ts) or
+ * not among the dataset's classes `allowed`, naming the file and up to 10 offending values.
+ */
 export function checkLabelValues(data: ArrayLike<number>, allowed: number[], file: string): void {
   const values = distinctValues(data);
+  const fractional = values.filter((v) => !isLabelValue(v));
+  if (fractional.length) {
+    throw new InputError(
+      `${file}: label values [${fractional.slice(0, 10).join(', ')}] are not integers; a label map holds integer class ids (was it resampled with interpolation?)`,
+    );
+  }
   const bad = values.filter((v) => !allowed.includes(v));
   if (bad.length) {
     throw new InputError(
