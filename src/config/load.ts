@@ -16,6 +16,7 @@ import {
 import { readInputText } from '../io/read-file.js';
 import {
   argumentError,
+  isPlainObject,
   requireObject,
   requireOptions,
   requireString,
@@ -23,7 +24,7 @@ import {
 } from '../util/args.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import { ConfigError, type ConfigProblem, displayFile, renderIssues } from './errors.js';
-import { cloneData, isPlainObject, Layers, nest, type Plain, resolveLayerPaths } from './merge.js';
+import { cloneData, Layers, nest, type Plain, resolveLayerPaths } from './merge.js';
 import { configSchema, rawConfigSchema, type SsmisConfig } from './schema.js';
 import {
   childSchema,

@@ -6,15 +6,10 @@
  * again), which lets a child config or `--set` drop an inherited value (`--set eval.patch=null`).
  */
 import path from 'node:path';
+import { isPlainObject } from '../util/args.js';
 import { formatPath, type PathSegment } from './walk.js';
 
 export type Plain = Record<string, unknown>;
-
-export function isPlainObject(value: unknown): value is Plain {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
 
 /** Own property read that never reaches `Object.prototype` (a key named `__proto__` is just a key). */
 function getOwn(object: Plain, key: string): unknown {

@@ -4,9 +4,9 @@
  * values left out. Loading the text again gives the same config.
  */
 import { Document, isScalar, visit } from 'yaml';
-import { requireOptions } from '../util/args.js';
+import { isPlainObject, requireOptions } from '../util/args.js';
 import { requireConfig } from './load.js';
-import { isPlainObject, type Plain } from './merge.js';
+import type { Plain } from './merge.js';
 import { rawConfigSchema, type SsmisConfig } from './schema.js';
 import { childSchema, defOf, objectNode, type Schema } from './walk.js';
 

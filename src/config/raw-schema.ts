@@ -17,6 +17,7 @@ import {
   MIX_NAMES,
   TEACHER_MODES,
 } from '../method/variants/names.js';
+import { isPlainObject } from '../util/args.js';
 
 /** Extra metadata read by the reference table and the error renderer. */
 export interface KeyMeta {
@@ -34,10 +35,6 @@ function doc<T extends z.ZodType>(
   extra: Omit<KeyMeta, 'description'> = {},
 ): T {
   return schema.meta({ description, ...extra });
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Input of one option of a `namedUnion`: `name` may be left out. */

@@ -4,6 +4,7 @@
  * and the schema's key order for `configToYaml`). Only the zod 4 node kinds this config uses are handled.
  */
 import { z } from 'zod';
+import { isRecord } from '../util/args.js';
 import type { KeyMeta } from './raw-schema.js';
 
 export type Schema = z.core.$ZodType;
@@ -36,10 +37,6 @@ export interface CheckDef {
 
 export function defOf(schema: Schema): Def {
   return schema._zod.def as unknown as Def;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** One wrapper layer down (optional, default, prefault, nullable, readonly, pipe), or undefined at a core node. */

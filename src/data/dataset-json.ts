@@ -8,6 +8,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { readInputText } from '../io/read-file.js';
+import { isRecord } from '../util/args.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import { DATASET_PRESETS } from './presets.js';
 
@@ -136,8 +137,8 @@ export function checkDisjointSplits(
  * message would only list what is expected).
  */
 function refuseUnsupported(raw: unknown, file: string): void {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return;
-  const json = raw as Record<string, unknown>;
+  if (!isRecord(raw)) return;
+  const json = raw;
   const ending = json.file_ending;
   if (ending !== undefined && !(DATASET_FILE_ENDINGS as readonly unknown[]).includes(ending)) {
     throw new InputError(
@@ -145,7 +146,7 @@ function refuseUnsupported(raw: unknown, file: string): void {
     );
   }
   const labels = json.labels;
-  if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) return;
+  if (!isRecord(labels)) return;
   for (const [name, value] of Object.entries(labels)) {
     if (Array.isArray(value)) {
       throw new InputError(

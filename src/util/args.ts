@@ -63,8 +63,22 @@ export function argumentError(fn: string, name: string, expected: string, value:
   return new InputError(`${fn}: argument '${name}' must be ${expected}, got ${describeArgument(value)}`);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/**
+ * The one "is this an options object" test: an object that is not null, not an array and not a typed array or
+ * DataView (a class instance passes; compare {@link isPlainObject}).
+ */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value);
+}
+
+/**
+ * The one "is this a data mapping" test of config layering and output: a {@link isRecord} whose prototype is
+ * `Object.prototype` or `null` (what YAML, JSON and object literals make; a class instance, Map or Date is not).
+ */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (!isRecord(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 /** An object (not null, not an array); `what` replaces "an object" in the message (e.g. "an options object"). */

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import {
   describeArgument,
+  isPlainObject,
+  isRecord,
   requireModel,
   requireNumberArray,
   requireNumbers,
@@ -77,5 +79,31 @@ describe('argument checks', () => {
     expect(message(() => requireModel('f', 'm', model, 3))).toMatch(
       /must be a 3-D segmentation model .*got a 2-D model$/,
     );
+  });
+});
+
+describe('isRecord and isPlainObject: the one home of both object tests', () => {
+  class Options {
+    a = 1;
+  }
+  it('a table of values: [value, isRecord, isPlainObject]', () => {
+    const cases: [string, unknown, boolean, boolean][] = [
+      ['object literal', { a: 1 }, true, true],
+      ['null prototype', Object.create(null), true, true],
+      ['parsed JSON', JSON.parse('{"a":{"b":2}}'), true, true],
+      ['class instance', new Options(), true, false],
+      ['Map', new Map(), true, false],
+      ['Date', new Date(0), true, false],
+      ['array', [1, 2], false, false],
+      ['Float32Array', new Float32Array(2), false, false],
+      ['DataView', new DataView(new ArrayBuffer(2)), false, false],
+      ['null', null, false, false],
+      ['undefined', undefined, false, false],
+      ['string', 'a', false, false],
+      ['number', 3, false, false],
+    ];
+    for (const [what, value, record, plain] of cases) {
+      expect([what, isRecord(value), isPlainObject(value)]).toEqual([what, record, plain]);
+    }
   });
 });

@@ -4,6 +4,7 @@
  * `SynthesizeOptions.difficulty` into a complete knob set. A knob at its `standard` value draws no extra random
  * number, so `standard` is the original generator draw for draw.
  */
+import { isRecord } from '../../util/args.js';
 import { InputError } from '../../util/errors.js';
 
 /** An inclusive range `[low, high]` a per-case value is drawn from (uniformly; integers for counts). */
@@ -317,7 +318,7 @@ export function resolveLaDifficulty(
     }
     return { ...LA_DIFFICULTY_PRESETS[difficulty] };
   }
-  if (typeof difficulty !== 'object' || difficulty === null || Array.isArray(difficulty)) {
+  if (!isRecord(difficulty)) {
     throw new InputError(
       `${where}: difficulty must be ${LA_DIFFICULTY_PRESET_LIST} or an object of knobs, got ${show(difficulty)}`,
     );
