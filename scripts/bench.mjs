@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // @ts-check
 /**
- * `npm run bench` (issue 8): speed and memory of ssmis on this machine, against the compiled library in
+ * `npm run bench`: speed and memory of ssmis on this machine, against the compiled library in
  * `dist/` (run `npm run build` first). Prints one table per section and writes every number as JSON.
  *
  * Usage: node scripts/bench.mjs [--quick] [--section NAME[,NAME…]] [--out FILE] [--backend auto|cpu|…]
@@ -46,14 +46,14 @@
  *   PyTorch's eval forward of the same network (the definition in scripts/bench-2d.mjs) over the same slices.
  * - metrics: `computeMetrics` (Dice, Jaccard, HD95, HD, ASD, ASSD) on a 256×256×100 pair, without spacing and
  *   with the anisotropic spacing 0.7×0.7×2.5 mm: `blobs` = two overlapping smooth ellipsoids (the realistic
- *   case; issue 5 asks for about a second), `random 30%` = two independent random masks with 30 % foreground
+ *   case; the goal is about a second), `random 30%` = two independent random masks with 30 % foreground
  *   (the worst case: almost every foreground voxel is a surface voxel). Columns: case, spacing, seconds, Dice.
  * - nifti: a 256×256×100 int16 volume (smooth field + noise) written as `.nii.gz` with `writeNifti` and read
  *   back with `readNifti`. Columns: file size, write seconds, read seconds, read MB/s of decompressed data
  *   (voxel bytes, MB = 10⁶ bytes).
  * - webgpu: when a WebGPU adapter exists, a cpam-trcm iteration at the demo size and a 64×64×32 sliding-window
  *   inference on `webgpu` next to the `cpu` backend (`scripts/bench-webgpu.mjs`, its own table), or why not.
- * - kernels: the stock vs fast kernel bench of issue 7 (`scripts/bench-kernels.mjs`, its own tables: GFLOP/s
+ * - kernels: the stock vs fast kernel bench (`scripts/bench-kernels.mjs`, its own tables: GFLOP/s
  *   per VNet convolution and the VNet step time, stock vs fast), or "fast kernels not available".
  *
  * JSON (`schema: "ssmis-bench/1"`): { createdAt, command, quick, machine: {cpuModel, logicalCpus,

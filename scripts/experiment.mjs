@@ -30,7 +30,8 @@
  *
  * Usage: node scripts/experiment.mjs [options]
  *   --name NAME                experiment name (required except with --quick): record docs/experiments/NAME
- *   --seeds N | a,b,..         seeds 1..N or a list (default 5; may grow between invocations)
+ *   --seeds N | a,b-c,..       seeds 1..N, or a list and ranges as `ssmis sweep --seeds` reads them
+ *                              (default 5; may grow between invocations)
  *   --methods a,b              rows to run (default all: supervised,mean-teacher,bcp,cpam,cpam-trcm,fully-supervised)
  *   --jobs N                   runs trained at once, each its own `ssmis train` process (default: logical CPUs,
  *                              at most 2); kernel threads per run = logical CPUs / N
@@ -156,16 +157,19 @@ function sizeTriple(text, name) {
   return parts;
 }
 
-/** @param {string} text */
-function parseSeeds(text) {
+/**
+ * `--seeds`: a bare N means seeds 1..N; anything else is a list of seeds and ranges.
+ * @param {string} text
+ * @returns {Promise<number[]>} ascending
+ */
+async function parseSeeds(text) {
   if (/^\d+$/.test(text.trim())) {
     const n = positiveInt(text, 'seeds');
     return Array.from({ length: n }, (_, i) => i + 1);
   }
-  const seeds = text.split(',').map((s) => positiveInt(s.trim(), 'seeds'));
-  if (new Set(seeds).size !== seeds.length)
-    throw new UsageError(`--seeds: a seed is listed twice in ${text}`);
-  return seeds.sort((a, b) => a - b);
+  // A list or ranges: the sweep's grammar (`1,3,7`, `1-5`), from its one home.
+  const { parseSeeds: parseSeedList } = await loadDist('sweep/plan.js');
+  return /** @type {number[]} */ (parseSeedList(text)).sort((a, b) => a - b);
 }
 
 /**
@@ -285,7 +289,7 @@ function parseOptions(argv) {
     help: /** @type {const} */ (false),
     name,
     quick: values.quick,
-    seeds: values.seeds === undefined ? null : parseSeeds(values.seeds),
+    seeds: values.seeds ?? null,
     methods,
     jobs: values.jobs === undefined ? Math.min(2, cpus) : positiveInt(values.jobs, 'jobs'),
     // A smoke run's record is not worth committing: it stays beside its work folder.
@@ -350,6 +354,7 @@ function planHash(plan) {
 async function loadOrCreatePlan(o) {
   const file = path.join(o.record, 'plan.json');
   const base = o.quick ? QUICK_PLAN : DEFAULT_PLAN;
+  const given = o.seeds === null ? null : await parseSeeds(o.seeds);
   if (existsSync(file)) {
     // Written by this script (its version checked here).
     const plan = /** @type {Plan} */ (await readJson(file));
@@ -365,7 +370,7 @@ async function loadOrCreatePlan(o) {
         }
       }
     }
-    const seeds = [...new Set([...plan.seeds, ...(o.seeds ?? [])])].sort((a, b) => a - b);
+    const seeds = [...new Set([...plan.seeds, ...(given ?? [])])].sort((a, b) => a - b);
     const methods = ALL_METHODS.filter((m) => plan.methods.includes(m) || (o.methods ?? []).includes(m));
     const results = o.results === null ? plan.results : path.relative(REPO, o.results);
     if (
@@ -385,7 +390,7 @@ async function loadOrCreatePlan(o) {
     name: o.name,
     data: { ...base.data, ...o.overrides.data },
     settings: { ...base.settings, ...o.overrides.settings },
-    seeds: o.seeds ?? (o.quick ? [1, 2] : [1, 2, 3, 4, 5]),
+    seeds: given ?? (o.quick ? [1, 2] : [1, 2, 3, 4, 5]),
     methods: o.methods ?? (o.quick ? ['supervised', 'cpam-trcm', 'fully-supervised'] : ALL_METHODS),
     // null: the record folder's results.md, wherever the record folder is (a clone, another checkout).
     results: o.results === null ? null : path.relative(REPO, o.results),
@@ -707,6 +712,22 @@ async function recordOfRun(lib, plan, run, sweepRun, { backend, threads }) {
   };
 }
 
+/** @type {Map<string, ReturnType<typeof setupBackend>>} */
+const backends = new Map();
+
+/**
+ * The backend this process evaluates with, set up once (runs are recorded one by one as they finish).
+ * @param {string} name
+ */
+function backendOnce(name) {
+  let setup = backends.get(name);
+  if (setup === undefined) {
+    setup = setupBackend({ backend: name });
+    backends.set(name, setup);
+  }
+  return setup;
+}
+
 /**
  * Records every finished, unrecorded run; says which rows of a seed started stage 2 from different stage-1
  * weights.
@@ -721,7 +742,7 @@ async function recordFinished(o, plan, pending, threads) {
   for (const p of pending) if ((await runState(p.run.runDir)).kind === 'finished') finished.push(p);
   if (finished.length === 0) return 0;
   const lib = await loadDist('index.js');
-  const backend = await setupBackend({ backend: plan.settings.backend });
+  const backend = await backendOnce(plan.settings.backend);
   for (const p of finished) {
     const record = await recordOfRun(lib, plan, p, p.run, { backend, threads });
     await writeJsonAtomic(recordFile(o, p.id), record);

@@ -55,8 +55,8 @@ export async function loadDist(rel) {
  */
 
 /**
- * Initialises the backend as `train` does, and on the pure-JS `cpu` backend activates the fast kernels of
- * issue 7 when the build has them, they are not already active (a later `initBackend` may register them
+ * Initialises the backend as `train` does, and on the pure-JS `cpu` backend activates the fast kernels
+ * (WebAssembly SIMD convolutions on a worker pool) when the build has them, they are not already active (a later `initBackend` may register them
  * itself) and `SSMIS_FAST_KERNELS` does not turn them off, so that the numbers are what a user of the default
  * config (`backend.fastKernels: true`) gets. `SSMIS_FAST_KERNELS=0` measures the stock kernels.
  * @param {{ backend?: string }} [options] `backend` as given (e.g. `--backend`): `initBackend` checks it
