@@ -226,6 +226,27 @@ const MIX_IMAGES: Readonly<
 };
 
 /**
+ * The step's one cuboid draw (E1–E4, Q30) from `ctx.rng` with the resolved config's ratio and start ranges: the
+ * mask M `[...S]` (call inside the step's `tf.tidy`) and the position the prepared step records.
+ */
+export function drawStepCuboid(
+  spatial: number[],
+  cfg: ResolvedStepConfig,
+  ctx: StepContext,
+): { mask: tf.Tensor; cuboid: NonNullable<PreparedStep['cuboid']> } {
+  const c = cuboidMask(spatial, cfg.maskRatio, ctx.rng, {
+    startRange: cfg.startRange,
+    referenceStartRange: cfg.referenceStartRange,
+  });
+  return { mask: c.mask, cuboid: { start: c.start, size: c.size, clippedSize: c.clippedSize } };
+}
+
+/** The labels of the labeled batch's two sub-batches of `sub` rows (call inside the step's `tf.tidy`). */
+export function labeledHalves(batch: StepBatch, sub: number): { labelA: tf.Tensor; labelB: tf.Tensor } {
+  return { labelA: batchRows(batch.labeledLabels, 0, sub), labelB: batchRows(batch.labeledLabels, sub, sub) };
+}
+
+/**
  * The copy-paste preparation of bcp / cpam / cpam-trcm (docs/equations.md, training step §4.9, steps 2–4): two
  * separate teacher forwards on U_a and U_b (E5, BN statistics per call as the reference; run whatever the mixes,
  * so the dropout stream does not depend on them), pseudo-labels (E6–E7), one cuboid (E1–E4, Q30) and the mixed
@@ -252,16 +273,9 @@ export function prepareCopyPaste(variant: MethodVariant, ctx: StepContext, batch
     const hardA = hardPredictions(logitsA);
     const logitsB = teacherLogits(ctx, cfg, images.ub);
     const hardB = hardPredictions(logitsB);
-    const c = cuboidMask(spatial, cfg.maskRatio, ctx.rng, {
-      startRange: cfg.startRange,
-      referenceStartRange: cfg.referenceStartRange,
-    });
-    cuboid = { start: c.start, size: c.size, clippedSize: c.clippedSize };
-    const out: Record<string, tf.Tensor> = {
-      mask: c.mask,
-      labelA: batchRows(batch.labeledLabels, 0, sub),
-      labelB: batchRows(batch.labeledLabels, sub, sub),
-    };
+    const c = drawStepCuboid(spatial, cfg, ctx);
+    cuboid = c.cuboid;
+    const out: Record<string, tf.Tensor> = { mask: c.mask, ...labeledHalves(batch, sub) };
     // The component filter runs on the host: at once on the sync backends, at the step's settle on webgpu.
     readOnHost([hardA, hardB], ([ha, hb]) => {
       const k = logitsA.shape[logitsA.rank - 1];

@@ -7,12 +7,13 @@
  * variant shares this stage.
  */
 import { tf } from '../../backend/tf.js';
-import { cuboidMask } from '../cuboid.js';
 import { mixImages } from '../mix.js';
 import { pretrainLoss, pretrainLoss2d } from '../pretrain-loss.js';
 import {
   batchRows,
   checkStepArgs,
+  drawStepCuboid,
+  labeledHalves,
   prepared,
   preparedStep,
   resolveConfig,
@@ -64,15 +65,11 @@ export const pretrainStep: MethodVariant = {
     const spatial = batch.labeledImages.shape.slice(1, -1);
     let cuboid: PreparedStep['cuboid'];
     const tensors = tf.tidy(() => {
-      const c = cuboidMask(spatial, cfg.maskRatio, ctx.rng, {
-        startRange: cfg.startRange,
-        referenceStartRange: cfg.referenceStartRange,
-      });
-      cuboid = { start: c.start, size: c.size, clippedSize: c.clippedSize };
+      const c = drawStepCuboid(spatial, cfg, ctx);
+      cuboid = c.cuboid;
       const out: Record<string, tf.Tensor> = {
         mask: c.mask,
-        labelA: batchRows(batch.labeledLabels, 0, sub),
-        labelB: batchRows(batch.labeledLabels, sub, sub),
+        ...labeledHalves(batch, sub),
         x: mixImages(
           batchRows(batch.labeledImages, 0, sub),
           batchRows(batch.labeledImages, sub, sub),
