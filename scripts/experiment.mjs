@@ -32,7 +32,9 @@
  *   --name NAME                experiment name (required except with --quick): record docs/experiments/NAME
  *   --seeds N | a,b-c,..       seeds 1..N, or a list and ranges as `ssmis sweep --seeds` reads them
  *                              (default 5; may grow between invocations)
- *   --methods a,b              rows to run (default all: supervised,mean-teacher,bcp,cpam,cpam-trcm,fully-supervised)
+ *   --methods a,b              rows (default all: supervised,mean-teacher,bcp,cpam,cpam-trcm,fully-supervised)
+ *                              Seeds and rows given are added to the plan, and this invocation trains only their
+ *                              unrecorded runs (without them: every unrecorded run of the plan)
  *   --jobs N                   runs trained at once, each its own `ssmis train` process (default: logical CPUs,
  *                              at most 2); kernel threads per run = logical CPUs / N
  *   --estimate                 print the estimated compute time of what is left (from the recorded runs) and stop
@@ -349,12 +351,12 @@ function planHash(plan) {
  * The plan: read from the record folder when it exists (command-line plan options must then agree with it;
  * seeds and methods may only be added), else built from the defaults and the options and written.
  * @param {Options} o
+ * @param {number[] | null} given the seeds of `--seeds`, if given
  * @returns {Promise<Plan>}
  */
-async function loadOrCreatePlan(o) {
+async function loadOrCreatePlan(o, given) {
   const file = path.join(o.record, 'plan.json');
   const base = o.quick ? QUICK_PLAN : DEFAULT_PLAN;
-  const given = o.seeds === null ? null : await parseSeeds(o.seeds);
   if (existsSync(file)) {
     // Written by this script (its version checked here).
     const plan = /** @type {Plan} */ (await readJson(file));
@@ -852,6 +854,7 @@ async function writeReport(o, plan) {
   const out = plan.results === null ? path.join(o.record, 'results.md') : path.resolve(REPO, plan.results);
   const markdown = renderExperimentReport({
     plan,
+    difficultyPreset: await presetOf(plan.data.difficulty),
     data,
     records,
     notes,
@@ -862,9 +865,25 @@ async function writeReport(o, plan) {
   console.log(`report: ${path.relative(process.cwd(), out)} (${records.length} run(s))`);
 }
 
+/**
+ * The `synth --difficulty` preset whose knobs a plan's difficulty resolves to, so that the report's recipe is a
+ * command (`--difficulty scarce`) and not only a library call; null when no preset has exactly these knobs.
+ * @param {Plan['data']['difficulty']} difficulty
+ * @returns {Promise<string | null>}
+ */
+async function presetOf(difficulty) {
+  if (typeof difficulty === 'string') return difficulty;
+  const { resolveLaDifficulty, LA_DIFFICULTY_PRESET_NAMES } = await loadDist('data/synth/difficulty.js');
+  const knobs = JSON.stringify(resolveLaDifficulty(difficulty, 'plan.json data.difficulty'));
+  return (
+    LA_DIFFICULTY_PRESET_NAMES.find((name) => JSON.stringify(resolveLaDifficulty(name)) === knobs) ?? null
+  );
+}
+
 /** @param {Options} o */
 async function experimentMain(o) {
-  const plan = await loadOrCreatePlan(o);
+  const seeds = o.seeds === null ? null : await parseSeeds(o.seeds);
+  const plan = await loadOrCreatePlan(o, seeds);
   if (o.report) return writeReport(o, plan);
   const lib = await loadDist('index.js');
   const { dataset, info } = await prepareData(lib, o, plan);
@@ -873,7 +892,13 @@ async function experimentMain(o) {
   // Seeds and rows may be added to a plan: the sweep grows with it (the runs it had keep their configs).
   await writeSweep(sweep, { addRuns: true });
   // Seed by seed, so that the paired comparisons fill up while the experiment runs.
-  const pending = pendingRuns(o, plan, sweep).sort((a, b) => a.seed - b.seed);
+  // `--methods` and `--seeds` also say what this invocation trains (the plan may hold more unrecorded runs).
+  const pending = pendingRuns(o, plan, sweep)
+    .filter(
+      (p) =>
+        (o.methods === null || o.methods.includes(p.method)) && (seeds === null || seeds.includes(p.seed)),
+    )
+    .sort((a, b) => a.seed - b.seed);
   const total = runList(plan).length;
   console.log(
     `experiment ${plan.name}: ${info.counts.labeled} labeled + ${info.counts.unlabeled} unlabeled training cases, ${info.counts.val} validation, ${info.counts.test} test; ` +

@@ -240,6 +240,7 @@ function verdict(d) {
  * @property {string | null} notes `notes.md`
  * @property {string} recordDir the record folder, relative to the report
  * @property {string} command the command that runs the experiment
+ * @property {string | null} [difficultyPreset] the `synth --difficulty` preset the plan's knobs equal, if any
  */
 
 /**
@@ -406,7 +407,7 @@ export function renderExperimentReport(input) {
     `- Model: VNet, ${s.baseFilters} base filters, Dropout3d ${s.dropout}; teacher forward in ${s.teacherMode} mode (the reference's); patch ${s.patch.join('×')}; batch ${s.batch} labeled + ${s.batch} unlabeled (two sub-batches of ${s.batch / 2} for the mixes; supervised rows use the labeled images only); SGD, momentum 0.9, weight decay 1e-4, learning rate ${s.lr} (stage 1 constant, stage 2 poly 0.9).`,
   );
   L.push(
-    `- Budget: per seed, stage 1 (copy-paste pre-training on labeled pairs, ${s.pretrainIterations} iterations) runs once and every semi-supervised row and "supervised" continue that same model for ${s.selftrainIterations} stage-2 iterations, so they differ only in stage 2. "Fully supervised" trains both stages itself with every training case labeled. EMA decay 0.99: at the end of stage 2 the teacher holds 0.99^${s.selftrainIterations} = ${(share * 100).toFixed(1)} % of the stage-1 weights. Mean teacher's consistency ramp-up: ${Math.max(1, Math.round(0.4 * s.selftrainIterations))} iterations (40 % of stage 2, the reference's 6000/15000).`,
+    `- Budget: per seed, stage 1 (copy-paste pre-training on labeled pairs, ${s.pretrainIterations} iterations) runs once and every semi-supervised row and "supervised" continue that same model for ${s.selftrainIterations} stage-2 iterations, so they differ only in stage 2. "Fully supervised" trains both stages itself with every training case labeled. EMA decay 0.99: at the end of stage 2 the teacher holds 0.99^${s.selftrainIterations} = ${share >= 0.001 ? (share * 100).toFixed(1) : (share * 100).toPrecision(1)} % of the stage-1 weights. Mean teacher's consistency ramp-up: ${Math.max(1, Math.round(0.4 * s.selftrainIterations))} iterations (40 % of stage 2, the reference's 6000/15000).`,
   );
   L.push(
     `- Model selection: validation split, every ${s.validationInterval} iterations in both stages (mean Dice, no post-processing, windows without overlap; stage 2 starts from stage 1's best); the test split is used once, for the final evaluation. Sliding window of the test evaluation: patch ${s.patch.join('×')}, stride ${s.patch.map((p) => Math.max(1, Math.floor(p / 2))).join('×')}.`,
@@ -422,21 +423,31 @@ export function renderExperimentReport(input) {
     'The same phantoms, in the challenge layout used here and in the UA-MT h5 layout the reference PyTorch code reads:',
   );
   L.push('');
-  L.push('```sh');
-  // Knob objects (calibration runs) have no CLI spelling: the library call makes the same phantoms.
-  if (typeof d.difficulty !== 'string') {
+  const preset = typeof d.difficulty === 'string' ? d.difficulty : (input.difficultyPreset ?? null);
+  const prepare = `npx ssmis prepare ${d.dataset} --raw raw --out dataset --seed ${d.synthSeed} --min-size ${s.patch.join(',')} --val ${d.val}`;
+  if (preset !== null) {
+    if (typeof d.difficulty !== 'string') {
+      L.push(`The difficulty knobs of this plan are exactly those of the \`${preset}\` preset.`);
+      L.push('');
+    }
+    const synth = `npx ssmis synth --dataset ${d.dataset} --difficulty ${preset} --cases ${d.cases} --size ${d.size.join(',')} --seed ${d.synthSeed}`;
+    L.push('```sh', `${synth} --out raw`, prepare, `${synth} --format h5 --out raw-h5`, '```');
+  } else {
+    // Knobs that are no preset have no CLI spelling: the library call makes the same phantoms.
     L.push(
-      `\`synthesize({ dataset: '${d.dataset}', difficulty: ${JSON.stringify(d.difficulty)}, cases: ${d.cases}, size: [${d.size.join(', ')}], seed: ${d.synthSeed}, out: 'raw' })\` (add \`format: 'h5'\` for the UA-MT layout), then:`,
+      "These difficulty knobs are no `synth --difficulty` preset; the library makes the same phantoms (add `format: 'h5'` for the UA-MT layout), then `prepare` reads them:",
     );
     L.push('');
+    L.push(
+      '```js',
+      `await synthesize({ dataset: '${d.dataset}', difficulty: ${JSON.stringify(d.difficulty)}, cases: ${d.cases}, size: [${d.size.join(', ')}], seed: ${d.synthSeed}, out: 'raw' });`,
+      '```',
+      '',
+      '```sh',
+      prepare,
+      '```',
+    );
   }
-  const synth = `npx ssmis synth --dataset ${d.dataset} --difficulty ${typeof d.difficulty === 'string' ? d.difficulty : `${d.difficulty.preset ?? 'standard'} (+ the knobs above)`} --cases ${d.cases} --size ${d.size.join(',')} --seed ${d.synthSeed}`;
-  L.push(`${synth} --out raw`);
-  L.push(
-    `npx ssmis prepare ${d.dataset} --raw raw --out dataset --seed ${d.synthSeed} --min-size ${s.patch.join(',')} --val ${d.val}`,
-  );
-  L.push(`${synth} --format h5 --out raw-h5`);
-  L.push('```');
   L.push('');
   if (data)
     L.push(`Fingerprint of the prepared labels: \`${data.fingerprint}\` (checked by every invocation).`);
@@ -528,7 +539,7 @@ export function findings(diffs, records) {
           ? 'the interval excludes 0: the unlabeled cases helped'
           : x.high !== null && x.high < 0
             ? 'the interval lies below 0: the unlabeled cases, used this way, hurt'
-            : `the interval includes 0: no effect shown either way, and a true effect up to ${fmt(Math.max(Math.abs(x.low), Math.abs(x.high ?? 0)), 100)} points in either direction is not ruled out`;
+            : `the interval includes 0: no effect is shown; the data are consistent with anything from a loss of ${fmt(-x.low, 100)} to a gain of ${fmt(x.high ?? 0, 100)} points`;
     out.push(`${SHORT[m]} vs supervised: ${signed(x.mean)} points; ${shown}.`);
   }
   const ordering = ['cpam-trcm', 'cpam', 'bcp', 'supervised'];

@@ -137,9 +137,33 @@ describe('renderExperimentReport', () => {
       command: 'x',
     });
     expect(text).toMatch(
-      /CPAM \+ TRCM vs supervised: \+0\.67 points; the interval includes 0: no effect shown either way/,
+      /CPAM \+ TRCM vs supervised: \+0\.67 points; the interval includes 0: no effect is shown; the data are consistent with anything from a loss of \d+\.\d\d to a gain of \d+\.\d\d points\./,
     );
     expect(text).not.toContain('## Interpretation');
+  });
+
+  it('writes the data recipe as a synth command when the knobs are a preset, else as the library call', () => {
+    const knobs = { preset: 'hard' as const, darkTargetProbability: 0.3 };
+    const long = {
+      ...plan,
+      data: { ...plan.data, difficulty: knobs },
+      settings: { ...plan.settings, selftrainIterations: 1000 },
+    };
+    const base = { data, records, notes: null, recordDir: '.', command: 'x' };
+    const asPreset = renderExperimentReport({ ...base, plan: long, difficultyPreset: 'scarce' });
+    expect(asPreset).toContain('The difficulty knobs of this plan are exactly those of the `scarce` preset.');
+    expect(asPreset).toContain(
+      'npx ssmis synth --dataset la --difficulty scarce --cases 100 --size 64,64,40 --seed 2024 --out raw',
+    );
+    expect(asPreset).toContain('teacher holds 0.99^1000 = 0.004 % of the stage-1 weights');
+    const asKnobs = renderExperimentReport({ ...base, plan: long, difficultyPreset: null });
+    expect(asKnobs).toContain(
+      `await synthesize({ dataset: 'la', difficulty: {"preset":"hard","darkTargetProbability":0.3}, cases: 100, size: [64, 64, 40], seed: 2024, out: 'raw' });`,
+    );
+    expect(asKnobs).not.toContain('npx ssmis synth');
+    expect(asKnobs).toContain(
+      'npx ssmis prepare la --raw raw --out dataset --seed 2024 --min-size 32,32,32 --val 8',
+    );
   });
 });
 
