@@ -34,7 +34,8 @@
  *                              (default 5; may grow between invocations)
  *   --methods a,b              rows (default all: supervised,mean-teacher,bcp,cpam,cpam-trcm,fully-supervised)
  *                              Seeds and rows given are added to the plan, and this invocation trains only their
- *                              unrecorded runs (without them: every unrecorded run of the plan)
+ *                              unrecorded runs, with the stage-1 row of those seeds (without them: every
+ *                              unrecorded run of the plan)
  *   --jobs N                   runs trained at once, each its own `ssmis train` process (default: logical CPUs,
  *                              at most 2); kernel threads per run = logical CPUs / N
  *   --estimate                 print the estimated compute time of what is left (from the recorded runs) and stop
@@ -892,12 +893,14 @@ async function experimentMain(o) {
   // Seeds and rows may be added to a plan: the sweep grows with it (the runs it had keep their configs).
   await writeSweep(sweep, { addRuns: true });
   // Seed by seed, so that the paired comparisons fill up while the experiment runs.
-  // `--methods` and `--seeds` also say what this invocation trains (the plan may hold more unrecorded runs).
+  // `--methods` and `--seeds` also say what this invocation trains (the plan may hold more unrecorded runs); the
+  // stage-1 row of a seed goes with any stage-2 row (it is their shared start).
+  const rows =
+    o.methods === null || o.methods.every((m) => m === 'fully-supervised')
+      ? o.methods
+      : [...o.methods, 'stage1'];
   const pending = pendingRuns(o, plan, sweep)
-    .filter(
-      (p) =>
-        (o.methods === null || o.methods.includes(p.method)) && (seeds === null || seeds.includes(p.seed)),
-    )
+    .filter((p) => (rows === null || rows.includes(p.method)) && (seeds === null || seeds.includes(p.seed)))
     .sort((a, b) => a.seed - b.seed);
   const total = runList(plan).length;
   console.log(
