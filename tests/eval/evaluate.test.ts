@@ -195,7 +195,9 @@ describe('evaluateFiles (hand-computed cubes)', () => {
     const near = Float32Array.from(PRED);
     near[5] = 0.9995;
     await writeNifti(path.join(dir, 'l.nii.gz'), volumeFromArray(near, SHAPE, { spacing: [1, 1, 1] }));
-    await expect(evaluateFiles(files)).rejects.toThrow(/l\.nii\.gz: value 0\.99949\d* is not an integer label/);
+    await expect(evaluateFiles(files)).rejects.toThrow(
+      /l\.nii\.gz: value 0\.99949\d* is not an integer label/,
+    );
   });
 
   it('caseKeyOf strips the extension and the nnU-Net channel suffix', () => {
