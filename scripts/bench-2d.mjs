@@ -5,7 +5,7 @@
  * against `dist/` (`npm run build` first). A benchmark, never a test.
  *
  * One step = train-mode forward (batch statistics, dropout) + mean softmax cross-entropy + backward + SGD with
- * momentum (lr 0.01, momentum 0.9), on random images and labels, at two sizes: batch 4 at 128² and batch 1 at
+ * momentum (lr 0.01, momentum 0.9, no weight decay; ssmis: the product's `createOptimizer`, as training), on random images and labels, at two sizes: batch 4 at 128² and batch 1 at
  * 64². Columns: ssmis with the fast cpu kernels on the threads of the kernel pool (`SSMIS_THREADS`, default every
  * core) and on 1 thread (no worker), ssmis with the stock TF.js kernels (64² only: the stock step at 128² takes minutes), and PyTorch CPU
  * with 1 and with 2 threads running the same network (the embedded script below, one process per measurement,
@@ -20,7 +20,6 @@
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { findTorch } from './lib/torch.mjs';
-import { timedTrainStep } from './lib/train-step.mjs';
 
 /**
  * @import { DistModules } from './lib/runtime.mjs'
@@ -130,7 +129,7 @@ function torchTimes(python, request) {
  */
 async function makeSsmisStep(tf, tag, batch, size) {
   const { createUNet2d } = await load('nn/unet2d.js');
-  const { Rng } = await load('util/rng.js');
+  const { Rng, createOptimizer } = await load('index.js');
   const rng = new Rng(1);
   const n = batch * size * size;
   const x = tf.tensor(
@@ -146,10 +145,20 @@ async function makeSsmisStep(tf, tag, batch, size) {
     4,
   );
   const net = createUNet2d({ seed: 0, name: `bench2d_${tag}` });
-  const opt = tf.train.momentum(0.01, 0.9);
-  const step = timedTrainStep(tf, net, x, labels, opt, new Rng(2));
+  // The product's optimizer (what training runs) with the hyper-parameters of the PyTorch side's
+  // torch.optim.SGD(lr=0.01, momentum=0.9): no weight decay, no dampening.
+  const optimizer = createOptimizer({ name: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 0 });
+  const dropoutRng = new Rng(2);
+  const step = () => {
+    const t0 = performance.now();
+    optimizer.step(
+      () => tf.losses.softmaxCrossEntropy(labels, net.apply(x, { training: true, rng: dropoutRng })),
+      net.namedParameters(),
+    );
+    return performance.now() - t0;
+  };
   const dispose = () => {
-    opt.dispose();
+    optimizer.dispose();
     net.dispose();
     tf.dispose([x, labels]);
   };
