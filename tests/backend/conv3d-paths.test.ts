@@ -140,6 +140,29 @@ describe.each(settings)('3-D convolution paths, relaxedSimd %s', (relaxed) => {
     tf.disposeVariables();
   });
 
+  it('pads with zeros over a heap that still holds the values of an earlier, larger call', async () => {
+    register({ workers: 1, relaxedSimd: relaxed });
+    await fastKernelWorkersReady();
+    // Each kernel starts from an empty heap without clearing it: fill it with large values first.
+    tf.tidy(() => {
+      const big = tf.fill([2, 12, 12, 12, 16], 1e3);
+      tf.engine().runKernel(
+        'Conv3D',
+        { x: big, filter: tf.fill([1, 1, 1, 16, 24], 1e3) },
+        { strides: [1, 1, 1], pad: 'valid', dataFormat: 'NDHWC', dilations: 1 },
+      );
+    });
+    // Pads before and after on all three axes, two images, odd channels (the first case's geometry).
+    const c = cases[0];
+    const fast = runCase(c, () => null);
+    const ref = runCase(c, stockKernel);
+    for (const key of ['y', 'dx', 'dw'] as const) {
+      const shape = [fast[key].length];
+      expect(relErr(tf.tensor(fast[key], shape), tf.tensor(ref[key], shape))).toBeLessThan(1e-4);
+    }
+    tf.disposeVariables();
+  });
+
   it('gives the same bits on the main thread alone as with a worker', async () => {
     const c = cases[1];
     register({ workers: 1, relaxedSimd: relaxed });

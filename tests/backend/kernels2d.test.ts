@@ -92,6 +92,29 @@ describe('fast 2-D kernels against the stock kernels', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('pads with zeros over a heap that still holds the values of an earlier, larger call', () => {
+    const rng = new Rng(11);
+    tf.tidy(() => {
+      // Each kernel starts from an empty heap without clearing it: fill it with large values first.
+      tf.engine().runKernel(
+        'Conv2D',
+        { x: tf.fill([4, 24, 24, 16], 1e3), filter: tf.fill([1, 1, 16, 24], 1e3) },
+        { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] },
+      );
+      // 'same' (one row and column of zeros on each side) and an explicit pad of 2, two images, odd channels.
+      for (const pad of ['same', 2] as const) {
+        const x = randn([2, 7, 9, 5], rng);
+        const w = randn([3, 3, 5, 11], rng);
+        const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, pad);
+        const dy = randn(y.shape, rng);
+        const common = { strides: [1, 1], pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+        expectClose('Conv2D', { x, filter: w }, { ...common, dilations: [1, 1] });
+        expectClose('Conv2DBackpropInput', { dy, filter: w }, { ...common, inputShape: x.shape });
+        expectClose('Conv2DBackpropFilter', { x, dy }, { ...common, filterShape: w.shape });
+      }
+    });
+  });
+
   it('falls back to the stock kernel for dilation 2', () => {
     const rng = new Rng(5);
     tf.tidy(() => {

@@ -71,17 +71,37 @@ function copyPadded(
     f.set(x.subarray(0, total), base);
     return ptr;
   }
-  f.fill(0, base, base + total);
+  // Only the pad is zeroed: a full fill first would write every interior value twice, on the main thread
+  // alone while the workers wait. Pad that is contiguous in memory (whole slabs and rows, and the end of one
+  // row with the start of the next) is filled at once.
   const len = iz * c;
+  const rowLen = pz * c;
+  const lead = before[2] * c;
+  let zeroFrom = base;
+  let at = base;
   for (let b = 0; b < n; b++) {
-    for (let i = 0; i < ix; i++) {
-      for (let j = 0; j < iy; j++) {
-        const src = ((b * ix + i) * iy + j) * len;
-        const dst = base + (((b * px + i + before[0]) * py + j + before[1]) * pz + before[2]) * c;
-        f.set(x.subarray(src, src + len), dst);
+    for (let i = 0; i < px; i++) {
+      const xi = i - before[0];
+      if (xi < 0 || xi >= ix) {
+        at += py * rowLen;
+        continue;
+      }
+      for (let j = 0; j < py; j++) {
+        const yj = j - before[1];
+        if (yj < 0 || yj >= iy) {
+          at += rowLen;
+          continue;
+        }
+        // Zero everything from the end of the last copied row to the start of this row's values.
+        f.fill(0, zeroFrom, at + lead);
+        const src = ((b * ix + xi) * iy + yj) * len;
+        f.set(x.subarray(src, src + len), at + lead);
+        zeroFrom = at + lead + len;
+        at += rowLen;
       }
     }
   }
+  f.fill(0, zeroFrom, base + total);
   return ptr;
 }
 
