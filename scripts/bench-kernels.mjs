@@ -8,6 +8,11 @@
  *   VNet (base 16 filters, batch 2, inputs 32×32×32 and 64×64×48), fast, with the fraction of the ceiling
  *   of all the threads used (ceiling per core × (workers + 1)); stock (the saved original kernelFunc) too for
  *   the 32³ shapes unless `--no-stock`;
+ * - GFLOP/s of Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter for every convolution shape of the 2-D
+ *   U-Net (ACDC network: channels 16..256, 1 → 4 classes, batch 4 at 128², so 128² down to 8², 3×3 'same' and
+ *   the decoder's 1×1), fast, on 1 thread (no worker) and on the pool's threads, with the fraction of the
+ *   ceiling × threads of each, the speed-up of the pool over 1 thread and the threads busy on average in the
+ *   pool's runs (process CPU time / wall time) (`--no-unet2d` skips it, `--only-unet2d` runs nothing else);
  * - the time of a VNet training step (forward, backward, SGD update) with the stock kernels and with the fast
  *   ones, for base 16 / 32³ / batch 2 and the demo size base 4 / 32³ / batch 4, and fast only for base 16 /
  *   64×64×48 / batch 2;
@@ -17,7 +22,7 @@
  * both see the same load on a shared machine. Ratios are stock time / fast time.
  *
  * Usage: node scripts/bench-kernels.mjs [--runs N] [--workers N] [--no-kernels] [--no-steps] [--no-stock]
- *   [--profile] [--best] [--json FILE]
+ *   [--no-unet2d] [--only-unet2d] [--profile] [--best] [--json FILE]
  * `--best` reports the fastest run instead of the median (kernel times and steps): on a machine shared with
  * other work the minimum is the better estimate of what the code itself costs.
  * The stock base-16 step takes tens of seconds per run; `--runs 1` keeps the whole bench to a few minutes.
@@ -46,6 +51,8 @@ const load = (p) => import(new URL(p, dist).href);
  * @property {boolean} kernels
  * @property {boolean} steps
  * @property {boolean} stock
+ * @property {boolean} unet2d
+ * @property {boolean} onlyUnet2d
  * @property {boolean} profile
  * @property {boolean} best
  * @property {string | undefined} json
@@ -63,6 +70,8 @@ function parseArgs(argv) {
     kernels: true,
     steps: true,
     stock: true,
+    unet2d: true,
+    onlyUnet2d: false,
     profile: false,
     best: false,
     json: undefined,
@@ -74,6 +83,8 @@ function parseArgs(argv) {
     else if (a === '--no-kernels') o.kernels = false;
     else if (a === '--no-steps') o.steps = false;
     else if (a === '--no-stock') o.stock = false;
+    else if (a === '--no-unet2d') o.unet2d = false;
+    else if (a === '--only-unet2d') o.onlyUnet2d = true;
     else if (a === '--profile') o.profile = true;
     else if (a === '--best') o.best = true;
     else if (a === '--json') o.json = argv[++i];
@@ -107,6 +118,27 @@ function timeMedian(fn, runs) {
     t.push(performance.now() - t0);
   }
   return statistic(t);
+}
+
+/**
+ * Like `timeMedian`, and the process's CPU time over the timed runs divided by their wall time: the number of
+ * threads busy on average (all threads of the process count, the workers too).
+ * @param {() => unknown} fn
+ * @param {number} runs
+ * @returns {{ ms: number, busy: number }}
+ */
+function timeWithCpu(fn, runs) {
+  fn();
+  const t = [];
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    t.push(performance.now() - t0);
+  }
+  const cpu = process.cpuUsage(c0);
+  const wall = t.reduce((a, b) => a + b, 0);
+  return { ms: statistic(t), busy: (cpu.user + cpu.system) / 1e3 / wall };
 }
 
 /** @param {readonly number[]} s */
@@ -148,6 +180,155 @@ function vnetConvShapes(f, s, n) {
   add(`k3 ${f}→${f} @${sizeLabel(s)}`, [n, ...s, f], 3, 1, 'same', f);
   add(`k1 ${f}→2 @${sizeLabel(s)} (head)`, [n, ...s, f], 1, 1, 'valid', 2);
   return shapes;
+}
+
+/**
+ * A 2-D convolution: input [N, H, W, C] with H = W = `size`, square kernel `k` ('same' for 3×3, 'valid' for
+ * 1×1), stride 1, `cout` filters.
+ * @typedef {{ label: string, n: number, size: number, cin: number, k: number, cout: number }} Conv2dShape
+ */
+
+/**
+ * The convolutions of the 2-D U-Net (ACDC network: `createUNet2d` defaults with 4 classes) on batch n at size s:
+ * every conv of the encoder's blocks, the decoder's 1×1 (before the upsampling) and blocks, and the output conv.
+ * @param {number} n
+ * @param {number} s
+ * @returns {Conv2dShape[]}
+ */
+function unet2dConvShapes(n, s) {
+  const ft = [16, 32, 64, 128, 256];
+  /** @type {Conv2dShape[]} */
+  const shapes = [];
+  /**
+   * @param {number} k
+   * @param {number} cin
+   * @param {number} cout
+   * @param {number} size
+   * @param {string} [note]
+   */
+  const add = (k, cin, cout, size, note = '') =>
+    shapes.push({ label: `k${k} ${cin}→${cout} @${size}²${note}`, n, size, cin, k, cout });
+  add(3, 1, ft[0], s, ' (first)');
+  add(3, ft[0], ft[0], s);
+  for (let i = 1; i < 5; i++) {
+    add(3, ft[i - 1], ft[i], s >> i);
+    add(3, ft[i], ft[i], s >> i);
+  }
+  for (let u = 1; u <= 4; u++) {
+    const size = s >> (4 - u);
+    add(1, ft[5 - u], ft[4 - u], size >> 1, ' (up)');
+    add(3, 2 * ft[4 - u], ft[4 - u], size);
+    add(3, ft[4 - u], ft[4 - u], size);
+  }
+  add(3, ft[0], 4, s, ' (out)');
+  return shapes;
+}
+
+/**
+ * One 2-D kernel on one U-Net shape, on 1 thread and on the pool: times (ms), GFLOP/s, fraction of the
+ * ceiling × threads of each, the speed-up of the pool over 1 thread, and `busyPool`: CPU time / wall time of
+ * the pool's runs, the threads busy on average (the pool's size when they all ran at once; about 1 when the
+ * threads took turns, e.g. on cores shared with other work, however the items were split).
+ * @typedef {{ shape: string, op: string, gflop: number, ms1: number, msPool: number, gflops1: number, gflopsPool: number, ceilingFraction1: number, ceilingFractionPool: number, speedup: number, busyPool: number }} Unet2dKernelRow
+ */
+
+/** @type {Readonly<Record<string, string>>} */
+const OP2D_LABEL = { Conv2D: 'forward', Conv2DBackpropInput: 'dx', Conv2DBackpropFilter: 'dw' };
+
+/**
+ * Times every U-Net 2-D convolution (see `unet2dConvShapes`, batch 4 at 128²) with the fast kernels on 1 thread,
+ * then on `threads` threads (`register(workers)` re-registers the kernels), and prints the table.
+ * @param {typeof TF} tf
+ * @param {(workers: number, fresh: boolean) => Promise<void>} register
+ * @param {number} threads
+ * @param {number} ceilingPerCore GFLOP/s of one core
+ * @param {number} runs
+ * @returns {Promise<Unet2dKernelRow[]>}
+ */
+async function unet2dKernelTable(tf, register, threads, ceilingPerCore, runs) {
+  const shapes = unet2dConvShapes(4, 128);
+  /** @type {Map<string, { shape: string, op: string, gflop: number, ms: number[], busy: number[] }>} */
+  const times = new Map();
+  for (const workers of [0, threads - 1]) {
+    await register(workers, true);
+    for (const c of shapes) {
+      const x = tf.randomNormal([c.n, c.size, c.size, c.cin]);
+      const w = tf.randomNormal([c.k, c.k, c.cin, c.cout]);
+      const dy = tf.randomNormal([c.n, c.size, c.size, c.cout]);
+      const pad = c.k === 1 ? 'valid' : 'same';
+      const gflop = (2 * c.n * c.size * c.size * c.k * c.k * c.cin * c.cout) / 1e9;
+      /** @type {[string, TF.NamedTensorMap, TF.NamedAttrMap][]} */
+      const ops = [
+        ['Conv2D', { x, filter: w }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1] }],
+        [
+          'Conv2DBackpropInput',
+          { dy, filter: w },
+          { strides: [1, 1], pad, dataFormat: 'NHWC', inputShape: x.shape },
+        ],
+        [
+          'Conv2DBackpropFilter',
+          { x, dy },
+          { strides: [1, 1], pad, dataFormat: 'NHWC', filterShape: w.shape },
+        ],
+      ];
+      for (const [name, inputs, attrs] of ops) {
+        // The first layer's input gradient is never computed in training (the image is not a variable).
+        if (name === 'Conv2DBackpropInput' && c.cin === 1) continue;
+        const key = `${c.label} ${name}`;
+        const entry = times.get(key) ?? { shape: c.label, op: name, gflop, ms: [], busy: [] };
+        const t = timeWithCpu(() => tf.dispose(tf.engine().runKernel(name, inputs, attrs)), runs);
+        entry.ms.push(t.ms);
+        entry.busy.push(t.busy);
+        times.set(key, entry);
+      }
+      tf.dispose([x, w, dy]);
+    }
+  }
+  console.log(
+    `
+UNet2d convolutions (batch 4, 128²), fast kernels on 1 and ${threads} thread(s)` +
+      `
+kernel                         op         1 thread GF/s  of ceiling   ${threads} threads GF/s  of ceiling   speed-up   busy`,
+  );
+  /** @type {Unet2dKernelRow[]} */
+  const rows = [];
+  let gflop = 0;
+  let ms1 = 0;
+  let msPool = 0;
+  /** @param {number} v */
+  const pct = (v) => `${(100 * v).toFixed(0).padStart(9)} %`;
+  for (const e of times.values()) {
+    const [a, b] = e.ms;
+    const row = {
+      shape: e.shape,
+      op: e.op,
+      gflop: e.gflop,
+      ms1: a,
+      msPool: b,
+      gflops1: e.gflop / (a / 1e3),
+      gflopsPool: e.gflop / (b / 1e3),
+      ceilingFraction1: e.gflop / (a / 1e3) / ceilingPerCore,
+      ceilingFractionPool: e.gflop / (b / 1e3) / (ceilingPerCore * threads),
+      speedup: a / b,
+      busyPool: e.busy[1],
+    };
+    rows.push(row);
+    gflop += e.gflop;
+    ms1 += a;
+    msPool += b;
+    console.log(
+      `${e.shape.padEnd(30)} ${OP2D_LABEL[e.op].padEnd(8)}${row.gflops1.toFixed(1).padStart(15)}${pct(row.ceilingFraction1)}` +
+        `${row.gflopsPool.toFixed(1).padStart(19)}${pct(row.ceilingFractionPool)}${row.speedup.toFixed(2).padStart(10)}×` +
+        `${row.busyPool.toFixed(2).padStart(8)}`,
+    );
+  }
+  console.log(
+    `${'all (sum of times)'.padEnd(30)} ${''.padEnd(8)}${(gflop / (ms1 / 1e3)).toFixed(1).padStart(15)}` +
+      `${pct(gflop / (ms1 / 1e3) / ceilingPerCore)}${(gflop / (msPool / 1e3)).toFixed(1).padStart(19)}` +
+      `${pct(gflop / (msPool / 1e3) / (ceilingPerCore * threads))}${(ms1 / msPool).toFixed(2).padStart(10)}×` +
+      `   (${gflop.toFixed(2)} GFLOP: ${ms1.toFixed(0)} ms vs ${msPool.toFixed(0)} ms)`,
+  );
+  return rows;
 }
 
 /** @param {string} name */
@@ -196,8 +377,14 @@ export async function runKernelBench(options = {}) {
   const { createVNet } = await load('nn/vnet.js');
   await tf.setBackend('cpu');
   await tf.ready();
-  const register = async () => {
-    if (!kernels.registerFastKernels({ workers: o.workers })) {
+  /**
+   * Registers the fast kernels with `workers` worker threads; `fresh` replaces a registration already active.
+   * @param {number | undefined} [workers]
+   * @param {boolean} [fresh]
+   */
+  const register = async (workers = o.workers, fresh = false) => {
+    if (fresh && kernels.fastKernelsActive()) kernels.unregisterFastKernels();
+    if (!kernels.registerFastKernels({ workers })) {
       throw new Error('bench-kernels: the fast kernels could not be registered (SSMIS_FAST_KERNELS=0?)');
     }
     await kernels.fastKernelWorkersReady();
@@ -205,7 +392,7 @@ export async function runKernelBench(options = {}) {
   /**
    * @type {{
    *   machine: { cpus: number, node: string }, workers: number, runs: number, statistic: 'min' | 'median',
-   *   kernels: KernelRow[], steps: StepRow[],
+   *   kernels: KernelRow[], steps: StepRow[], unet2d?: Unet2dKernelRow[],
    *   ceiling?: ReturnType<DistModules['backend/kernels/runtime.js']['maddCeiling']> & { relaxedInUse: boolean, threads: number, gflops: number },
    *   profile?: { config: string } & Awaited<ReturnType<typeof profileStep>>,
    * }}
@@ -236,13 +423,17 @@ export async function runKernelBench(options = {}) {
         `kernels use ${relaxed ? 'relaxed_madd' : 'mul+add'} on ${threads} thread(s): ceiling ${result.ceiling.gflops.toFixed(1)} GFLOP/s`,
     );
     const backend = tf.backend();
-    console.log(
-      '\nkernel                               op       stock GF/s   fast GF/s   speed-up   of ceiling',
-    );
-    for (const [si, size] of [
-      [32, 32, 32],
-      [64, 64, 48],
-    ].entries()) {
+    if (!o.onlyUnet2d)
+      console.log(
+        '\nkernel                               op       stock GF/s   fast GF/s   speed-up   of ceiling',
+      );
+    for (const [si, size] of (o.onlyUnet2d
+      ? []
+      : [
+          [32, 32, 32],
+          [64, 64, 48],
+        ]
+    ).entries()) {
       const withStock = o.stock && si === 0;
       for (const c of vnetConvShapes(16, size, 2)) {
         const x = tf.randomNormal(c.x);
@@ -301,10 +492,12 @@ export async function runKernelBench(options = {}) {
         tf.dispose([x, w, y, dy]);
       }
     }
+    if (o.unet2d || o.onlyUnet2d)
+      result.unet2d = await unet2dKernelTable(tf, register, threads, perCore, o.runs);
     kernels.unregisterFastKernels();
   }
 
-  if (o.steps) {
+  if (o.steps && !o.onlyUnet2d) {
     console.log('\nVNet training step (forward + backward + SGD), ms');
     const configs = [
       { label: 'base 16, 32³, batch 2', base: 16, size: [32, 32, 32], batch: 2, stock: o.stock },
