@@ -138,14 +138,13 @@ export function checkDisjointSplits(
  */
 function refuseUnsupported(raw: unknown, file: string): void {
   if (!isRecord(raw)) return;
-  const json = raw;
-  const ending = json.file_ending;
+  const ending = raw.file_ending;
   if (ending !== undefined && !(DATASET_FILE_ENDINGS as readonly unknown[]).includes(ending)) {
     throw new InputError(
       `${file}: field "file_ending": ${describeValue(ending)} is not supported; ssmis reads NIfTI images only (".nii.gz" or ".nii"): convert the images and labels to NIfTI`,
     );
   }
-  const labels = json.labels;
+  const labels = raw.labels;
   if (!isRecord(labels)) return;
   for (const [name, value] of Object.entries(labels)) {
     if (Array.isArray(value)) {

@@ -31,7 +31,6 @@ import { MAX_DATASET_JSON_BYTES } from '../dataset.js';
 import { caseFingerprint, fingerprintInputs, type InputFingerprint } from './provenance.js';
 import { holdOutValidation, type PresetDataset, type SplitLists } from './splits.js';
 
-/** One prepared volume, ready to write. */
 /** Whether a path exists (any kind of entry the process may see). */
 export async function exists(file: string): Promise<boolean> {
   try {
@@ -42,6 +41,7 @@ export async function exists(file: string): Promise<boolean> {
   }
 }
 
+/** One prepared volume, ready to write. */
 export interface PreparedCase {
   id: string;
   /** Float32 channels (`_0000`, `_0001`, …), row-major over `shape`. */
