@@ -220,23 +220,27 @@ export async function runUnet2dBench(options = {}) {
     const fast = await makeSsmisStep(tf, 'fast', c.batch, c.size);
     const stock = c.stock ? await makeSsmisStep(tf, 'stock', c.batch, c.size) : null;
     fast.step();
+    /**
+     * Registers the fast kernels again and takes one untimed step: a fresh registration has a new, small wasm
+     * heap that the first step grows and faults in page by page, so that step is a warm-up, not a sample.
+     * @param {boolean} [single] 1 thread (no worker)
+     */
+    const rearm = async (single = false) => {
+      await register(single);
+      fast.step();
+    };
     if (stock !== null) {
       kernels.unregisterFastKernels();
       stock.step();
-      await register();
-      fast.step();
+      await rearm();
     }
     for (let r = 0; r < rounds; r++) {
       for (let i = 0; i < stepsPerRound; i++) times.fast.push(fast.step());
       if (threads > 1) {
-        // A fresh registration has a new, small wasm heap that the first step grows and faults in page by
-        // page: that step is a warm-up, not a sample (it counted before, in both columns).
-        await register(true);
-        fast.step();
+        await rearm(true);
         for (let i = 0; i < stepsPerRound; i++) times.fast1.push(fast.step());
         kernels.unregisterFastKernels();
-        await register();
-        fast.step();
+        await rearm();
       }
       if (torch.python !== null) {
         for (const t of torchThreads) {
@@ -247,8 +251,7 @@ export async function runUnet2dBench(options = {}) {
       if (stock !== null) {
         kernels.unregisterFastKernels();
         times.stock.push(stock.step());
-        await register();
-        fast.step();
+        await rearm();
       }
     }
     fast.dispose();

@@ -715,20 +715,17 @@ async function recordOfRun(lib, plan, run, sweepRun, { backend, threads }) {
   };
 }
 
-/** @type {Map<string, ReturnType<typeof setupBackend>>} */
-const backends = new Map();
+/** @type {ReturnType<typeof setupBackend> | null} */
+let backendSetup = null;
 
 /**
- * The backend this process evaluates with, set up once (runs are recorded one by one as they finish).
+ * The backend this process evaluates with (its one plan's), set up once: runs are recorded one by one as they
+ * finish.
  * @param {string} name
  */
 function backendOnce(name) {
-  let setup = backends.get(name);
-  if (setup === undefined) {
-    setup = setupBackend({ backend: name });
-    backends.set(name, setup);
-  }
-  return setup;
+  backendSetup ??= setupBackend({ backend: name });
+  return backendSetup;
 }
 
 /**

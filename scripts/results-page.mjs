@@ -9,11 +9,12 @@
  *   --check   rebuild nothing; exit 1 when docs/results.md differs from what the records give
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { HEADLINE, HISTORY, renderResultsPage } from './lib/results-page.mjs';
+import { loadDist } from './lib/runtime.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const RECORDS = path.join(REPO, 'docs', 'experiments');
@@ -44,9 +45,9 @@ async function main() {
       stdio: 'inherit',
     },
   );
-  const tmp = `${PAGE}.tmp-${process.pid}`;
-  await fs.writeFile(tmp, pageFromRecords());
-  await fs.rename(tmp, PAGE);
+  // The product's atomic write (temp file + rename); `npm run results` has just built dist/.
+  const { writeFileAtomic } = await loadDist('util/atomic.js');
+  await writeFileAtomic(PAGE, pageFromRecords());
   console.log(`page: ${path.relative(process.cwd(), PAGE)}`);
 }
 
