@@ -11,7 +11,7 @@
  * Parameters that get no gradient in a step are skipped entirely, weight decay included (as PyTorch skips
  * `p.grad is None`; the reference's unused heads).
  */
-import { hostFloat32 } from '../backend/host.js';
+import { hostFloat32, ownedFloat32, writableHostValues } from '../backend/host.js';
 import { prefetchHostValues } from '../backend/host-read.js';
 import { tf } from '../backend/tf.js';
 import type { SafetensorsTensor } from '../io/safetensors.js';
@@ -312,31 +312,43 @@ export class SgdOptimizer extends SlotOptimizer {
    * The update above in one pass over the host values the cpu backend keeps, instead of five to seven tensor ops
    * and their temporaries per parameter (on a 9.4 M-weight VNet they were most of a step's non-convolution
    * time). Each intermediate is rounded to float32 as the tensor op would store it, with the scalars as float32
-   * tensors hold them, so the result is bit-identical.
+   * tensors hold them, so the result is bit-identical. From a parameter's second update on, the parameter and its
+   * momentum buffer are overwritten in place ({@link writableHostValues}: arrays this optimizer made, shared by no
+   * other tensor), so a step allocates nothing for them.
    */
   private updateOnHost(key: string, param: tf.Variable, grad: tf.Tensor): void {
     const f = Math.fround;
     const p = param.dataSync() as Float32Array;
     const gr = grad.dataSync() as Float32Array;
+    const n = p.length;
     const wd = f(this.weightDecay);
+    const decay = this.weightDecay !== 0;
     const m = f(this.momentum);
     const keep = f(1 - this.dampening);
+    const damp = this.dampening !== 0;
+    const nesterov = this.nesterov;
     const lr = f(this.learningRate);
     const withMomentum = this.momentum !== 0;
-    const prev = withMomentum ? (this.slot(key, 'momentum_buffer')?.dataSync() as Float32Array) : undefined;
-    const buf = withMomentum ? new Float32Array(p.length) : null;
-    const out = new Float32Array(p.length);
-    for (let i = 0; i < p.length; i++) {
-      let g = this.weightDecay !== 0 ? f(gr[i] + f(p[i] * wd)) : gr[i];
+    const prevSlot = withMomentum ? this.slot(key, 'momentum_buffer') : undefined;
+    const prev = prevSlot === undefined ? undefined : (prevSlot.dataSync() as Float32Array);
+    const bufInPlace = prevSlot === undefined ? null : writableHostValues(prevSlot);
+    const buf = withMomentum ? (bufInPlace ?? ownedFloat32(n)) : null;
+    const outInPlace = writableHostValues(param);
+    const out = outInPlace ?? ownedFloat32(n);
+    for (let i = 0; i < n; i++) {
+      const pi = p[i];
+      let g = decay ? f(gr[i] + f(pi * wd)) : gr[i];
       if (buf !== null) {
-        const b = prev === undefined ? g : f(f(prev[i] * m) + (this.dampening === 0 ? g : f(g * keep)));
+        const b = prev === undefined ? g : f(f(prev[i] * m) + (damp ? f(g * keep) : g));
         buf[i] = b;
-        g = this.nesterov ? f(g + f(b * m)) : b;
+        g = nesterov ? f(g + f(b * m)) : b;
       }
-      out[i] = p[i] - f(g * lr);
+      out[i] = pi - f(g * lr);
     }
-    if (buf !== null) this.setSlot(key, 'momentum_buffer', tf.tensor(buf, param.shape, 'float32'));
-    param.assign(tf.tensor(out, param.shape, 'float32'));
+    if (buf !== null && bufInPlace === null) {
+      this.setSlot(key, 'momentum_buffer', tf.tensor(buf, param.shape, 'float32'));
+    }
+    if (outInPlace === null) param.assign(tf.tensor(out, param.shape, 'float32'));
   }
 }
 
