@@ -108,40 +108,47 @@ function info3d(
   return tf.backend_util.computeConv3DInfo(x as Shape5, w as Shape5, (strides ?? 1) as Triple, 1, pad);
 }
 
+/** The call of a Conv3D with these attributes on x and filter when the fast path takes it, else null. */
+export function planConv3d(
+  a: Record<string, unknown>,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+): ConvCall | null {
+  if ((a.dataFormat ?? 'NDHWC') !== 'NDHWC' || !isUnitDilation(a.dilations) || !isPad(a.pad)) return null;
+  const info = info3d(x.shape, filter.shape, a.strides, a.pad);
+  return info.inChannels === filter.shape[3] ? { geometry: geometry(info), outShape: info.outShape } : null;
+}
+
+/**
+ * The call of a Conv3DBackpropInputV2 (the transposed convolution of dy) with these attributes when the fast path
+ * takes it, else null.
+ */
+export function planConv3dBackpropInput(
+  a: Record<string, unknown>,
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+): ConvCall | null {
+  const inputShape = a.inputShape as number[] | undefined;
+  if (!isPad(a.pad) || inputShape === undefined || inputShape.length !== 5) return null;
+  const info = info3d(inputShape, filter.shape, a.strides, a.pad);
+  const g = geometry(info);
+  if (!sameShape(info.outShape, dy.shape) || backpropInputMethod(g) === null) return null;
+  return { geometry: g, outShape: [...inputShape] };
+}
+
 /** Makes the three replacement kernel functions, falling back to `original[name]` when not applicable. */
 export function makeConvKernels(
   runtime: () => KernelRuntime | null,
   original: (name: string) => tf.KernelFunc,
 ): Record<'Conv3D' | 'Conv3DBackpropInputV2' | 'Conv3DBackpropFilterV2', tf.KernelFunc> {
-  const conv3D = convKernel(
-    'Conv3D',
-    ['x', 'filter'],
-    5,
-    runtime,
-    original,
-    (a, x, filter) => {
-      if ((a.dataFormat ?? 'NDHWC') !== 'NDHWC' || !isUnitDilation(a.dilations) || !isPad(a.pad)) return null;
-      const info = info3d(x.shape, filter.shape, a.strides, a.pad);
-      return info.inChannels === filter.shape[3]
-        ? { geometry: geometry(info), outShape: info.outShape }
-        : null;
-    },
-    conv3dForward,
-  );
+  const conv3D = convKernel('Conv3D', ['x', 'filter'], 5, runtime, original, planConv3d, conv3dForward);
   const backpropInput = convKernel(
     'Conv3DBackpropInputV2',
     ['dy', 'filter'],
     5,
     runtime,
     original,
-    (a, dy, filter) => {
-      const inputShape = a.inputShape as number[] | undefined;
-      if (!isPad(a.pad) || inputShape === undefined || inputShape.length !== 5) return null;
-      const info = info3d(inputShape, filter.shape, a.strides, a.pad);
-      const g = geometry(info);
-      if (!sameShape(info.outShape, dy.shape) || backpropInputMethod(g) === null) return null;
-      return { geometry: g, outShape: [...inputShape] };
-    },
+    planConv3dBackpropInput,
     conv3dBackpropInput,
   );
   const backpropFilter = convKernel(

@@ -9,7 +9,7 @@
  * the singleton middle axis has kernel 1, stride 1 and no padding.
  */
 import { tf } from '../tf.js';
-import { convKernel, isPad, isUnitDilation, sameShape } from './conv-kernels.js';
+import { type ConvCall, convKernel, isPad, isUnitDilation, sameShape } from './conv-kernels.js';
 import {
   backpropInputMethod,
   type ConvGeometry,
@@ -63,28 +63,27 @@ function info2d(
   return tf.backend_util.computeConv2DInfo(x as Shape4, w as Shape4, strides ?? 1, 1, pad);
 }
 
+/** The call of a Conv2D with these attributes on x and filter when the fast path takes it, else null. */
+export function planConv2d(
+  attrs: Record<string, unknown>,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+): ConvCall | null {
+  const a = attrs as Conv2DAttrs;
+  const pad = plainPad(a);
+  if (pad === null) return null;
+  const info = info2d(x.shape, filter.shape, a.strides, pad);
+  return info.inChannels === filter.shape[2]
+    ? { geometry: conv2dGeometry(info), outShape: info.outShape }
+    : null;
+}
+
 /** Makes the three replacement convolution kernel functions, falling back to `original(name)`. */
 export function makeConv2dKernels(
   runtime: () => KernelRuntime | null,
   original: (name: string) => tf.KernelFunc,
 ): Record<'Conv2D' | 'Conv2DBackpropInput' | 'Conv2DBackpropFilter', tf.KernelFunc> {
-  const conv2D = convKernel(
-    'Conv2D',
-    ['x', 'filter'],
-    4,
-    runtime,
-    original,
-    (attrs, x, filter) => {
-      const a = attrs as Conv2DAttrs;
-      const pad = plainPad(a);
-      if (pad === null) return null;
-      const info = info2d(x.shape, filter.shape, a.strides, pad);
-      return info.inChannels === filter.shape[2]
-        ? { geometry: conv2dGeometry(info), outShape: info.outShape }
-        : null;
-    },
-    conv3dForward,
-  );
+  const conv2D = convKernel('Conv2D', ['x', 'filter'], 4, runtime, original, planConv2d, conv3dForward);
   const backpropInput = convKernel(
     'Conv2DBackpropInput',
     ['dy', 'filter'],

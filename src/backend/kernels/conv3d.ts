@@ -105,14 +105,28 @@ function copyPadded(
   return ptr;
 }
 
-/** Copies `count` pixels of `c8` lanes from the heap into a dense [count, c] array (one bulk copy first). */
-function compact(rt: KernelRuntime, ptr: number, count: number, c: number, c8: number): Float32Array {
-  const all = rt.copyOut(ptr, count * c8);
-  if (c === c8) return all;
+/**
+ * Copies `count` pixels of `c8` lanes from the heap into a new dense [count, c] array. With `bias` (length c) the
+ * copy adds `bias[j]` to channel j: one float32 sum rounded once, the value a broadcast Add of the copied result
+ * would give, in the same pass and output array. Without a bias and with c = c8 it is one bulk copy.
+ */
+function compact(
+  rt: KernelRuntime,
+  ptr: number,
+  count: number,
+  c: number,
+  c8: number,
+  bias?: Float32Array,
+): Float32Array {
+  if (c === c8 && bias === undefined) return rt.copyOut(ptr, count * c8);
+  const f = rt.f32;
   const out = new Float32Array(count * c);
-  for (let p = 0; p < count; p++) {
-    const s = p * c8;
-    for (let j = 0; j < c; j++) out[p * c + j] = all[s + j];
+  let s = ptr >> 2;
+  let o = 0;
+  if (bias === undefined) {
+    for (let p = 0; p < count; p++, s += c8) for (let j = 0; j < c; j++) out[o++] = f[s + j];
+  } else {
+    for (let p = 0; p < count; p++, s += c8) for (let j = 0; j < c; j++) out[o++] = f[s + j] + bias[j];
   }
   return out;
 }
@@ -183,27 +197,30 @@ function runConvTask(rt: KernelRuntime, t: ConvTask, g: ConvGeometry): void {
 
 /**
  * Forward valid convolution of a padded x with W `[kx, ky, kz, C, Co]` (row-major). Returns y
- * `[N, OX, OY, OZ, Co]`.
+ * `[N, OX, OY, OZ, Co]`, plus `bias` (length Co) per output channel when given.
  */
 export function conv3dForward(
   rt: KernelRuntime,
   x: Float32Array,
   w: Float32Array,
   g: ConvGeometry,
+  bias?: Float32Array,
 ): Float32Array {
   rt.reset();
-  return forwardAfterReset(rt, x, w, g);
+  return forwardAfterReset(rt, x, w, g, bias);
 }
 
 /**
  * The forward convolution on a heap reset by the caller (which may have put operands there first). `w` is
- * the filter, or, when Co is a multiple of 8, a function writing it at the byte pointer it is given.
+ * the filter, or, when Co is a multiple of 8, a function writing it at the byte pointer it is given; `bias`
+ * is added to the output channels while the result is copied out.
  */
 function forwardAfterReset(
   rt: KernelRuntime,
   x: Float32Array,
   w: Float32Array | ((ptr: number) => void),
   g: ConvGeometry,
+  bias?: Float32Array,
 ): Float32Array {
   const c = g.inChannels;
   const co = g.outChannels;
@@ -267,7 +284,7 @@ function forwardAfterReset(
     },
     g,
   );
-  return compact(rt, out, g.batch * ox * oy * oz, co, co8);
+  return compact(rt, out, g.batch * ox * oy * oz, co, co8, bias);
 }
 
 /**
@@ -300,12 +317,16 @@ export function backpropInputMethod(g: ConvGeometry): 'flip' | 'phases' | null {
   return nonOverlapping ? 'phases' : null;
 }
 
-/** dx `[N, IX, IY, IZ, C]` from dy `[N, OX, OY, OZ, Co]` and W `[kx, ky, kz, C, Co]`. */
+/**
+ * dx `[N, IX, IY, IZ, C]` from dy `[N, OX, OY, OZ, Co]` and W `[kx, ky, kz, C, Co]`, plus `bias` (length C) per
+ * channel when given (the biased transposed convolution).
+ */
 export function conv3dBackpropInput(
   rt: KernelRuntime,
   dy: Float32Array,
   w: Float32Array,
   g: ConvGeometry,
+  bias?: Float32Array,
 ): Float32Array {
   const method = backpropInputMethod(g);
   if (method === 'flip') {
@@ -326,7 +347,7 @@ export function conv3dBackpropInput(
       padAfter: after,
     };
     rt.reset();
-    if (c % 8 !== 0) return forwardAfterReset(rt, dy, flipFilter(w, taps, c, co), flippedGeometry);
+    if (c % 8 !== 0) return forwardAfterReset(rt, dy, flipFilter(w, taps, c, co), flippedGeometry, bias);
     // The flip runs in wasm on the worker pool, from a copy of the filter into the flipped one in place.
     const src = rt.alloc(4 * w.length);
     rt.f32.set(w, src >> 2);
@@ -338,6 +359,7 @@ export function conv3dBackpropInput(
         rt.run(TASK_FLIP, 0, taps, 16 * w.length);
       },
       flippedGeometry,
+      bias,
     );
   }
   if (method !== 'phases') throw new Error('conv3dBackpropInput: unsupported geometry');
@@ -396,7 +418,7 @@ export function conv3dBackpropInput(
     },
     g,
   );
-  return compact(rt, out, g.batch * ix * iy * iz, c, c8);
+  return compact(rt, out, g.batch * ix * iy * iz, c, c8, bias);
 }
 
 /** dW `[kx, ky, kz, C, Co]` from x `[N, IX, IY, IZ, C]` and dy `[N, OX, OY, OZ, Co]`. */
