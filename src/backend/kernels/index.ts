@@ -18,6 +18,7 @@ import { wasmApi } from './wasm/api.js';
 
 export { leakyReluFused } from './activation-kernels.js';
 export { type FusedBatchNormReluOptions, fusedBatchNormRelu } from './batchnorm.js';
+export { conv2dBiasFused, conv3dBiasFused, conv3dTransposeBiasFused } from './conv-bias.js';
 export { type AlignCornersTaps, alignCornersTaps, upsampleBilinear2xFused } from './upsample.js';
 
 export interface FastKernelOptions extends RuntimeOptions {
