@@ -6,6 +6,9 @@
  */
 import {
   alignCornersTaps,
+  conv2dBiasFused,
+  conv3dBiasFused,
+  conv3dTransposeBiasFused,
   fastKernelsActive,
   fusedBatchNormRelu,
   leakyReluFused,
@@ -29,6 +32,10 @@ export interface ForwardContext {
   rng: Rng;
 }
 
+/**
+ * A biased 3-D convolution. With the fast CPU kernels active it is one op (`conv3dBiasFused`: the bias added as the
+ * result leaves the kernel's memory, its gradient one pass), else the stock `add(conv3d(x, w), b)`; same values.
+ */
 export function conv3d(
   x: tf.Tensor5D,
   store: ParameterStore,
@@ -38,22 +45,26 @@ export function conv3d(
 ): tf.Tensor5D {
   const w = store.get(`${key}.weight`) as tf.Tensor5D;
   const b = store.get(`${key}.bias`);
+  if (fastKernelsActive()) return conv3dBiasFused(x, w, b, strides, pad);
   return tf.add(tf.conv3d(x, w, strides, pad), b);
 }
 
 /**
  * ConvTranspose3d(kernel 2, stride 2, padding 0): every input voxel writes a 2×2×2 block, so the output is
  * exactly twice the input. Kernel layout `[2, 2, 2, out, in]` (what `tf.conv3dTranspose` expects); its gradient
- * is the Conv3DBackpropInputV2 gradient registered in `src/backend/tf.ts`.
+ * is the Conv3DBackpropInputV2 gradient registered in `src/backend/tf.ts`. One op with the fast CPU kernels, as
+ * `conv3d`.
  */
 export function conv3dTranspose2(x: tf.Tensor5D, store: ParameterStore, key: string): tf.Tensor5D {
   const w = store.get(`${key}.weight`) as tf.Tensor5D;
   const b = store.get(`${key}.bias`);
   const [n, d, h, wd] = x.shape;
-  const outC = w.shape[3];
-  return tf.add(tf.conv3dTranspose(x, w, [n, 2 * d, 2 * h, 2 * wd, outC], 2, 'valid'), b);
+  const outShape: [number, number, number, number, number] = [n, 2 * d, 2 * h, 2 * wd, w.shape[3]];
+  if (fastKernelsActive()) return conv3dTransposeBiasFused(x, w, b, outShape, 2, 'valid');
+  return tf.add(tf.conv3dTranspose(x, w, outShape, 2, 'valid'), b);
 }
 
+/** A biased 2-D convolution (NHWC), one op with the fast CPU kernels as `conv3d`. */
 export function conv2d(
   x: tf.Tensor4D,
   store: ParameterStore,
@@ -62,6 +73,7 @@ export function conv2d(
 ): tf.Tensor4D {
   const w = store.get(`${key}.weight`) as tf.Tensor4D;
   const b = store.get(`${key}.bias`);
+  if (fastKernelsActive()) return conv2dBiasFused(x, w, b, 1, pad);
   return tf.add(tf.conv2d(x, w, 1, pad), b);
 }
 
