@@ -234,6 +234,16 @@ describe('fast cpu kernels', () => {
         [1, 4, 1],
       ],
       [[7], [1]],
+      // Rows of 256 or more elements take the one-row loop, shorter ones the two-axis loop.
+      [[2, 3, 300], [300]],
+      [
+        [3, 260],
+        [3, 1],
+      ],
+      [
+        [2, 300, 4],
+        [2, 1, 4],
+      ],
     ];
     const ops: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor]> = [
       ['Add', tf.add],

@@ -118,6 +118,87 @@ function innerLoop(
   else for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] / b[bi + i * sb];
 }
 
+/** Innermost merged rows shorter than this are run two axes at a time by `innerLoop2`. */
+const SHORT_ROW = 256;
+
+/**
+ * The two innermost merged axes in one call: n2 rows of n1 elements, operands stepping sa2/sb2 between rows and
+ * sa1/sb1 within one. For the short rows of a channels-last broadcast (`[N·V, C] + [C]` with C = 8..64, or a
+ * dropout mask `[N, V, C] · [N, 1, C]`) a call per row would cost more than its few elements.
+ */
+function innerLoop2(
+  op: BinaryOp,
+  o: Float32Array,
+  oi: number,
+  a: Float32Array,
+  ai: number,
+  sa2: number,
+  sa1: number,
+  b: Float32Array,
+  bi: number,
+  sb2: number,
+  sb1: number,
+  n2: number,
+  n1: number,
+): void {
+  let k = oi;
+  if (op === 'add') {
+    for (let i = 0; i < n2; i++) {
+      let pa = ai + i * sa2;
+      let pb = bi + i * sb2;
+      for (let j = 0; j < n1; j++, pa += sa1, pb += sb1) o[k++] = a[pa] + b[pb];
+    }
+  } else if (op === 'sub') {
+    for (let i = 0; i < n2; i++) {
+      let pa = ai + i * sa2;
+      let pb = bi + i * sb2;
+      for (let j = 0; j < n1; j++, pa += sa1, pb += sb1) o[k++] = a[pa] - b[pb];
+    }
+  } else if (op === 'mul') {
+    for (let i = 0; i < n2; i++) {
+      let pa = ai + i * sa2;
+      let pb = bi + i * sb2;
+      for (let j = 0; j < n1; j++, pa += sa1, pb += sb1) o[k++] = a[pa] * b[pb];
+    }
+  } else {
+    for (let i = 0; i < n2; i++) {
+      let pa = ai + i * sa2;
+      let pb = bi + i * sb2;
+      for (let j = 0; j < n1; j++, pa += sa1, pb += sb1) o[k++] = a[pa] / b[pb];
+    }
+  }
+}
+
+/**
+ * Calls `block(ai, bi, oi)` once per index of the outer axes `dims[0..m)` (an odometer), with the operand
+ * offsets of that index and the output offset `index · blockSize`.
+ */
+function forOuter(
+  dims: readonly number[],
+  sa: readonly number[],
+  sb: readonly number[],
+  m: number,
+  blockSize: number,
+  block: (ai: number, bi: number, oi: number) => void,
+): void {
+  const blocks = dims.slice(0, m).reduce((p, d) => p * d, 1);
+  const idx = new Array<number>(m).fill(0);
+  let ai = 0;
+  let bi = 0;
+  for (let blk = 0; blk < blocks; blk++) {
+    block(ai, bi, blk * blockSize);
+    for (let k = m - 1; k >= 0; k--) {
+      idx[k]++;
+      ai += sa[k];
+      bi += sb[k];
+      if (idx[k] < dims[k]) break;
+      ai -= sa[k] * dims[k];
+      bi -= sb[k] * dims[k];
+      idx[k] = 0;
+    }
+  }
+}
+
 /** a op b with numpy broadcasting; `outShape` from `broadcastShape`. */
 export function binaryBroadcast(
   op: BinaryOp,
@@ -132,23 +213,17 @@ export function binaryBroadcast(
   if (size === 0) return out;
   const { dims, sa, sb } = mergedLayout(outShape, aShape, bShape);
   const r = dims.length;
-  const n = dims[r - 1];
-  const rows = size / n;
-  const idx = new Array<number>(r).fill(0);
-  let ai = 0;
-  let bi = 0;
-  for (let row = 0; row < rows; row++) {
-    innerLoop(op, out, row * n, a, ai, sa[r - 1], b, bi, sb[r - 1], n);
-    // Odometer over the outer merged axes.
-    for (let k = r - 2; k >= 0; k--) {
-      idx[k]++;
-      ai += sa[k];
-      bi += sb[k];
-      if (idx[k] < dims[k]) break;
-      ai -= sa[k] * dims[k];
-      bi -= sb[k] * dims[k];
-      idx[k] = 0;
-    }
+  const n1 = dims[r - 1];
+  if (r >= 2 && n1 < SHORT_ROW) {
+    const n2 = dims[r - 2];
+    const [sa2, sa1, sb2, sb1] = [sa[r - 2], sa[r - 1], sb[r - 2], sb[r - 1]];
+    forOuter(dims, sa, sb, r - 2, n2 * n1, (ai, bi, oi) =>
+      innerLoop2(op, out, oi, a, ai, sa2, sa1, b, bi, sb2, sb1, n2, n1),
+    );
+  } else {
+    forOuter(dims, sa, sb, r - 1, n1, (ai, bi, oi) =>
+      innerLoop(op, out, oi, a, ai, sa[r - 1], b, bi, sb[r - 1], n1),
+    );
   }
   return out;
 }
