@@ -20,6 +20,7 @@
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { findTorch } from './lib/torch.mjs';
+import { timedTrainStep } from './lib/train-step.mjs';
 
 /**
  * @import { DistModules } from './lib/runtime.mjs'
@@ -148,15 +149,7 @@ async function makeSsmisStep(tf, tag, batch, size) {
   // The product's optimizer (what training runs) with the hyper-parameters of the PyTorch side's
   // torch.optim.SGD(lr=0.01, momentum=0.9): no weight decay, no dampening.
   const optimizer = createOptimizer({ name: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 0 });
-  const dropoutRng = new Rng(2);
-  const step = () => {
-    const t0 = performance.now();
-    optimizer.step(
-      () => tf.losses.softmaxCrossEntropy(labels, net.apply(x, { training: true, rng: dropoutRng })),
-      net.namedParameters(),
-    );
-    return performance.now() - t0;
-  };
+  const step = timedTrainStep(tf, net, x, labels, optimizer, new Rng(2));
   const dispose = () => {
     optimizer.dispose();
     net.dispose();

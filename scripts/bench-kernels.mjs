@@ -375,6 +375,7 @@ export async function runKernelBench(options = {}) {
   const { tf } = await load('backend/tf.js');
   const kernels = await load('backend/kernels/index.js');
   const { createVNet } = await load('nn/vnet.js');
+  const { createOptimizer } = await load('index.js');
   await tf.setBackend('cpu');
   await tf.ready();
   /**
@@ -529,7 +530,8 @@ export async function runKernelBench(options = {}) {
           seed: 0,
           name: `bench_${tag}`,
         });
-        const opt = tf.train.sgd(0.01);
+        // The product's optimizer with the hyper-parameters of the vnet section (SGD 0.01, momentum 0.9, 1e-4).
+        const opt = createOptimizer({ name: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
         const step = timedTrainStep(tf, net, x, labels, opt, new Rng(2));
         const dispose = () => {
           opt.dispose();

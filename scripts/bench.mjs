@@ -84,6 +84,7 @@ import {
   timeMedian,
 } from './lib/stats.mjs';
 import { findTorch, runTorch } from './lib/torch.mjs';
+import { timedTrainStep } from './lib/train-step.mjs';
 
 /**
  * @import { BackendSetup, DistModules } from './lib/runtime.mjs'
@@ -475,16 +476,7 @@ async function benchVnet(lib, backend, quick) {
     );
     const net = createVNet({ baseFilters: 16, numClasses: 2, dropout: 0.5, name: 'bench_vnet', seed: 0 });
     const optimizer = createOptimizer({ name: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
-    const dropoutRng = new Rng(6);
-    const step = () => {
-      const t0 = performance.now();
-      optimizer.step(
-        () => tf.losses.softmaxCrossEntropy(y, net.apply(x, { training: true, rng: dropoutRng })),
-        net.namedParameters(),
-      );
-      sampleRss();
-      return performance.now() - t0;
-    };
+    const step = timedTrainStep(tf, net, x, y, optimizer, new Rng(6), sampleRss);
     for (const threads of threadCounts()) {
       await useThreads(backend, threads);
       step();
