@@ -4,6 +4,7 @@
  * keeps data on a device, where such a loop would cost a read and a write per call.
  */
 import { InputError } from '../util/errors.js';
+import { peekFloat32 } from './kernels/array-pool.js';
 import { tf } from './tf.js';
 
 /** True when every tensor given is float32 and the active backend is `cpu`. */
@@ -42,4 +43,13 @@ export function writableHostValues(t: tf.Tensor): Float32Array | null {
   if (typeof backend.refCount !== 'function' || backend.refCount(t.dataId) !== 1) return null;
   const values = t.dataSync();
   return values instanceof Float32Array && owned.has(values) ? values : null;
+}
+
+/**
+ * The float32 host values of `t` for a read that does not keep them past the current call: on the cpu backend the
+ * stored array itself without marking it as read by a caller (so the fast kernels' array pool may reuse it once
+ * `t` is disposed), elsewhere `dataSync()`.
+ */
+export function transientHostValues(t: tf.Tensor): Float32Array {
+  return peekFloat32(t) ?? (t.dataSync() as Float32Array);
 }

@@ -11,7 +11,12 @@
  * Parameters that get no gradient in a step are skipped entirely, weight decay included (as PyTorch skips
  * `p.grad is None`; the reference's unused heads).
  */
-import { hostFloat32, ownedFloat32, writableHostValues } from '../backend/host.js';
+import {
+  hostFloat32,
+  ownedFloat32,
+  transientHostValues,
+  writableHostValues,
+} from '../backend/host.js';
 import { prefetchHostValues } from '../backend/host-read.js';
 import { tf } from '../backend/tf.js';
 import type { SafetensorsTensor } from '../io/safetensors.js';
@@ -319,7 +324,7 @@ export class SgdOptimizer extends SlotOptimizer {
   private updateOnHost(key: string, param: tf.Variable, grad: tf.Tensor): void {
     const f = Math.fround;
     const p = param.dataSync() as Float32Array;
-    const gr = grad.dataSync() as Float32Array;
+    const gr = transientHostValues(grad);
     const n = p.length;
     const wd = f(this.weightDecay);
     const decay = this.weightDecay !== 0;

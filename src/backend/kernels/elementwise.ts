@@ -10,6 +10,7 @@
  * axes is a column sum. Sums accumulate in doubles like the stock kernels. Other dtypes fall back.
  */
 import type { tf } from '../tf.js';
+import { takeFloat32 } from './array-pool.js';
 import { asCpuBackend, float32Values } from './cpu-backend.js';
 
 type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
@@ -209,7 +210,8 @@ export function binaryBroadcast(
   outShape: readonly number[],
 ): Float32Array {
   const size = outShape.reduce((p, d) => p * d, 1);
-  const out = new Float32Array(size);
+  // Every element is written below, so a reused array needs no clearing.
+  const out = takeFloat32(size);
   if (size === 0) return out;
   const { dims, sa, sb } = mergedLayout(outShape, aShape, bShape);
   const r = dims.length;

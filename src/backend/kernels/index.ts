@@ -7,8 +7,10 @@
  * Switch: `SSMIS_FAST_KERNELS=0` (also `false`/`off`/`no`) makes `registerFastKernels` a no-op; otherwise
  * `initBackend` calls it when the active backend is `cpu` and the config's `backend.fastKernels` is true.
  */
+
 import { tf } from '../tf.js';
 import { makeActivationKernels } from './activation-kernels.js';
+import { disableArrayPool, enableArrayPool } from './array-pool.js';
 import { makeConvKernels } from './conv-kernels.js';
 import { makeConv2dKernels, makeMaxPoolKernels } from './conv2d-kernels.js';
 import { makeElementwiseKernels } from './elementwise.js';
@@ -103,6 +105,7 @@ export function registerFastKernels(options: FastKernelOptions = {}): boolean {
   if (!fastKernelsAllowedByEnv() || !fastKernelsSupported()) return false;
   runtime = new KernelRuntime(options);
   setActiveRuntime(runtime);
+  enableArrayPool();
   const get = () => runtime;
   const kernels: Record<string, tf.KernelFunc> = {
     ...makeConvKernels(get, originalKernelFunc),
@@ -129,6 +132,7 @@ export function unregisterFastKernels(): void {
     tf.registerKernel(config);
   }
   originals.clear();
+  disableArrayPool();
   runtime?.terminate();
   runtime = null;
   setActiveRuntime(null);

@@ -9,10 +9,12 @@
  * (they never keep the process alive) and start asynchronously: until a worker has instantiated the module, the
  * main thread simply does its share.
  */
+
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { InputError, SsmisError } from '../../util/errors.js';
+import { takeFloat32 } from './array-pool.js';
 import { type WasmInstance, type WasmMemory, wasmApi } from './wasm/api.js';
 import { MAX_PAGES, MAX_TILE, microkernelModuleBytes, PEAK_MADDS } from './wasm/microkernels.js';
 
@@ -428,7 +430,7 @@ export class KernelRuntime {
    * element reads of a SharedArrayBuffer-backed array are several times slower.
    */
   copyOut(ptr: number, count: number): Float32Array {
-    const out = new Float32Array(count);
+    const out = takeFloat32(count);
     out.set(this.f32.subarray(ptr >> 2, (ptr >> 2) + count));
     return out;
   }
