@@ -35,7 +35,10 @@
  *   0.01/0.9/1e-4), batch 2, at 32³ and 64×64×48 (--quick: 32³), with 1 and 2 kernel threads, next to the same
  *   step in PyTorch (`scripts/bench-torch.py`, the reference VNet, `torch.set_num_threads` 1 and 2) run in
  *   its own process, alternating with ssmis in rounds. Columns: patch, threads, ssmis, PyTorch, ssmis /
- *   PyTorch; then the 1 → 2 thread speed-up of each. Without a python3 that imports torch the PyTorch column
+ *   PyTorch, and each side's share of the WebAssembly ceiling (the step's convolution FLOPs per second over
+ *   the peak f32x4 multiply-add rate of one core × threads; the ratio equals PyTorch's share / ssmis' share,
+ *   so PyTorch's share says how close to the ceiling ssmis must run to come within a given ratio); then the
+ *   1 → 2 thread speed-up of each. Without a python3 that imports torch the PyTorch column
  *   is `—` and a note says why.
  * - inference: `slidingWindowInference` (eval mode, 32³ patch, stride 16, 2 classes) of a 96×96×64 volume
  *   (--quick: 64×64×32) by a VNet of base 4 and base 16. Columns: windows, seconds (median), voxels/s of the
@@ -61,7 +64,8 @@
  * sections: { train: {runs, warmup, interleaved, sizes: [{label, baseFilters, patch, labeled, unlabeled,
  * peakRssBytes, tensorsBefore, tensorsAfter, rows: [{variant, msPerIteration, times, ratioToSupervised,
  * networkGflop, flopRatioToSupervised, leakedTensors}]}]}, vnet: {torch, torchNote, rows: [{shape, batch,
- * threads, ms, times, torchMs, torchTimes, ratio}], scaling: [{shape, ssmis, torch}]}, inference: {runs,
+ * threads, ms, times, torchMs, torchTimes, ratio, gflop, ceilingShare, torchCeilingShare}], scaling: [{shape,
+ * ssmis, torch}]}, inference: {runs,
  * rows: [{baseFilters, volume, patch, strides, windows, ms, times, voxelsPerSecond, windowsPerSecond,
  * leakedTensors, torchMs, torchBatch, ratio}], slices: {volume, size, slices, ms, times, voxelsPerSecond,
  * leakedTensors, torchMs, ratio}}, metrics: {runs, rows: [{case, spacing, ms, times, dice, hd95}]},
@@ -443,6 +447,20 @@ function torchNote() {
 async function benchVnet(lib, backend, quick) {
   const { tf, Rng, createVNet, createOptimizer } = lib;
   const torch = findTorch();
+  // What a step could cost at best on this machine: its convolution FLOPs at the WebAssembly ceiling (the peak
+  // f32x4 multiply-add rate of one core, with the multiply-add the kernels use) times the threads. PyTorch's
+  // share of that ceiling bounds the ratio: ssmis / PyTorch ≥ PyTorch share / ssmis share, and ssmis can reach
+  // a ratio r only by running the whole step at PyTorch share / r of the ceiling or more.
+  const vnetModule = await loadDist('nn/vnet.js');
+  const { maddCeiling, activeRuntime } = await loadDist('backend/kernels/runtime.js');
+  const ceilings = maddCeiling();
+  const relaxed = activeRuntime()?.relaxedSimd ?? false;
+  const ceilingPerCore = relaxed && ceilings.relaxed !== null ? ceilings.relaxed : ceilings.exact;
+  /** @param {number[]} shape */
+  const stepGflop = (shape) => {
+    const { forward, first } = vnetForwardFlops(vnetModule, 16, shape);
+    return (3 * forward - first) / 1e9;
+  };
   const shapes = quick
     ? [[32, 32, 32]]
     : [
@@ -453,7 +471,8 @@ async function benchVnet(lib, backend, quick) {
   const batch = 2;
   /**
    * @type {{ shape: number[], batch: number, threads: number, ms: number, times: number[], torchMs: number | null,
-   *   torchTimes: number[], ratio?: number | null }[]}
+   *   torchTimes: number[], ratio?: number | null, gflop: number, ceilingShare: number,
+   *   torchCeilingShare: number | null }[]}
    */
   const rows = [];
   console.log(
@@ -491,6 +510,9 @@ async function benchVnet(lib, backend, quick) {
         }
         ours.push(step(), step());
       }
+      const gflop = batch * stepGflop(shape);
+      const ceiling = ceilingPerCore * threads;
+      const torchMs = theirs.length > 0 ? median(theirs) : null;
       /** @type {(typeof rows)[number]} */
       const row = {
         shape,
@@ -498,8 +520,11 @@ async function benchVnet(lib, backend, quick) {
         threads,
         ms: median(ours),
         times: ours,
-        torchMs: theirs.length > 0 ? median(theirs) : null,
+        torchMs,
         torchTimes: theirs,
+        gflop,
+        ceilingShare: gflop / (median(ours) / 1e3) / ceiling,
+        torchCeilingShare: torchMs === null ? null : gflop / (torchMs / 1e3) / ceiling,
       };
       row.ratio = row.torchMs === null ? null : row.ms / row.torchMs;
       rows.push(row);
@@ -521,15 +546,25 @@ async function benchVnet(lib, backend, quick) {
   };
   console.log(
     formatTable(
-      ['patch', 'threads', 'ssmis', 'PyTorch', 'ssmis / PyTorch'],
+      ['patch', 'threads', 'ssmis', 'PyTorch', 'ssmis / PyTorch', 'ssmis of ceiling', 'PyTorch of ceiling'],
       rows.map((r) => [
         r.shape.join('×'),
         r.threads,
         formatMs(r.ms),
         r.torchMs === null ? '—' : formatMs(r.torchMs),
         r.ratio == null ? '—' : formatRatio(r.ratio),
+        `${(100 * r.ceilingShare).toFixed(0)} %`,
+        r.torchCeilingShare === null ? '—' : `${(100 * r.torchCeilingShare).toFixed(0)} %`,
       ]),
     ),
+  );
+  console.log(
+    `of ceiling: the step's convolution GFLOP (${rows
+      .map((r) => `${r.shape.join('×')}: ${r.gflop.toFixed(1)}`)
+      .filter((v, i, a) => a.indexOf(v) === i)
+      .join(
+        ', ',
+      )}) per second over the WebAssembly ceiling × threads (${ceilingPerCore.toFixed(1)} GFLOP/s per core, ${relaxed ? 'relaxed_madd' : 'mul+add'}); ssmis / PyTorch = PyTorch share / ssmis share`,
   );
   const scaling = shapes.map((shape) => ({
     shape,
