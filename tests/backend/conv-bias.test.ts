@@ -6,6 +6,7 @@ import {
   fastKernelsActive,
   unregisterFastKernels,
 } from '../../src/backend/kernels/index.js';
+import { activeRuntime, KernelRuntime, WasmHeapLimitError } from '../../src/backend/kernels/runtime.js';
 import { tf } from '../../src/backend/tf.js';
 import { conv2d, conv3d, conv3dTranspose2 } from '../../src/nn/layers.js';
 import { ParameterStore } from '../../src/nn/params.js';
@@ -195,6 +196,33 @@ describe('fused biased convolutions with the fast kernels', () => {
     expect(await kernelNames(fused)).toContain('Add');
     tf.dispose([x, w, b, plain]);
   });
+
+  it.each([cases[0], cases[6], cases[8]])(
+    '$name: operands beyond the wasm memory give the composition on the stock kernels',
+    (c) => {
+      const rt = activeRuntime();
+      if (rt === null) throw new Error('fast kernels inactive');
+      // Every allocation fails as when the wasm memory cannot grow: the replacement kernels fall back too.
+      rt.alloc = () => {
+        throw new WasmHeapLimitError('test: no wasm memory');
+      };
+      try {
+        tf.tidy(() => {
+          const { x, w, b } = operands(c, 41);
+          expect(Array.from(c.fused(x, w, b).dataSync())).toEqual(Array.from(c.plain(x, w, b).dataSync()));
+          const r = randn(c.plain(x, w, b).shape, new Rng(8));
+          const fused = gradients(c.fused, x, w, b, r);
+          const plain = gradients(c.plain, x, w, b, r);
+          fused.forEach((g, i) => {
+            expect(relErr(g, plain[i])).toBeLessThanOrEqual(1e-5);
+          });
+        });
+      } finally {
+        Reflect.deleteProperty(rt, 'alloc');
+      }
+      expect(rt.alloc).toBe(KernelRuntime.prototype.alloc);
+    },
+  );
 
   it('the layers conv3d, conv3dTranspose2 and conv2d run the fused op', async () => {
     const rng = new Rng(4);

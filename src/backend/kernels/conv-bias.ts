@@ -21,6 +21,7 @@ import { reduceSum } from './elementwise.js';
 import { activeRuntime, type KernelRuntime, WasmHeapLimitError } from './runtime.js';
 
 type Triple = [number, number, number];
+type Shape5 = [number, number, number, number, number];
 type Pad = 'same' | 'valid';
 type Run = (
   rt: KernelRuntime,
@@ -122,8 +123,6 @@ export function conv3dBiasFused(
   ]);
   return op(x, w, b) as tf.Tensor5D;
 }
-
-type Shape5 = [number, number, number, number, number];
 
 /** The filter gradient of a 3-D convolution of x with dy, the kernel TF.js's own Conv3D gradient runs. */
 function filterGradient3d(
