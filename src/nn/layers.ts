@@ -11,7 +11,6 @@ import {
   conv3dTransposeBiasFused,
   fastKernelsActive,
   fusedBatchNormRelu,
-  leakyReluFused,
   upsampleBilinear2xFused,
 } from '../backend/kernels/index.js';
 import { tf } from '../backend/tf.js';
@@ -146,6 +145,7 @@ function fusedBatchNorm<T extends tf.Tensor>(
   key: string,
   ctx: ForwardContext,
   relu: boolean,
+  slope?: number,
 ): T {
   if (ctx.training) valuesPerChannel(x, store, key);
   return fusedBatchNormRelu(x, store.get(`${key}.weight`), store.get(`${key}.bias`), {
@@ -154,6 +154,7 @@ function fusedBatchNorm<T extends tf.Tensor>(
     runningMean: store.get(`${key}.running_mean`),
     runningVar: store.get(`${key}.running_var`),
     relu,
+    slope,
     name: `${store.prefix}/${key}`,
   }) as T;
 }
@@ -174,9 +175,9 @@ export function batchNormRelu<T extends tf.Tensor>(
 }
 
 /**
- * LeakyReLU(batch norm(x), slope): with the fast CPU kernels active the batch norm is the fused op (its
- * ReLU off), for the reason given at `batchNormRelu`, and the LeakyReLU is `leakyReluFused` (a one-pass
- * gradient); else the stock ops. Same outputs, gradients and running statistics either way (tests/nn/unet2d.test.ts).
+ * LeakyReLU(batch norm(x), slope): with the fast CPU kernels active one fused op (norm and activation in one
+ * output pass and one gradient, for the reason given at `batchNormRelu`), else the stock ops. Same outputs,
+ * gradients and running statistics either way (tests/nn/unet2d.test.ts).
  */
 export function batchNormLeakyRelu<T extends tf.Tensor>(
   x: T,
@@ -186,7 +187,7 @@ export function batchNormLeakyRelu<T extends tf.Tensor>(
   slope: number,
 ): T {
   if (!fastKernelsActive()) return tf.leakyRelu(batchNorm(x, store, key, ctx), slope) as T;
-  return leakyReluFused(fusedBatchNorm(x, store, key, ctx, false), slope);
+  return fusedBatchNorm(x, store, key, ctx, true, slope);
 }
 
 /** Keep-mask values: 0 with probability p, else 1/(1−p) (PyTorch's bernoulli(1−p)/(1−p)). */

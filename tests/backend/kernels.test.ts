@@ -7,6 +7,7 @@ import {
   fastKernelWorkerCount,
   fastKernelWorkersReady,
   fusedBatchNormRelu,
+  leakyReluFused,
   registerFastKernels,
   stockKernel,
   unregisterFastKernels,
@@ -17,6 +18,7 @@ import { tf } from '../../src/backend/tf.js';
 import { batchNorm, type ForwardContext } from '../../src/nn/layers.js';
 import { ParameterStore } from '../../src/nn/params.js';
 import { createVNet } from '../../src/nn/vnet.js';
+import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 
 /**
@@ -410,6 +412,119 @@ describe('fast cpu kernels', () => {
         ref.dispose();
       },
     );
+
+    it.each([
+      { slope: 0.2, training: true },
+      { slope: 0.2, training: false },
+      { slope: 1, training: true },
+      { slope: 1.5, training: true },
+    ])(
+      'with slope $slope (training $training) equals tf.leakyRelu(layers.batchNorm): output, gradients, running stats',
+      ({ slope, training }) => {
+        const [fused, ref] = stores();
+        const rng = new Rng(training ? 3 : 4);
+        const x = tf.tidy(() => tf.add(randn([2, 3, 5, 3, C], rng), 3));
+        const r = randn([2, 3, 5, 3, C], rng);
+        const ctx: ForwardContext = { training, updateStats: true, rng: new Rng(0) };
+        const before = tf.memory().numTensors;
+        const opts = (updateStats: boolean) => ({
+          training,
+          updateStats,
+          runningMean: fused.get('bn.running_mean'),
+          runningVar: fused.get('bn.running_var'),
+        });
+        const fusedLoss = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar =>
+          tf.sum(tf.mul(fusedBatchNormRelu(xx, g, b, { ...opts(true), slope }), r));
+        const twoOpLoss = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar =>
+          tf.sum(
+            tf.mul(leakyReluFused(fusedBatchNormRelu(xx, g, b, { ...opts(false), relu: false }), slope), r),
+          );
+        const refLoss = (xx: tf.Tensor): tf.Scalar =>
+          tf.sum(tf.mul(tf.leakyRelu(batchNorm(xx, ref, 'bn', ctx), slope), r));
+        const [g, b] = [fused.get('bn.weight'), fused.get('bn.bias')];
+        const out = tf.tidy(() => {
+          const yf = fusedBatchNormRelu(x, g, b, { ...opts(false), slope });
+          // Bit for bit the norm and the LeakyReLU as two ops on the same engine.
+          const yTwo = leakyReluFused(fusedBatchNormRelu(x, g, b, { ...opts(false), relu: false }), slope);
+          expect(Array.from(yf.dataSync())).toEqual(Array.from(yTwo.dataSync()));
+          // Negative values occur (the slope branch is exercised).
+          expect(Array.from(yf.dataSync()).some((v) => v < 0)).toBe(true);
+          const yr = tf.leakyRelu(batchNorm(x, ref, 'bn', { ...ctx, updateStats: false }), slope);
+          return relErr(yf, yr);
+        });
+        expect(out).toBeLessThan(1e-5);
+        const gTwo = tf.grads(twoOpLoss)([x, g, b]);
+        const gf = tf.grads(fusedLoss)([x, g, b]);
+        const { value, grads } = tf.variableGrads(
+          () => refLoss(x),
+          [ref.get('bn.weight'), ref.get('bn.bias')],
+        );
+        const dxRef = tf.grad((xx: tf.Tensor) => {
+          const saved = ctx.updateStats;
+          ctx.updateStats = false;
+          const l = refLoss(xx);
+          ctx.updateStats = saved;
+          return l;
+        })(x);
+        for (let i = 0; i < 3; i++) expect(relErr(gf[i], gTwo[i])).toBeLessThan(1e-5);
+        expect(relErr(gf[0], dxRef)).toBeLessThan(1e-5);
+        expect(relErr(gf[1], grads[ref.get('bn.weight').name])).toBeLessThan(1e-5);
+        expect(relErr(gf[2], grads[ref.get('bn.bias').name])).toBeLessThan(1e-5);
+        if (training) {
+          // fusedLoss ran one stat-updating forward (twoOpLoss none), refLoss one.
+          for (const key of ['bn.running_mean', 'bn.running_var']) {
+            expect(relErr(fused.get(key), ref.get(key))).toBeLessThan(1e-6);
+          }
+        }
+        tf.dispose([value, ...gf, ...gTwo, ...Object.values(grads), dxRef]);
+        expect(tf.memory().numTensors).toBe(before);
+        tf.dispose([x, r]);
+        fused.dispose();
+        ref.dispose();
+      },
+    );
+
+    it('with a slope keeps NaN in the output and gives it the slope in the bias gradient, as tf.leakyRelu', () => {
+      const [fused, ref] = stores();
+      const rng = new Rng(5);
+      const values = randn([2, 4, C], rng).dataSync().slice() as Float32Array;
+      values[3] = Number.NaN;
+      const x = tf.tensor(values, [2, 4, C]);
+      const opts = {
+        training: false,
+        runningMean: fused.get('bn.running_mean'),
+        runningVar: fused.get('bn.running_var'),
+        slope: 0.2,
+      };
+      const ctx: ForwardContext = { training: false, updateStats: false, rng: new Rng(0) };
+      const y = fusedBatchNormRelu(x, fused.get('bn.weight'), fused.get('bn.bias'), opts);
+      expect(Number.isNaN(y.dataSync()[3])).toBe(true);
+      // dβ = Σ activation gradient: the NaN position adds dy·slope (finite), as TF.js's where(z > 0, dy, dy·slope).
+      const dBeta = tf.grad((bb: tf.Tensor) =>
+        tf.sum(fusedBatchNormRelu(x, fused.get('bn.weight'), bb, opts)),
+      )(fused.get('bn.bias'));
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.leakyRelu(batchNorm(x, ref, 'bn', ctx), 0.2)) as tf.Scalar,
+        [ref.get('bn.bias')],
+      );
+      expect(Number.isFinite(dBeta.dataSync()[3])).toBe(true);
+      expect(relErr(dBeta, grads[ref.get('bn.bias').name])).toBeLessThan(1e-6);
+      tf.dispose([x, y, dBeta, value, ...Object.values(grads)]);
+      fused.dispose();
+      ref.dispose();
+    });
+  });
+
+  it('rejects a negative or non-finite slope, and a slope with relu off', () => {
+    const [g, b] = [tf.ones([4]), tf.zeros([4])];
+    const [m, v] = [tf.variable(tf.zeros([4])), tf.variable(tf.ones([4]))];
+    const x = tf.ones([2, 4]);
+    const base = { training: false, runningMean: m, runningVar: v, name: 'enc1.bn' };
+    for (const extra of [{ slope: -0.1 }, { slope: Number.NaN }, { slope: 0.1, relu: false }]) {
+      expect(() => fusedBatchNormRelu(x, g, b, { ...base, ...extra })).toThrow(InputError);
+    }
+    expect(() => fusedBatchNormRelu(x, g, b, { ...base, slope: -1 })).toThrow(/enc1\.bn: slope/);
+    tf.dispose([g, b, m, v, x]);
   });
 
   it('gives the same loss, gradients and running statistics through a tiny VNet step on and off', () => {

@@ -183,6 +183,27 @@ export class FunctionBuilder {
   v128And(): this {
     return this.simd(0x4e);
   }
+  /** Lane bits of a where the mask c is set, of b elsewhere (stack: a, b, c). */
+  v128Bitselect(): this {
+    return this.simd(0x52);
+  }
+  /** Bytes `lanes[i]` of the concatenation a‖b (stack: a, b; each lane index in [0, 32)). */
+  i8x16Shuffle(lanes: readonly number[]): this {
+    this.simd(0x0d);
+    for (const lane of lanes) this.code.push(lane);
+    return this;
+  }
+  /** The two low f32 lanes widened to f64 (exact). */
+  f64x2PromoteLowF32x4(): this {
+    return this.simd(0x5f);
+  }
+  /** The two f64 lanes rounded to f32 in the low lanes, zeros above. */
+  f32x4DemoteF64x2Zero(): this {
+    return this.simd(0x5e);
+  }
+  f64x2Mul(): this {
+    return this.simd(0xf2);
+  }
   /** Relaxed SIMD `a·b + c` (stack: a, b, c), fused or not as the hardware prefers. */
   f32x4RelaxedMadd(): this {
     return this.simd(0x105);

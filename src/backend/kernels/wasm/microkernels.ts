@@ -223,7 +223,7 @@ function peakKernel(relaxed: boolean): FunctionBuilder {
 }
 
 /**
- * Per-channel kernels of the fused batch norm + ReLU (`../batchnorm.ts`) over `n` pixels of `c` channels
+ * Per-channel kernels of the fused batch norm + activation (`../batchnorm.ts`) over `n` pixels of `c` channels
  * (c a multiple of 4), channels last. The pixel pointers advance by 4c bytes per pixel; the per-channel
  * vectors (acc, mean, alpha, …) are indexed by the byte offset o ∈ [0, 4c).
  */
@@ -261,6 +261,54 @@ function channelKernel(
   return f;
 }
 
+/** Shuffle lanes: bytes 8–15 of a vector in its low half (the high half ignored). */
+const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
+/** Shuffle lanes: the low half of a, then the low half of b. */
+const LOW_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+
+type VectorAccess = (i: number) => void;
+
+/** Pushes z = x·alpha + shift (f32 multiply, then add) for pixel pointer `x` and vector pointers `alpha`, `alpha + 1`. */
+function preActivation(
+  f: FunctionBuilder,
+  px: VectorAccess,
+  vec: VectorAccess,
+  x: number,
+  alpha: number,
+): void {
+  px(x);
+  f.v128Load();
+  vec(alpha);
+  f.v128Load().f32x4Mul();
+  vec(alpha + 1);
+  f.v128Load().f32x4Add();
+}
+
+/**
+ * Pushes g, the gradient through the activation of dy (pixel pointer 0) with z from x (pixel pointer 1) and
+ * alpha, shift (vectors 1, 2): dy; dy·[z > 0] (Relu); z > 0 ? dy : dy·slope (Leaky, slope an f32x4 at the fixed
+ * pointer of parameter `slopeParam`; NaN z takes dy·slope).
+ */
+function activationGrad(
+  f: FunctionBuilder,
+  px: VectorAccess,
+  vec: VectorAccess,
+  act: '' | 'Relu' | 'Leaky',
+  slopeParam: number,
+): void {
+  px(0);
+  f.v128Load();
+  if (act === 'Leaky') {
+    px(0);
+    f.v128Load().get(slopeParam).v128Load().f32x4Mul();
+  }
+  if (act === '') return;
+  preActivation(f, px, vec, 1, 1);
+  f.v128Zero().f32x4Gt();
+  if (act === 'Relu') f.v128And();
+  else f.v128Bitselect();
+}
+
 function batchNormKernels(): FunctionBuilder[] {
   const fns: FunctionBuilder[] = [];
   // bnSum(x; acc): acc += x
@@ -286,64 +334,62 @@ function batchNormKernels(): FunctionBuilder[] {
       f.v128Load().get(d).get(d).f32x4Mul().f32x4Add().v128Store();
     }),
   );
-  for (const relu of [false, true]) {
-    const suffix = relu ? 'Relu' : '';
-    // bnApply(x, y; alpha, shift): y = x·alpha + shift, then max(·, 0) with ReLU
+  for (const act of ['', 'Relu', 'Leaky'] as const) {
+    // bnApply(x, y; alpha, shift, slope): z = x·alpha + shift; y = z, max(z, 0) (Relu) or LeakyReLU (Leaky:
+    // z·slope where 0 > z, else z, so −0 and NaN stay; the product in f64, slope an f64x2 at a fixed pointer,
+    // then rounded to f32, as JS rounds z·slope)
     fns.push(
-      channelKernel(`bnApply${suffix}`, 2, 2, (f, px, vec) => {
+      channelKernel(`bnApply${act}`, 2, 3, (f, px, vec) => {
+        const z = f.local(V128);
+        const slopeF64 = () => f.get(2 + 2).v128Load();
         px(1);
-        px(0);
-        f.v128Load();
-        vec(0);
-        f.v128Load().f32x4Mul();
-        vec(1);
-        f.v128Load().f32x4Add();
-        if (relu) f.v128Zero().f32x4Max();
+        preActivation(f, px, vec, 0, 0);
+        if (act === 'Relu') f.v128Zero().f32x4Max();
+        if (act === 'Leaky') {
+          f.tee(z).f64x2PromoteLowF32x4();
+          slopeF64();
+          f.f64x2Mul().f32x4DemoteF64x2Zero();
+          f.get(z).get(z).i8x16Shuffle(HIGH_HALF).f64x2PromoteLowF32x4();
+          slopeF64();
+          f.f64x2Mul().f32x4DemoteF64x2Zero().i8x16Shuffle(LOW_HALVES).get(z);
+          f.v128Zero().get(z).f32x4Gt().v128Bitselect();
+        }
         f.v128Store();
       }),
     );
-    // bnGradSum(dy, y, x; mean, sumG, sumGX): g = dy·[y > 0]; sumG += g; sumGX += g·(x − mean)
+    // bnGradSum(dy, x; mean, alpha, shift, slope, sumG, sumGX): g = activation gradient of dy (the mask
+    // z > 0 recomputed from x bit for bit as bnApply did); sumG += g; sumGX += g·(x − mean)
     fns.push(
-      channelKernel(`bnGradSum${suffix}`, 3, 3, (f, px, vec) => {
+      channelKernel(`bnGradSum${act}`, 2, 6, (f, px, vec) => {
         const g = f.local(V128);
-        px(0);
-        f.v128Load();
-        if (relu) {
-          px(1);
-          f.v128Load().v128Zero().f32x4Gt().v128And();
-        }
+        activationGrad(f, px, vec, act, 2 + 3);
         f.set(g);
-        vec(1);
-        vec(1);
+        vec(4);
+        vec(4);
         f.v128Load().get(g).f32x4Add().v128Store();
-        vec(2);
-        vec(2);
+        vec(5);
+        vec(5);
         f.v128Load().get(g);
-        px(2);
+        px(1);
         f.v128Load();
         vec(0);
         f.v128Load().f32x4Sub().f32x4Mul().f32x4Add().v128Store();
       }),
     );
-    // bnGradApply(dy, y, x, dx; mean, k, a, b): dx = k·(g − a − (x − mean)·b)
+    // bnGradApply(dy, x, dx; mean, alpha, shift, slope, k, a, b): dx = k·(g − a − (x − mean)·b)
     fns.push(
-      channelKernel(`bnGradApply${suffix}`, 4, 4, (f, px, vec) => {
-        px(3);
-        vec(1);
-        f.v128Load();
-        px(0);
-        f.v128Load();
-        if (relu) {
-          px(1);
-          f.v128Load().v128Zero().f32x4Gt().v128And();
-        }
-        vec(2);
-        f.v128Load().f32x4Sub();
+      channelKernel(`bnGradApply${act}`, 3, 7, (f, px, vec) => {
         px(2);
+        vec(4);
+        f.v128Load();
+        activationGrad(f, px, vec, act, 3 + 3);
+        vec(5);
+        f.v128Load().f32x4Sub();
+        px(1);
         f.v128Load();
         vec(0);
         f.v128Load().f32x4Sub();
-        vec(3);
+        vec(6);
         f.v128Load().f32x4Mul().f32x4Sub().f32x4Mul().v128Store();
       }),
     );
