@@ -7,7 +7,9 @@
  * step. Used by `upsampleBilinear2x` when the fast cpu kernels are active.
  */
 import { InputError } from '../../util/errors.js';
+import { transientHostValues } from '../host.js';
 import { tf } from '../tf.js';
+import { takeFloat32 } from './array-pool.js';
 
 /** Source rows and weights of align_corners=True resizing n → 2n, one entry per output row. */
 export interface AlignCornersTaps {
@@ -51,7 +53,9 @@ function axisPass(
 ): Float32Array {
   const { i0, i1, w0, w1 } = alignCornersTaps(n);
   const m = 2 * n;
-  const out = new Float32Array(outer * (adjoint ? n : m) * inner);
+  // The adjoint adds into its output, so it starts from zeros; the forward writes every element.
+  const size = outer * (adjoint ? n : m) * inner;
+  const out = adjoint ? new Float32Array(size) : takeFloat32(size);
   for (let b = 0; b < outer; b++) {
     const small = b * n * inner;
     const big = b * m * inner;
@@ -100,9 +104,9 @@ export function upsampleBilinear2xFused(x: tf.Tensor4D): tf.Tensor4D {
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const input = args[0] as tf.Tensor;
     return {
-      value: tf.tensor(upsample(input.dataSync() as Float32Array, shape), up, 'float32'),
+      value: tf.tensor(upsample(transientHostValues(input), shape), up, 'float32'),
       gradFunc: (dy: tf.Tensor) =>
-        tf.tensor(upsampleAdjoint(dy.dataSync() as Float32Array, shape), shape, 'float32'),
+        tf.tensor(upsampleAdjoint(transientHostValues(dy), shape), shape, 'float32'),
     };
   });
   return op(x) as tf.Tensor4D;
