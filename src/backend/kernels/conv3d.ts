@@ -14,6 +14,7 @@
  * of 8 and compacted on the way out. Accumulation is in float32 (the stock kernels accumulate in doubles), so
  * results agree with them to a relative error of about 1e-6 of the output's magnitude.
  */
+import { takeFloat32 } from './array-pool.js';
 import type { KernelRuntime } from './runtime.js';
 import { TASK_CONV, TASK_DW, TASK_FLIP } from './runtime.js';
 import { MAX_TILE } from './wasm/microkernels.js';
@@ -120,7 +121,8 @@ function compact(
 ): Float32Array {
   if (c === c8 && bias === undefined) return rt.copyOut(ptr, count * c8);
   const f = rt.f32;
-  const out = new Float32Array(count * c);
+  // Every element is written below, so an array reused from the pool needs no clearing.
+  const out = takeFloat32(count * c);
   let s = ptr >> 2;
   let o = 0;
   if (bias === undefined) {
