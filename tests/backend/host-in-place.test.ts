@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ownedFloat32, writableHostValues } from '../../src/backend/host.js';
+import { fusedBatchNormRelu } from '../../src/backend/kernels/batchnorm.js';
 import { tf } from '../../src/backend/tf.js';
 import { createTeacher, updateEma } from '../../src/nn/ema.js';
 import { createVNet } from '../../src/nn/vnet.js';
@@ -102,5 +103,30 @@ describe('in-place host updates', () => {
     expect(t.dataSync()).toEqual(expected);
     teacher.dispose();
     student.dispose();
+  });
+
+  it('batch-norm running statistics: the float32 formula of the tensor ops, in place from the second update', () => {
+    // Two channels, n = 4 values each: channel 0 is {1, 3, 1, 3} (mean 2, biased var 1), channel 1 {0, 0, 4, 4}
+    // (mean 2, var 4): exact in float32, so the expected numbers are the update formula alone.
+    const x = tf.tensor([1, 0, 3, 0, 1, 4, 3, 4], [4, 2]);
+    const gamma = tf.ones([2]);
+    const beta = tf.zeros([2]);
+    const runningMean = tf.variable(tf.tensor([0.5, -1]), false, 'in-place-bn-mean');
+    const runningVar = tf.variable(tf.tensor([2, 3]), false, 'in-place-bn-var');
+    const f = Math.fround;
+    const update = (old: number, stat: number, unbiased: boolean) =>
+      f(f(old * f(0.9)) + f((unbiased ? f(stat * f(4 / 3)) : stat) * f(0.1)));
+    const expected = { mean: [0.5, -1], variance: [2, 3] };
+    let firstArray: Float32Array | null = null;
+    for (let k = 0; k < 2; k++) {
+      tf.dispose(fusedBatchNormRelu(x, gamma, beta, { training: true, runningMean, runningVar }));
+      expected.mean = expected.mean.map((v) => update(v, 2, false));
+      expected.variance = expected.variance.map((v, j) => update(v, j === 0 ? 1 : 4, true));
+      expect(Array.from(runningMean.dataSync())).toEqual(expected.mean);
+      expect(Array.from(runningVar.dataSync())).toEqual(expected.variance);
+      if (k === 0) firstArray = runningMean.dataSync() as Float32Array;
+      else expect(runningMean.dataSync()).toBe(firstArray);
+    }
+    tf.dispose([x, gamma, beta, runningMean, runningVar]);
   });
 });

@@ -5,7 +5,9 @@
  * LeakyReLUs cost more than its convolutions. Other dtypes and shapes call the stock kernel.
  */
 import { InputError } from '../../util/errors.js';
+import { transientHostValues } from '../host.js';
 import { tf } from '../tf.js';
+import { takeFloat32 } from './array-pool.js';
 import { sameShape } from './conv-kernels.js';
 import { asCpuBackend, type CpuBackendLike, float32Values } from './cpu-backend.js';
 
@@ -17,7 +19,7 @@ import { asCpuBackend, type CpuBackendLike, float32Values } from './cpu-backend.
 function leakyForward(x: Float32Array, slope: number): Float32Array {
   const bits = new Int32Array(x.buffer, x.byteOffset, x.length);
   const factor = [1, slope];
-  const y = new Float32Array(x.length);
+  const y = takeFloat32(x.length);
   for (let i = 0; i < x.length; i++) y[i] = x[i] * factor[bits[i] >>> 31];
   return y;
 }
@@ -30,7 +32,7 @@ function leakyForward(x: Float32Array, slope: number): Float32Array {
 function leakyBackward(dy: Float32Array, x: Float32Array, slope: number): Float32Array {
   const bits = new Int32Array(x.buffer, x.byteOffset, x.length);
   const factor = [1, Math.fround(slope)];
-  const dx = new Float32Array(x.length);
+  const dx = takeFloat32(x.length);
   for (let i = 0; i < x.length; i++) {
     const t = (bits[i] - 1) | 0;
     dx[i] = dy[i] * factor[(t >>> 31) | ((0x7f7fffff - t) >>> 31)];
@@ -52,10 +54,10 @@ export function leakyReluFused<T extends tf.Tensor>(x: T, slope: number): T {
     const input = args[0] as tf.Tensor;
     (args[1] as tf.GradSaveFunc)([input]);
     return {
-      value: tf.tensor(leakyForward(input.dataSync() as Float32Array, slope), input.shape, 'float32'),
+      value: tf.tensor(leakyForward(transientHostValues(input), slope), input.shape, 'float32'),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tensor(
-          leakyBackward(dy.dataSync() as Float32Array, saved[0].dataSync() as Float32Array, slope),
+          leakyBackward(transientHostValues(dy), transientHostValues(saved[0]), slope),
           saved[0].shape,
           'float32',
         ),
@@ -112,7 +114,7 @@ export function makeActivationKernels(
       return original('Select')(args);
     if (condition?.dtype !== 'bool' || !(cv instanceof Uint8Array)) return original('Select')(args);
     if (!sameShape(e.shape, t.shape) || !sameShape(condition.shape, t.shape)) return original('Select')(args);
-    const out = new Float32Array(tv.length);
+    const out = takeFloat32(tv.length);
     for (let i = 0; i < tv.length; i++) out[i] = cv[i] ? tv[i] : ev[i];
     return backend.makeTensorInfo([...t.shape], 'float32', out);
   };

@@ -19,7 +19,9 @@
  * dγ = Σg·(x − mean)/√(var+ε), dβ = Σg.
  */
 import { InputError, SsmisError } from '../../util/errors.js';
+import { hostFloat32, ownedFloat32, transientHostValues, writableHostValues } from '../host.js';
 import { tf } from '../tf.js';
+import { takeFloat32 } from './array-pool.js';
 import { activeRuntime, type KernelRuntime } from './runtime.js';
 
 export interface FusedBatchNormReluOptions {
@@ -123,7 +125,7 @@ const jsEngine: Engine = {
       moments = { mean, variance };
     }
     const { alpha, shift } = affine(moments);
-    const y = new Float32Array(x.length);
+    const y = takeFloat32(x.length);
     if (act.kind === 'leaky') {
       // z rounded to float32 first, then z·slope rounded again: the values of the two ops norm → LeakyReLU.
       const slope = act.slope;
@@ -147,7 +149,7 @@ const jsEngine: Engine = {
   backward(dy, y, x, c, mean, _affine, act, coefficients) {
     // g is written into dx (float32, as the separate activation gradient would store it), then dx is
     // overwritten in place: one output array and two passes.
-    const dx = new Float32Array(dy.length);
+    const dx = takeFloat32(dy.length);
     if (act.kind === 'leaky') {
       const slope = Math.fround(act.slope);
       for (let i = 0; i < dy.length; i++) dx[i] = y[i] > 0 ? dy[i] : dy[i] * slope;
@@ -318,9 +320,9 @@ export function fusedBatchNormRelu<T extends tf.Tensor>(
   const op = tf.customGrad((...args: Array<tf.Tensor | SaveFunc>) => {
     const [xt, gt, bt] = args as tf.Tensor[];
     const save = args[3] as SaveFunc;
-    const xv = xt.dataSync() as Float32Array;
-    const gv = gt.dataSync() as Float32Array;
-    const bv = bt.dataSync() as Float32Array;
+    const xv = transientHostValues(xt);
+    const gv = transientHostValues(gt);
+    const bv = transientHostValues(bt);
     const engine = engineFor(c, x.size);
     let st: Stats | null = null;
     let affine: Affine | null = null;
@@ -349,9 +351,9 @@ export function fusedBatchNormRelu<T extends tf.Tensor>(
     return {
       value: yt,
       gradFunc: (dyIn: tf.Tensor, saved: tf.Tensor[]) => {
-        const dy = dyIn.dataSync() as Float32Array;
-        const xs = saved[0].dataSync() as Float32Array;
-        const ys = saved[1].dataSync() as Float32Array;
+        const dy = transientHostValues(dyIn);
+        const xs = transientHostValues(saved[0]);
+        const ys = transientHostValues(saved[1]);
         const { dx, sumG, sumGX } = engine.backward(dy, ys, xs, c, fwd.mean, aff, act, (sG, sGX) => {
           const k = new Float32Array(c);
           const a = new Float32Array(c);
@@ -381,6 +383,10 @@ export function fusedBatchNormRelu<T extends tf.Tensor>(
   const s = stats as Stats | null;
   if (training && (options.updateStats ?? true) && s !== null) {
     const { runningMean, runningVar } = options;
+    if (hostFloat32(runningMean, runningVar)) {
+      updateRunningStatsOnHost(runningMean, runningVar, s, momentum, n);
+      return y;
+    }
     tf.tidy(() => {
       const mean = tf.tensor1d(Float32Array.from(s.mean), 'float32');
       const variance = tf.tensor1d(Float32Array.from(s.variance), 'float32');
@@ -393,4 +399,33 @@ export function fusedBatchNormRelu<T extends tf.Tensor>(
     });
   }
   return y;
+}
+
+/**
+ * The running-statistics update of a train-mode forward on the host values (cpu backend), in place from the second
+ * update on: the same float32 arithmetic as the tensor ops of the other backends (`mul`, `add` with scalars held
+ * as float32, each result rounded), without their half-dozen tiny kernels per batch norm, which a
+ * copy-paste iteration with four student forwards runs for every layer.
+ */
+function updateRunningStatsOnHost(
+  runningMean: tf.Variable,
+  runningVar: tf.Variable,
+  s: Stats,
+  momentum: number,
+  n: number,
+): void {
+  const f = Math.fround;
+  const keep = f(1 - momentum);
+  const m = f(momentum);
+  const toUnbiased = f(n / (n - 1));
+  for (const [v, next] of [
+    [runningMean, (old: number, j: number) => f(f(old * keep) + f(f(s.mean[j]) * m))],
+    [runningVar, (old: number, j: number) => f(f(old * keep) + f(f(f(s.variance[j]) * toUnbiased) * m))],
+  ] as const) {
+    const old = transientHostValues(v);
+    const inPlace = writableHostValues(v);
+    const out = inPlace ?? ownedFloat32(old.length);
+    for (let j = 0; j < old.length; j++) out[j] = next(old[j], j);
+    if (inPlace === null) tf.tidy(() => v.assign(tf.tensor(out, v.shape, 'float32')));
+  }
 }

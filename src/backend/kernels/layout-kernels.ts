@@ -6,6 +6,7 @@
  * convolutions were fast; here all are copies of contiguous runs. Other dtypes and cases call the stock kernel.
  */
 import type { tf } from '../tf.js';
+import { takeFloat32 } from './array-pool.js';
 import { asCpuBackend, float32Values } from './cpu-backend.js';
 
 function axisOf(axis: unknown, rank: number): number | null {
@@ -47,7 +48,7 @@ export function makeLayoutKernels(
     const outer = product(x.shape.slice(0, axis));
     const inner = product(x.shape.slice(axis + 1));
     const m = idx.length;
-    const out = new Float32Array(outer * m * inner);
+    const out = takeFloat32(outer * m * inner);
     for (let o = 0; o < outer; o++) {
       const src = o * dim * inner;
       const dst = o * m * inner;
@@ -78,7 +79,7 @@ export function makeLayoutKernels(
     const inner = product(x.shape.slice(axis + 1));
     let begin = 0;
     return sizes.map((s) => {
-      const out = new Float32Array(outer * s * inner);
+      const out = takeFloat32(outer * s * inner);
       const run = s * inner;
       for (let o = 0; o < outer; o++) {
         copyRun(xv, (o * dim + begin) * inner, out, o * run, run);
@@ -106,7 +107,7 @@ export function makeLayoutKernels(
     const inner = product(parts[0].shape.slice(axis + 1));
     const runs = parts.map((t) => t.shape[axis] * inner);
     const row = runs.reduce((p, r) => p + r, 0);
-    const out = new Float32Array(outer * row);
+    const out = takeFloat32(outer * row);
     let offset = 0;
     parts.forEach((_, k) => {
       const v = values[k] as Float32Array;
