@@ -12,7 +12,7 @@ import { activateFastKernelsForTest } from '../helpers/fast-kernels.js';
 import { randn } from '../helpers/random.js';
 
 /**
- * The fast kernels of the 2-D network (Conv2D and its two gradients, MaxPool/MaxPoolGrad, GatherV2, SplitV,
+ * The fast kernels of the 2-D network (Conv2D and its two gradients, MaxPool/MaxPoolGrad, GatherV2, SplitV, Tile,
  * LeakyRelu, Greater, Select) against the stock kernels they replace, called in the same process: the fast
  * one through the engine, the stock one through the `kernelFunc` saved at registration (`stockKernel`).
  * "Relative error" is max|fast − stock| / max|stock| over the tensor.
@@ -170,6 +170,19 @@ describe('fast 2-D kernels against the stock kernels', () => {
         const parts = [x, randn(other, rng), randn(x.shape, rng)];
         expectClose('Concat', parts as unknown as Record<string, tf.Tensor>, { axis });
       }
+    });
+  });
+
+  it.each([
+    { shape: [1, 6], reps: [3, 1] },
+    { shape: [2, 3, 4], reps: [2, 1, 3] },
+    { shape: [2, 1, 1, 1, 5], reps: [1, 2, 3, 4, 1] },
+    { shape: [5], reps: [4] },
+    { shape: [2, 3], reps: [0, 2] },
+  ])('Tile of $shape by $reps matches the stock kernel', ({ shape, reps }) => {
+    const rng = new Rng(shape.length * 5 + reps[0]);
+    tf.tidy(() => {
+      expectClose('Tile', { x: randn(shape, rng) }, { reps });
     });
   });
 

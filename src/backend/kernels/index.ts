@@ -43,6 +43,7 @@ export const FAST_KERNEL_NAMES: readonly string[] = [
   'GatherV2',
   'SplitV',
   'Concat',
+  'Tile',
   'LeakyRelu',
   'Greater',
   'Select',

@@ -1,7 +1,7 @@
 /**
  * Copying kernels of the 2-D network's training step for float32 tensors on the cpu backend: GatherV2 (the
  * bilinear upsampling and its gradient gather whole rows or columns), Concat (the decoder's skip connections) and
- * SplitV (their gradient). The stock kernels go through a per-element multi-index (GatherV2 through a
+ * SplitV (their gradient), and Tile (the loss masks broadcast over the batch). The stock kernels go through a per-element multi-index (GatherV2 through a
  * `TensorBuffer`, SplitV through a generic Slice), which made them the slowest ops of a step once the
  * convolutions were fast; here all are copies of contiguous runs. Other dtypes and cases call the stock kernel.
  */
@@ -24,12 +24,12 @@ function copyRun(src: Float32Array, from: number, dst: Float32Array, to: number,
 }
 
 /**
- * Makes GatherV2 (1-D int32 indices, no batch dims), SplitV and Concat (two or more float32 parts), falling back
- * to `original(name)`.
+ * Makes GatherV2 (1-D int32 indices, no batch dims), SplitV, Concat (two or more float32 parts) and Tile (float32;
+ * what `broadcastTo` of a loss mask runs), falling back to `original(name)`.
  */
 export function makeLayoutKernels(
   original: (name: string) => tf.KernelFunc,
-): Record<'GatherV2' | 'SplitV' | 'Concat', tf.KernelFunc> {
+): Record<'GatherV2' | 'SplitV' | 'Concat' | 'Tile', tf.KernelFunc> {
   const gatherV2: tf.KernelFunc = (args) => {
     const backend = asCpuBackend(args.backend);
     const { x, indices } = args.inputs;
@@ -120,5 +120,41 @@ export function makeLayoutKernels(
     return backend.makeTensorInfo(shape, 'float32', out);
   };
 
-  return { GatherV2: gatherV2, SplitV: splitV, Concat: concat };
+  const tile: tf.KernelFunc = (args) => {
+    const backend = asCpuBackend(args.backend);
+    const { x } = args.inputs;
+    const reps = (args.attrs as { reps?: unknown } | undefined)?.reps;
+    const fallback = () => original('Tile')(args);
+    const xv = backend === null ? null : float32Values(backend, x);
+    if (backend === null || x === undefined || xv === null || !Array.isArray(reps)) return fallback();
+    const r = x.shape.length;
+    if (r === 0 || reps.length !== r || reps.some((k) => !Number.isInteger(k) || k < 0)) return fallback();
+    const outShape = x.shape.map((d, i) => d * (reps[i] as number));
+    const out = takeFloat32(product(outShape));
+    if (out.length === 0) return backend.makeTensorInfo(outShape, 'float32', out);
+    // Output rows of the innermost axis: each is the matching input row repeated reps[r − 1] times; the input
+    // row of an output row is its outer index taken modulo the input's extent on every axis.
+    const rowIn = x.shape[r - 1];
+    const rowOut = outShape[r - 1];
+    const rows = out.length / rowOut;
+    const idx = new Array<number>(r - 1).fill(0);
+    const strides = new Array<number>(r - 1).fill(0);
+    for (let k = r - 2, acc = rowIn; k >= 0; k--) {
+      strides[k] = acc;
+      acc *= x.shape[k];
+    }
+    for (let row = 0; row < rows; row++) {
+      let from = 0;
+      for (let k = 0; k < r - 1; k++) from += (idx[k] % x.shape[k]) * strides[k];
+      for (let rep = 0, to = row * rowOut; rep < rowOut; rep += rowIn, to += rowIn)
+        copyRun(xv, from, out, to, rowIn);
+      for (let k = r - 2; k >= 0; k--) {
+        if (++idx[k] < outShape[k]) break;
+        idx[k] = 0;
+      }
+    }
+    return backend.makeTensorInfo(outShape, 'float32', out);
+  };
+
+  return { GatherV2: gatherV2, SplitV: splitV, Concat: concat, Tile: tile };
 }
