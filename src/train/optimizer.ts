@@ -11,12 +11,7 @@
  * Parameters that get no gradient in a step are skipped entirely, weight decay included (as PyTorch skips
  * `p.grad is None`; the reference's unused heads).
  */
-import {
-  hostFloat32,
-  ownedFloat32,
-  transientHostValues,
-  writableHostValues,
-} from '../backend/host.js';
+import { hostFloat32, ownedFloat32, transientHostValues, writableHostValues } from '../backend/host.js';
 import { prefetchHostValues } from '../backend/host-read.js';
 import { tf } from '../backend/tf.js';
 import type { SafetensorsTensor } from '../io/safetensors.js';
