@@ -11,6 +11,7 @@ import { tf } from '../../src/backend/tf.js';
 import { conv2d, conv3d, conv3dTranspose2 } from '../../src/nn/layers.js';
 import { ParameterStore } from '../../src/nn/params.js';
 import { Rng } from '../../src/util/rng.js';
+import { relErr } from '../helpers/compare.js';
 import { activateFastKernelsForTest } from '../helpers/fast-kernels.js';
 import { randn } from '../helpers/random.js';
 
@@ -92,20 +93,6 @@ const cases: Case[] = [
 function operands(c: Case, seed: number): { x: tf.Tensor; w: tf.Tensor; b: tf.Tensor } {
   const rng = new Rng(seed);
   return { x: randn(c.x, rng), w: tf.mul(randn(c.w, rng), 0.3), b: randn([c.cout], rng) };
-}
-
-function relErr(a: tf.Tensor, b: tf.Tensor): number {
-  expect(a.shape).toEqual(b.shape);
-  const av = a.dataSync();
-  const bv = b.dataSync();
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < av.length; i++) {
-    diff = Math.max(diff, Math.abs(av[i] - bv[i]));
-    scale = Math.max(scale, Math.abs(bv[i]));
-  }
-  if (Number.isNaN(diff)) return Number.POSITIVE_INFINITY;
-  return scale === 0 ? diff : diff / scale;
 }
 
 /** Names of the kernels `f` runs (nested ones included), from `tf.profile`. */

@@ -13,6 +13,7 @@ import {
 } from '../../src/backend/kernels/runtime.js';
 import { tf } from '../../src/backend/tf.js';
 import { Rng } from '../../src/util/rng.js';
+import { relErr } from '../helpers/compare.js';
 
 /**
  * The code paths of the 3-D convolution kernels, each with the exact (multiply then add) and, where the
@@ -65,20 +66,6 @@ function randn(shape: number[], rng: Rng): tf.Tensor {
     Float32Array.from({ length: n }, () => rng.normal()),
     shape,
   );
-}
-
-/** max|a − b| / max|b|. */
-function relErr(a: tf.Tensor, b: tf.Tensor): number {
-  expect(a.shape).toEqual(b.shape);
-  const av = a.dataSync();
-  const bv = b.dataSync();
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < av.length; i++) {
-    diff = Math.max(diff, Math.abs(av[i] - bv[i]));
-    scale = Math.max(scale, Math.abs(bv[i]));
-  }
-  return scale === 0 ? diff : diff / scale;
 }
 
 interface Ops {

@@ -20,6 +20,8 @@ import { ParameterStore } from '../../src/nn/params.js';
 import { createVNet } from '../../src/nn/vnet.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
+import { relErr } from '../helpers/compare.js';
+import { randn } from '../helpers/random.js';
 
 /**
  * The fast cpu kernels against the stock TF.js kernels they replace, computed in the same process: the stock
@@ -46,29 +48,6 @@ function register(options: { workers: number; parallelFlops?: number } = FAST_OP
 
 /** One worker, and a low threshold so that small test tensors also run on it. */
 const FAST_OPTIONS = { workers: 1, parallelFlops: 2e5 };
-
-function relErr(fast: tf.Tensor, stock: tf.Tensor, floor = 0): number {
-  expect(fast.shape).toEqual(stock.shape);
-  const a = fast.dataSync();
-  const b = stock.dataSync();
-  let diff = 0;
-  let scale = floor;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  if (Number.isNaN(diff)) return Number.POSITIVE_INFINITY;
-  return scale === 0 ? diff : diff / scale;
-}
-
-function randn(shape: number[], rng: Rng): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    Float32Array.from({ length: n }, () => rng.normal()),
-    shape,
-    'float32',
-  );
-}
 
 /** Runs the stock kernel saved at registration and wraps its output. */
 function stock(name: string, inputs: tf.NamedTensorMap, attrs: object): tf.Tensor {

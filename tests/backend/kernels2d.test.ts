@@ -8,6 +8,7 @@ import {
 import { tf } from '../../src/backend/tf.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
+import { relErr } from '../helpers/compare.js';
 import { activateFastKernelsForTest } from '../helpers/fast-kernels.js';
 import { randn } from '../helpers/random.js';
 
@@ -27,20 +28,6 @@ beforeAll(async () => {
 afterAll(() => {
   if (registeredHere) unregisterFastKernels();
 });
-
-function relErr(fast: tf.TensorInfo, stock: tf.TensorInfo): number {
-  expect(fast.shape).toEqual(stock.shape);
-  const a = tf.backend().readSync(fast.dataId) as Float32Array;
-  const b = tf.backend().readSync(stock.dataId) as Float32Array;
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  if (Number.isNaN(diff)) return Number.POSITIVE_INFINITY;
-  return scale === 0 ? diff : diff / scale;
-}
 
 /** The fast kernel (through the engine) and the stock one on the same inputs, as tensors owned by the tidy. */
 function both(
