@@ -285,6 +285,18 @@ describe('fast cpu kernels', () => {
         expect(Number.isNaN(tf.relu(x).dataSync()[4])).toBe(true);
       });
     });
+
+    it('Exp gives the stock kernel bit for bit, NaN and infinities included', () => {
+      tf.tidy(() => {
+        const x = tf.tensor(
+          [-2, -0, 0, 0.5, Number.NaN, 3, -1e-30, 90, -120, Number.POSITIVE_INFINITY],
+          [2, 5],
+        );
+        const fast = tf.exp(x);
+        expect(fast.shape).toEqual([2, 5]);
+        expect(Array.from(fast.dataSync())).toEqual(Array.from(stock('Exp', { x }, {}).dataSync()));
+      });
+    });
   });
 
   describe.each([

@@ -137,6 +137,35 @@ describe('fast 2-D kernels against the stock kernels', () => {
     });
   });
 
+  it('2×2 MaxPool and MaxPoolGrad with NaN and -Infinity in the windows match the stock kernels', () => {
+    tf.tidy(() => {
+      const nan = Number.NaN;
+      const inf = Number.NEGATIVE_INFINITY;
+      // One image 4×4, 2 channels: windows holding NaN first, NaN only, -Infinity only and a tie.
+      const values = [
+        [nan, 1, 2, nan, 5, 5, 0, 0],
+        [3, nan, nan, nan, 5, 1, 0, 0],
+        [inf, 2, inf, 1, 7, 7, 7, 7],
+        [inf, nan, inf, 1, 7, 7, 7, 6],
+      ].flat();
+      const x = tf.tensor(values, [1, 4, 4, 2]);
+      const attrs = { filterSize: 2, strides: 2, pad: 'valid', dimRoundingMode: undefined };
+      const pooled = both('MaxPool', { x }, attrs);
+      expect(Array.from((pooled.fast[0] as tf.Tensor).dataSync())).toEqual(
+        Array.from((pooled.stock[0] as tf.Tensor).dataSync()),
+      );
+      const y = tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid');
+      const dy = tf.tensor(
+        Array.from({ length: y.size }, (_, i) => i + 1),
+        y.shape,
+      );
+      const grad = both('MaxPoolGrad', { dy, input: x, output: y }, attrs);
+      expect(Array.from((grad.fast[0] as tf.Tensor).dataSync())).toEqual(
+        Array.from((grad.stock[0] as tf.Tensor).dataSync()),
+      );
+    });
+  });
+
   it('GatherV2, SplitV and Concat on every axis match the stock kernels', () => {
     const rng = new Rng(11);
     tf.tidy(() => {

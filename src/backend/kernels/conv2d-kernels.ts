@@ -9,6 +9,7 @@
  * the singleton middle axis has kernel 1, stride 1 and no padding.
  */
 import { tf } from '../tf.js';
+import { takeFloat32 } from './array-pool.js';
 import { type ConvCall, convKernel, isPad, isUnitDilation, sameShape } from './conv-kernels.js';
 import {
   backpropInputMethod,
@@ -154,7 +155,12 @@ function windowMax(
   const [n, h, w, c] = shape;
   const oh = Math.floor(h / kh);
   const ow = Math.floor(w / kw);
-  const max = new Float32Array(n * oh * ow * c);
+  // Every element is written below.
+  const max = takeFloat32(n * oh * ow * c);
+  if (kh === 2 && kw === 2) {
+    windowMax2x2(x, h, w, c, n, oh, ow, max, arg);
+    return max;
+  }
   let out = 0;
   for (let b = 0; b < n; b++) {
     for (let i = 0; i < oh; i++) {
@@ -179,6 +185,59 @@ function windowMax(
     }
   }
   return max;
+}
+
+/**
+ * `windowMax` for 2×2 windows (the U-Net's), the four taps written out in the same row-major order and with the
+ * same strict comparison, so the same maxima and first-maximum indices; no inner loops over the window.
+ */
+function windowMax2x2(
+  x: Float32Array,
+  h: number,
+  w: number,
+  c: number,
+  n: number,
+  oh: number,
+  ow: number,
+  max: Float32Array,
+  arg: Int32Array | null,
+): void {
+  const rs = w * c;
+  let out = 0;
+  for (let b = 0; b < n; b++) {
+    for (let i = 0; i < oh; i++) {
+      for (let j = 0; j < ow; j++) {
+        const corner = ((b * h + 2 * i) * w + 2 * j) * c;
+        for (let ch = 0; ch < c; ch++, out++) {
+          const p0 = corner + ch;
+          let m = Number.NEGATIVE_INFINITY;
+          let at = -1;
+          const v0 = x[p0];
+          if (v0 > m) {
+            m = v0;
+            at = p0;
+          }
+          const v1 = x[p0 + c];
+          if (v1 > m) {
+            m = v1;
+            at = p0 + c;
+          }
+          const v2 = x[p0 + rs];
+          if (v2 > m) {
+            m = v2;
+            at = p0 + rs;
+          }
+          const v3 = x[p0 + rs + c];
+          if (v3 > m) {
+            m = v3;
+            at = p0 + rs + c;
+          }
+          max[out] = m;
+          if (arg !== null) arg[out] = at;
+        }
+      }
+    }
+  }
 }
 
 /** Makes MaxPool and MaxPoolGrad for float32 NHWC non-overlapping 'valid' pooling (the U-Net's 2×2). */

@@ -1,6 +1,6 @@
 /**
- * Broadcasting binary ops (Add, Sub, Multiply, RealDiv), the Sum/Mean reductions and Relu/Step (the ReLU
- * gradient) for float32 tensors.
+ * Broadcasting binary ops (Add, Sub, Multiply, RealDiv), the Sum/Mean reductions, Relu/Step (the ReLU
+ * gradient) and Exp (softmax cross-entropy) for float32 tensors.
  *
  * The stock cpu kernels compute a multi-index per element for any broadcast (the batch-norm and bias ops of a
  * channels-last network broadcast `[C]` over `[N, X, Y, Z, C]` on every call), and Sum/Mean transpose the
@@ -345,7 +345,17 @@ export function makeElementwiseKernels(
     }
     return backend.makeTensorInfo(args.inputs.x?.shape ?? [], 'float32', out);
   };
+  const exp: tf.KernelFunc = (args) => {
+    const backend = asCpuBackend(args.backend);
+    const xv = backend === null ? null : float32Values(backend, args.inputs.x);
+    if (backend === null || xv === null) return original('Exp')(args);
+    const out = takeFloat32(xv.length);
+    // The stock kernel's Math.exp per element, without its per-element callback.
+    for (let i = 0; i < xv.length; i++) out[i] = Math.exp(xv[i]);
+    return backend.makeTensorInfo(args.inputs.x?.shape ?? [], 'float32', out);
+  };
   return {
+    Exp: exp,
     Relu: relu,
     Step: step,
     Add: binary('Add', 'add'),

@@ -55,6 +55,7 @@ export const FAST_KERNEL_NAMES: readonly string[] = [
   'Mean',
   'Relu',
   'Step',
+  'Exp',
 ];
 let runtime: KernelRuntime | null = null;
 const originals = new Map<string, tf.KernelConfig>();
