@@ -170,7 +170,33 @@ function runConvTask(rt: KernelRuntime, t: ConvTask, g: ConvGeometry): void {
   const [nn, nx, ny, nz] = t.pixels;
   const pixels = nn * nx * ny * nz;
   const pix = rt.alloc(8 * pixels);
-  const table = new Int32Array(2 * pixels);
+  rt.i32.set(pixelTable(t), pix >> 2);
+  const tiles = Math.ceil(pixels / MAX_TILE);
+  const filterBytes = t.taps * t.k * t.nCb * 32;
+  const blockMajor = t.nCb > 1 && (filterBytes > BLOCK_MAJOR_FILTER_BYTES || tiles < BLOCK_MAJOR_TILES);
+  rt.i32.set(
+    [pixels, pix, t.tapTab, t.taps, t.k, t.nCb, t.wCb, t.phaseTab, t.phases, t.wStride, blockMajor ? 1 : 0],
+    0,
+  );
+  rt.run(TASK_CONV, 0, t.phases * tiles * (blockMajor ? t.nCb : 1), convFlops(g));
+}
+
+/**
+ * Pixel tables by their layout: a network calls the same convolutions with the same heap layout step after step
+ * (every kernel starts from an empty heap and allocates in the same order), so the table of a call is usually
+ * one made before. Bounded: cleared when the tables would take more than 64 MiB.
+ */
+const pixelTables = new Map<string, Int32Array>();
+const PIXEL_TABLES_MAX_BYTES = 64 * 2 ** 20;
+let pixelTableBytes = 0;
+
+/** The (input, output) byte addresses of every output pixel of a task, in (n, x, y, z) order. */
+function pixelTable(t: ConvTask): Int32Array {
+  const key = `${t.pixels}|${t.inBase}|${t.inStrides}|${t.outBase}|${t.outStrides}`;
+  const cached = pixelTables.get(key);
+  if (cached !== undefined) return cached;
+  const [nn, nx, ny, nz] = t.pixels;
+  const table = new Int32Array(2 * nn * nx * ny * nz);
   let q = 0;
   for (let b = 0; b < nn; b++) {
     for (let x = 0; x < nx; x++) {
@@ -186,15 +212,15 @@ function runConvTask(rt: KernelRuntime, t: ConvTask, g: ConvGeometry): void {
       }
     }
   }
-  rt.i32.set(table, pix >> 2);
-  const tiles = Math.ceil(pixels / MAX_TILE);
-  const filterBytes = t.taps * t.k * t.nCb * 32;
-  const blockMajor = t.nCb > 1 && (filterBytes > BLOCK_MAJOR_FILTER_BYTES || tiles < BLOCK_MAJOR_TILES);
-  rt.i32.set(
-    [pixels, pix, t.tapTab, t.taps, t.k, t.nCb, t.wCb, t.phaseTab, t.phases, t.wStride, blockMajor ? 1 : 0],
-    0,
-  );
-  rt.run(TASK_CONV, 0, t.phases * tiles * (blockMajor ? t.nCb : 1), convFlops(g));
+  if (pixelTableBytes + table.byteLength > PIXEL_TABLES_MAX_BYTES) {
+    pixelTables.clear();
+    pixelTableBytes = 0;
+  }
+  if (table.byteLength <= PIXEL_TABLES_MAX_BYTES) {
+    pixelTables.set(key, table);
+    pixelTableBytes += table.byteLength;
+  }
+  return table;
 }
 
 /**
