@@ -166,7 +166,9 @@ async function forwardProbabilities(
     for (let c = 0; c < numClasses; c++) if (values[base + c] > max) max = values[base + c];
     let sum = 0;
     for (let c = 0; c < numClasses; c++) {
-      e[c] = Math.exp(values[base + c] - max);
+      // exp(0) = 1 exactly: the class at the maximum (every voxel has one) skips its exp.
+      const d = values[base + c] - max;
+      e[c] = d === 0 ? 1 : Math.exp(d);
       sum += e[c];
     }
     for (let c = 0; c < numClasses; c++) probs[base + c] = e[c] / sum;
