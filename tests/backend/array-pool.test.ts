@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   arrayPoolStats,
   peekFloat32,
@@ -11,15 +11,13 @@ import { createVNet } from '../../src/nn/vnet.js';
 import { createOptimizer } from '../../src/train/optimizer.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
-import { activateFastKernelsForTest, activateSuiteFastKernels } from '../helpers/fast-kernels.js';
+import {
+  activateFastKernelsForTest,
+  activateSuiteFastKernels,
+  useFastKernelsInFile,
+} from '../helpers/fast-kernels.js';
 
-let registeredHere = false;
-beforeAll(async () => {
-  registeredHere = await activateFastKernelsForTest();
-});
-afterAll(() => {
-  if (registeredHere) unregisterFastKernels();
-});
+useFastKernelsInFile();
 
 const N = 6000; // above the pool's minimum length
 const ramp = (k: number) =>

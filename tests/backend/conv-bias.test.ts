@@ -12,7 +12,7 @@ import { conv2d, conv3d, conv3dTranspose2 } from '../../src/nn/layers.js';
 import { ParameterStore } from '../../src/nn/params.js';
 import { Rng } from '../../src/util/rng.js';
 import { relErr } from '../helpers/compare.js';
-import { activateFastKernelsForTest } from '../helpers/fast-kernels.js';
+import { activateFastKernelsForTest, useFastKernelsInFile } from '../helpers/fast-kernels.js';
 import { randn } from '../helpers/random.js';
 
 /**
@@ -21,15 +21,7 @@ import { randn } from '../helpers/random.js';
  * composition where the fast path does not apply, and no tensor left behind.
  */
 
-let registeredHere = false;
-
-beforeAll(async () => {
-  registeredHere = await activateFastKernelsForTest();
-});
-
-afterAll(() => {
-  if (registeredHere) unregisterFastKernels();
-});
+useFastKernelsInFile();
 
 type Shape5 = [number, number, number, number, number];
 type Op = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;

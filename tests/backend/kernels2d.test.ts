@@ -1,15 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  leakyReluFused,
-  stockKernel,
-  unregisterFastKernels,
-  upsampleBilinear2xFused,
-} from '../../src/backend/kernels/index.js';
+import { describe, expect, it } from 'vitest';
+import { leakyReluFused, stockKernel, upsampleBilinear2xFused } from '../../src/backend/kernels/index.js';
 import { tf } from '../../src/backend/tf.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import { relErr } from '../helpers/compare.js';
-import { activateFastKernelsForTest } from '../helpers/fast-kernels.js';
+import { useFastKernelsInFile } from '../helpers/fast-kernels.js';
 import { randn } from '../helpers/random.js';
 
 /**
@@ -19,15 +14,7 @@ import { randn } from '../helpers/random.js';
  * "Relative error" is max|fast − stock| / max|stock| over the tensor.
  */
 
-let registeredHere = false;
-
-beforeAll(async () => {
-  registeredHere = await activateFastKernelsForTest();
-});
-
-afterAll(() => {
-  if (registeredHere) unregisterFastKernels();
-});
+useFastKernelsInFile();
 
 /** The fast kernel (through the engine) and the stock one on the same inputs, as tensors owned by the tidy. */
 function both(

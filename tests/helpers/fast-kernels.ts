@@ -1,7 +1,9 @@
+import { afterAll, beforeAll } from 'vitest';
 import {
   fastKernelsActive,
   fastKernelWorkersReady,
   registerFastKernels,
+  unregisterFastKernels,
 } from '../../src/backend/kernels/index.js';
 
 /**
@@ -44,4 +46,18 @@ export async function activateSuiteFastKernels(): Promise<boolean> {
   } finally {
     if (saved !== undefined) process.env.SSMIS_FAST_KERNELS = saved;
   }
+}
+
+/**
+ * The fast kernels on for every test of the calling file (one worker, low threshold, as
+ * {@link activateFastKernelsForTest}), and off again after them if this file turned them on.
+ */
+export function useFastKernelsInFile(): void {
+  let registeredHere = false;
+  beforeAll(async () => {
+    registeredHere = await activateFastKernelsForTest();
+  });
+  afterAll(() => {
+    if (registeredHere) unregisterFastKernels();
+  });
 }
