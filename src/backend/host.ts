@@ -53,3 +53,16 @@ export function writableHostValues(t: tf.Tensor): Float32Array | null {
 export function transientHostValues(t: tf.Tensor): Float32Array {
   return peekFloat32(t) ?? (t.dataSync() as Float32Array);
 }
+
+/**
+ * Where a host update of variable `v` writes its new values: `values` is `v`'s own array when the update may go in
+ * place ({@link writableHostValues}; `commit` then does nothing), else a new {@link ownedFloat32} array that
+ * `commit` makes `v`'s value. The caller fills every element of `values` (reading an old value before writing its
+ * slot, since in place they are the same array), then calls `commit`.
+ */
+export function hostUpdateTarget(v: tf.Variable): { values: Float32Array; commit: () => void } {
+  const inPlace = writableHostValues(v);
+  if (inPlace !== null) return { values: inPlace, commit: () => undefined };
+  const values = ownedFloat32(v.size);
+  return { values, commit: () => tf.tidy(() => v.assign(tf.tensor(values, v.shape, 'float32'))) };
+}

@@ -4,7 +4,7 @@
  * train-mode forwards, Q3); BCP's 2-D ACDC script averages the whole state dict, BN running statistics
  * included (`includeBatchNormStats: true`; `num_batches_tracked` has no counterpart here).
  */
-import { hostFloat32, ownedFloat32, writableHostValues } from '../backend/host.js';
+import { hostFloat32, hostUpdateTarget } from '../backend/host.js';
 import { tf } from '../backend/tf.js';
 import { requireModel, requireNumber, requireOptions } from '../util/args.js';
 import { SsmisError } from '../util/errors.js';
@@ -75,17 +75,17 @@ export function updateEma(
   if (hostFloat32(...list.flat())) {
     // The same float32 arithmetic on the host values (the cpu backend keeps them there), without three
     // tensor ops and two temporaries per variable: fround(fround(t·α) + fround(s·(1 − α))). From a teacher
-    // variable's second update on, it is overwritten in place (see writableHostValues).
+    // variable's second update on, it is overwritten in place (see hostUpdateTarget).
     const f = Math.fround;
     const a = f(alpha);
     const b = f(1 - alpha);
     for (const [t, s] of list) {
       const tv = t.dataSync() as Float32Array;
       const sv = s.dataSync() as Float32Array;
-      const inPlace = writableHostValues(t);
-      const out = inPlace ?? ownedFloat32(tv.length);
+      const target = hostUpdateTarget(t);
+      const out = target.values;
       for (let i = 0; i < out.length; i++) out[i] = f(tv[i] * a) + f(sv[i] * b);
-      if (inPlace === null) tf.tidy(() => t.assign(tf.tensor(out, t.shape, 'float32')));
+      target.commit();
     }
     return;
   }

@@ -11,7 +11,7 @@
  * Parameters that get no gradient in a step are skipped entirely, weight decay included (as PyTorch skips
  * `p.grad is None`; the reference's unused heads).
  */
-import { hostFloat32, ownedFloat32, transientHostValues, writableHostValues } from '../backend/host.js';
+import { hostFloat32, hostUpdateTarget, ownedFloat32, transientHostValues } from '../backend/host.js';
 import { prefetchHostValues } from '../backend/host-read.js';
 import { tf } from '../backend/tf.js';
 import type { SafetensorsTensor } from '../io/safetensors.js';
@@ -313,7 +313,7 @@ export class SgdOptimizer extends SlotOptimizer {
    * and their temporaries per parameter (on a 9.4 M-weight VNet they were most of a step's non-convolution
    * time). Each intermediate is rounded to float32 as the tensor op would store it, with the scalars as float32
    * tensors hold them, so the result is bit-identical. From a parameter's second update on, the parameter and its
-   * momentum buffer are overwritten in place ({@link writableHostValues}: arrays this optimizer made, shared by no
+   * momentum buffer are overwritten in place (`hostUpdateTarget`: arrays this optimizer made, shared by no
    * other tensor), so a step allocates nothing for them.
    */
   private updateOnHost(key: string, param: tf.Variable, grad: tf.Tensor): void {
@@ -331,10 +331,11 @@ export class SgdOptimizer extends SlotOptimizer {
     const withMomentum = this.momentum !== 0;
     const prevSlot = withMomentum ? this.slot(key, 'momentum_buffer') : undefined;
     const prev = prevSlot === undefined ? undefined : (prevSlot.dataSync() as Float32Array);
-    const bufInPlace = prevSlot === undefined ? null : writableHostValues(prevSlot);
-    const buf = withMomentum ? (bufInPlace ?? ownedFloat32(n)) : null;
-    const outInPlace = writableHostValues(param);
-    const out = outInPlace ?? ownedFloat32(n);
+    // The first step makes the buffer (a new slot variable); later steps update it like the parameter.
+    const bufTarget = prevSlot === undefined ? null : hostUpdateTarget(prevSlot);
+    const buf = withMomentum ? (bufTarget?.values ?? ownedFloat32(n)) : null;
+    const target = hostUpdateTarget(param);
+    const out = target.values;
     for (let i = 0; i < n; i++) {
       const pi = p[i];
       let g = decay ? f(gr[i] + f(pi * wd)) : gr[i];
@@ -345,10 +346,9 @@ export class SgdOptimizer extends SlotOptimizer {
       }
       out[i] = pi - f(g * lr);
     }
-    if (buf !== null && bufInPlace === null) {
-      this.setSlot(key, 'momentum_buffer', tf.tensor(buf, param.shape, 'float32'));
-    }
-    if (outInPlace === null) param.assign(tf.tensor(out, param.shape, 'float32'));
+    if (bufTarget !== null) bufTarget.commit();
+    else if (buf !== null) this.setSlot(key, 'momentum_buffer', tf.tensor(buf, param.shape, 'float32'));
+    target.commit();
   }
 }
 

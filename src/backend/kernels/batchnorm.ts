@@ -19,7 +19,7 @@
  * dγ = Σg·(x − mean)/√(var+ε), dβ = Σg.
  */
 import { InputError, SsmisError } from '../../util/errors.js';
-import { hostFloat32, ownedFloat32, transientHostValues, writableHostValues } from '../host.js';
+import { hostFloat32, hostUpdateTarget, transientHostValues } from '../host.js';
 import { tf } from '../tf.js';
 import { takeFloat32 } from './array-pool.js';
 import { activeRuntime, type KernelRuntime } from './runtime.js';
@@ -423,9 +423,8 @@ function updateRunningStatsOnHost(
     [runningVar, (old: number, j: number) => f(f(old * keep) + f(f(f(s.variance[j]) * toUnbiased) * m))],
   ] as const) {
     const old = transientHostValues(v);
-    const inPlace = writableHostValues(v);
-    const out = inPlace ?? ownedFloat32(old.length);
-    for (let j = 0; j < old.length; j++) out[j] = next(old[j], j);
-    if (inPlace === null) tf.tidy(() => v.assign(tf.tensor(out, v.shape, 'float32')));
+    const target = hostUpdateTarget(v);
+    for (let j = 0; j < old.length; j++) target.values[j] = next(old[j], j);
+    target.commit();
   }
 }
