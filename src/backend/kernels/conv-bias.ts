@@ -17,7 +17,6 @@ import { type ConvCall, planConv3d, planConv3dBackpropInput } from './conv-kerne
 import { planConv2d } from './conv2d-kernels.js';
 import { type ConvGeometry, conv3dBackpropInput, conv3dForward, windowsFit } from './conv3d.js';
 import { asCpuBackend, float32Values } from './cpu-backend.js';
-import { reduceSum } from './elementwise.js';
 import { activeRuntime, type KernelRuntime, WasmHeapLimitError } from './runtime.js';
 
 type Triple = [number, number, number];
@@ -68,16 +67,12 @@ function fastValue(run: Run, call: ConvCall, a: tf.Tensor, b: tf.Tensor, bias: t
   }
 }
 
-/**
- * The bias gradient: dy summed over every axis but the last, as the `Sum` of the fast element-wise kernels
- * computes it (one pass, doubles, rounded once); `tf.sum` when dy's values are not a cpu float32 array.
- */
+/** The bias gradient: dy summed over every axis but the last (the fast `Sum` kernel: one pass, doubles). */
 function biasGradient(dy: tf.Tensor): tf.Tensor {
-  const axes = dy.shape.slice(0, -1).map((_, i) => i);
-  const backend = asCpuBackend(tf.backend());
-  const values = backend === null ? null : float32Values(backend, dy);
-  const sums = values === null ? null : reduceSum(values, dy.shape, axes);
-  return sums === null ? tf.sum(dy, axes) : tf.tensor1d(Float32Array.from(sums), 'float32');
+  return tf.sum(
+    dy,
+    dy.shape.slice(0, -1).map((_, i) => i),
+  );
 }
 
 /**
