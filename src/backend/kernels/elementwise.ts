@@ -321,39 +321,41 @@ export function makeElementwiseKernels(
         : x.shape.filter((_, i) => !axes.includes(i));
       return backend.makeTensorInfo(shape, 'float32', out);
     };
-  const relu: tf.KernelFunc = (args) => {
-    const backend = asCpuBackend(args.backend);
-    const xv = backend === null ? null : float32Values(backend, args.inputs.x);
-    if (backend === null || xv === null) return original('Relu')(args);
-    const out = new Float32Array(xv.length);
-    // Math.max(0, v) semantics: NaN stays NaN.
-    for (let i = 0; i < xv.length; i++) {
-      const v = xv[i];
+  /**
+   * An element-wise kernel of one float32 input `x`: `fill(x, out, attrs)` writes every element of `out` (taken
+   * from the array pool, so it must not rely on zeros) with the loop of that op.
+   */
+  const unary =
+    (
+      name: string,
+      fill: (x: Float32Array, out: Float32Array, attrs: Record<string, unknown>) => void,
+    ): tf.KernelFunc =>
+    (args) => {
+      const backend = asCpuBackend(args.backend);
+      const xv = backend === null ? null : float32Values(backend, args.inputs.x);
+      if (backend === null || xv === null) return original(name)(args);
+      const out = takeFloat32(xv.length);
+      fill(xv, out, (args.attrs ?? {}) as Record<string, unknown>);
+      return backend.makeTensorInfo(args.inputs.x?.shape ?? [], 'float32', out);
+    };
+  // Math.max(0, v) semantics: NaN stays NaN.
+  const relu = unary('Relu', (x, out) => {
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
       out[i] = v > 0 || Number.isNaN(v) ? v : 0;
     }
-    return backend.makeTensorInfo(args.inputs.x?.shape ?? [], 'float32', out);
-  };
-  const step: tf.KernelFunc = (args) => {
-    const backend = asCpuBackend(args.backend);
-    const xv = backend === null ? null : float32Values(backend, args.inputs.x);
-    const alpha = (args.attrs as { alpha?: number } | undefined)?.alpha ?? 0;
-    if (backend === null || xv === null) return original('Step')(args);
-    const out = new Float32Array(xv.length);
-    for (let i = 0; i < xv.length; i++) {
-      const v = xv[i];
+  });
+  const step = unary('Step', (x, out, attrs) => {
+    const alpha = typeof attrs.alpha === 'number' ? attrs.alpha : 0;
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
       out[i] = v > 0 ? 1 : Number.isNaN(v) ? v : alpha;
     }
-    return backend.makeTensorInfo(args.inputs.x?.shape ?? [], 'float32', out);
-  };
-  const exp: tf.KernelFunc = (args) => {
-    const backend = asCpuBackend(args.backend);
-    const xv = backend === null ? null : float32Values(backend, args.inputs.x);
-    if (backend === null || xv === null) return original('Exp')(args);
-    const out = takeFloat32(xv.length);
-    // The stock kernel's Math.exp per element, without its per-element callback.
-    for (let i = 0; i < xv.length; i++) out[i] = Math.exp(xv[i]);
-    return backend.makeTensorInfo(args.inputs.x?.shape ?? [], 'float32', out);
-  };
+  });
+  // The stock kernel's Math.exp per element, without its per-element callback.
+  const exp = unary('Exp', (x, out) => {
+    for (let i = 0; i < x.length; i++) out[i] = Math.exp(x[i]);
+  });
   return {
     Exp: exp,
     Relu: relu,

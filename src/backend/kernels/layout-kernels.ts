@@ -1,8 +1,8 @@
 /**
- * Copying kernels of the 2-D network's training step for float32 tensors on the cpu backend: GatherV2 (the
- * bilinear upsampling and its gradient gather whole rows or columns), Concat (the decoder's skip connections) and
- * SplitV (their gradient), and Tile (the loss masks broadcast over the batch). The stock kernels go through a per-element multi-index (GatherV2 through a
- * `TensorBuffer`, SplitV through a generic Slice), which made them the slowest ops of a step once the
+ * Copying kernels for float32 tensors on the cpu backend: GatherV2 (the 2-D network's bilinear upsampling and its
+ * gradient gather whole rows or columns), Concat (the decoder's skip connections), SplitV (their gradient) and Tile
+ * (the loss masks broadcast over the batch). The stock kernels go through a per-element multi-index (GatherV2
+ * through a `TensorBuffer`, SplitV through a generic Slice), which made them the slowest ops of a step once the
  * convolutions were fast; here all are copies of contiguous runs. Other dtypes and cases call the stock kernel.
  */
 import type { tf } from '../tf.js';
