@@ -344,6 +344,27 @@ describe('fast cpu kernels', () => {
       return [a, b];
     }
 
+    /**
+     * The reference gradients of `refLoss` at x: for γ and β from variableGrads over the store's variables (one
+     * stat-updating forward), for x with the running statistics left alone.
+     */
+    function referenceGradients(
+      refLoss: (xx: tf.Tensor) => tf.Scalar,
+      ref: ParameterStore,
+      ctx: ForwardContext,
+      x: tf.Tensor,
+    ): { value: tf.Scalar; grads: tf.NamedTensorMap; dxRef: tf.Tensor } {
+      const { value, grads } = tf.variableGrads(() => refLoss(x), [ref.get('bn.weight'), ref.get('bn.bias')]);
+      const dxRef = tf.grad((xx: tf.Tensor) => {
+        const saved = ctx.updateStats;
+        ctx.updateStats = false;
+        const l = refLoss(xx);
+        ctx.updateStats = saved;
+        return l;
+      })(x);
+      return { value, grads, dxRef };
+    }
+
     it.each([true, false])(
       'equals layers.batchNorm + relu (training %s): output, gradients, running stats',
       (training) => {
@@ -376,18 +397,7 @@ describe('fast cpu kernels', () => {
         });
         expect(out).toBeLessThan(1e-5);
         const gf = tf.grads(fusedLoss)([x, fused.get('bn.weight'), fused.get('bn.bias')]);
-        // The reference gradients for γ and β come from variableGrads over the store's variables.
-        const { value, grads } = tf.variableGrads(
-          () => refLoss(x),
-          [ref.get('bn.weight'), ref.get('bn.bias')],
-        );
-        const dxRef = tf.grad((xx: tf.Tensor) => {
-          const saved = ctx.updateStats;
-          ctx.updateStats = false;
-          const l = refLoss(xx);
-          ctx.updateStats = saved;
-          return l;
-        })(x);
+        const { value, grads, dxRef } = referenceGradients(refLoss, ref, ctx, x);
         expect(relErr(gf[0], dxRef)).toBeLessThan(1e-4);
         expect(relErr(gf[1], grads[ref.get('bn.weight').name])).toBeLessThan(1e-4);
         expect(relErr(gf[2], grads[ref.get('bn.bias').name])).toBeLessThan(1e-4);
@@ -446,17 +456,7 @@ describe('fast cpu kernels', () => {
         expect(out).toBeLessThan(1e-5);
         const gTwo = tf.grads(twoOpLoss)([x, g, b]);
         const gf = tf.grads(fusedLoss)([x, g, b]);
-        const { value, grads } = tf.variableGrads(
-          () => refLoss(x),
-          [ref.get('bn.weight'), ref.get('bn.bias')],
-        );
-        const dxRef = tf.grad((xx: tf.Tensor) => {
-          const saved = ctx.updateStats;
-          ctx.updateStats = false;
-          const l = refLoss(xx);
-          ctx.updateStats = saved;
-          return l;
-        })(x);
+        const { value, grads, dxRef } = referenceGradients(refLoss, ref, ctx, x);
         for (let i = 0; i < 3; i++) expect(relErr(gf[i], gTwo[i])).toBeLessThan(1e-5);
         expect(relErr(gf[0], dxRef)).toBeLessThan(1e-5);
         expect(relErr(gf[1], grads[ref.get('bn.weight').name])).toBeLessThan(1e-5);
