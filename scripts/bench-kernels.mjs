@@ -29,6 +29,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { wasmCeiling } from './lib/runtime.mjs';
 import { timedTrainStep } from './lib/train-step.mjs';
 
 /**
@@ -411,13 +412,11 @@ export async function runKernelBench(options = {}) {
   );
 
   if (o.kernels) {
-    const { maddCeiling, activeRuntime } = await load('backend/kernels/runtime.js');
-    const ceiling = maddCeiling();
     await register();
-    const relaxed = activeRuntime()?.relaxedSimd ?? false;
+    const { perCore, ...ceiling } = await wasmCeiling();
+    const relaxed = ceiling.relaxedInUse;
     const threads = kernels.fastKernelWorkerCount() + 1;
-    const perCore = relaxed && ceiling.relaxed !== null ? ceiling.relaxed : ceiling.exact;
-    result.ceiling = { ...ceiling, relaxedInUse: relaxed, threads, gflops: perCore * threads };
+    result.ceiling = { ...ceiling, threads, gflops: perCore * threads };
     console.log(
       `\nceiling: f32x4 multiply-add, one core: ${ceiling.exact.toFixed(1)} GFLOP/s (mul+add), ` +
         `${ceiling.relaxed === null ? 'relaxed SIMD unavailable' : `${ceiling.relaxed.toFixed(1)} GFLOP/s (relaxed_madd)`}; ` +

@@ -77,7 +77,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadDist, machineInfo, setupBackend } from './lib/runtime.mjs';
+import { loadDist, machineInfo, setupBackend, wasmCeiling } from './lib/runtime.mjs';
 import {
   formatMiB,
   formatMs,
@@ -177,8 +177,9 @@ function blobBatch(lib, n, patch, rng, withLabels) {
 
 /**
  * Convolution floating-point operations (2 per multiply-add) of one VNet forward of one sample, from the
- * kernel shapes of `vnetParameterSpecs` and the resolution of each block: `{ forward, first }`, where `first`
- * is the first convolution's share (its input gradient is never computed).
+ * kernel shapes of `vnetParameterSpecs` and the resolution of each block: `{ forward, train }`, where `train` is
+ * one training pass (forward, input gradient except the first convolution's, which is never computed, and filter
+ * gradient: 3 · forward − the first convolution's share).
  * @param {DistModules['nn/vnet.js']} vnet
  * @param {number} baseFilters
  * @param {readonly number[]} patch
@@ -218,7 +219,7 @@ function vnetForwardFlops(vnet, baseFilters, patch) {
     if (forward === 0) first = flops;
     forward += flops;
   }
-  return { forward, first };
+  return { forward, train: 3 * forward - first };
 }
 
 /**
@@ -230,8 +231,7 @@ function vnetForwardFlops(vnet, baseFilters, patch) {
  * @param {TrainSize} size
  */
 function iterationFlops(vnet, variant, size) {
-  const { forward, first } = vnetForwardFlops(vnet, size.baseFilters, size.patch);
-  const train = 3 * forward - first;
+  const { forward, train } = vnetForwardFlops(vnet, size.baseFilters, size.patch);
   const nl = size.labeled;
   const nu = size.unlabeled;
   /** @type {Readonly<Record<string, { teacher: number, student: number }>>} */
@@ -452,15 +452,9 @@ async function benchVnet(lib, backend, quick) {
   // share of that ceiling bounds the ratio: ssmis / PyTorch ≥ PyTorch share / ssmis share, and ssmis can reach
   // a ratio r only by running the whole step at PyTorch share / r of the ceiling or more.
   const vnetModule = await loadDist('nn/vnet.js');
-  const { maddCeiling, activeRuntime } = await loadDist('backend/kernels/runtime.js');
-  const ceilings = maddCeiling();
-  const relaxed = activeRuntime()?.relaxedSimd ?? false;
-  const ceilingPerCore = relaxed && ceilings.relaxed !== null ? ceilings.relaxed : ceilings.exact;
+  const { perCore: ceilingPerCore, relaxedInUse: relaxed } = await wasmCeiling();
   /** @param {number[]} shape */
-  const stepGflop = (shape) => {
-    const { forward, first } = vnetForwardFlops(vnetModule, 16, shape);
-    return (3 * forward - first) / 1e9;
-  };
+  const stepGflop = (shape) => vnetForwardFlops(vnetModule, 16, shape).train / 1e9;
   const shapes = quick
     ? [[32, 32, 32]]
     : [

@@ -107,3 +107,15 @@ export function machineInfo() {
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
   };
 }
+
+/**
+ * The WebAssembly ceiling of one core (`maddCeiling`: peak f32x4 multiply-add GFLOP/s with a multiply then an add,
+ * and with relaxed SIMD's fused multiply-add when the runtime has it), whether the active fast kernels use the
+ * fused one, and `perCore`: the ceiling of the multiply-add they use.
+ */
+export async function wasmCeiling() {
+  const { maddCeiling, activeRuntime } = await loadDist('backend/kernels/runtime.js');
+  const { exact, relaxed } = maddCeiling();
+  const relaxedInUse = activeRuntime()?.relaxedSimd ?? false;
+  return { exact, relaxed, relaxedInUse, perCore: relaxedInUse && relaxed !== null ? relaxed : exact };
+}
