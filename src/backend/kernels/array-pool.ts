@@ -19,6 +19,7 @@
  */
 import { InputError } from '../../util/errors.js';
 import { tf } from '../tf.js';
+import { asCpuBackend, float32Values } from './cpu-backend.js';
 
 /** Arrays shorter than this are allocated as usual (their page faults are few, the bookkeeping is not). */
 const MIN_POOLED = 4096;
@@ -102,10 +103,9 @@ export function takeFloat32(length: number): Float32Array {
 
 /** The float32 values of a tensor on the cpu backend for a transient read that does not keep them (not an escape). */
 export function peekFloat32(t: tf.Tensor): Float32Array | null {
-  if (t.dtype !== 'float32' || tf.getBackend() !== 'cpu') return null;
-  const backend = tf.backend() as unknown as Partial<BackendHooks>;
-  const values = backend.data?.get(t.dataId)?.values;
-  return values instanceof Float32Array ? values : null;
+  if (tf.getBackend() !== 'cpu') return null;
+  const backend = asCpuBackend(tf.backend());
+  return backend === null ? null : float32Values(backend, t);
 }
 
 function put(array: Float32Array): void {

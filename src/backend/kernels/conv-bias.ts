@@ -13,10 +13,11 @@
  * beyond the wasm memory get the composition's value with this op's gradient.
  */
 import { tf } from '../tf.js';
+import { peekFloat32 } from './array-pool.js';
 import { type ConvCall, planConv3d, planConv3dBackpropInput } from './conv-kernels.js';
 import { planConv2d } from './conv2d-kernels.js';
 import { type ConvGeometry, conv3dBackpropInput, conv3dForward, windowsFit } from './conv3d.js';
-import { asCpuBackend, float32Values } from './cpu-backend.js';
+import { asCpuBackend } from './cpu-backend.js';
 import { activeRuntime, type KernelRuntime, WasmHeapLimitError } from './runtime.js';
 
 type Triple = [number, number, number];
@@ -53,11 +54,10 @@ function fastCall(
 /** The biased convolution on the fast kernel, or null when the runtime, the values or the wasm memory are missing. */
 function fastValue(run: Run, call: ConvCall, a: tf.Tensor, b: tf.Tensor, bias: tf.Tensor): tf.Tensor | null {
   const rt = activeRuntime();
-  const backend = asCpuBackend(tf.backend());
-  if (rt === null || backend === null) return null;
-  const av = float32Values(backend, a);
-  const bv = float32Values(backend, b);
-  const biasv = float32Values(backend, bias);
+  if (rt === null) return null;
+  const av = peekFloat32(a);
+  const bv = peekFloat32(b);
+  const biasv = peekFloat32(bias);
   if (av === null || bv === null || biasv === null) return null;
   try {
     return tf.tensor(run(rt, av, bv, call.geometry, biasv), call.outShape, 'float32');
