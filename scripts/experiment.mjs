@@ -62,7 +62,7 @@ import { stringify as toYaml } from 'yaml';
 import { describeData } from './lib/experiment-data.mjs';
 import { evaluateBothProtocols, weightsSha256 } from './lib/experiment-eval.mjs';
 import { renderExperimentReport, summarizeDiagnostics } from './lib/experiment-report.mjs';
-import { loadDist, machineInfo, setupBackend } from './lib/runtime.mjs';
+import { codeVersion, loadDist, machineInfo, setupBackend } from './lib/runtime.mjs';
 import { mean } from './lib/stats.mjs';
 
 /**
@@ -711,6 +711,7 @@ async function recordOfRun(lib, plan, run, sweepRun, { backend, threads }) {
       kernelThreads: backend.fastKernels ? threads : 1,
     },
     machine: machineInfo(),
+    code: codeVersion(),
     backend: { active: backend.active, tfjsVersion: backend.tfjsVersion, fastKernels: backend.fastKernels },
   };
 }

@@ -79,6 +79,8 @@ import { mean, sampleStd } from './stats.mjs';
  * @property {string | null} stage1Sha256
  * @property {RunTiming} timing
  * @property {{ cpuModel: string, logicalCpus: number, node: string }} machine
+ * @property {{ commit: string, dirty: boolean } | null} [code] the code it was trained and scored with (records
+ *   before 2026-11-30 lack it: those runs were trained by commit e61c0fc)
  * @property {{ active: string, tfjsVersion: string, fastKernels: boolean }} backend
  */
 /**

@@ -3,8 +3,10 @@
  * Backend set-up and machine description shared by the bench and the experiment scripts. Both run against the
  * compiled library in `dist/` (`npm run build` first).
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 export const DIST = new URL('../../dist/', import.meta.url);
 
@@ -94,6 +96,21 @@ export async function setupBackend(options = {}) {
     kernelWorkers,
     kernels,
   });
+}
+
+/**
+ * The code a record was made with: the commit of the repository this script runs from and whether tracked files
+ * differ from it (`dirty`), or null outside a git checkout (a packed copy), so numbers can be traced to their code.
+ * @returns {{ commit: string, dirty: boolean } | null}
+ */
+export function codeVersion() {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const git = (/** @type {string[]} */ ...args) =>
+    spawnSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const head = git('rev-parse', 'HEAD');
+  if (head.status !== 0) return null;
+  const status = git('status', '--porcelain', '--untracked-files=no');
+  return { commit: head.stdout.trim(), dirty: status.status !== 0 || status.stdout.trim() !== '' };
 }
 
 /** CPU model, logical CPUs, memory, Node and OS: what a reader needs to compare numbers across machines. */
