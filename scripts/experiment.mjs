@@ -897,13 +897,14 @@ async function experimentMain(o) {
     o.methods === null || o.methods.every((m) => m === 'fully-supervised')
       ? o.methods
       : [...o.methods, 'stage1'];
-  const pending = pendingRuns(o, plan, sweep)
+  const unrecorded = pendingRuns(o, plan, sweep);
+  const pending = unrecorded
     .filter((p) => (rows === null || rows.includes(p.method)) && (seeds === null || seeds.includes(p.seed)))
     .sort((a, b) => a.seed - b.seed);
   const total = runList(plan).length;
   console.log(
     `experiment ${plan.name}: ${info.counts.labeled} labeled + ${info.counts.unlabeled} unlabeled training cases, ${info.counts.val} validation, ${info.counts.test} test; ` +
-      `seeds ${plan.seeds.join(',')}; rows ${plan.methods.join(', ')}; ${total - pending.length}/${total} runs recorded; sweep ${sweep.paths.dir}`,
+      `seeds ${plan.seeds.join(',')}; rows ${plan.methods.join(', ')}; ${total - unrecorded.length}/${total} runs recorded, ${pending.length} to train now; sweep ${sweep.paths.dir}`,
   );
   const { runSweepLocally, threadsPerRun } = await loadDist('sweep/local.js');
   const threads = Number(threadsPerRun(o.jobs));

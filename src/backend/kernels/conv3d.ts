@@ -14,7 +14,6 @@
  * of 8 and compacted on the way out. Accumulation is in float32 (the stock kernels accumulate in doubles), so
  * results agree with them to a relative error of about 1e-6 of the output's magnitude.
  */
-import { takeFloat32 } from './array-pool.js';
 import type { KernelRuntime } from './runtime.js';
 import { TASK_CONV, TASK_DW, TASK_FLIP } from './runtime.js';
 import { MAX_TILE } from './wasm/microkernels.js';
@@ -104,33 +103,6 @@ function copyPadded(
   }
   f.fill(0, zeroFrom, base + total);
   return ptr;
-}
-
-/**
- * Copies `count` pixels of `c8` lanes from the heap into a new dense [count, c] array. With `bias` (length c) the
- * copy adds `bias[j]` to channel j: one float32 sum rounded once, the value a broadcast Add of the copied result
- * would give, in the same pass and output array. Without a bias and with c = c8 it is one bulk copy.
- */
-function compact(
-  rt: KernelRuntime,
-  ptr: number,
-  count: number,
-  c: number,
-  c8: number,
-  bias?: Float32Array,
-): Float32Array {
-  if (c === c8 && bias === undefined) return rt.copyOut(ptr, count * c8);
-  const f = rt.f32;
-  // Every element is written below, so an array reused from the pool needs no clearing.
-  const out = takeFloat32(count * c);
-  let s = ptr >> 2;
-  let o = 0;
-  if (bias === undefined) {
-    for (let p = 0; p < count; p++, s += c8) for (let j = 0; j < c; j++) out[o++] = f[s + j];
-  } else {
-    for (let p = 0; p < count; p++, s += c8) for (let j = 0; j < c; j++) out[o++] = f[s + j] + bias[j];
-  }
-  return out;
 }
 
 /** Filters larger than this are run block-major (one 8-channel block of the filter reused across tiles). */
@@ -312,7 +284,7 @@ function forwardAfterReset(
     },
     g,
   );
-  return compact(rt, out, g.batch * ox * oy * oz, co, co8, bias);
+  return rt.compactOut(out, g.batch * ox * oy * oz, co, co8, bias);
 }
 
 /**
@@ -446,7 +418,7 @@ export function conv3dBackpropInput(
     },
     g,
   );
-  return compact(rt, out, g.batch * ix * iy * iz, c, c8, bias);
+  return rt.compactOut(out, g.batch * ix * iy * iz, c, c8, bias);
 }
 
 /** dW `[kx, ky, kz, C, Co]` from x `[N, IX, IY, IZ, C]` and dy `[N, OX, OY, OZ, Co]`. */
@@ -518,5 +490,5 @@ export function conv3dBackpropFilter(
     0,
   );
   rt.run(TASK_DW, 0, taps * groups, convFlops(g));
-  return compact(rt, acc, taps * m, co, co8);
+  return rt.compactOut(acc, taps * m, co, co8);
 }

@@ -24,12 +24,15 @@ export interface KernelTable {
   fwd: Kernel[];
   dw: Kernel[];
   transpose: Kernel;
+  compact: Kernel;
+  compactBias: Kernel;
 }
 
 /** Task kinds understood by `runItems`. */
 export const TASK_CONV = 1;
 export const TASK_DW = 2;
 export const TASK_FLIP = 3;
+export const TASK_COMPACT = 4;
 
 // Control words (Int32Array over a SharedArrayBuffer).
 const C_DONE = 0;
@@ -65,6 +68,10 @@ const MAX_WORKERS = 64;
  *
  * TASK_FLIP parameter block: 0 src filter `[taps][C][Co]`, 1 dst, 2 C, 3 Co, 4 taps. Item = tap t: dst tap t
  * = (src tap taps−1−t)ᵀ, the spatially flipped filter with its channel axes swapped.
+ *
+ * TASK_COMPACT parameter block: 0 src (pixels 4·C8 bytes apart), 1 dst (dense, 4·C bytes per pixel), 2 bias
+ * (C floats, 0 = none), 3 pixels, 4 C, 5 C8, 6 pixels per item. Item = a run of pixels (`compact` /
+ * `compactBias` of the module).
  */
 export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): number {
   const i32 = new Int32Array(memory.buffer);
@@ -113,6 +120,21 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
         if (t0 + full < t1)
           ex.fwd[last](w, taps, nTaps, K, wS, blocksPerCall, wCb, pix + 8 * tile * (t1 - 1), 1, outAdd);
         item += t1 - t0;
+      }
+    } else if (kind === 4) {
+      const c = i32[p + 4];
+      const c8 = i32[p + 5];
+      const per = i32[p + 6];
+      const pixels = i32[p + 3];
+      const bias = i32[p + 2];
+      const vecBytes = (c - (c % 4)) * 4;
+      for (let item = start; item < end; item++) {
+        const p0 = item * per;
+        const count = Math.min(per, pixels - p0);
+        const src = i32[p] + 4 * c8 * p0;
+        const dst = i32[p + 1] + 4 * c * p0;
+        if (bias === 0) ex.compact(src, dst, count, vecBytes, 4 * c, 4 * c8);
+        else ex.compactBias(src, dst, count, vecBytes, 4 * c, 4 * c8, bias);
       }
     } else if (kind === 3) {
       const c = i32[p + 2];
@@ -165,7 +187,13 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
 }
 
 function kernelTable(instance: WasmInstance): KernelTable {
-  const table: KernelTable = { fwd: [], dw: [], transpose: instance.exports.transpose as Kernel };
+  const table: KernelTable = {
+    fwd: [],
+    dw: [],
+    transpose: instance.exports.transpose as Kernel,
+    compact: instance.exports.compact as Kernel,
+    compactBias: instance.exports.compactBias as Kernel,
+  };
   const noop: Kernel = () => {};
   table.fwd.push(noop);
   table.dw.push(noop);
@@ -181,7 +209,7 @@ const { workerData } = require('node:worker_threads');
 const { memory, module, ctl, index, tile } = workerData;
 ${runItems.toString()}
 const instance = new WebAssembly.Instance(module, { env: { memory } });
-const ex = { fwd: [() => {}], dw: [() => {}], transpose: instance.exports.transpose };
+const ex = { fwd: [() => {}], dw: [() => {}], transpose: instance.exports.transpose, compact: instance.exports.compact, compactBias: instance.exports.compactBias };
 for (let r = 1; r <= tile; r++) { ex.fwd.push(instance.exports['fwd' + r]); ex.dw.push(instance.exports['dw' + r]); }
 let seen = 0;
 Atomics.store(ctl, ${C_READY} + index, 1);
@@ -211,6 +239,14 @@ export function kernelThreads(env: NodeJS.ProcessEnv = process.env): number {
   }
   return Math.min(n, MAX_WORKERS + 1);
 }
+
+/** Output floats per item of a TASK_COMPACT (16 KiB: a share of a thread's L1 cache). */
+const COMPACT_ITEM_FLOATS = 4096;
+/**
+ * The `flops` a TASK_COMPACT declares per float it copies, so that `parallelFlops` (4e6) puts copies of at
+ * least 256 Ki floats (about 0.1 ms on one thread here, several times a worker's wake-up) on the pool.
+ */
+const COMPACT_WORK_PER_FLOAT = 16;
 
 /** Bytes reserved at address 0 for task parameter blocks. */
 const PARAM_BYTES = 4096;
@@ -433,6 +469,28 @@ export class KernelRuntime {
     const out = takeFloat32(count);
     out.set(this.f32.subarray(ptr >> 2, (ptr >> 2) + count));
     return out;
+  }
+
+  /**
+   * `count` pixels of C channels at byte pointer `ptr`, stored `c8` floats apart (a convolution's output in
+   * channel blocks of 8), in a new dense [count, C] array, plus `bias` (C floats) per channel when given: one f32
+   * sum per element, the value a broadcast Add of the copied result gives. The copy runs in WebAssembly on the
+   * worker pool when it is large; element reads of the shared memory from JavaScript are several times slower.
+   */
+  compactOut(ptr: number, count: number, c: number, c8: number, bias?: Float32Array): Float32Array {
+    if (c === c8 && bias === undefined) return this.copyOut(ptr, count * c8);
+    // In place when the rows are already dense (each pixel's values are read before they are written).
+    const dst = c === c8 ? ptr : this.alloc(4 * count * c);
+    let biasPtr = 0;
+    if (bias !== undefined) {
+      biasPtr = this.alloc(4 * c);
+      this.f32.set(bias.subarray(0, c), biasPtr >> 2);
+    }
+    const per = Math.max(1, Math.floor(COMPACT_ITEM_FLOATS / c));
+    const i32 = this.i32;
+    i32.set([ptr, dst, biasPtr, count, c, c8, per], 0);
+    this.run(TASK_COMPACT, 0, Math.ceil(count / per), COMPACT_WORK_PER_FLOAT * count * c);
+    return this.copyOut(dst, count * c);
   }
 
   /** Int32 view of the memory (refreshed after growth). */

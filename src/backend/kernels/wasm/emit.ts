@@ -148,6 +148,9 @@ export class FunctionBuilder {
   f32Store(offset = 0): this {
     return this.op(0x38).memarg(2, offset);
   }
+  f32Add(): this {
+    return this.op(0x92);
+  }
   v128Load(offset = 0): this {
     return this.simd(0x00).memarg(4, offset);
   }

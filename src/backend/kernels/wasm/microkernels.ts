@@ -180,6 +180,48 @@ function transposeKernel(): FunctionBuilder {
   return f;
 }
 
+/**
+ * `compact(src, dst, n, vecBytes, bytes, srcStride)`: copies n pixels of `bytes` bytes each from rows
+ * `srcStride` bytes apart to dense rows (the channel blocks of 8 of a convolution's output, padded past C, to
+ * [n, C]): the first `vecBytes` (bytes rounded down to 16) of a pixel as f32x4, the rest one float at a time, so
+ * nothing past a pixel's own `bytes` is written. `compactBias(…, bias)` adds the vector of C floats at `bias`
+ * (one f32 sum per element, the value of a broadcast Add of the copied result). In place (src = dst) when
+ * `bytes` = `srcStride`.
+ */
+function compactKernel(withBias: boolean): FunctionBuilder {
+  const params = new Array<ValType>(withBias ? 7 : 6).fill(I32);
+  const f = new FunctionBuilder(withBias ? 'compactBias' : 'compact', params);
+  const [SRC, DST, N, VB, B, SS, BIAS] = [0, 1, 2, 3, 4, 5, 6];
+  const o = f.local(I32);
+  f.loop(); // pixels
+  f.i32(0).set(o);
+  f.block();
+  f.get(VB).eqz().brIf(0);
+  f.loop(); // f32x4
+  f.get(DST).get(o).add();
+  f.get(SRC).get(o).add().v128Load();
+  if (withBias) f.get(BIAS).get(o).add().v128Load().f32x4Add();
+  f.v128Store();
+  f.get(o).i32(16).add().tee(o).get(VB).ltS().brIf(0);
+  f.end();
+  f.end();
+  f.block();
+  f.get(o).get(B).ltS().eqz().brIf(0);
+  f.loop(); // the last C mod 4 floats
+  f.get(DST).get(o).add();
+  f.get(SRC).get(o).add().f32Load();
+  if (withBias) f.get(BIAS).get(o).add().f32Load().f32Add();
+  f.f32Store();
+  f.get(o).i32(4).add().tee(o).get(B).ltS().brIf(0);
+  f.end();
+  f.end();
+  f.inc(SRC, { local: SS });
+  f.inc(DST, { local: B });
+  f.get(N).i32(1).sub().tee(N).brIf(0);
+  f.end();
+  return f;
+}
+
 /** Independent multiply-adds per iteration of `peak` (10 accumulators and 4 operands fit the registers). */
 export const PEAK_MADDS = 10;
 
@@ -404,7 +446,7 @@ function batchNormKernels(): FunctionBuilder[] {
 export const MAX_PAGES = 32767;
 
 /**
- * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak`, `transpose` and the batch-norm kernels over an imported shared
+ * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak`, `transpose`, `compact`, `compactBias` and the batch-norm kernels over an imported shared
  * memory; the convolution kernels and `peak` use relaxed-SIMD multiply-adds when `relaxed` (validate the
  * bytes: a runtime without relaxed SIMD rejects them).
  */
@@ -414,6 +456,7 @@ export function microkernelModuleBytes(initialPages: number, relaxed = false): U
   for (let r = 1; r <= MAX_TILE; r++) fns.push(dwKernel(r, relaxed));
   fns.push(peakKernel(relaxed));
   fns.push(transposeKernel());
+  fns.push(compactKernel(false), compactKernel(true));
   fns.push(...batchNormKernels());
   return emitModule(fns, { initialPages, maximumPages: MAX_PAGES });
 }
