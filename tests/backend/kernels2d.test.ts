@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { leakyReluFused, stockKernel, upsampleBilinear2xFused } from '../../src/backend/kernels/index.js';
+import { activeRuntime } from '../../src/backend/kernels/runtime.js';
+import { upsampleValues } from '../../src/backend/kernels/upsample.js';
 import { tf } from '../../src/backend/tf.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
@@ -101,6 +103,8 @@ describe('fast 2-D kernels against the stock kernels', () => {
   it.each([
     { x: [2, 7, 9, 5], k: 2 },
     { x: [1, 8, 8, 16], k: 2 },
+    // C a multiple of 4: the forward in WebAssembly on the pool; odd H and W drop a row and a column.
+    { x: [2, 7, 9, 8], k: 2 },
     { x: [3, 6, 9, 3], k: 3 },
   ])('MaxPool and MaxPoolGrad for x $x, window $k (ties routed to the first maximum)', ({ x: shape, k }) => {
     const rng = new Rng(shape[1] * 7 + k);
@@ -124,34 +128,44 @@ describe('fast 2-D kernels against the stock kernels', () => {
     });
   });
 
-  it('2×2 MaxPool and MaxPoolGrad with NaN and -Infinity in the windows match the stock kernels', () => {
-    tf.tidy(() => {
-      const nan = Number.NaN;
-      const inf = Number.NEGATIVE_INFINITY;
-      // One image 4×4, 2 channels: windows holding NaN first, NaN only, -Infinity only and a tie.
-      const values = [
-        [nan, 1, 2, nan, 5, 5, 0, 0],
-        [3, nan, nan, nan, 5, 1, 0, 0],
-        [inf, 2, inf, 1, 7, 7, 7, 7],
-        [inf, nan, inf, 1, 7, 7, 7, 6],
-      ].flat();
-      const x = tf.tensor(values, [1, 4, 4, 2]);
-      const attrs = { filterSize: 2, strides: 2, pad: 'valid', dimRoundingMode: undefined };
-      const pooled = both('MaxPool', { x }, attrs);
-      expect(Array.from((pooled.fast[0] as tf.Tensor).dataSync())).toEqual(
-        Array.from((pooled.stock[0] as tf.Tensor).dataSync()),
-      );
-      const y = tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid');
-      const dy = tf.tensor(
-        Array.from({ length: y.size }, (_, i) => i + 1),
-        y.shape,
-      );
-      const grad = both('MaxPoolGrad', { dy, input: x, output: y }, attrs);
-      expect(Array.from((grad.fast[0] as tf.Tensor).dataSync())).toEqual(
-        Array.from((grad.stock[0] as tf.Tensor).dataSync()),
-      );
-    });
-  });
+  it.each([2, 4])(
+    '2×2 MaxPool and MaxPoolGrad with NaN and -Infinity in the windows match the stock kernels (C = %i)',
+    (c) => {
+      tf.tidy(() => {
+        const nan = Number.NaN;
+        const inf = Number.NEGATIVE_INFINITY;
+        // One image 4×4, 2 channels: windows holding NaN first, NaN only, -Infinity only and a tie.
+        const values = [
+          [nan, 1, 2, nan, 5, 5, 0, 0],
+          [3, nan, nan, nan, 5, 1, 0, 0],
+          [inf, 2, inf, 1, 7, 7, 7, 7],
+          [inf, nan, inf, 1, 7, 7, 7, 6],
+        ].flat();
+        // C = 4 (the WebAssembly forward) repeats each channel pair with the values negated in the second.
+        const x =
+          c === 2
+            ? tf.tensor(values, [1, 4, 4, 2])
+            : tf.tensor(
+                values.flatMap((v, i) => (i % 2 === 0 ? [v, values[i + 1], -v, -values[i + 1]] : [])),
+                [1, 4, 4, 4],
+              );
+        const attrs = { filterSize: 2, strides: 2, pad: 'valid', dimRoundingMode: undefined };
+        const pooled = both('MaxPool', { x }, attrs);
+        expect(Array.from((pooled.fast[0] as tf.Tensor).dataSync())).toEqual(
+          Array.from((pooled.stock[0] as tf.Tensor).dataSync()),
+        );
+        const y = tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid');
+        const dy = tf.tensor(
+          Array.from({ length: y.size }, (_, i) => i + 1),
+          y.shape,
+        );
+        const grad = both('MaxPoolGrad', { dy, input: x, output: y }, attrs);
+        expect(Array.from((grad.fast[0] as tf.Tensor).dataSync())).toEqual(
+          Array.from((grad.stock[0] as tf.Tensor).dataSync()),
+        );
+      });
+    },
+  );
 
   it('GatherV2, SplitV and Concat on every axis match the stock kernels', () => {
     const rng = new Rng(11);
@@ -229,6 +243,28 @@ describe('fast 2-D kernels against the stock kernels', () => {
     });
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it.each([
+    [1, 5, 3, 1],
+    [2, 4, 6, 3],
+    [1, 3, 5, 16],
+    [1, 1, 2, 5],
+  ])(
+    'the WebAssembly bilinear ×2 upsampling gives the same bits as the loops for x [%i, %i, %i, %i]',
+    (...shape) => {
+      const rng = new Rng(shape.reduce((a, b) => 7 * a + b, 3));
+      const x = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+      x[0] = -0;
+      x[x.length - 1] = Number.POSITIVE_INFINITY;
+      const rt = activeRuntime();
+      expect(rt).not.toBeNull();
+      const loops = upsampleValues(x, shape, null);
+      const wasm = upsampleValues(x, shape, rt);
+      expect(wasm.length).toBe(loops.length);
+      const differs = loops.findIndex((v, i) => !Object.is(v, wasm[i]));
+      expect(differs).toBe(-1);
+    },
+  );
 
   it('the fused ops refuse what they cannot take with an InputError', () => {
     tf.tidy(() => {

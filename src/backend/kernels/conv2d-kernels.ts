@@ -19,7 +19,7 @@ import {
   conv3dForward,
 } from './conv3d.js';
 import { asCpuBackend, float32Values } from './cpu-backend.js';
-import type { KernelRuntime } from './runtime.js';
+import { activeRuntime, type KernelRuntime, TASK_MAXPOOL2, WasmHeapLimitError } from './runtime.js';
 
 type Shape4 = [number, number, number, number];
 type Pair = number | [number, number];
@@ -155,6 +155,11 @@ function windowMax(
   const [n, h, w, c] = shape;
   const oh = Math.floor(h / kh);
   const ow = Math.floor(w / kw);
+  const rt = activeRuntime();
+  if (kh === 2 && kw === 2 && arg === null && c % 4 === 0 && rt !== null) {
+    const pooled = windowMax2x2Wasm(rt, x, [n, h, w, c], oh, ow);
+    if (pooled !== null) return pooled;
+  }
   // Every element is written below.
   const max = takeFloat32(n * oh * ow * c);
   if (kh === 2 && kw === 2) {
@@ -238,6 +243,34 @@ function windowMax2x2(
       }
     }
   }
+}
+
+/**
+ * The maxima of `windowMax2x2` (no indices; C a multiple of 4) on the kernel runtime, output rows split among the
+ * worker threads: the same bits. Null when x does not fit the wasm memory.
+ */
+function windowMax2x2Wasm(
+  rt: KernelRuntime,
+  x: Float32Array,
+  [n, h, w, c]: readonly number[],
+  oh: number,
+  ow: number,
+): Float32Array | null {
+  rt.reset();
+  let src: number;
+  let dst: number;
+  try {
+    src = rt.alloc(4 * n * h * w * c);
+    dst = rt.alloc(4 * n * oh * ow * c);
+  } catch (error) {
+    if (error instanceof WasmHeapLimitError) return null;
+    throw error;
+  }
+  rt.f32.set(x.subarray(0, n * h * w * c), src >> 2);
+  rt.i32.set([src, dst, n * oh, oh, h, w, ow, c], 0);
+  // Three comparisons and selects per output float.
+  rt.run(TASK_MAXPOOL2, 0, n * oh, 6 * n * oh * ow * c);
+  return rt.copyOut(dst, n * oh * ow * c);
 }
 
 /** Makes MaxPool and MaxPoolGrad for float32 NHWC non-overlapping 'valid' pooling (the U-Net's 2×2). */

@@ -26,6 +26,8 @@ export interface KernelTable {
   transpose: Kernel;
   compact: Kernel;
   compactBias: Kernel;
+  lerp: Kernel;
+  maxPool2: Kernel;
 }
 
 /** Task kinds understood by `runItems`. */
@@ -33,6 +35,8 @@ export const TASK_CONV = 1;
 export const TASK_DW = 2;
 export const TASK_FLIP = 3;
 export const TASK_COMPACT = 4;
+export const TASK_LERP = 5;
+export const TASK_MAXPOOL2 = 6;
 
 // Control words (Int32Array over a SharedArrayBuffer).
 const C_DONE = 0;
@@ -72,6 +76,13 @@ const MAX_WORKERS = 64;
  * TASK_COMPACT parameter block: 0 src (pixels 4·C8 bytes apart), 1 dst (dense, 4·C bytes per pixel), 2 bias
  * (C floats, 0 = none), 3 pixels, 4 C, 5 C8, 6 pixels per item. Item = a run of pixels (`compact` /
  * `compactBias` of the module).
+ *
+ * TASK_LERP parameter block: 0 src, 1 dst, 2 row table (16-byte entries, `lerp` of the module), 3 outer blocks,
+ * 4 source rows per block, 5 output rows per block (table entries), 6 floats per row, 7 rows per item. Output
+ * row r of block b = lerp of table entry r over block b of src. Item = a run of output rows over all blocks.
+ *
+ * TASK_MAXPOOL2 parameter block: 0 src `[N, H, W, C]`, 1 dst `[N, OH, OW, C]`, 2 output rows N·OH, 3 OH, 4 H, 5 W,
+ * 6 OW, 7 C (a multiple of 4). Item = an output row (`maxPool2` of the module).
  */
 export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): number {
   const i32 = new Int32Array(memory.buffer);
@@ -136,6 +147,36 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
         if (bias === 0) ex.compact(src, dst, count, vecBytes, 4 * c, 4 * c8);
         else ex.compactBias(src, dst, count, vecBytes, 4 * c, 4 * c8, bias);
       }
+    } else if (kind === 5) {
+      const n = i32[p + 4];
+      const m = i32[p + 5];
+      const inner = i32[p + 6];
+      const r1 = Math.min(end * i32[p + 7], i32[p + 3] * m);
+      const vecBytes = (inner - (inner % 4)) * 4;
+      for (let r = start * i32[p + 7]; r < r1; ) {
+        const b = (r / m) | 0;
+        const o = r - b * m;
+        const rows = Math.min(r1 - r, m - o);
+        ex.lerp(
+          i32[p] + 4 * b * n * inner,
+          i32[p + 1] + 4 * r * inner,
+          i32[p + 2] + 16 * o,
+          rows,
+          vecBytes,
+          4 * inner,
+        );
+        r += rows;
+      }
+    } else if (kind === 6) {
+      const oh = i32[p + 3];
+      const w = i32[p + 5];
+      const ow = i32[p + 6];
+      const c = i32[p + 7];
+      for (let r = start; r < end; r++) {
+        const b = (r / oh) | 0;
+        const row = (b * i32[p + 4] + 2 * (r - b * oh)) * w;
+        ex.maxPool2(i32[p] + 4 * row * c, i32[p + 1] + 4 * r * ow * c, ow, 4 * c, 4 * w * c);
+      }
     } else if (kind === 3) {
       const c = i32[p + 2];
       const co = i32[p + 3];
@@ -186,20 +227,24 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
   }
 }
 
-function kernelTable(instance: WasmInstance): KernelTable {
-  const table: KernelTable = {
-    fwd: [],
-    dw: [],
-    transpose: instance.exports.transpose as Kernel,
-    compact: instance.exports.compact as Kernel,
-    compactBias: instance.exports.compactBias as Kernel,
-  };
+/**
+ * The microkernels of an instance's exports, `tile` the largest tile height. Executed verbatim by the workers too
+ * (through `Function.prototype.toString`), so it must not refer to anything outside its body.
+ */
+function kernelTable(exports: Record<string, unknown>, tile: number): KernelTable {
   const noop: Kernel = () => {};
-  table.fwd.push(noop);
-  table.dw.push(noop);
-  for (let r = 1; r <= MAX_TILE; r++) {
-    table.fwd.push(instance.exports[`fwd${r}`] as Kernel);
-    table.dw.push(instance.exports[`dw${r}`] as Kernel);
+  const table: KernelTable = {
+    fwd: [noop],
+    dw: [noop],
+    transpose: exports.transpose as Kernel,
+    compact: exports.compact as Kernel,
+    compactBias: exports.compactBias as Kernel,
+    lerp: exports.lerp as Kernel,
+    maxPool2: exports.maxPool2 as Kernel,
+  };
+  for (let r = 1; r <= tile; r++) {
+    table.fwd.push(exports[`fwd${r}`] as Kernel);
+    table.dw.push(exports[`dw${r}`] as Kernel);
   }
   return table;
 }
@@ -208,9 +253,9 @@ const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { memory, module, ctl, index, tile } = workerData;
 ${runItems.toString()}
+${kernelTable.toString()}
 const instance = new WebAssembly.Instance(module, { env: { memory } });
-const ex = { fwd: [() => {}], dw: [() => {}], transpose: instance.exports.transpose, compact: instance.exports.compact, compactBias: instance.exports.compactBias };
-for (let r = 1; r <= tile; r++) { ex.fwd.push(instance.exports['fwd' + r]); ex.dw.push(instance.exports['dw' + r]); }
+const ex = kernelTable(instance.exports, tile);
 let seen = 0;
 Atomics.store(ctl, ${C_READY} + index, 1);
 for (;;) {
@@ -375,7 +420,7 @@ export class KernelRuntime {
     this.relaxedSimd = relaxedSimdWanted(options.relaxedSimd) && relaxedSimdSupported();
     const module = new wasm.Module(microkernelModuleBytes(initialPages, this.relaxedSimd));
     this.instance = new wasm.Instance(module, { env: { memory: this.memory } });
-    this.ex = kernelTable(this.instance);
+    this.ex = kernelTable(this.instance.exports, MAX_TILE);
     this.f32view = new Float32Array(this.memory.buffer);
     this.i32view = new Int32Array(this.memory.buffer);
     this.parallelFlops = options.parallelFlops ?? 4e6;

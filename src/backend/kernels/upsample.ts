@@ -10,6 +10,7 @@ import { InputError } from '../../util/errors.js';
 import { transientHostValues } from '../host.js';
 import { tf } from '../tf.js';
 import { takeFloat32 } from './array-pool.js';
+import { activeRuntime, type KernelRuntime, TASK_LERP, WasmHeapLimitError } from './runtime.js';
 
 /** Source rows and weights of align_corners=True resizing n → 2n, one entry per output row. */
 export interface AlignCornersTaps {
@@ -80,9 +81,65 @@ function axisPass(
   return out;
 }
 
-/** `[N, H, W, C]` → `[N, 2H, 2W, C]`, rows (H) first, then columns (W), and the adjoint in reverse order. */
-function upsample(x: Float32Array, [n, h, w, c]: readonly number[]): Float32Array {
-  return axisPass(axisPass(x, n, h, w * c, false), n * 2 * h, w, c, false);
+/**
+ * `axisPass` forward on the kernel runtime: `[outer, n, inner]` at byte pointer `src` of its heap to
+ * `[outer, 2n, inner]` at `dst`, the rows split among the worker threads; the same bits.
+ */
+function axisPassWasm(
+  rt: KernelRuntime,
+  src: number,
+  dst: number,
+  outer: number,
+  n: number,
+  inner: number,
+): void {
+  const { i0, i1, w0, w1 } = alignCornersTaps(n);
+  const m = 2 * n;
+  const tab = rt.alloc(16 * m);
+  const i32 = rt.i32;
+  const f32 = rt.f32;
+  for (let o = 0, e = tab >> 2; o < m; o++, e += 4) {
+    i32[e] = 4 * i0[o] * inner;
+    i32[e + 1] = 4 * i1[o] * inner;
+    f32[e + 2] = w0[o];
+    f32[e + 3] = w1[o];
+  }
+  const perItem = Math.max(1, Math.floor(LERP_ITEM_FLOATS / inner));
+  i32.set([src, dst, tab, outer, n, m, inner, perItem], 0);
+  // Two multiplies and an add per output float.
+  rt.run(TASK_LERP, 0, Math.ceil((outer * m) / perItem), 3 * outer * m * inner);
+}
+
+/** Output floats per item of a TASK_LERP. */
+const LERP_ITEM_FLOATS = 4096;
+
+/**
+ * `[N, H, W, C]` → `[N, 2H, 2W, C]`, rows (H) first, then columns (W), and the adjoint in reverse order. The
+ * forward runs on the fast kernels' runtime `rt` when given (the same bits as the loops).
+ */
+export function upsampleValues(
+  x: Float32Array,
+  [n, h, w, c]: readonly number[],
+  rt: KernelRuntime | null,
+): Float32Array {
+  const loops = () => axisPass(axisPass(x, n, h, w * c, false), n * 2 * h, w, c, false);
+  if (rt === null) return loops();
+  rt.reset();
+  let src: number;
+  let mid: number;
+  let dst: number;
+  try {
+    src = rt.alloc(4 * x.length);
+    mid = rt.alloc(8 * x.length);
+    dst = rt.alloc(16 * x.length);
+  } catch (error) {
+    if (error instanceof WasmHeapLimitError) return loops();
+    throw error;
+  }
+  rt.f32.set(x, src >> 2);
+  axisPassWasm(rt, src, mid, n, h, w * c);
+  axisPassWasm(rt, mid, dst, n * 2 * h, w, c);
+  return rt.copyOut(dst, 4 * x.length);
 }
 
 function upsampleAdjoint(dy: Float32Array, [n, h, w, c]: readonly number[]): Float32Array {
@@ -104,7 +161,7 @@ export function upsampleBilinear2xFused(x: tf.Tensor4D): tf.Tensor4D {
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const input = args[0] as tf.Tensor;
     return {
-      value: tf.tensor(upsample(transientHostValues(input), shape), up, 'float32'),
+      value: tf.tensor(upsampleValues(transientHostValues(input), shape, activeRuntime()), up, 'float32'),
       gradFunc: (dy: tf.Tensor) =>
         tf.tensor(upsampleAdjoint(transientHostValues(dy), shape), shape, 'float32'),
     };

@@ -151,6 +151,18 @@ export class FunctionBuilder {
   f32Add(): this {
     return this.op(0x92);
   }
+  f32Mul(): this {
+    return this.op(0x94);
+  }
+  f32Const(value: number): this {
+    this.op(0x43);
+    for (const b of new Uint8Array(new Float32Array([value]).buffer)) this.code.push(b);
+    return this;
+  }
+  /** One f32 broadcast to the four lanes. */
+  f32x4Splat(): this {
+    return this.simd(0x13);
+  }
   v128Load(offset = 0): this {
     return this.simd(0x00).memarg(4, offset);
   }

@@ -222,6 +222,87 @@ function compactKernel(withBias: boolean): FunctionBuilder {
   return f;
 }
 
+/**
+ * `lerp(src, dst, tab, rows, vecBytes, bytes)`: `rows` rows of `bytes` bytes, row r = u·src[a0] + v·src[a1] with
+ * (a0, a1, u, v) the 16-byte entry r of `tab` (two i32 byte offsets into src, two f32 weights): each product
+ * rounded to f32, then their f32 sum, the value of `Math.fround(u·a) + Math.fround(v·b)` stored in a
+ * Float32Array. The first `vecBytes` (bytes rounded down to 16) as f32x4, the rest one float at a time.
+ */
+function lerpKernel(): FunctionBuilder {
+  const f = new FunctionBuilder('lerp', [I32, I32, I32, I32, I32, I32]);
+  const [SRC, DST, TAB, ROWS, VB, B] = [0, 1, 2, 3, 4, 5];
+  const [a0, a1, o] = [f.local(I32), f.local(I32), f.local(I32)];
+  const [u, v] = [f.local(V128), f.local(V128)];
+  f.loop(); // rows
+  f.get(SRC).get(TAB).i32Load(0).add().set(a0);
+  f.get(SRC).get(TAB).i32Load(4).add().set(a1);
+  f.get(TAB).v128Load32Splat(8).set(u);
+  f.get(TAB).v128Load32Splat(12).set(v);
+  f.i32(0).set(o);
+  f.block();
+  f.get(VB).eqz().brIf(0);
+  f.loop();
+  f.get(DST).get(o).add();
+  f.get(u).get(a0).get(o).add().v128Load().f32x4Mul();
+  f.get(v).get(a1).get(o).add().v128Load().f32x4Mul();
+  f.f32x4Add().v128Store();
+  f.get(o).i32(16).add().tee(o).get(VB).ltS().brIf(0);
+  f.end();
+  f.end();
+  f.block();
+  f.get(o).get(B).ltS().eqz().brIf(0);
+  f.loop();
+  f.get(DST).get(o).add();
+  f.get(TAB).f32Load(8).get(a0).get(o).add().f32Load().f32Mul();
+  f.get(TAB).f32Load(12).get(a1).get(o).add().f32Load().f32Mul();
+  f.f32Add().f32Store();
+  f.get(o).i32(4).add().tee(o).get(B).ltS().brIf(0);
+  f.end();
+  f.end();
+  f.inc(DST, { local: B });
+  f.inc(TAB, 16);
+  f.get(ROWS).i32(1).sub().tee(ROWS).brIf(0);
+  f.end();
+  return f;
+}
+
+/**
+ * `maxPool2(src, dst, ow, bytes, rowBytes)`: one output row of a 2×2, stride-2 max pool over channels-last data
+ * with C = bytes / 4 a multiple of 4: `ow` windows starting at `src` (the next one 2·bytes on), the rows of a
+ * window `rowBytes` apart, written densely to `dst`. Each lane keeps the first strict maximum of its four taps in
+ * row-major order starting from −∞ (`if (v > m) m = v`): NaN never wins, so an all-NaN window gives −∞, as the
+ * JavaScript loop.
+ */
+function maxPool2Kernel(): FunctionBuilder {
+  const f = new FunctionBuilder('maxPool2', [I32, I32, I32, I32, I32]);
+  const [SRC, DST, OW, B, RS] = [0, 1, 2, 3, 4];
+  const [a, o] = [f.local(I32), f.local(I32)];
+  const [m, x] = [f.local(V128), f.local(V128)];
+  const tap = (offset: () => void) => {
+    f.get(a);
+    offset();
+    f.v128Load().tee(x).get(m).get(x).get(m).f32x4Gt().v128Bitselect().set(m);
+  };
+  f.loop(); // windows
+  f.i32(0).set(o);
+  f.loop(); // channel blocks of 4
+  f.get(SRC).get(o).add().set(a);
+  f.f32Const(Number.NEGATIVE_INFINITY).f32x4Splat().set(m);
+  tap(() => {});
+  tap(() => f.get(B).add());
+  tap(() => f.get(RS).add());
+  tap(() => f.get(RS).add().get(B).add());
+  f.get(DST).get(o).add().get(m).v128Store();
+  f.get(o).i32(16).add().tee(o).get(B).ltS().brIf(0);
+  f.end();
+  f.inc(SRC, { local: B });
+  f.inc(SRC, { local: B });
+  f.inc(DST, { local: B });
+  f.get(OW).i32(1).sub().tee(OW).brIf(0);
+  f.end();
+  return f;
+}
+
 /** Independent multiply-adds per iteration of `peak` (10 accumulators and 4 operands fit the registers). */
 export const PEAK_MADDS = 10;
 
@@ -446,7 +527,7 @@ function batchNormKernels(): FunctionBuilder[] {
 export const MAX_PAGES = 32767;
 
 /**
- * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak`, `transpose`, `compact`, `compactBias` and the batch-norm kernels over an imported shared
+ * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak`, `transpose`, `compact`, `compactBias`, `lerp`, `maxPool2` and the batch-norm kernels over an imported shared
  * memory; the convolution kernels and `peak` use relaxed-SIMD multiply-adds when `relaxed` (validate the
  * bytes: a runtime without relaxed SIMD rejects them).
  */
@@ -456,7 +537,7 @@ export function microkernelModuleBytes(initialPages: number, relaxed = false): U
   for (let r = 1; r <= MAX_TILE; r++) fns.push(dwKernel(r, relaxed));
   fns.push(peakKernel(relaxed));
   fns.push(transposeKernel());
-  fns.push(compactKernel(false), compactKernel(true));
+  fns.push(compactKernel(false), compactKernel(true), lerpKernel(), maxPool2Kernel());
   fns.push(...batchNormKernels());
   return emitModule(fns, { initialPages, maximumPages: MAX_PAGES });
 }
