@@ -192,10 +192,7 @@ export function batchNormLeakyRelu<T extends tf.Tensor>(
 
 /** Keep-mask values: 0 with probability p, else 1/(1−p) (PyTorch's bernoulli(1−p)/(1−p)). */
 function dropoutMask(size: number, p: number, rng: Rng): Float32Array {
-  const scale = 1 / (1 - p);
-  const mask = new Float32Array(size);
-  for (let i = 0; i < size; i++) mask[i] = rng.nextUint32() / 4294967296 < p ? 0 : scale;
-  return mask;
+  return rng.fillMask(new Float32Array(size), p, 1 / (1 - p));
 }
 
 function checkRate(p: number): void {

@@ -103,8 +103,10 @@ describe('fast 2-D kernels against the stock kernels', () => {
   it.each([
     { x: [2, 7, 9, 5], k: 2 },
     { x: [1, 8, 8, 16], k: 2 },
-    // C a multiple of 4: the forward in WebAssembly on the pool; odd H and W drop a row and a column.
+    // C a multiple of 4: the forward in WebAssembly on the pool; odd H and W drop a row and a column (the
+    // gradient in JavaScript), even ones take the gradient in WebAssembly too.
     { x: [2, 7, 9, 8], k: 2 },
+    { x: [2, 6, 10, 8], k: 2 },
     { x: [3, 6, 9, 3], k: 3 },
   ])('MaxPool and MaxPoolGrad for x $x, window $k (ties routed to the first maximum)', ({ x: shape, k }) => {
     const rng = new Rng(shape[1] * 7 + k);

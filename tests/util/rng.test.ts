@@ -112,6 +112,19 @@ describe('Rng known answers (saved RNG state must keep its meaning)', () => {
 });
 
 describe('Rng', () => {
+  it('fillMask draws what nextUint32 draws: the same mask and the same state after it', () => {
+    const a = new Rng(99);
+    const b = new Rng(99);
+    const p = 0.3;
+    const mask = a.fillMask(new Float32Array(1001), p, 2.5);
+    const want = Float32Array.from({ length: 1001 }, () => (b.nextUint32() / 4294967296 < p ? 0 : 2.5));
+    expect(Array.from(mask)).toEqual(Array.from(want));
+    expect(a.getState()).toEqual(b.getState());
+    expect(mask.some((v) => v === 0) && mask.some((v) => v === 2.5)).toBe(true);
+    expect(() => a.fillMask([] as unknown as Float32Array, p, 1)).toThrow(/out/);
+    expect(() => a.fillMask(new Float32Array(1), Number.NaN, 1)).toThrow(/p/);
+  });
+
   it('is deterministic for a seed and differs between seeds and streams', () => {
     const a = new Rng(1337);
     const b = new Rng(1337);

@@ -19,7 +19,13 @@ import {
   conv3dForward,
 } from './conv3d.js';
 import { asCpuBackend, float32Values } from './cpu-backend.js';
-import { activeRuntime, type KernelRuntime, TASK_MAXPOOL2, WasmHeapLimitError } from './runtime.js';
+import {
+  activeRuntime,
+  type KernelRuntime,
+  TASK_MAXPOOL2,
+  TASK_MAXPOOL2_GRAD,
+  WasmHeapLimitError,
+} from './runtime.js';
 
 type Shape4 = [number, number, number, number];
 type Pair = number | [number, number];
@@ -157,7 +163,7 @@ function windowMax(
   const ow = Math.floor(w / kw);
   const rt = activeRuntime();
   if (kh === 2 && kw === 2 && arg === null && c % 4 === 0 && rt !== null) {
-    const pooled = windowMax2x2Wasm(rt, x, [n, h, w, c], oh, ow);
+    const pooled = maxPool2x2Wasm(rt, x, [n, h, w, c], null);
     if (pooled !== null) return pooled;
   }
   // Every element is written below.
@@ -246,31 +252,39 @@ function windowMax2x2(
 }
 
 /**
- * The maxima of `windowMax2x2` (no indices; C a multiple of 4) on the kernel runtime, output rows split among the
- * worker threads: the same bits. Null when x does not fit the wasm memory.
+ * A 2×2 max pool of x `[N, H, W, C]` (C a multiple of 4) on the kernel runtime, output rows split among the worker
+ * threads: without dy, the maxima of `windowMax2x2`; with dy `[N, OH, OW, C]` (H and W even), MaxPoolGrad's dx,
+ * dy routed to the tap `windowMax2x2` indexes. The same bits as the loops; null when the operands do not fit the
+ * wasm memory.
  */
-function windowMax2x2Wasm(
+function maxPool2x2Wasm(
   rt: KernelRuntime,
   x: Float32Array,
   [n, h, w, c]: readonly number[],
-  oh: number,
-  ow: number,
+  dy: Float32Array | null,
 ): Float32Array | null {
+  const oh = Math.floor(h / 2);
+  const ow = Math.floor(w / 2);
+  const size = n * h * w * c;
+  const pooled = n * oh * ow * c;
   rt.reset();
   let src: number;
-  let dst: number;
+  let out: number;
+  let dyPtr = 0;
   try {
-    src = rt.alloc(4 * n * h * w * c);
-    dst = rt.alloc(4 * n * oh * ow * c);
+    src = rt.alloc(4 * size);
+    out = rt.alloc(4 * (dy === null ? pooled : size));
+    if (dy !== null) dyPtr = rt.alloc(4 * pooled);
   } catch (error) {
     if (error instanceof WasmHeapLimitError) return null;
     throw error;
   }
-  rt.f32.set(x.subarray(0, n * h * w * c), src >> 2);
-  rt.i32.set([src, dst, n * oh, oh, h, w, ow, c], 0);
-  // Three comparisons and selects per output float.
-  rt.run(TASK_MAXPOOL2, 0, n * oh, 6 * n * oh * ow * c);
-  return rt.copyOut(dst, n * oh * ow * c);
+  rt.f32.set(x.subarray(0, size), src >> 2);
+  if (dy !== null) rt.f32.set(dy.subarray(0, pooled), dyPtr >> 2);
+  rt.i32.set([src, out, n * oh, oh, h, w, ow, c, dyPtr, out], 0);
+  // Three comparisons and selects per output float (four stores more for the gradient).
+  rt.run(dy === null ? TASK_MAXPOOL2 : TASK_MAXPOOL2_GRAD, 0, n * oh, 6 * pooled);
+  return rt.copyOut(out, dy === null ? pooled : size);
 }
 
 /** Makes MaxPool and MaxPoolGrad for float32 NHWC non-overlapping 'valid' pooling (the U-Net's 2×2). */
@@ -301,6 +315,11 @@ export function makeMaxPoolKernels(
     const [n, h, w, c] = input.shape;
     if (!sameShape(dy.shape, [n, Math.floor(h / k[0]), Math.floor(w / k[1]), c]))
       return original('MaxPoolGrad')(args);
+    const rt = activeRuntime();
+    if (k[0] === 2 && k[1] === 2 && c % 4 === 0 && h % 2 === 0 && w % 2 === 0 && rt !== null) {
+      const dx = maxPool2x2Wasm(rt, xv, input.shape, dyv);
+      if (dx !== null) return backend.makeTensorInfo([...input.shape], 'float32', dx);
+    }
     const arg = new Int32Array(dyv.length);
     windowMax(xv, input.shape, k[0], k[1], arg);
     const dx = new Float32Array(xv.length);

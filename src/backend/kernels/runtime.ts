@@ -28,6 +28,7 @@ export interface KernelTable {
   compactBias: Kernel;
   lerp: Kernel;
   maxPool2: Kernel;
+  maxPool2Grad: Kernel;
 }
 
 /** Task kinds understood by `runItems`. */
@@ -37,6 +38,7 @@ export const TASK_FLIP = 3;
 export const TASK_COMPACT = 4;
 export const TASK_LERP = 5;
 export const TASK_MAXPOOL2 = 6;
+export const TASK_MAXPOOL2_GRAD = 7;
 
 // Control words (Int32Array over a SharedArrayBuffer).
 const C_DONE = 0;
@@ -83,6 +85,9 @@ const MAX_WORKERS = 64;
  *
  * TASK_MAXPOOL2 parameter block: 0 src `[N, H, W, C]`, 1 dst `[N, OH, OW, C]`, 2 output rows N·OH, 3 OH, 4 H, 5 W,
  * 6 OW, 7 C (a multiple of 4). Item = an output row (`maxPool2` of the module).
+ *
+ * TASK_MAXPOOL2_GRAD: the same block with 8 dy `[N, OH, OW, C]` and 9 dx (x's layout, H and W even). Item = an
+ * output row (`maxPool2Grad`).
  */
 export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): number {
   const i32 = new Int32Array(memory.buffer);
@@ -167,15 +172,17 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
         );
         r += rows;
       }
-    } else if (kind === 6) {
+    } else if (kind === 6 || kind === 7) {
       const oh = i32[p + 3];
       const w = i32[p + 5];
       const ow = i32[p + 6];
       const c = i32[p + 7];
       for (let r = start; r < end; r++) {
         const b = (r / oh) | 0;
-        const row = (b * i32[p + 4] + 2 * (r - b * oh)) * w;
-        ex.maxPool2(i32[p] + 4 * row * c, i32[p + 1] + 4 * r * ow * c, ow, 4 * c, 4 * w * c);
+        const row = 4 * (b * i32[p + 4] + 2 * (r - b * oh)) * w * c;
+        const out = 4 * r * ow * c;
+        if (kind === 6) ex.maxPool2(i32[p] + row, i32[p + 1] + out, ow, 4 * c, 4 * w * c);
+        else ex.maxPool2Grad(i32[p] + row, i32[p + 8] + out, i32[p + 9] + row, ow, 4 * c, 4 * w * c);
       }
     } else if (kind === 3) {
       const c = i32[p + 2];
@@ -241,6 +248,7 @@ function kernelTable(exports: Record<string, unknown>, tile: number): KernelTabl
     compactBias: exports.compactBias as Kernel,
     lerp: exports.lerp as Kernel,
     maxPool2: exports.maxPool2 as Kernel,
+    maxPool2Grad: exports.maxPool2Grad as Kernel,
   };
   for (let r = 1; r <= tile; r++) {
     table.fwd.push(exports[`fwd${r}`] as Kernel);

@@ -163,6 +163,14 @@ export class FunctionBuilder {
   f32x4Splat(): this {
     return this.simd(0x13);
   }
+  /** One i32 broadcast to the four lanes. */
+  i32x4Splat(): this {
+    return this.simd(0x11);
+  }
+  /** Lane-wise a = b as an all-ones / all-zeros mask. */
+  i32x4Eq(): this {
+    return this.simd(0x37);
+  }
   v128Load(offset = 0): this {
     return this.simd(0x00).memarg(4, offset);
   }

@@ -274,30 +274,76 @@ function lerpKernel(): FunctionBuilder {
  * JavaScript loop.
  */
 function maxPool2Kernel(): FunctionBuilder {
-  const f = new FunctionBuilder('maxPool2', [I32, I32, I32, I32, I32]);
-  const [SRC, DST, OW, B, RS] = [0, 1, 2, 3, 4];
+  return maxPool2Builder(false);
+}
+
+/**
+ * `maxPool2Grad(x, dy, dx, ow, bytes, rowBytes)`: the gradient of `maxPool2` over one output row: each lane of dy
+ * goes to the tap `maxPool2` keeps (the first strict maximum in row-major order), +0 to the other three taps,
+ * and nothing selected (an all-NaN or all −∞ window) leaves all four +0, as MaxPoolGrad's scatter into zeros.
+ * dx has x's layout; every tap of the row's windows is written.
+ */
+function maxPool2GradKernel(): FunctionBuilder {
+  return maxPool2Builder(true);
+}
+
+/** `maxPool2` and, with `grad`, `maxPool2Grad`: one loop over windows and channel blocks of 4. */
+function maxPool2Builder(grad: boolean): FunctionBuilder {
+  const f = grad
+    ? new FunctionBuilder('maxPool2Grad', [I32, I32, I32, I32, I32, I32])
+    : new FunctionBuilder('maxPool2', [I32, I32, I32, I32, I32]);
+  const [SRC, DY, DX] = [0, 1, 2];
+  const DST = 1;
+  const [OW, B, RS] = grad ? [3, 4, 5] : [2, 3, 4];
   const [a, o] = [f.local(I32), f.local(I32)];
   const [m, x] = [f.local(V128), f.local(V128)];
-  const tap = (offset: () => void) => {
-    f.get(a);
-    offset();
-    f.v128Load().tee(x).get(m).get(x).get(m).f32x4Gt().v128Bitselect().set(m);
-  };
+  const offsets: Array<() => void> = [
+    () => {},
+    () => f.get(B).add(),
+    () => f.get(RS).add(),
+    () => f.get(RS).add().get(B).add(),
+  ];
+  // The gradient tracks the kept tap per lane (−1: none) and compares it with each tap's index.
+  const idx = grad ? f.local(V128) : -1;
+  const tapIndex = grad ? offsets.map(() => f.local(V128)) : [];
+  const dy = grad ? f.local(V128) : -1;
+  tapIndex.forEach((local, t) => {
+    f.i32(t).i32x4Splat().set(local);
+  });
   f.loop(); // windows
   f.i32(0).set(o);
   f.loop(); // channel blocks of 4
   f.get(SRC).get(o).add().set(a);
   f.f32Const(Number.NEGATIVE_INFINITY).f32x4Splat().set(m);
-  tap(() => {});
-  tap(() => f.get(B).add());
-  tap(() => f.get(RS).add());
-  tap(() => f.get(RS).add().get(B).add());
-  f.get(DST).get(o).add().get(m).v128Store();
+  if (grad) f.i32(-1).i32x4Splat().set(idx);
+  offsets.forEach((offset, t) => {
+    f.get(a);
+    offset();
+    // gt = x > m; m = gt ? x : m (and idx = gt ? t : idx)
+    f.v128Load().tee(x).get(m).get(x).get(m).f32x4Gt();
+    if (grad) {
+      f.set(dy); // the mask, kept a moment in dy's local
+      f.get(dy).v128Bitselect().set(m);
+      f.get(tapIndex[t]).get(idx).get(dy).v128Bitselect().set(idx);
+    } else f.v128Bitselect().set(m);
+  });
+  if (grad) {
+    f.get(DY).get(o).add().v128Load().set(dy);
+    offsets.forEach((offset, t) => {
+      f.get(DX).get(o).add();
+      offset();
+      f.get(dy).get(idx).get(tapIndex[t]).i32x4Eq().v128And().v128Store();
+    });
+  } else f.get(DST).get(o).add().get(m).v128Store();
   f.get(o).i32(16).add().tee(o).get(B).ltS().brIf(0);
   f.end();
   f.inc(SRC, { local: B });
   f.inc(SRC, { local: B });
-  f.inc(DST, { local: B });
+  if (grad) {
+    f.inc(DX, { local: B });
+    f.inc(DX, { local: B });
+    f.inc(DY, { local: B });
+  } else f.inc(DST, { local: B });
   f.get(OW).i32(1).sub().tee(OW).brIf(0);
   f.end();
   return f;
@@ -527,7 +573,7 @@ function batchNormKernels(): FunctionBuilder[] {
 export const MAX_PAGES = 32767;
 
 /**
- * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak`, `transpose`, `compact`, `compactBias`, `lerp`, `maxPool2` and the batch-norm kernels over an imported shared
+ * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak`, `transpose`, `compact`, `compactBias`, `lerp`, `maxPool2`, `maxPool2Grad` and the batch-norm kernels over an imported shared
  * memory; the convolution kernels and `peak` use relaxed-SIMD multiply-adds when `relaxed` (validate the
  * bytes: a runtime without relaxed SIMD rejects them).
  */
@@ -537,7 +583,7 @@ export function microkernelModuleBytes(initialPages: number, relaxed = false): U
   for (let r = 1; r <= MAX_TILE; r++) fns.push(dwKernel(r, relaxed));
   fns.push(peakKernel(relaxed));
   fns.push(transposeKernel());
-  fns.push(compactKernel(false), compactKernel(true), lerpKernel(), maxPool2Kernel());
+  fns.push(compactKernel(false), compactKernel(true), lerpKernel(), maxPool2Kernel(), maxPool2GradKernel());
   fns.push(...batchNormKernels());
   return emitModule(fns, { initialPages, maximumPages: MAX_PAGES });
 }
