@@ -256,6 +256,11 @@ describe('fast cpu kernels', () => {
       [[2, 3, 4, 5, 6], [1, 2], false],
       [[2, 3, 4, 5, 6], [2, 3], true],
       [[2, 999, 3], 1, false],
+      // Leading axes of 4096 values or more (a bias gradient): column sums in WebAssembly, C with and without a
+      // tail past the last group of 4.
+      [[3, 40, 37, 6], [0, 1, 2], false],
+      [[2, 16, 16, 16], [0, 1, 2], true],
+      [[5000, 3], 0, false],
     ];
     it.each(reductions)(
       'Sum and Mean of %j over %j (keepDims %s) match the stock kernels',

@@ -154,6 +154,19 @@ export class FunctionBuilder {
   f32Mul(): this {
     return this.op(0x94);
   }
+  f64Load(offset = 0): this {
+    return this.op(0x2b).memarg(3, offset);
+  }
+  f64Store(offset = 0): this {
+    return this.op(0x39).memarg(3, offset);
+  }
+  f64Add(): this {
+    return this.op(0xa0);
+  }
+  /** f32 → f64 (exact). */
+  f64PromoteF32(): this {
+    return this.op(0xbb);
+  }
   f32Const(value: number): this {
     this.op(0x43);
     for (const b of new Uint8Array(new Float32Array([value]).buffer)) this.code.push(b);
@@ -223,6 +236,9 @@ export class FunctionBuilder {
   /** The two f64 lanes rounded to f32 in the low lanes, zeros above. */
   f32x4DemoteF64x2Zero(): this {
     return this.simd(0x5e);
+  }
+  f64x2Add(): this {
+    return this.simd(0xf0);
   }
   f64x2Mul(): this {
     return this.simd(0xf2);

@@ -349,6 +349,46 @@ function maxPool2Builder(grad: boolean): FunctionBuilder {
   return f;
 }
 
+/**
+ * `colSum(src, acc, rows, vecBytes, bytes)`: acc[j] += src[r][j] for rows r in order, over rows of `bytes` bytes
+ * (C = bytes / 4 floats), acc C doubles: each float widened exactly and added in f64, so every column is the
+ * JavaScript sum `s += x` in row order, bit for bit. The first `vecBytes` (bytes rounded down to 16) of a row two
+ * f64x2 at a time, the rest one float at a time.
+ */
+function colSumKernel(): FunctionBuilder {
+  const f = new FunctionBuilder('colSum', [I32, I32, I32, I32, I32]);
+  const [SRC, ACC, ROWS, VB, B] = [0, 1, 2, 3, 4];
+  const [o, a] = [f.local(I32), f.local(I32)];
+  const v = f.local(V128);
+  f.loop(); // rows
+  f.i32(0).set(o);
+  f.block();
+  f.get(VB).eqz().brIf(0);
+  f.loop(); // four floats
+  f.get(SRC).get(o).add().v128Load().set(v);
+  f.get(ACC).get(o).add().get(o).add().set(a);
+  f.get(a);
+  f.get(a).v128Load().get(v).f64x2PromoteLowF32x4().f64x2Add().v128Store();
+  f.get(a);
+  f.get(a).v128Load(16).get(v).get(v).i8x16Shuffle(HIGH_HALF).f64x2PromoteLowF32x4().f64x2Add().v128Store(16);
+  f.get(o).i32(16).add().tee(o).get(VB).ltS().brIf(0);
+  f.end();
+  f.end();
+  f.block();
+  f.get(o).get(B).ltS().eqz().brIf(0);
+  f.loop(); // the last C mod 4
+  f.get(ACC).get(o).add().get(o).add().set(a);
+  f.get(a);
+  f.get(a).f64Load().get(SRC).get(o).add().f32Load().f64PromoteF32().f64Add().f64Store();
+  f.get(o).i32(4).add().tee(o).get(B).ltS().brIf(0);
+  f.end();
+  f.end();
+  f.inc(SRC, { local: B });
+  f.get(ROWS).i32(1).sub().tee(ROWS).brIf(0);
+  f.end();
+  return f;
+}
+
 /** Independent multiply-adds per iteration of `peak` (10 accumulators and 4 operands fit the registers). */
 export const PEAK_MADDS = 10;
 
@@ -573,7 +613,7 @@ function batchNormKernels(): FunctionBuilder[] {
 export const MAX_PAGES = 32767;
 
 /**
- * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak`, `transpose`, `compact`, `compactBias`, `lerp`, `maxPool2`, `maxPool2Grad` and the batch-norm kernels over an imported shared
+ * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak`, `transpose`, `compact`, `compactBias`, `lerp`, `maxPool2`, `maxPool2Grad`, `colSum` and the batch-norm kernels over an imported shared
  * memory; the convolution kernels and `peak` use relaxed-SIMD multiply-adds when `relaxed` (validate the
  * bytes: a runtime without relaxed SIMD rejects them).
  */
@@ -583,7 +623,14 @@ export function microkernelModuleBytes(initialPages: number, relaxed = false): U
   for (let r = 1; r <= MAX_TILE; r++) fns.push(dwKernel(r, relaxed));
   fns.push(peakKernel(relaxed));
   fns.push(transposeKernel());
-  fns.push(compactKernel(false), compactKernel(true), lerpKernel(), maxPool2Kernel(), maxPool2GradKernel());
+  fns.push(
+    compactKernel(false),
+    compactKernel(true),
+    lerpKernel(),
+    maxPool2Kernel(),
+    maxPool2GradKernel(),
+    colSumKernel(),
+  );
   fns.push(...batchNormKernels());
   return emitModule(fns, { initialPages, maximumPages: MAX_PAGES });
 }
