@@ -225,6 +225,15 @@ describe('fast cpu kernels', () => {
         [2, 300, 4],
         [2, 1, 4],
       ],
+      // Rows of two (binary-segmentation logits times a voxel mask): the unrolled pair loop.
+      [
+        [2, 37, 2],
+        [2, 37, 1],
+      ],
+      [
+        [2, 37, 2],
+        [1, 37, 2],
+      ],
     ];
     const ops: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor]> = [
       ['Add', tf.add],
