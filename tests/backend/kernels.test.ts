@@ -225,7 +225,7 @@ describe('fast cpu kernels', () => {
         [2, 300, 4],
         [2, 1, 4],
       ],
-      // Rows of two (binary-segmentation logits times a voxel mask): the unrolled pair loop.
+      // Rows of two (binary-segmentation logits times a voxel mask).
       [
         [2, 37, 2],
         [2, 37, 1],

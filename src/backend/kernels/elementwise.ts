@@ -144,10 +144,6 @@ function innerLoop2(
   n1: number,
 ): void {
   let k = oi;
-  if (n1 === 2) {
-    innerPairs(op, o, oi, a, ai, sa2, sa1, b, bi, sb2, sb1, n2);
-    return;
-  }
   if (op === 'add') {
     for (let i = 0; i < n2; i++) {
       let pa = ai + i * sa2;
@@ -171,50 +167,6 @@ function innerLoop2(
       let pa = ai + i * sa2;
       let pb = bi + i * sb2;
       for (let j = 0; j < n1; j++, pa += sa1, pb += sb1) o[k++] = a[pa] / b[pb];
-    }
-  }
-}
-
-/**
- * `innerLoop2` for rows of two elements (the two classes of a binary segmentation's `[N, V, 2]` logits times a
- * `[N, V, 1]` mask), the row written out: a loop of two per row costs more than the row.
- */
-function innerPairs(
-  op: BinaryOp,
-  o: Float32Array,
-  oi: number,
-  a: Float32Array,
-  ai: number,
-  sa2: number,
-  sa1: number,
-  b: Float32Array,
-  bi: number,
-  sb2: number,
-  sb1: number,
-  n2: number,
-): void {
-  let k = oi;
-  let pa = ai;
-  let pb = bi;
-  if (op === 'add') {
-    for (let i = 0; i < n2; i++, k += 2, pa += sa2, pb += sb2) {
-      o[k] = a[pa] + b[pb];
-      o[k + 1] = a[pa + sa1] + b[pb + sb1];
-    }
-  } else if (op === 'sub') {
-    for (let i = 0; i < n2; i++, k += 2, pa += sa2, pb += sb2) {
-      o[k] = a[pa] - b[pb];
-      o[k + 1] = a[pa + sa1] - b[pb + sb1];
-    }
-  } else if (op === 'mul') {
-    for (let i = 0; i < n2; i++, k += 2, pa += sa2, pb += sb2) {
-      o[k] = a[pa] * b[pb];
-      o[k + 1] = a[pa + sa1] * b[pb + sb1];
-    }
-  } else {
-    for (let i = 0; i < n2; i++, k += 2, pa += sa2, pb += sb2) {
-      o[k] = a[pa] / b[pb];
-      o[k + 1] = a[pa + sa1] / b[pb + sb1];
     }
   }
 }
