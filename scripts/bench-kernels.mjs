@@ -247,7 +247,11 @@ const OP2D_LABEL = { Conv2D: 'forward', Conv2DBackpropInput: 'dx', Conv2DBackpro
  * @returns {Promise<Unet2dKernelRow[]>}
  */
 async function unet2dKernelTable(tf, register, threads, ceilingPerCore, runs) {
-  const shapes = unet2dConvShapes(4, 128);
+  // One row per distinct shape: the encoder and decoder share some (16→16 @128², …), and a repeated label would
+  // put two 1-thread times where the row expects a 1-thread and a pool time.
+  const shapes = unet2dConvShapes(4, 128).filter(
+    (c, i, all) => all.findIndex((d) => d.label === c.label) === i,
+  );
   /** @type {Map<string, { shape: string, op: string, gflop: number, ms: number[], busy: number[] }>} */
   const times = new Map();
   for (const workers of [0, threads - 1]) {
