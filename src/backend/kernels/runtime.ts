@@ -29,6 +29,7 @@ export interface KernelTable {
   lerp: Kernel;
   maxPool2: Kernel;
   maxPool2Grad: Kernel;
+  sgd: Kernel;
 }
 
 /** Task kinds understood by `runItems`. */
@@ -39,6 +40,7 @@ export const TASK_COMPACT = 4;
 export const TASK_LERP = 5;
 export const TASK_MAXPOOL2 = 6;
 export const TASK_MAXPOOL2_GRAD = 7;
+export const TASK_SGD = 8;
 
 // Control words (Int32Array over a SharedArrayBuffer).
 const C_DONE = 0;
@@ -88,6 +90,9 @@ const MAX_WORKERS = 64;
  *
  * TASK_MAXPOOL2_GRAD: the same block with 8 dy `[N, OH, OW, C]` and 9 dx (x's layout, H and W even). Item = an
  * output row (`maxPool2Grad`).
+ *
+ * TASK_SGD parameter block: 0 p, 1 g, 2 b (momentum buffer), 3 n floats, 4 floats per item, 5–7 weight decay,
+ * momentum, learning rate as f32. Item = a run of floats (`sgd`).
  */
 export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): number {
   const i32 = new Int32Array(memory.buffer);
@@ -184,6 +189,15 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
         if (kind === 6) ex.maxPool2(i32[p] + row, i32[p + 1] + out, ow, 4 * c, 4 * w * c);
         else ex.maxPool2Grad(i32[p] + row, i32[p + 8] + out, i32[p + 9] + row, ow, 4 * c, 4 * w * c);
       }
+    } else if (kind === 8) {
+      const f32 = new Float32Array(memory.buffer);
+      const n = i32[p + 3];
+      const per = i32[p + 4];
+      for (let item = start; item < end; item++) {
+        const at = 4 * item * per;
+        const count = Math.min(per, n - item * per);
+        ex.sgd(i32[p] + at, i32[p + 1] + at, i32[p + 2] + at, count, f32[p + 5], f32[p + 6], f32[p + 7]);
+      }
     } else if (kind === 3) {
       const c = i32[p + 2];
       const co = i32[p + 3];
@@ -249,6 +263,7 @@ function kernelTable(exports: Record<string, unknown>, tile: number): KernelTabl
     lerp: exports.lerp as Kernel,
     maxPool2: exports.maxPool2 as Kernel,
     maxPool2Grad: exports.maxPool2Grad as Kernel,
+    sgd: exports.sgd as Kernel,
   };
   for (let r = 1; r <= tile; r++) {
     table.fwd.push(exports[`fwd${r}`] as Kernel);

@@ -109,6 +109,10 @@ export class FunctionBuilder {
   mul(): this {
     return this.op(0x6c);
   }
+  /** i32 bitwise and. */
+  and(): this {
+    return this.op(0x71);
+  }
   ltS(): this {
     return this.op(0x48);
   }
@@ -150,6 +154,9 @@ export class FunctionBuilder {
   }
   f32Add(): this {
     return this.op(0x92);
+  }
+  f32Sub(): this {
+    return this.op(0x93);
   }
   f32Mul(): this {
     return this.op(0x94);

@@ -19,7 +19,7 @@
  *   dy[row.dy + z·dyStride + 32·cb][0..8). `rows` is an i32 table of (x, dy) byte-offset pairs. Adds into
  *   `acc`.
  */
-import { emitModule, FunctionBuilder, I32, V128, type ValType } from './emit.js';
+import { emitModule, F32, FunctionBuilder, I32, V128, type ValType } from './emit.js';
 
 export const MAX_TILE = 6;
 
@@ -389,6 +389,55 @@ function colSumKernel(): FunctionBuilder {
   return f;
 }
 
+/**
+ * `sgd(p, g, b, n, wd, m, lr)`: PyTorch SGD with weight decay and momentum after a parameter's first step (no
+ * dampening, no Nesterov) on n floats in place: b ← m·b + (g + wd·p); p ← p − lr·b, every product and sum
+ * rounded to f32 as the optimizer's JavaScript loop rounds it. Four floats at a time, the last n mod 4 one
+ * by one.
+ */
+function sgdKernel(): FunctionBuilder {
+  const f = new FunctionBuilder('sgd', [I32, I32, I32, I32, F32, F32, F32]);
+  const [P, G, B, N, WD, M, LR] = [0, 1, 2, 3, 4, 5, 6];
+  const [end, vecEnd] = [f.local(I32), f.local(I32)];
+  const [wd, m, lr, b] = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  const sb = f.local(F32);
+  f.get(WD).f32x4Splat().set(wd);
+  f.get(M).f32x4Splat().set(m);
+  f.get(LR).f32x4Splat().set(lr);
+  // Bytes of the whole groups of four (`vecEnd`), then of the rest (`end`), each counted down to 0.
+  f.get(N).i32(-4).and().i32(4).mul().set(vecEnd);
+  f.block();
+  f.get(vecEnd).eqz().brIf(0);
+  f.loop();
+  // b = m·b + (g + wd·p)
+  f.get(B).get(m).get(B).v128Load().f32x4Mul();
+  f.get(G).v128Load().get(wd).get(P).v128Load().f32x4Mul().f32x4Add();
+  f.f32x4Add().tee(b).v128Store();
+  // p = p − lr·b
+  f.get(P).get(P).v128Load().get(lr).get(b).f32x4Mul().f32x4Sub().v128Store();
+  f.inc(P, 16);
+  f.inc(G, 16);
+  f.inc(B, 16);
+  f.get(vecEnd).i32(16).sub().tee(vecEnd).brIf(0);
+  f.end();
+  f.end();
+  f.get(N).i32(3).and().i32(4).mul().set(end);
+  f.block();
+  f.get(end).eqz().brIf(0);
+  f.loop();
+  f.get(B).get(M).get(B).f32Load().f32Mul();
+  f.get(G).f32Load().get(WD).get(P).f32Load().f32Mul().f32Add();
+  f.f32Add().tee(sb).f32Store();
+  f.get(P).get(P).f32Load().get(LR).get(sb).f32Mul().f32Sub().f32Store();
+  f.inc(P, 4);
+  f.inc(G, 4);
+  f.inc(B, 4);
+  f.get(end).i32(4).sub().tee(end).brIf(0);
+  f.end();
+  f.end();
+  return f;
+}
+
 /** Independent multiply-adds per iteration of `peak` (10 accumulators and 4 operands fit the registers). */
 export const PEAK_MADDS = 10;
 
@@ -613,7 +662,7 @@ function batchNormKernels(): FunctionBuilder[] {
 export const MAX_PAGES = 32767;
 
 /**
- * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak`, `transpose`, `compact`, `compactBias`, `lerp`, `maxPool2`, `maxPool2Grad`, `colSum` and the batch-norm kernels over an imported shared
+ * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak`, `transpose`, `compact`, `compactBias`, `lerp`, `maxPool2`, `maxPool2Grad`, `colSum`, `sgd` and the batch-norm kernels over an imported shared
  * memory; the convolution kernels and `peak` use relaxed-SIMD multiply-adds when `relaxed` (validate the
  * bytes: a runtime without relaxed SIMD rejects them).
  */
@@ -630,6 +679,7 @@ export function microkernelModuleBytes(initialPages: number, relaxed = false): U
     maxPool2Kernel(),
     maxPool2GradKernel(),
     colSumKernel(),
+    sgdKernel(),
   );
   fns.push(...batchNormKernels());
   return emitModule(fns, { initialPages, maximumPages: MAX_PAGES });
