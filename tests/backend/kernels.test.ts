@@ -234,6 +234,34 @@ describe('fast cpu kernels', () => {
         [2, 37, 2],
         [1, 37, 2],
       ],
+      // 16384 output values or more: WebAssembly, rows contiguous or one operand constant along a row, with and
+      // without a tail past the last group of 4.
+      [
+        [2, 4096, 2],
+        [2, 4096, 1],
+      ],
+      [
+        [2, 4096, 2],
+        [2, 4096, 2],
+      ],
+      [[16387], [1]],
+      [
+        [2, 3, 4099],
+        [4099],
+      ],
+      [
+        [5, 4099],
+        [5, 1],
+      ],
+      // Three merged axes (a per-sample, per-class factor over the voxels; a channel-dropout mask).
+      [
+        [2, 1, 2],
+        [2, 4096, 2],
+      ],
+      [
+        [2, 32, 33, 5],
+        [2, 1, 1, 5],
+      ],
     ];
     const ops: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor]> = [
       ['Add', tf.add],
@@ -270,6 +298,8 @@ describe('fast cpu kernels', () => {
       [[3, 40, 37, 6], [0, 1, 2], false],
       [[2, 16, 16, 16], [0, 1, 2], true],
       [[5000, 3], 0, false],
+      [[4100, 3], -1, false],
+      [[2, 4099, 5], 1, true],
     ];
     it.each(reductions)(
       'Sum and Mean of %j over %j (keepDims %s) match the stock kernels',

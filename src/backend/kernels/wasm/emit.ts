@@ -10,8 +10,9 @@
 
 export const I32 = 0x7f;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
 
 function uleb(out: number[], value: number): void {
   let v = value >>> 0;
@@ -161,6 +162,9 @@ export class FunctionBuilder {
   f32Mul(): this {
     return this.op(0x94);
   }
+  f32Div(): this {
+    return this.op(0x95);
+  }
   f64Load(offset = 0): this {
     return this.op(0x2b).memarg(3, offset);
   }
@@ -169,6 +173,12 @@ export class FunctionBuilder {
   }
   f64Add(): this {
     return this.op(0xa0);
+  }
+  /** f64 +0. */
+  f64Const0(): this {
+    this.op(0x44);
+    for (let i = 0; i < 8; i++) this.code.push(0);
+    return this;
   }
   /** f32 → f64 (exact). */
   f64PromoteF32(): this {
@@ -214,6 +224,9 @@ export class FunctionBuilder {
   }
   f32x4Mul(): this {
     return this.simd(0xe6);
+  }
+  f32x4Div(): this {
+    return this.simd(0xe7);
   }
   /** Lane-wise maximum, NaN if either lane is NaN (like Math.max). */
   f32x4Max(): this {

@@ -19,7 +19,7 @@
  *   dy[row.dy + z·dyStride + 32·cb][0..8). `rows` is an i32 table of (x, dy) byte-offset pairs. Adds into
  *   `acc`.
  */
-import { emitModule, F32, FunctionBuilder, I32, V128, type ValType } from './emit.js';
+import { emitModule, F32, F64, FunctionBuilder, I32, V128, type ValType } from './emit.js';
 
 export const MAX_TILE = 6;
 
@@ -438,6 +438,112 @@ function sgdKernel(): FunctionBuilder {
   return f;
 }
 
+/** The element-wise binary ops of `binaryKernel`. */
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div'] as const;
+export type BinaryOpName = (typeof BINARY_OPS)[number];
+/** Operand layouts of `binaryKernel`: both rows contiguous, or b (a) one float per row, broadcast along it. */
+export const BINARY_MODES = ['rows', 'bPerRow', 'aPerRow'] as const;
+export type BinaryMode = (typeof BINARY_MODES)[number];
+
+/** The export name of the binary kernel of one op and layout. */
+export function binaryKernelName(op: BinaryOpName, mode: BinaryMode): string {
+  return `${op}_${mode}`;
+}
+
+/**
+ * `<op>_<mode>(a, b, o, rows, n1, aRow, bRow)`: o = a op b over `rows` rows of n1 floats, o dense, a's rows `aRow`
+ * bytes apart and b's `bRow`; `rows`: both rows contiguous, `bPerRow`: b one float per row (broadcast along it),
+ * `aPerRow`: a one float per row. One f32 operation per element: the value JavaScript stores for `a op b` into a
+ * Float32Array. The first n1 rounded down to 4 as f32x4, the rest one float at a time.
+ */
+function binaryKernel(op: BinaryOpName, mode: BinaryMode): FunctionBuilder {
+  const f = new FunctionBuilder(binaryKernelName(op, mode), [I32, I32, I32, I32, I32, I32, I32]);
+  const [A, B, O, ROWS, N1, AROW, BROW] = [0, 1, 2, 3, 4, 5, 6];
+  const [o, vb, bytes] = [f.local(I32), f.local(I32), f.local(I32)];
+  const splat = f.local(V128);
+  const vector = () => {
+    if (op === 'add') f.f32x4Add();
+    else if (op === 'sub') f.f32x4Sub();
+    else if (op === 'mul') f.f32x4Mul();
+    else f.f32x4Div();
+  };
+  const scalar = () => {
+    if (op === 'add') f.f32Add();
+    else if (op === 'sub') f.f32Sub();
+    else if (op === 'mul') f.f32Mul();
+    else f.f32Div();
+  };
+  // Pushes operand `base` at byte offset o of the row: a vector, or the row's one float splat.
+  const vec = (base: number, perRow: boolean) => {
+    if (perRow) f.get(splat);
+    else f.get(base).get(o).add().v128Load();
+  };
+  const one = (base: number, perRow: boolean) => {
+    if (perRow) f.get(base).f32Load();
+    else f.get(base).get(o).add().f32Load();
+  };
+  const aPerRow = mode === 'aPerRow';
+  const bPerRow = mode === 'bPerRow';
+  f.get(N1).i32(-4).and().i32(4).mul().set(vb);
+  f.get(N1).i32(4).mul().set(bytes);
+  f.loop(); // rows
+  if (aPerRow) f.get(A).v128Load32Splat().set(splat);
+  if (bPerRow) f.get(B).v128Load32Splat().set(splat);
+  f.i32(0).set(o);
+  f.block();
+  f.get(vb).eqz().brIf(0);
+  f.loop();
+  f.get(O).get(o).add();
+  vec(A, aPerRow);
+  vec(B, bPerRow);
+  vector();
+  f.v128Store();
+  f.get(o).i32(16).add().tee(o).get(vb).ltS().brIf(0);
+  f.end();
+  f.end();
+  f.block();
+  f.get(o).get(bytes).ltS().eqz().brIf(0);
+  f.loop();
+  f.get(O).get(o).add();
+  one(A, aPerRow);
+  one(B, bPerRow);
+  scalar();
+  f.f32Store();
+  f.get(o).i32(4).add().tee(o).get(bytes).ltS().brIf(0);
+  f.end();
+  f.end();
+  f.inc(A, { local: AROW });
+  f.inc(B, { local: BROW });
+  f.inc(O, { local: bytes });
+  f.get(ROWS).i32(1).sub().tee(ROWS).brIf(0);
+  f.end();
+  return f;
+}
+
+/**
+ * `rowSum(src, acc, rows, k)`: acc[r] = Σ_j src[r][j] for rows of k floats, each sum in f64 from 0 in column order
+ * (the JavaScript `s += x` of `reduceSum`, bit for bit), acc `rows` doubles.
+ */
+function rowSumKernel(): FunctionBuilder {
+  const f = new FunctionBuilder('rowSum', [I32, I32, I32, I32]);
+  const [SRC, ACC, ROWS, K] = [0, 1, 2, 3];
+  const j = f.local(I32);
+  const sum = f.local(F64);
+  f.loop(); // rows
+  f.f64Const0().set(sum);
+  f.get(K).set(j);
+  f.loop();
+  f.get(sum).get(SRC).f32Load().f64PromoteF32().f64Add().set(sum);
+  f.inc(SRC, 4);
+  f.get(j).i32(1).sub().tee(j).brIf(0);
+  f.end();
+  f.get(ACC).get(sum).f64Store();
+  f.inc(ACC, 8);
+  f.get(ROWS).i32(1).sub().tee(ROWS).brIf(0);
+  f.end();
+  return f;
+}
+
 /** Independent multiply-adds per iteration of `peak` (10 accumulators and 4 operands fit the registers). */
 export const PEAK_MADDS = 10;
 
@@ -662,7 +768,7 @@ function batchNormKernels(): FunctionBuilder[] {
 export const MAX_PAGES = 32767;
 
 /**
- * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak`, `transpose`, `compact`, `compactBias`, `lerp`, `maxPool2`, `maxPool2Grad`, `colSum`, `sgd` and the batch-norm kernels over an imported shared
+ * Bytes of the module exporting fwd1…fwd6, dw1…dw6, `peak`, `transpose`, `compact`, `compactBias`, `lerp`, `maxPool2`, `maxPool2Grad`, `colSum`, `rowSum`, `sgd`, the binary element-wise kernels and the batch-norm kernels over an imported shared
  * memory; the convolution kernels and `peak` use relaxed-SIMD multiply-adds when `relaxed` (validate the
  * bytes: a runtime without relaxed SIMD rejects them).
  */
@@ -679,8 +785,10 @@ export function microkernelModuleBytes(initialPages: number, relaxed = false): U
     maxPool2Kernel(),
     maxPool2GradKernel(),
     colSumKernel(),
+    rowSumKernel(),
     sgdKernel(),
   );
+  for (const op of BINARY_OPS) for (const mode of BINARY_MODES) fns.push(binaryKernel(op, mode));
   fns.push(...batchNormKernels());
   return emitModule(fns, { initialPages, maximumPages: MAX_PAGES });
 }
