@@ -336,7 +336,11 @@ kernel                         op         1 thread GF/s  of ceiling   ${threads}
   return rows;
 }
 
-/** @param {string} name */
+/**
+ * Convolution kernels and fused convolution ops (`Conv3DBiasFused`, `Conv3DTransposeBiasFused`: the scope names of
+ * the fast kernels' custom ops, see src/backend/kernels/op-scope.ts).
+ * @param {string} name
+ */
 const isConvKernel = (name) => name.startsWith('Conv3D');
 
 /**

@@ -10,6 +10,7 @@ import { tf } from '../tf.js';
 import { takeFloat32 } from './array-pool.js';
 import { sameShape } from './conv-kernels.js';
 import { asCpuBackend, type CpuBackendLike, float32Values } from './cpu-backend.js';
+import { inOpScope } from './op-scope.js';
 
 /**
  * y = x for x ≥ 0 (and −0, NaN), x·slope for x < 0, as the stock kernel computes it (the product in doubles,
@@ -63,7 +64,7 @@ export function leakyReluFused<T extends tf.Tensor>(x: T, slope: number): T {
         ),
     };
   });
-  return op(x) as T;
+  return inOpScope('LeakyReluFused', () => op(x)) as T;
 }
 
 /** A bool tensor made from 0/1 bytes (the cpu backend stores bool as Uint8Array). */

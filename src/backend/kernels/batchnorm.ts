@@ -22,6 +22,7 @@ import { InputError, SsmisError } from '../../util/errors.js';
 import { hostFloat32, hostUpdateTarget, transientHostValues } from '../host.js';
 import { tf } from '../tf.js';
 import { takeFloat32 } from './array-pool.js';
+import { inOpScope } from './op-scope.js';
 import { activeRuntime, type KernelRuntime } from './runtime.js';
 
 export interface FusedBatchNormReluOptions {
@@ -379,7 +380,7 @@ export function fusedBatchNormRelu<T extends tf.Tensor>(
       },
     };
   });
-  const y = op(x, gamma, beta) as T;
+  const y = inOpScope('FusedBatchNormActivation', () => op(x, gamma, beta)) as T;
   const s = stats as Stats | null;
   if (training && (options.updateStats ?? true) && s !== null) {
     const { runningMean, runningVar } = options;

@@ -18,6 +18,7 @@ import { type ConvCall, planConv3d, planConv3dBackpropInput } from './conv-kerne
 import { planConv2d } from './conv2d-kernels.js';
 import { type ConvGeometry, conv3dBackpropInput, conv3dForward, windowsFit } from './conv3d.js';
 import { asCpuBackend } from './cpu-backend.js';
+import { inOpScope } from './op-scope.js';
 import { activeRuntime, type KernelRuntime, WasmHeapLimitError } from './runtime.js';
 
 type Triple = [number, number, number];
@@ -116,7 +117,7 @@ export function conv3dBiasFused(
     tf.conv3dTranspose(dy as tf.Tensor5D, ws as tf.Tensor5D, xs.shape as Shape5, strides, pad),
     filterGradient3d(xs, dy, ws.shape, strides, pad),
   ]);
-  return op(x, w, b) as tf.Tensor5D;
+  return inOpScope('Conv3DBiasFused', () => op(x, w, b)) as tf.Tensor5D;
 }
 
 /** The filter gradient of a 3-D convolution of x with dy, the kernel TF.js's own Conv3D gradient runs. */
@@ -166,7 +167,7 @@ export function conv3dTransposeBiasFused(
     tf.conv3d(dy as tf.Tensor5D, ws as tf.Tensor5D, strides, pad),
     filterGradient3d(dy, xs, ws.shape, strides, pad),
   ]);
-  return op(x, w, b) as tf.Tensor5D;
+  return inOpScope('Conv3DTransposeBiasFused', () => op(x, w, b)) as tf.Tensor5D;
 }
 
 /**
@@ -202,5 +203,5 @@ export function conv2dBiasFused(
       filterShape: ws.shape,
     } as unknown as tf.NamedAttrMap) as tf.Tensor,
   ]);
-  return op(x, w, b) as tf.Tensor4D;
+  return inOpScope('Conv2DBiasFused', () => op(x, w, b)) as tf.Tensor4D;
 }

@@ -10,6 +10,7 @@ import { InputError } from '../../util/errors.js';
 import { transientHostValues } from '../host.js';
 import { tf } from '../tf.js';
 import { takeFloat32 } from './array-pool.js';
+import { inOpScope } from './op-scope.js';
 import { activeRuntime, type KernelRuntime, TASK_LERP, WasmHeapLimitError } from './runtime.js';
 
 /** Source rows and weights of align_corners=True resizing n → 2n, one entry per output row. */
@@ -166,5 +167,5 @@ export function upsampleBilinear2xFused(x: tf.Tensor4D): tf.Tensor4D {
         tf.tensor(upsampleAdjoint(transientHostValues(dy), shape), shape, 'float32'),
     };
   });
-  return op(x) as tf.Tensor4D;
+  return inOpScope('UpsampleBilinear2xFused', () => op(x)) as tf.Tensor4D;
 }
