@@ -55,6 +55,16 @@ describe('compactOut', () => {
     }
   }
 
+  it('blocks: a fresh heap with one block per size, null when they exceed the wasm memory', () => {
+    const [a, b] = rt.blocks(100, 8) ?? [];
+    expect(a).toBeGreaterThan(0);
+    expect(b).toBeGreaterThanOrEqual((a ?? 0) + 100);
+    expect(b % 64).toBe(0);
+    // More than the 2 GiB a wasm memory can hold: the caller's JavaScript path takes over.
+    expect(rt.blocks(64, 2 ** 31)).toBeNull();
+    expect(rt.blocks(100)?.[0]).toBe(a);
+  });
+
   it('one pixel of 7 channels: the padding lane is not copied', () => {
     rt.reset();
     const ptr = rt.alloc(32);

@@ -19,13 +19,7 @@ import {
   conv3dForward,
 } from './conv3d.js';
 import { asCpuBackend, float32Values } from './cpu-backend.js';
-import {
-  activeRuntime,
-  type KernelRuntime,
-  TASK_MAXPOOL2,
-  TASK_MAXPOOL2_GRAD,
-  WasmHeapLimitError,
-} from './runtime.js';
+import { activeRuntime, type KernelRuntime, TASK_MAXPOOL2, TASK_MAXPOOL2_GRAD } from './runtime.js';
 
 type Shape4 = [number, number, number, number];
 type Pair = number | [number, number];
@@ -267,18 +261,9 @@ function maxPool2x2Wasm(
   const ow = Math.floor(w / 2);
   const size = n * h * w * c;
   const pooled = n * oh * ow * c;
-  rt.reset();
-  let src: number;
-  let out: number;
-  let dyPtr = 0;
-  try {
-    src = rt.alloc(4 * size);
-    out = rt.alloc(4 * (dy === null ? pooled : size));
-    if (dy !== null) dyPtr = rt.alloc(4 * pooled);
-  } catch (error) {
-    if (error instanceof WasmHeapLimitError) return null;
-    throw error;
-  }
+  const heap = rt.blocks(4 * size, 4 * (dy === null ? pooled : size), dy === null ? 0 : 4 * pooled);
+  if (heap === null) return null;
+  const [src, out, dyPtr] = heap;
   rt.f32.set(x.subarray(0, size), src >> 2);
   if (dy !== null) rt.f32.set(dy.subarray(0, pooled), dyPtr >> 2);
   rt.i32.set([src, out, n * oh, oh, h, w, ow, c, dyPtr, out], 0);

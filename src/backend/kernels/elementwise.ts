@@ -12,7 +12,7 @@
 import type { tf } from '../tf.js';
 import { takeFloat32 } from './array-pool.js';
 import { asCpuBackend, float32Values } from './cpu-backend.js';
-import { activeRuntime, type KernelRuntime, WasmHeapLimitError } from './runtime.js';
+import { activeRuntime, type KernelRuntime } from './runtime.js';
 import { type BinaryMode, type BinaryOpName, binaryKernelName } from './wasm/microkernels.js';
 
 type BinaryOp = BinaryOpName;
@@ -233,18 +233,9 @@ function binaryWasm(
   out: Float32Array,
   l: RowsLayout,
 ): boolean {
-  rt.reset();
-  let pa: number;
-  let pb: number;
-  let po: number;
-  try {
-    pa = rt.alloc(4 * a.length);
-    pb = rt.alloc(4 * b.length);
-    po = rt.alloc(4 * out.length);
-  } catch (error) {
-    if (error instanceof WasmHeapLimitError) return false;
-    throw error;
-  }
+  const heap = rt.blocks(4 * a.length, 4 * b.length, 4 * out.length);
+  if (heap === null) return false;
+  const [pa, pb, po] = heap;
   const f32 = rt.f32;
   f32.set(a, pa >> 2);
   f32.set(b, pb >> 2);
@@ -335,16 +326,9 @@ function sumsWasm(
   reduced: number,
   inner: number,
 ): Float64Array | null {
-  rt.reset();
-  let src: number;
-  let acc: number;
-  try {
-    src = rt.alloc(4 * x.length);
-    acc = rt.alloc(8 * outer * inner);
-  } catch (error) {
-    if (error instanceof WasmHeapLimitError) return null;
-    throw error;
-  }
+  const heap = rt.blocks(4 * x.length, 8 * outer * inner);
+  if (heap === null) return null;
+  const [src, acc] = heap;
   rt.f32.set(x, src >> 2);
   if (inner === 1) {
     rt.kernel('rowSum')(src, acc, outer, reduced);

@@ -4,7 +4,7 @@
  * over the threads, and copied back into the arrays the caller names. The same bits as the optimizer's
  * JavaScript loop, several times faster on a VNet's 9.4 M weights.
  */
-import { activeRuntime, TASK_SGD, WasmHeapLimitError } from './runtime.js';
+import { activeRuntime, TASK_SGD } from './runtime.js';
 
 /** Floats per item of a TASK_SGD. */
 const SGD_ITEM_FLOATS = 16384;
@@ -36,18 +36,9 @@ export function sgdMomentumStep(
   const rt = activeRuntime();
   const n = a.param.length;
   if (rt === null || n === 0) return false;
-  rt.reset();
-  let p: number;
-  let g: number;
-  let b: number;
-  try {
-    p = rt.alloc(4 * n);
-    g = rt.alloc(4 * n);
-    b = rt.alloc(4 * n);
-  } catch (error) {
-    if (error instanceof WasmHeapLimitError) return false;
-    throw error;
-  }
+  const heap = rt.blocks(4 * n, 4 * n, 4 * n);
+  if (heap === null) return false;
+  const [p, g, b] = heap;
   const f32 = rt.f32;
   f32.set(a.param.subarray(0, n), p >> 2);
   f32.set(a.grad.subarray(0, n), g >> 2);

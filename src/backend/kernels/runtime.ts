@@ -497,6 +497,20 @@ export class KernelRuntime {
     this.top = PARAM_BYTES;
   }
 
+  /**
+   * A fresh heap (`reset`) holding one block per entry of `bytes`, or null when they do not fit the wasm memory
+   * (the caller then takes its JavaScript path).
+   */
+  blocks(...bytes: number[]): number[] | null {
+    this.reset();
+    try {
+      return bytes.map((b) => this.alloc(b));
+    } catch (error) {
+      if (error instanceof WasmHeapLimitError) return null;
+      throw error;
+    }
+  }
+
   /** A 64-byte aligned block of `bytes` bytes (+64 bytes of slack for vector over-reads), growing memory. */
   alloc(bytes: number): number {
     const ptr = this.top;

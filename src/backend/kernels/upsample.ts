@@ -11,7 +11,7 @@ import { transientHostValues } from '../host.js';
 import { tf } from '../tf.js';
 import { takeFloat32 } from './array-pool.js';
 import { inOpScope } from './op-scope.js';
-import { activeRuntime, type KernelRuntime, TASK_LERP, WasmHeapLimitError } from './runtime.js';
+import { activeRuntime, type KernelRuntime, TASK_LERP } from './runtime.js';
 
 /** Source rows and weights of align_corners=True resizing n → 2n, one entry per output row. */
 export interface AlignCornersTaps {
@@ -125,18 +125,9 @@ export function upsampleValues(
 ): Float32Array {
   const loops = () => axisPass(axisPass(x, n, h, w * c, false), n * 2 * h, w, c, false);
   if (rt === null) return loops();
-  rt.reset();
-  let src: number;
-  let mid: number;
-  let dst: number;
-  try {
-    src = rt.alloc(4 * x.length);
-    mid = rt.alloc(8 * x.length);
-    dst = rt.alloc(16 * x.length);
-  } catch (error) {
-    if (error instanceof WasmHeapLimitError) return loops();
-    throw error;
-  }
+  const heap = rt.blocks(4 * x.length, 8 * x.length, 16 * x.length);
+  if (heap === null) return loops();
+  const [src, mid, dst] = heap;
   rt.f32.set(x, src >> 2);
   axisPassWasm(rt, src, mid, n, h, w * c);
   axisPassWasm(rt, mid, dst, n * 2 * h, w, c);
