@@ -181,6 +181,36 @@ function transposeKernel(): FunctionBuilder {
 }
 
 /**
+ * The two loops over one row of the row kernels (compact, lerp, colSum, the binary ops): `vector()` for every 16
+ * bytes while o < vecBytes (none when vecBytes is 0), then `scalar()` for every 4 bytes while o < bytes, with the
+ * local `o` the byte offset in the row, from 0. `vecBytes` and `bytes` are locals (or parameters).
+ */
+function rowLoops(
+  f: FunctionBuilder,
+  o: number,
+  vecBytes: number,
+  bytes: number,
+  vector: () => void,
+  scalar: () => void,
+): void {
+  f.i32(0).set(o);
+  f.block();
+  f.get(vecBytes).eqz().brIf(0);
+  f.loop();
+  vector();
+  f.get(o).i32(16).add().tee(o).get(vecBytes).ltS().brIf(0);
+  f.end();
+  f.end();
+  f.block();
+  f.get(o).get(bytes).ltS().eqz().brIf(0);
+  f.loop();
+  scalar();
+  f.get(o).i32(4).add().tee(o).get(bytes).ltS().brIf(0);
+  f.end();
+  f.end();
+}
+
+/**
  * `compact(src, dst, n, vecBytes, bytes, srcStride)`: copies n pixels of `bytes` bytes each from rows
  * `srcStride` bytes apart to dense rows (the channel blocks of 8 of a convolution's output, padded past C, to
  * [n, C]): the first `vecBytes` (bytes rounded down to 16) of a pixel as f32x4, the rest one float at a time, so
@@ -194,27 +224,24 @@ function compactKernel(withBias: boolean): FunctionBuilder {
   const [SRC, DST, N, VB, B, SS, BIAS] = [0, 1, 2, 3, 4, 5, 6];
   const o = f.local(I32);
   f.loop(); // pixels
-  f.i32(0).set(o);
-  f.block();
-  f.get(VB).eqz().brIf(0);
-  f.loop(); // f32x4
-  f.get(DST).get(o).add();
-  f.get(SRC).get(o).add().v128Load();
-  if (withBias) f.get(BIAS).get(o).add().v128Load().f32x4Add();
-  f.v128Store();
-  f.get(o).i32(16).add().tee(o).get(VB).ltS().brIf(0);
-  f.end();
-  f.end();
-  f.block();
-  f.get(o).get(B).ltS().eqz().brIf(0);
-  f.loop(); // the last C mod 4 floats
-  f.get(DST).get(o).add();
-  f.get(SRC).get(o).add().f32Load();
-  if (withBias) f.get(BIAS).get(o).add().f32Load().f32Add();
-  f.f32Store();
-  f.get(o).i32(4).add().tee(o).get(B).ltS().brIf(0);
-  f.end();
-  f.end();
+  rowLoops(
+    f,
+    o,
+    VB,
+    B,
+    () => {
+      f.get(DST).get(o).add();
+      f.get(SRC).get(o).add().v128Load();
+      if (withBias) f.get(BIAS).get(o).add().v128Load().f32x4Add();
+      f.v128Store();
+    },
+    () => {
+      f.get(DST).get(o).add();
+      f.get(SRC).get(o).add().f32Load();
+      if (withBias) f.get(BIAS).get(o).add().f32Load().f32Add();
+      f.f32Store();
+    },
+  );
   f.inc(SRC, { local: SS });
   f.inc(DST, { local: B });
   f.get(N).i32(1).sub().tee(N).brIf(0);
@@ -238,27 +265,24 @@ function lerpKernel(): FunctionBuilder {
   f.get(SRC).get(TAB).i32Load(4).add().set(a1);
   f.get(TAB).v128Load32Splat(8).set(u);
   f.get(TAB).v128Load32Splat(12).set(v);
-  f.i32(0).set(o);
-  f.block();
-  f.get(VB).eqz().brIf(0);
-  f.loop();
-  f.get(DST).get(o).add();
-  f.get(u).get(a0).get(o).add().v128Load().f32x4Mul();
-  f.get(v).get(a1).get(o).add().v128Load().f32x4Mul();
-  f.f32x4Add().v128Store();
-  f.get(o).i32(16).add().tee(o).get(VB).ltS().brIf(0);
-  f.end();
-  f.end();
-  f.block();
-  f.get(o).get(B).ltS().eqz().brIf(0);
-  f.loop();
-  f.get(DST).get(o).add();
-  f.get(TAB).f32Load(8).get(a0).get(o).add().f32Load().f32Mul();
-  f.get(TAB).f32Load(12).get(a1).get(o).add().f32Load().f32Mul();
-  f.f32Add().f32Store();
-  f.get(o).i32(4).add().tee(o).get(B).ltS().brIf(0);
-  f.end();
-  f.end();
+  rowLoops(
+    f,
+    o,
+    VB,
+    B,
+    () => {
+      f.get(DST).get(o).add();
+      f.get(u).get(a0).get(o).add().v128Load().f32x4Mul();
+      f.get(v).get(a1).get(o).add().v128Load().f32x4Mul();
+      f.f32x4Add().v128Store();
+    },
+    () => {
+      f.get(DST).get(o).add();
+      f.get(TAB).f32Load(8).get(a0).get(o).add().f32Load().f32Mul();
+      f.get(TAB).f32Load(12).get(a1).get(o).add().f32Load().f32Mul();
+      f.f32Add().f32Store();
+    },
+  );
   f.inc(DST, { local: B });
   f.inc(TAB, 16);
   f.get(ROWS).i32(1).sub().tee(ROWS).brIf(0);
@@ -361,28 +385,32 @@ function colSumKernel(): FunctionBuilder {
   const [o, a] = [f.local(I32), f.local(I32)];
   const v = f.local(V128);
   f.loop(); // rows
-  f.i32(0).set(o);
-  f.block();
-  f.get(VB).eqz().brIf(0);
-  f.loop(); // four floats
-  f.get(SRC).get(o).add().v128Load().set(v);
-  f.get(ACC).get(o).add().get(o).add().set(a);
-  f.get(a);
-  f.get(a).v128Load().get(v).f64x2PromoteLowF32x4().f64x2Add().v128Store();
-  f.get(a);
-  f.get(a).v128Load(16).get(v).get(v).i8x16Shuffle(HIGH_HALF).f64x2PromoteLowF32x4().f64x2Add().v128Store(16);
-  f.get(o).i32(16).add().tee(o).get(VB).ltS().brIf(0);
-  f.end();
-  f.end();
-  f.block();
-  f.get(o).get(B).ltS().eqz().brIf(0);
-  f.loop(); // the last C mod 4
-  f.get(ACC).get(o).add().get(o).add().set(a);
-  f.get(a);
-  f.get(a).f64Load().get(SRC).get(o).add().f32Load().f64PromoteF32().f64Add().f64Store();
-  f.get(o).i32(4).add().tee(o).get(B).ltS().brIf(0);
-  f.end();
-  f.end();
+  rowLoops(
+    f,
+    o,
+    VB,
+    B,
+    () => {
+      f.get(SRC).get(o).add().v128Load().set(v);
+      f.get(ACC).get(o).add().get(o).add().set(a);
+      f.get(a);
+      f.get(a).v128Load().get(v).f64x2PromoteLowF32x4().f64x2Add().v128Store();
+      f.get(a);
+      f.get(a)
+        .v128Load(16)
+        .get(v)
+        .get(v)
+        .i8x16Shuffle(HIGH_HALF)
+        .f64x2PromoteLowF32x4()
+        .f64x2Add()
+        .v128Store(16);
+    },
+    () => {
+      f.get(ACC).get(o).add().get(o).add().set(a);
+      f.get(a);
+      f.get(a).f64Load().get(SRC).get(o).add().f32Load().f64PromoteF32().f64Add().f64Store();
+    },
+  );
   f.inc(SRC, { local: B });
   f.get(ROWS).i32(1).sub().tee(ROWS).brIf(0);
   f.end();
@@ -489,29 +517,26 @@ function binaryKernel(op: BinaryOpName, mode: BinaryMode): FunctionBuilder {
   f.loop(); // rows
   if (aPerRow) f.get(A).v128Load32Splat().set(splat);
   if (bPerRow) f.get(B).v128Load32Splat().set(splat);
-  f.i32(0).set(o);
-  f.block();
-  f.get(vb).eqz().brIf(0);
-  f.loop();
-  f.get(O).get(o).add();
-  vec(A, aPerRow);
-  vec(B, bPerRow);
-  vector();
-  f.v128Store();
-  f.get(o).i32(16).add().tee(o).get(vb).ltS().brIf(0);
-  f.end();
-  f.end();
-  f.block();
-  f.get(o).get(bytes).ltS().eqz().brIf(0);
-  f.loop();
-  f.get(O).get(o).add();
-  one(A, aPerRow);
-  one(B, bPerRow);
-  scalar();
-  f.f32Store();
-  f.get(o).i32(4).add().tee(o).get(bytes).ltS().brIf(0);
-  f.end();
-  f.end();
+  rowLoops(
+    f,
+    o,
+    vb,
+    bytes,
+    () => {
+      f.get(O).get(o).add();
+      vec(A, aPerRow);
+      vec(B, bPerRow);
+      vector();
+      f.v128Store();
+    },
+    () => {
+      f.get(O).get(o).add();
+      one(A, aPerRow);
+      one(B, bPerRow);
+      scalar();
+      f.f32Store();
+    },
+  );
   f.inc(A, { local: AROW });
   f.inc(B, { local: BROW });
   f.inc(O, { local: bytes });
