@@ -335,10 +335,8 @@ function sumsWasm(
   } else {
     rt.f32.fill(0, acc >> 2, (acc >> 2) + 2 * outer * inner);
     const colSum = rt.kernel('colSum');
-    const vecBytes = (inner - (inner % 4)) * 4;
-    for (let o = 0; o < outer; o++) {
-      colSum(src + 4 * o * reduced * inner, acc + 8 * o * inner, reduced, vecBytes, 4 * inner);
-    }
+    for (let o = 0; o < outer; o++)
+      colSum(src + 4 * o * reduced * inner, acc + 8 * o * inner, reduced, 4 * inner);
   }
   return new Float64Array(rt.memory.buffer, acc, outer * inner).slice();
 }

@@ -148,33 +148,24 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
       const per = i32[p + 6];
       const pixels = i32[p + 3];
       const bias = i32[p + 2];
-      const vecBytes = (c - (c % 4)) * 4;
       for (let item = start; item < end; item++) {
         const p0 = item * per;
         const count = Math.min(per, pixels - p0);
         const src = i32[p] + 4 * c8 * p0;
         const dst = i32[p + 1] + 4 * c * p0;
-        if (bias === 0) ex.compact(src, dst, count, vecBytes, 4 * c, 4 * c8);
-        else ex.compactBias(src, dst, count, vecBytes, 4 * c, 4 * c8, bias);
+        if (bias === 0) ex.compact(src, dst, count, 4 * c, 4 * c8);
+        else ex.compactBias(src, dst, count, 4 * c, 4 * c8, bias);
       }
     } else if (kind === 5) {
       const n = i32[p + 4];
       const m = i32[p + 5];
       const inner = i32[p + 6];
       const r1 = Math.min(end * i32[p + 7], i32[p + 3] * m);
-      const vecBytes = (inner - (inner % 4)) * 4;
       for (let r = start * i32[p + 7]; r < r1; ) {
         const b = (r / m) | 0;
         const o = r - b * m;
         const rows = Math.min(r1 - r, m - o);
-        ex.lerp(
-          i32[p] + 4 * b * n * inner,
-          i32[p + 1] + 4 * r * inner,
-          i32[p + 2] + 16 * o,
-          rows,
-          vecBytes,
-          4 * inner,
-        );
+        ex.lerp(i32[p] + 4 * b * n * inner, i32[p + 1] + 4 * r * inner, i32[p + 2] + 16 * o, rows, 4 * inner);
         r += rows;
       }
     } else if (kind === 6 || kind === 7) {

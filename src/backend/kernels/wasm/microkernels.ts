@@ -182,17 +182,18 @@ function transposeKernel(): FunctionBuilder {
 
 /**
  * The two loops over one row of the row kernels (compact, lerp, colSum, the binary ops): `vector()` for every 16
- * bytes while o < vecBytes (none when vecBytes is 0), then `scalar()` for every 4 bytes while o < bytes, with the
- * local `o` the byte offset in the row, from 0. `vecBytes` and `bytes` are locals (or parameters).
+ * bytes while o < the row's bytes rounded down to 16 (none when that is 0), then `scalar()` for every 4 bytes while
+ * o < bytes, with the local `o` the byte offset in the row, from 0. `bytes` is a local or parameter.
  */
 function rowLoops(
   f: FunctionBuilder,
   o: number,
-  vecBytes: number,
   bytes: number,
   vector: () => void,
   scalar: () => void,
 ): void {
+  const vecBytes = f.local(I32);
+  f.get(bytes).i32(-16).and().set(vecBytes);
   f.i32(0).set(o);
   f.block();
   f.get(vecBytes).eqz().brIf(0);
@@ -211,23 +212,22 @@ function rowLoops(
 }
 
 /**
- * `compact(src, dst, n, vecBytes, bytes, srcStride)`: copies n pixels of `bytes` bytes each from rows
+ * `compact(src, dst, n, bytes, srcStride)`: copies n pixels of `bytes` bytes each from rows
  * `srcStride` bytes apart to dense rows (the channel blocks of 8 of a convolution's output, padded past C, to
- * [n, C]): the first `vecBytes` (bytes rounded down to 16) of a pixel as f32x4, the rest one float at a time, so
+ * [n, C]): the first bytes rounded down to 16 of a pixel as f32x4, the rest one float at a time, so
  * nothing past a pixel's own `bytes` is written. `compactBias(…, bias)` adds the vector of C floats at `bias`
  * (one f32 sum per element, the value of a broadcast Add of the copied result). In place (src = dst) when
  * `bytes` = `srcStride`.
  */
 function compactKernel(withBias: boolean): FunctionBuilder {
-  const params = new Array<ValType>(withBias ? 7 : 6).fill(I32);
+  const params = new Array<ValType>(withBias ? 6 : 5).fill(I32);
   const f = new FunctionBuilder(withBias ? 'compactBias' : 'compact', params);
-  const [SRC, DST, N, VB, B, SS, BIAS] = [0, 1, 2, 3, 4, 5, 6];
+  const [SRC, DST, N, B, SS, BIAS] = [0, 1, 2, 3, 4, 5];
   const o = f.local(I32);
   f.loop(); // pixels
   rowLoops(
     f,
     o,
-    VB,
     B,
     () => {
       f.get(DST).get(o).add();
@@ -250,14 +250,14 @@ function compactKernel(withBias: boolean): FunctionBuilder {
 }
 
 /**
- * `lerp(src, dst, tab, rows, vecBytes, bytes)`: `rows` rows of `bytes` bytes, row r = u·src[a0] + v·src[a1] with
+ * `lerp(src, dst, tab, rows, bytes)`: `rows` rows of `bytes` bytes, row r = u·src[a0] + v·src[a1] with
  * (a0, a1, u, v) the 16-byte entry r of `tab` (two i32 byte offsets into src, two f32 weights): each product
  * rounded to f32, then their f32 sum, the value of `Math.fround(u·a) + Math.fround(v·b)` stored in a
- * Float32Array. The first `vecBytes` (bytes rounded down to 16) as f32x4, the rest one float at a time.
+ * Float32Array. The first bytes rounded down to 16 as f32x4, the rest one float at a time.
  */
 function lerpKernel(): FunctionBuilder {
-  const f = new FunctionBuilder('lerp', [I32, I32, I32, I32, I32, I32]);
-  const [SRC, DST, TAB, ROWS, VB, B] = [0, 1, 2, 3, 4, 5];
+  const f = new FunctionBuilder('lerp', [I32, I32, I32, I32, I32]);
+  const [SRC, DST, TAB, ROWS, B] = [0, 1, 2, 3, 4];
   const [a0, a1, o] = [f.local(I32), f.local(I32), f.local(I32)];
   const [u, v] = [f.local(V128), f.local(V128)];
   f.loop(); // rows
@@ -268,7 +268,6 @@ function lerpKernel(): FunctionBuilder {
   rowLoops(
     f,
     o,
-    VB,
     B,
     () => {
       f.get(DST).get(o).add();
@@ -374,21 +373,20 @@ function maxPool2Builder(grad: boolean): FunctionBuilder {
 }
 
 /**
- * `colSum(src, acc, rows, vecBytes, bytes)`: acc[j] += src[r][j] for rows r in order, over rows of `bytes` bytes
+ * `colSum(src, acc, rows, bytes)`: acc[j] += src[r][j] for rows r in order, over rows of `bytes` bytes
  * (C = bytes / 4 floats), acc C doubles: each float widened exactly and added in f64, so every column is the
- * JavaScript sum `s += x` in row order, bit for bit. The first `vecBytes` (bytes rounded down to 16) of a row two
+ * JavaScript sum `s += x` in row order, bit for bit. The first bytes rounded down to 16 of a row two
  * f64x2 at a time, the rest one float at a time.
  */
 function colSumKernel(): FunctionBuilder {
-  const f = new FunctionBuilder('colSum', [I32, I32, I32, I32, I32]);
-  const [SRC, ACC, ROWS, VB, B] = [0, 1, 2, 3, 4];
+  const f = new FunctionBuilder('colSum', [I32, I32, I32, I32]);
+  const [SRC, ACC, ROWS, B] = [0, 1, 2, 3];
   const [o, a] = [f.local(I32), f.local(I32)];
   const v = f.local(V128);
   f.loop(); // rows
   rowLoops(
     f,
     o,
-    VB,
     B,
     () => {
       f.get(SRC).get(o).add().v128Load().set(v);
@@ -487,7 +485,7 @@ export function binaryKernelName(op: BinaryOpName, mode: BinaryMode): string {
 function binaryKernel(op: BinaryOpName, mode: BinaryMode): FunctionBuilder {
   const f = new FunctionBuilder(binaryKernelName(op, mode), [I32, I32, I32, I32, I32, I32, I32]);
   const [A, B, O, ROWS, N1, AROW, BROW] = [0, 1, 2, 3, 4, 5, 6];
-  const [o, vb, bytes] = [f.local(I32), f.local(I32), f.local(I32)];
+  const [o, bytes] = [f.local(I32), f.local(I32)];
   const splat = f.local(V128);
   const vector = () => {
     if (op === 'add') f.f32x4Add();
@@ -512,7 +510,6 @@ function binaryKernel(op: BinaryOpName, mode: BinaryMode): FunctionBuilder {
   };
   const aPerRow = mode === 'aPerRow';
   const bPerRow = mode === 'bPerRow';
-  f.get(N1).i32(-4).and().i32(4).mul().set(vb);
   f.get(N1).i32(4).mul().set(bytes);
   f.loop(); // rows
   if (aPerRow) f.get(A).v128Load32Splat().set(splat);
@@ -520,7 +517,6 @@ function binaryKernel(op: BinaryOpName, mode: BinaryMode): FunctionBuilder {
   rowLoops(
     f,
     o,
-    vb,
     bytes,
     () => {
       f.get(O).get(o).add();
