@@ -29,6 +29,11 @@ export interface ForwardContext {
   updateStats: boolean;
   /** Dropout masks are drawn from here in train mode. */
   rng: Rng;
+  /**
+   * Train mode: the batch is this many equal consecutive groups, each with its own batch-norm statistics and
+   * running-statistics update, in order (the batch norms of as many separate forwards); default 1, one batch.
+   */
+  groups?: number;
 }
 
 /**
@@ -82,6 +87,8 @@ export function conv2d(
  *   running_mean ← (1−m)·running_mean + m·mean and running_var ← (1−m)·running_var + m·var·n/(n−1)
  *   (unbiased), m = 0.1, n = values per channel.
  * - eval: normalise with the running statistics.
+ * With `ctx.groups` > 1, train mode treats each group of the batch as a batch of its own (statistics and
+ * running-statistics update per group, in order).
  * Output = x·α + β with α = γ/√(var+ε), β = bias − mean·α, the form PyTorch's CPU kernel uses.
  *
  * The running statistics are assigned *during* the forward, as PyTorch updates its buffers on every
@@ -110,6 +117,14 @@ export function batchNorm<T extends tf.Tensor>(
     const shift = tf.sub(beta, tf.mul(runningMean, alpha));
     return tf.add(tf.mul(x, alpha), shift) as T;
   }
+  if (ctx.groups !== undefined && ctx.groups > 1) {
+    // Each group as its own forward would normalise it, the running statistics updated group by group.
+    const one = { ...ctx, groups: 1 };
+    return tf.concat(
+      tf.split(x, ctx.groups, 0).map((part) => batchNorm(part, store, key, one)),
+      0,
+    ) as T;
+  }
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const n = valuesPerChannel(x, store, key);
   const { mean, variance } = tf.moments(x, axes);
@@ -126,13 +141,17 @@ export function batchNorm<T extends tf.Tensor>(
   return y;
 }
 
-/** Values per channel of a train-mode batch norm; PyTorch refuses a single one (its variance is undefined). */
-function valuesPerChannel(x: tf.Tensor, store: ParameterStore, key: string): number {
-  const n = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+/**
+ * Values per channel of a train-mode batch norm over one of `groups` batch groups; PyTorch refuses a single one
+ * (its variance is undefined).
+ */
+function valuesPerChannel(x: tf.Tensor, store: ParameterStore, key: string, groups = 1): number {
+  const n = x.shape.slice(0, -1).reduce((a, b) => a * b, 1) / groups;
   if (n <= 1) {
+    const per = groups > 1 ? ` per group of ${x.shape[0] / groups}` : '';
     throw new InputError(
       `${store.prefix}/${key}: batch norm in train mode needs more than 1 value per channel, input shape ` +
-        `[${x.shape}] has ${n} (use a larger batch or patch, or eval mode)`,
+        `[${x.shape}] has ${n}${per} (use a larger batch or patch, or eval mode)`,
     );
   }
   return n;
@@ -147,9 +166,10 @@ function fusedBatchNorm<T extends tf.Tensor>(
   relu: boolean,
   slope?: number,
 ): T {
-  if (ctx.training) valuesPerChannel(x, store, key);
+  if (ctx.training) valuesPerChannel(x, store, key, ctx.groups);
   return fusedBatchNormRelu(x, store.get(`${key}.weight`), store.get(`${key}.bias`), {
     training: ctx.training,
+    groups: ctx.groups,
     updateStats: ctx.training && ctx.updateStats,
     runningMean: store.get(`${key}.running_mean`),
     runningVar: store.get(`${key}.running_var`),

@@ -43,10 +43,17 @@ export function forwardContext(
   }
   if (x.dtype !== 'float32')
     throw new InputError(`${label} ${store.prefix}: input must be float32, found ${x.dtype}`);
+  const groups = options.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1 || s[0] % groups !== 0) {
+    throw new InputError(
+      `${label} ${store.prefix}: options.groups must be a positive integer dividing the batch size ${s[0]}, found ${groups}`,
+    );
+  }
   return {
     training: options.training,
     updateStats: options.updateStats ?? true,
     rng: options.rng ?? fallbackRng,
+    groups,
   };
 }
 

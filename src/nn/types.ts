@@ -12,6 +12,14 @@ export interface ApplyOptions {
    * PyTorch train-mode forward does). False for extra forwards that must not count (finite differences).
    */
   updateStats?: boolean;
+  /**
+   * Train mode: the batch is this many equal consecutive groups that batch norm treats as separate batches (its
+   * own statistics and running-statistics update per group, in group order), so one forward gives the
+   * batch-norm results of as many separate forwards while the convolutions run on the whole batch at once.
+   * Dropout masks are drawn for the whole batch at each layer, so their random numbers are laid out differently
+   * from separate forwards (the same distribution). Default 1; must divide the batch size.
+   */
+  groups?: number;
 }
 
 /** Options of `SegmentationModel.clone`. */

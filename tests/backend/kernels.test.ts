@@ -516,6 +516,125 @@ describe('fast cpu kernels', () => {
       },
     );
 
+    it.each([
+      { slope: undefined, training: true },
+      { slope: 0.2, training: true },
+      { slope: undefined, training: false },
+    ])(
+      'with groups (slope $slope, training $training) equals one call per group: output and dx bit for bit, dγ, dβ, running stats',
+      ({ slope, training }) => {
+        const [grouped, separate] = stores();
+        const rng = new Rng(6);
+        const x = tf.tidy(() => tf.add(randn([6, 3, 5, 2, C], rng), 2));
+        const r = randn([6, 3, 5, 2, C], rng);
+        const before = tf.memory().numTensors;
+        const opts = (s: ParameterStore) => ({
+          training,
+          slope,
+          runningMean: s.get('bn.running_mean'),
+          runningVar: s.get('bn.running_var'),
+        });
+        const gs = (s: ParameterStore) => [s.get('bn.weight'), s.get('bn.bias')];
+        // Three groups of two samples in one call, against three calls (each updating the statistics, in order).
+        const groupedLoss = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar =>
+          tf.sum(tf.mul(fusedBatchNormRelu(xx, g, b, { ...opts(grouped), groups: 3 }), r));
+        const separateLoss = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar =>
+          tf.sum(
+            tf.mul(
+              tf.concat(
+                tf.split(xx, 3, 0).map((part) => fusedBatchNormRelu(part, g, b, opts(separate))),
+                0,
+              ),
+              r,
+            ),
+          );
+        const gg = tf.grads(groupedLoss)([x, ...gs(grouped)]);
+        const gsep = tf.grads(separateLoss)([x, ...gs(separate)]);
+        const y = tf.tidy(() => {
+          const yg = fusedBatchNormRelu(x, gs(grouped)[0], gs(grouped)[1], {
+            ...opts(grouped),
+            updateStats: false,
+            groups: 3,
+          });
+          const ys = tf.concat(
+            tf.split(x, 3, 0).map((part) =>
+              fusedBatchNormRelu(part, gs(separate)[0], gs(separate)[1], {
+                ...opts(separate),
+                updateStats: false,
+              }),
+            ),
+            0,
+          );
+          return [Array.from(yg.dataSync()), Array.from(ys.dataSync())];
+        });
+        expect(y[0]).toEqual(y[1]);
+        expect(Array.from(gg[0].dataSync())).toEqual(Array.from(gsep[0].dataSync()));
+        expect(relErr(gg[1], gsep[1])).toBeLessThan(1e-6);
+        expect(relErr(gg[2], gsep[2])).toBeLessThan(1e-6);
+        for (const key of ['bn.running_mean', 'bn.running_var']) {
+          expect(Array.from(grouped.get(key).dataSync())).toEqual(Array.from(separate.get(key).dataSync()));
+        }
+        if (training) {
+          // The groups really are normalised apart: one group of six gives other outputs.
+          const whole = tf.tidy(() =>
+            Array.from(
+              fusedBatchNormRelu(x, gs(grouped)[0], gs(grouped)[1], {
+                ...opts(grouped),
+                updateStats: false,
+              }).dataSync(),
+            ),
+          );
+          expect(whole).not.toEqual(y[0]);
+        }
+        tf.dispose([...gg, ...gsep]);
+        expect(tf.memory().numTensors).toBe(before);
+        tf.dispose([x, r]);
+        grouped.dispose();
+        separate.dispose();
+      },
+    );
+
+    it('layers.batchNorm with ctx.groups equals one call per group (the stock path)', () => {
+      const [grouped, separate] = stores();
+      const rng = new Rng(7);
+      const x = tf.tidy(() => tf.add(randn([4, 3, 2, 3, C], rng), 1));
+      const ctx: ForwardContext = { training: true, updateStats: true, rng: new Rng(0) };
+      const yg = batchNorm(x, grouped, 'bn', { ...ctx, groups: 2 });
+      const ys = tf.concat(
+        tf.split(x, 2, 0).map((part) => batchNorm(part, separate, 'bn', ctx)),
+        0,
+      );
+      expect(Array.from(yg.dataSync())).toEqual(Array.from(ys.dataSync()));
+      for (const key of ['bn.running_mean', 'bn.running_var']) {
+        expect(Array.from(grouped.get(key).dataSync())).toEqual(Array.from(separate.get(key).dataSync()));
+      }
+      tf.dispose([x, yg, ys]);
+      grouped.dispose();
+      separate.dispose();
+    });
+
+    it('refuses groups that do not divide the batch, and a group of one value per channel, naming the layer', () => {
+      const [s] = stores();
+      const x = tf.ones([4, 2, C]);
+      const base = {
+        training: true,
+        runningMean: s.get('bn.running_mean'),
+        runningVar: s.get('bn.running_var'),
+        name: 'enc1.bn',
+      };
+      for (const groups of [3, 0, 1.5, Number.NaN]) {
+        expect(() =>
+          fusedBatchNormRelu(x, s.get('bn.weight'), s.get('bn.bias'), { ...base, groups }),
+        ).toThrow(/enc1\.bn: groups must be a positive integer dividing the batch/);
+      }
+      const single = tf.ones([4, 1, C]);
+      expect(() =>
+        fusedBatchNormRelu(single, s.get('bn.weight'), s.get('bn.bias'), { ...base, groups: 4 }),
+      ).toThrow(/enc1\.bn: batch norm in train mode needs more than 1 value per channel.* per group of 1/);
+      tf.dispose([x, single]);
+      s.dispose();
+    });
+
     it('with a slope keeps NaN in the output and gives it the slope in the bias gradient, as tf.leakyRelu', () => {
       const [fused, ref] = stores();
       const rng = new Rng(5);

@@ -129,8 +129,8 @@ export function randomBinary(rng: Rng, shape: number[], p = 0.5): tf.Tensor {
 }
 
 export interface TinyModel extends SegmentationModel {
-  /** One entry per apply call: batch size and training flag. */
-  calls: { batch: number; training: boolean }[];
+  /** One entry per apply call: batch size, training flag and batch-norm groups (`options.groups`, default 1). */
+  calls: { batch: number; training: boolean; groups: number }[];
 }
 
 let modelCounter = 0;
@@ -162,7 +162,7 @@ function buildTinyModel(
   const b = tf.tidy(() =>
     tf.variable(tf.tensor(bData, [numClasses], 'float32'), trainable, `tiny${id}/out_conv.bias`),
   );
-  const calls: { batch: number; training: boolean }[] = [];
+  const calls: { batch: number; training: boolean; groups: number }[] = [];
   const params = () =>
     new Map([
       ['out_conv.weight', w],
@@ -175,7 +175,7 @@ function buildTinyModel(
     numClasses,
     calls,
     apply(x: tf.Tensor, options: ApplyOptions): tf.Tensor {
-      calls.push({ batch: x.shape[0], training: options.training });
+      calls.push({ batch: x.shape[0], training: options.training, groups: options.groups ?? 1 });
       const jitter =
         options.training && options.rng
           ? Array.from({ length: x.shape[0] }, () => 1 + 0.1 * (options.rng as Rng).random())

@@ -44,6 +44,13 @@ export interface FusedBatchNormReluOptions {
    * on.
    */
   slope?: number;
+  /**
+   * Train mode: the batch axis (the first) is this many equal consecutive groups, each normalised with its own
+   * batch statistics, and the running statistics are updated once per group, in order: the values of as many
+   * separate calls on the groups (default 1, the whole batch one group). Eval mode uses the running statistics
+   * whatever the grouping.
+   */
+  groups?: number;
   /** Named in error messages (e.g. the parameter key). */
   name?: string;
 }
@@ -76,78 +83,89 @@ interface Affine {
 type BackwardCoefficients = (
   sumG: Float64Array,
   sumGX: Float64Array,
+  group: number,
 ) => { k: Float32Array; a: Float32Array; b: Float32Array };
 
-/** The two passes of the op over channels-last data; a plain-JS and a wasm SIMD implementation. */
+/**
+ * The two passes of the op over channels-last data; a plain-JS and a wasm SIMD implementation. The data is
+ * `groups` equal consecutive runs of pixels, each with its own statistics, affine map and sums (index g).
+ */
 interface Engine {
   /**
-   * y = act(x·alpha + shift) with (alpha, shift) = `affine(moments)`, where `moments` are x's per-channel mean
-   * and biased variance (two-pass: no cancellation for inputs with a large mean) when `training`, else null.
+   * y = act(x·alpha + shift) with (alpha, shift) = `affine(moments, g)` on group g, where `moments` are the
+   * group's per-channel mean and biased variance (two-pass: no cancellation for inputs with a large mean) when
+   * `training`, else null.
    */
   forward(
     x: Float32Array,
     c: number,
+    groups: number,
     training: boolean,
     act: Activation,
-    affine: (moments: Moments | null) => Affine,
+    affine: (moments: Moments | null, g: number) => Affine,
   ): Float32Array;
   /**
-   * With g = dy·act′ (act′ = [y > 0] for ReLU, 1 or slope for LeakyReLU): Σg and Σg·(x − mean) per channel,
-   * and dx = k·(g − a − (x − mean)·b) with (k, a, b) = `coefficients(Σg, Σg·(x − mean))`.
+   * With g = dy·act′ (act′ = [y > 0] for ReLU, 1 or slope for LeakyReLU): Σg and Σg·(x − mean) per channel of
+   * each group, and dx = k·(g − a − (x − mean)·b) with (k, a, b) = `coefficients(Σg, Σg·(x − mean), group)`.
    */
   backward(
     dy: Float32Array,
     y: Float32Array,
     x: Float32Array,
     c: number,
-    mean: Float64Array,
-    affine: Affine,
+    mean: readonly Float64Array[],
+    affine: readonly Affine[],
     act: Activation,
     coefficients: BackwardCoefficients,
-  ): { dx: Float32Array; sumG: Float64Array; sumGX: Float64Array };
+  ): { dx: Float32Array; sumG: Float64Array[]; sumGX: Float64Array[] };
 }
 
 const jsEngine: Engine = {
-  forward(x, c, training, act, affine) {
-    let moments: Moments | null = null;
-    if (training) {
-      const n = x.length / c;
-      const mean = new Float64Array(c);
-      for (let p = 0; p < x.length; p += c) for (let j = 0; j < c; j++) mean[j] += x[p + j];
-      for (let j = 0; j < c; j++) mean[j] /= n;
-      const variance = new Float64Array(c);
-      for (let p = 0; p < x.length; p += c) {
-        for (let j = 0; j < c; j++) {
-          const d = x[p + j] - mean[j];
-          variance[j] += d * d;
-        }
-      }
-      for (let j = 0; j < c; j++) variance[j] /= n;
-      moments = { mean, variance };
-    }
-    const { alpha, shift } = affine(moments);
+  forward(x, c, groups, training, act, affine) {
     const y = takeFloat32(x.length);
-    if (act.kind === 'leaky') {
-      // z rounded to float32 first, then z·slope rounded again: the values of the two ops norm → LeakyReLU.
-      const slope = act.slope;
-      for (let p = 0; p < x.length; p += c) {
-        for (let j = 0; j < c; j++) {
-          const z = Math.fround(x[p + j] * alpha[j] + shift[j]);
-          y[p + j] = z < 0 ? z * slope : z;
+    const len = x.length / groups;
+    for (let g = 0; g < groups; g++) {
+      const lo = g * len;
+      const hi = lo + len;
+      let moments: Moments | null = null;
+      if (training) {
+        const n = len / c;
+        const mean = new Float64Array(c);
+        for (let p = lo; p < hi; p += c) for (let j = 0; j < c; j++) mean[j] += x[p + j];
+        for (let j = 0; j < c; j++) mean[j] /= n;
+        const variance = new Float64Array(c);
+        for (let p = lo; p < hi; p += c) {
+          for (let j = 0; j < c; j++) {
+            const d = x[p + j] - mean[j];
+            variance[j] += d * d;
+          }
         }
+        for (let j = 0; j < c; j++) variance[j] /= n;
+        moments = { mean, variance };
       }
-    } else {
-      const relu = act.kind === 'relu';
-      for (let p = 0; p < x.length; p += c) {
-        for (let j = 0; j < c; j++) {
-          const v = x[p + j] * alpha[j] + shift[j];
-          y[p + j] = relu && v < 0 ? 0 : v;
+      const { alpha, shift } = affine(moments, g);
+      if (act.kind === 'leaky') {
+        // z rounded to float32 first, then z·slope rounded again: the values of the two ops norm → LeakyReLU.
+        const slope = act.slope;
+        for (let p = lo; p < hi; p += c) {
+          for (let j = 0; j < c; j++) {
+            const z = Math.fround(x[p + j] * alpha[j] + shift[j]);
+            y[p + j] = z < 0 ? z * slope : z;
+          }
+        }
+      } else {
+        const relu = act.kind === 'relu';
+        for (let p = lo; p < hi; p += c) {
+          for (let j = 0; j < c; j++) {
+            const v = x[p + j] * alpha[j] + shift[j];
+            y[p + j] = relu && v < 0 ? 0 : v;
+          }
         }
       }
     }
     return y;
   },
-  backward(dy, y, x, c, mean, _affine, act, coefficients) {
+  backward(dy, y, x, c, means, _affine, act, coefficients) {
     // g is written into dx (float32, as the separate activation gradient would store it), then dx is
     // overwritten in place: one output array and two passes.
     const dx = takeFloat32(dy.length);
@@ -157,20 +175,29 @@ const jsEngine: Engine = {
     } else if (act.kind === 'relu') {
       for (let i = 0; i < dy.length; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
     } else dx.set(dy);
-    const sumG = new Float64Array(c);
-    const sumGX = new Float64Array(c);
-    for (let p = 0; p < dx.length; p += c) {
-      for (let j = 0; j < c; j++) {
-        const gj = dx[p + j];
-        sumG[j] += gj;
-        sumGX[j] += gj * (x[p + j] - mean[j]);
+    const len = dy.length / means.length;
+    const sumGs: Float64Array[] = [];
+    const sumGXs: Float64Array[] = [];
+    means.forEach((mean, group) => {
+      const lo = group * len;
+      const hi = lo + len;
+      const sumG = new Float64Array(c);
+      const sumGX = new Float64Array(c);
+      for (let p = lo; p < hi; p += c) {
+        for (let j = 0; j < c; j++) {
+          const gj = dx[p + j];
+          sumG[j] += gj;
+          sumGX[j] += gj * (x[p + j] - mean[j]);
+        }
       }
-    }
-    const { k, a, b } = coefficients(sumG, sumGX);
-    for (let p = 0; p < dx.length; p += c) {
-      for (let j = 0; j < c; j++) dx[p + j] = k[j] * (dx[p + j] - a[j] - (x[p + j] - mean[j]) * b[j]);
-    }
-    return { dx, sumG, sumGX };
+      const { k, a, b } = coefficients(sumG, sumGX, group);
+      for (let p = lo; p < hi; p += c) {
+        for (let j = 0; j < c; j++) dx[p + j] = k[j] * (dx[p + j] - a[j] - (x[p + j] - mean[j]) * b[j]);
+      }
+      sumGs.push(sumG);
+      sumGXs.push(sumGX);
+    });
+    return { dx, sumG: sumGs, sumGX: sumGXs };
   },
 };
 
@@ -204,39 +231,43 @@ function wasmEngine(rt: KernelRuntime): Engine {
     return totals;
   };
   return {
-    forward(x, c, training, act, affine) {
-      // x is copied into the heap once for the statistics and the output.
+    forward(x, c, groups, training, act, affine) {
+      // x is copied into the heap once for the statistics and the output of every group.
       rt.reset();
-      const n = x.length / c;
+      const n = x.length / c / groups;
       const xp = rt.alloc(4 * x.length);
       const yp = rt.alloc(4 * x.length);
       const [acc, meanP, ap, sp] = Array.from({ length: 4 }, () => rt.alloc(4 * c));
       const slopeP = rt.alloc(16);
       rt.f32.set(x, xp >> 2);
-      let moments: Moments | null = null;
-      if (training) {
-        const bnSum = rt.kernel('bnSum');
-        const bnSqDev = rt.kernel('bnSqDev');
-        const [sum] = chunkedSums(n, c, [acc], (p0, np) => bnSum(xp + 4 * p0 * c, acc, np, c));
-        const mean = sum.map((v) => v / n);
-        rt.f32.set(Float32Array.from(mean), meanP >> 2);
-        const [sq] = chunkedSums(n, c, [acc], (p0, np) => bnSqDev(xp + 4 * p0 * c, meanP, acc, np, c));
-        moments = { mean, variance: sq.map((v) => v / n) };
+      if (act.kind === 'leaky') new Float64Array(rt.f32.buffer, slopeP, 2).fill(act.slope);
+      const apply = rt.kernel(`bnApply${actSuffix(act)}`);
+      for (let g = 0; g < groups; g++) {
+        const gx = xp + 4 * g * n * c;
+        let moments: Moments | null = null;
+        if (training) {
+          const bnSum = rt.kernel('bnSum');
+          const bnSqDev = rt.kernel('bnSqDev');
+          const [sum] = chunkedSums(n, c, [acc], (p0, np) => bnSum(gx + 4 * p0 * c, acc, np, c));
+          const mean = sum.map((v) => v / n);
+          rt.f32.set(Float32Array.from(mean), meanP >> 2);
+          const [sq] = chunkedSums(n, c, [acc], (p0, np) => bnSqDev(gx + 4 * p0 * c, meanP, acc, np, c));
+          moments = { mean, variance: sq.map((v) => v / n) };
+        }
+        const { alpha, shift } = affine(moments, g);
+        const f = rt.f32;
+        f.set(alpha, ap >> 2);
+        f.set(shift, sp >> 2);
+        apply(gx, yp + 4 * g * n * c, ap, sp, slopeP, n, c);
       }
-      const { alpha, shift } = affine(moments);
-      const f = rt.f32;
-      f.set(alpha, ap >> 2);
-      f.set(shift, sp >> 2);
-      if (act.kind === 'leaky') new Float64Array(f.buffer, slopeP, 2).fill(act.slope);
-      rt.kernel(`bnApply${actSuffix(act)}`)(xp, yp, ap, sp, slopeP, n, c);
       return rt.copyOut(yp, x.length);
     },
-    backward(dy, _y, x, c, mean, affine, act, coefficients) {
+    backward(dy, _y, x, c, means, affines, act, coefficients) {
       // The activation's mask is recomputed from x (the same float32 operations as the forward), so y is not
       // copied in.
       rt.reset();
-      const n = x.length / c;
       const len = x.length;
+      const n = len / c / means.length;
       const dyp = rt.alloc(4 * len);
       const xp = rt.alloc(4 * len);
       const dxp = rt.alloc(4 * len);
@@ -246,23 +277,32 @@ function wasmEngine(rt: KernelRuntime): Engine {
       const f = rt.f32;
       f.set(dy, dyp >> 2);
       f.set(x, xp >> 2);
-      f.set(Float32Array.from(mean), meanP >> 2);
-      f.set(affine.alpha, ap >> 2);
-      f.set(affine.shift, sp >> 2);
       f.fill(act.kind === 'leaky' ? act.slope : 0, slopeP >> 2, (slopeP >> 2) + 4);
       const suffix = actSuffix(act);
       const sums = rt.kernel(`bnGradSum${suffix}`);
-      const [sumG, sumGX] = chunkedSums(n, c, [accG, accGX], (p0, np) => {
-        const o = 4 * p0 * c;
-        sums(dyp + o, xp + o, meanP, ap, sp, slopeP, accG, accGX, np, c);
+      const apply = rt.kernel(`bnGradApply${suffix}`);
+      const sumGs: Float64Array[] = [];
+      const sumGXs: Float64Array[] = [];
+      means.forEach((mean, group) => {
+        const at = 4 * group * n * c;
+        const h = rt.f32;
+        h.set(Float32Array.from(mean), meanP >> 2);
+        h.set(affines[group].alpha, ap >> 2);
+        h.set(affines[group].shift, sp >> 2);
+        const [sumG, sumGX] = chunkedSums(n, c, [accG, accGX], (p0, np) => {
+          const o = at + 4 * p0 * c;
+          sums(dyp + o, xp + o, meanP, ap, sp, slopeP, accG, accGX, np, c);
+        });
+        const { k, a, b } = coefficients(sumG, sumGX, group);
+        const g = rt.f32;
+        g.set(k, kP >> 2);
+        g.set(a, aP >> 2);
+        g.set(b, bP >> 2);
+        apply(dyp + at, xp + at, dxp + at, meanP, ap, sp, slopeP, kP, aP, bP, n, c);
+        sumGs.push(sumG);
+        sumGXs.push(sumGX);
       });
-      const { k, a, b } = coefficients(sumG, sumGX);
-      const g = rt.f32;
-      g.set(k, kP >> 2);
-      g.set(a, aP >> 2);
-      g.set(b, bP >> 2);
-      rt.kernel(`bnGradApply${suffix}`)(dyp, xp, dxp, meanP, ap, sp, slopeP, kP, aP, bP, n, c);
-      return { dx: rt.copyOut(dxp, len), sumG, sumGX };
+      return { dx: rt.copyOut(dxp, len), sumG: sumGs, sumGX: sumGXs };
     },
   };
 }
@@ -306,17 +346,26 @@ export function fusedBatchNormRelu<T extends tf.Tensor>(
     );
   }
   if (x.dtype !== 'float32') throw new InputError(`${name}: x must be float32, found ${x.dtype}`);
-  const n = x.size / c;
   const training = options.training;
+  const groups = options.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1 || x.shape[0] % groups !== 0) {
+    throw new InputError(
+      `${name}: groups must be a positive integer dividing the batch of x [${x.shape}], found ${groups}`,
+    );
+  }
+  // Values per channel of each group (train mode); eval mode normalises every group alike.
+  const nGroups = training ? groups : 1;
+  const n = x.size / c / nGroups;
   if (training && n <= 1) {
     throw new InputError(
-      `${name}: batch norm in train mode needs more than 1 value per channel, input shape [${x.shape}] has ${n}`,
+      `${name}: batch norm in train mode needs more than 1 value per channel, input shape [${x.shape}] has ${n}` +
+        (nGroups > 1 ? ` per group of ${x.shape[0] / nGroups}` : ''),
     );
   }
   const act = activationOf(options, name);
   const eps = options.eps ?? 1e-5;
   const momentum = options.momentum ?? 0.1;
-  let stats: Stats | null = null;
+  let stats: Stats[] = [];
 
   const op = tf.customGrad((...args: Array<tf.Tensor | SaveFunc>) => {
     const [xt, gt, bt] = args as tf.Tensor[];
@@ -325,9 +374,9 @@ export function fusedBatchNormRelu<T extends tf.Tensor>(
     const gv = transientHostValues(gt);
     const bv = transientHostValues(bt);
     const engine = engineFor(c, x.size);
-    let st: Stats | null = null;
-    let affine: Affine | null = null;
-    const yv = engine.forward(xv, c, training, act, (moments) => {
+    const st: Stats[] = [];
+    const affines: Affine[] = [];
+    const yv = engine.forward(xv, c, nGroups, training, act, (moments) => {
       const mean = moments?.mean ?? Float64Array.from(options.runningMean.dataSync() as Float32Array);
       const variance = moments?.variance ?? Float64Array.from(options.runningVar.dataSync() as Float32Array);
       const invStd = new Float64Array(c);
@@ -338,15 +387,13 @@ export function fusedBatchNormRelu<T extends tf.Tensor>(
         alpha[j] = gv[j] * invStd[j];
         shift[j] = bv[j] - mean[j] * alpha[j];
       }
-      st = { mean, invStd, variance };
-      affine = { alpha, shift };
+      st.push({ mean, invStd, variance });
+      const affine = { alpha, shift };
+      affines.push(affine);
       return affine;
     });
-    const fwd = st as Stats | null;
-    const aff = affine as Affine | null;
-    if (fwd === null || aff === null)
-      throw new SsmisError(`${name}: the forward pass computed no statistics`);
-    stats = fwd;
+    if (st.length !== nGroups) throw new SsmisError(`${name}: the forward pass computed no statistics`);
+    stats = st;
     const yt = tf.tensor(yv, xt.shape, 'float32');
     save([xt, yt]);
     return {
@@ -355,51 +402,74 @@ export function fusedBatchNormRelu<T extends tf.Tensor>(
         const dy = transientHostValues(dyIn);
         const xs = transientHostValues(saved[0]);
         const ys = transientHostValues(saved[1]);
-        const { dx, sumG, sumGX } = engine.backward(dy, ys, xs, c, fwd.mean, aff, act, (sG, sGX) => {
+        const means = st.map((s) => s.mean);
+        const { dx, sumG, sumGX } = engine.backward(dy, ys, xs, c, means, affines, act, (sG, sGX, g) => {
           const k = new Float32Array(c);
           const a = new Float32Array(c);
           const b = new Float32Array(c);
+          const invStd = st[g].invStd;
           for (let j = 0; j < c; j++) {
             if (training) {
-              k[j] = gv[j] * fwd.invStd[j];
+              k[j] = gv[j] * invStd[j];
               a[j] = sG[j] / n;
-              b[j] = (sGX[j] / n) * fwd.invStd[j] * fwd.invStd[j];
+              b[j] = (sGX[j] / n) * invStd[j] * invStd[j];
             } else {
               // Running statistics are constants: dx = g·α.
-              k[j] = aff.alpha[j];
+              k[j] = affines[g].alpha[j];
             }
           }
           return { k, a, b };
         });
-        const dGamma = Float32Array.from(sumGX, (v, j) => v * fwd.invStd[j]);
+        // dγ and dβ: each group's float32 gradient, added over the groups in order (as the gradients of
+        // separate calls accumulate).
+        const dGamma = new Float32Array(c);
+        const dBeta = new Float32Array(c);
+        for (let g = 0; g < sumG.length; g++) {
+          for (let j = 0; j < c; j++) {
+            const dg = Math.fround(sumGX[g][j] * st[g].invStd[j]);
+            const db = Math.fround(sumG[g][j]);
+            dGamma[j] = g === 0 ? dg : dGamma[j] + dg;
+            dBeta[j] = g === 0 ? db : dBeta[j] + db;
+          }
+        }
         return [
           tf.tensor(dx, saved[0].shape, 'float32'),
           tf.tensor(dGamma, gamma.shape, 'float32'),
-          tf.tensor(Float32Array.from(sumG), beta.shape, 'float32'),
+          tf.tensor(dBeta, beta.shape, 'float32'),
         ];
       },
     };
   });
   const y = inOpScope('FusedBatchNormActivation', () => op(x, gamma, beta)) as T;
-  const s = stats as Stats | null;
-  if (training && (options.updateStats ?? true) && s !== null) {
-    const { runningMean, runningVar } = options;
-    if (hostFloat32(runningMean, runningVar)) {
-      updateRunningStatsOnHost(runningMean, runningVar, s, momentum, n);
-      return y;
-    }
-    tf.tidy(() => {
-      const mean = tf.tensor1d(Float32Array.from(s.mean), 'float32');
-      const variance = tf.tensor1d(Float32Array.from(s.variance), 'float32');
-      const shape = runningMean.shape;
-      runningMean.assign(
-        tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(mean.reshape(shape), momentum)) as tf.Tensor,
-      );
-      const unbiased = tf.mul(variance.reshape(shape), n / (n - 1));
-      runningVar.assign(tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(unbiased, momentum)) as tf.Tensor);
-    });
+  if (training && (options.updateStats ?? true)) {
+    // One update per group, in order, as separate calls would make.
+    for (const s of stats) updateRunningStats(options.runningMean, options.runningVar, s, momentum, n);
   }
   return y;
+}
+
+/** running ← (1−m)·running + m·batch statistic (the variance unbiased with n/(n−1)), on the host when it can. */
+function updateRunningStats(
+  runningMean: tf.Variable,
+  runningVar: tf.Variable,
+  s: Stats,
+  momentum: number,
+  n: number,
+): void {
+  if (hostFloat32(runningMean, runningVar)) {
+    updateRunningStatsOnHost(runningMean, runningVar, s, momentum, n);
+    return;
+  }
+  tf.tidy(() => {
+    const mean = tf.tensor1d(Float32Array.from(s.mean), 'float32');
+    const variance = tf.tensor1d(Float32Array.from(s.variance), 'float32');
+    const shape = runningMean.shape;
+    runningMean.assign(
+      tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(mean.reshape(shape), momentum)) as tf.Tensor,
+    );
+    const unbiased = tf.mul(variance.reshape(shape), n / (n - 1));
+    runningVar.assign(tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(unbiased, momentum)) as tf.Tensor);
+  });
 }
 
 /**

@@ -179,15 +179,38 @@ export function batchRows(t: tf.Tensor, start: number, count: number): tf.Tensor
   return tf.slice(t, begin, size);
 }
 
-/** Teacher logits (no gradient: only ever called in `prepare`). Q3: train mode by default. */
-export function teacherLogits(ctx: StepContext, cfg: ResolvedStepConfig, x: tf.Tensor): tf.Tensor {
+/**
+ * Teacher logits (no gradient: only ever called in `prepare`). Q3: train mode by default. `groups` > 1: the batch
+ * is that many sub-batches with their own batch-norm statistics ({@link groupedLogits}).
+ */
+export function teacherLogits(
+  ctx: StepContext,
+  cfg: ResolvedStepConfig,
+  x: tf.Tensor,
+  groups = 1,
+): tf.Tensor {
   const teacher = ctx.teacher as SegmentationModel;
-  return teacher.apply(x, { training: cfg.teacher.mode === 'train', rng: ctx.dropoutRng });
+  return teacher.apply(x, { training: cfg.teacher.mode === 'train', rng: ctx.dropoutRng, groups });
 }
 
-/** Student logits in train mode (dropout seeds from the dropout stream). */
-export function studentLogits(ctx: StepContext, x: tf.Tensor): tf.Tensor {
-  return ctx.student.apply(x, { training: true, rng: ctx.dropoutRng });
+/** Student logits in train mode (dropout seeds from the dropout stream); `groups` as {@link teacherLogits}. */
+export function studentLogits(ctx: StepContext, x: tf.Tensor, groups = 1): tf.Tensor {
+  return ctx.student.apply(x, { training: true, rng: ctx.dropoutRng, groups });
+}
+
+/**
+ * The logits of each of `inputs` (equal shapes) as separate forwards would give them (each input its own
+ * batch-norm statistics and running-statistics update, in order) from ONE forward of the inputs stacked on the
+ * batch axis with batch-norm groups: the convolutions then run on the whole stack at once, which costs less
+ * than one call per input. Only the dropout masks' random numbers are laid out differently (drawn once per
+ * layer for the stack).
+ */
+export function groupedLogits(
+  inputs: readonly tf.Tensor[],
+  forward: (x: tf.Tensor, groups: number) => tf.Tensor,
+): tf.Tensor[] {
+  if (inputs.length === 1) return [forward(inputs[0], 1)];
+  return tf.split(forward(tf.concat([...inputs], 0), inputs.length), inputs.length, 0);
 }
 
 /** Builds a PreparedStep whose `dispose` frees its tensors. */
@@ -247,9 +270,10 @@ export function labeledHalves(batch: StepBatch, sub: number): { labelA: tf.Tenso
 }
 
 /**
- * The copy-paste preparation of bcp / cpam / cpam-trcm (docs/equations.md, training step §4.9, steps 2–4): two
- * separate teacher forwards on U_a and U_b (E5, BN statistics per call as the reference; run whatever the mixes,
- * so the dropout stream does not depend on them), pseudo-labels (E6–E7), one cuboid (E1–E4, Q30) and the mixed
+ * The copy-paste preparation of bcp / cpam / cpam-trcm (docs/equations.md, training step §4.9, steps 2–4): the
+ * teacher on U_a and U_b (E5) as two batch-norm groups of one forward, so BN statistics are per sub-batch as in
+ * the reference's two calls ({@link groupedLogits}; run whatever the mixes, so the dropout stream does not depend
+ * on them), pseudo-labels (E6–E7), one cuboid (E1–E4, Q30) and the mixed
  * input of each of the step's mixes (E8–E11, {@link resolveMixes}). Tensors: mask (M, `[...S]`), labelA, labelB,
  * pseudoA, pseudoB and xl, xu, xll, xuu for the mixes present.
  */
@@ -269,9 +293,10 @@ export function prepareCopyPaste(variant: MethodVariant, ctx: StepContext, batch
       ua: batchRows(unlabeled, 0, sub),
       ub: batchRows(unlabeled, sub, sub),
     };
-    const logitsA = teacherLogits(ctx, cfg, images.ua);
+    const [logitsA, logitsB] = groupedLogits([images.ua, images.ub], (x, groups) =>
+      teacherLogits(ctx, cfg, x, groups),
+    );
     const hardA = hardPredictions(logitsA);
-    const logitsB = teacherLogits(ctx, cfg, images.ub);
     const hardB = hardPredictions(logitsB);
     const c = drawStepCuboid(spatial, cfg, ctx);
     cuboid = c.cuboid;
@@ -301,8 +326,9 @@ export function prepareCopyPaste(variant: MethodVariant, ctx: StepContext, batch
 /**
  * The inputs of the copy-paste losses (bcp / cpam / cpam-trcm) from a `prepareCopyPaste` step: the student
  * forwards on the mixes present, then the prepared labels, pseudo-labels, mask and the unlabeled weight. E12: the
- * forwards run separately in the order xl, xu, xll, xuu (those present) — each draws its own dropout masks and BN
- * batch statistics, so the order is part of the result. Call inside the loss `tf.tidy`.
+ * reference's separate forwards in the order xl, xu, xll, xuu (those present), as one forward with a batch-norm
+ * group per mix in that order ({@link groupedLogits}): each mix keeps its own BN batch statistics and the running
+ * statistics are updated mix by mix in E12 order. Call inside the loss `tf.tidy`.
  */
 export function copyPasteLossInputs(
   ctx: StepContext,
@@ -313,8 +339,14 @@ export function copyPasteLossInputs(
   const cfg = resolveConfig(ctx);
   const t = (name: string) => prepared(prep, name, variant);
   const logits: Partial<Record<'logitsL' | 'logitsU' | 'logitsLL' | 'logitsUU', tf.Tensor>> = {};
-  for (const m of orderedMixes(mixes))
-    logits[MIX_TERMS[m].logits] = studentLogits(ctx, t(MIX_IMAGES[m].name));
+  const present = orderedMixes(mixes);
+  const outputs = groupedLogits(
+    present.map((m) => t(MIX_IMAGES[m].name)),
+    (x, groups) => studentLogits(ctx, x, groups),
+  );
+  present.forEach((m, i) => {
+    logits[MIX_TERMS[m].logits] = outputs[i];
+  });
   return {
     ...logits,
     labelA: t('labelA'),

@@ -15,7 +15,7 @@ export const cpamVariant: MethodVariant = {
     return prepareCopyPaste(cpamVariant, ctx, batch);
   },
   loss(ctx, _batch, prep): StepLoss {
-    // E12: four separate forwards in order xl, xu, xll, xuu (inside copyPasteLossInputs).
+    // E12: the forwards on xl, xu, xll, xuu, as batch-norm groups of one forward (inside copyPasteLossInputs).
     return copyPasteStepLoss(
       ctx,
       prep,

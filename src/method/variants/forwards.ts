@@ -4,17 +4,25 @@
  */
 import type { StepName } from './names.js';
 
-/** The samples of one forward, in the batch keys' terms (`train.batch.labeled` / `.unlabeled`). */
+/**
+ * The samples of one forward's batch norm, in the batch keys' terms (`train.batch.labeled` / `.unlabeled`): what
+ * one separate forward of the reference sees. The copy-paste steps run their sub-batch forwards as batch-norm
+ * groups of one call (`ApplyOptions.groups`), which normalises each group as that separate forward would.
+ */
 export type ForwardBatch = 'labeled/2' | 'labeled' | 'labeled + unlabeled' | 'unlabeled/2' | 'unlabeled';
 
 /** How one step uses its batch. */
 export interface StepBatching {
   /**
-   * Each student forward: `labeled/2` = one forward per mix of a pair of sub-batches (pre-training and the
-   * copy-paste methods), `labeled` = the labeled batch, `labeled + unlabeled` = both concatenated (mean teacher).
+   * Each student forward (its batch-norm batch): `labeled/2` = one per mix of a pair of sub-batches (pre-training
+   * and the copy-paste methods; the copy-paste mixes run as groups of one call), `labeled` = the labeled batch,
+   * `labeled + unlabeled` = both concatenated (mean teacher).
    */
   student: 'labeled/2' | 'labeled' | 'labeled + unlabeled';
-  /** Each teacher forward (`unlabeled/2`: one per unlabeled sub-batch), or null for a step without a teacher. */
+  /**
+   * Each teacher forward's batch-norm batch (`unlabeled/2`: one per unlabeled sub-batch, as groups of one call), or
+   * null for a step without a teacher.
+   */
   teacher: 'unlabeled/2' | 'unlabeled' | null;
   /**
    * Unlabeled images the step needs: none; exactly as many as labeled (the L-U / U-L mixes paste one into the
