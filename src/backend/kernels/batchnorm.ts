@@ -448,7 +448,12 @@ export function fusedBatchNormRelu<T extends tf.Tensor>(
   return y;
 }
 
-/** running ← (1−m)·running + m·batch statistic (the variance unbiased with n/(n−1)), on the host when it can. */
+/**
+ * running ← (1−m)·running + m·batch statistic (the variance unbiased with n/(n−1)). On the cpu backend it is
+ * done on the host values, in place from the second update on: the same float32 arithmetic as the tensor ops of
+ * the other backends (`mul`, `add` with scalars held as float32, each result rounded), without their half-dozen
+ * tiny kernels per batch norm, which a copy-paste iteration runs for every layer and mix.
+ */
 function updateRunningStats(
   runningMean: tf.Variable,
   runningVar: tf.Variable,
@@ -456,35 +461,19 @@ function updateRunningStats(
   momentum: number,
   n: number,
 ): void {
-  if (hostFloat32(runningMean, runningVar)) {
-    updateRunningStatsOnHost(runningMean, runningVar, s, momentum, n);
+  if (!hostFloat32(runningMean, runningVar)) {
+    tf.tidy(() => {
+      const mean = tf.tensor1d(Float32Array.from(s.mean), 'float32');
+      const variance = tf.tensor1d(Float32Array.from(s.variance), 'float32');
+      const shape = runningMean.shape;
+      runningMean.assign(
+        tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(mean.reshape(shape), momentum)) as tf.Tensor,
+      );
+      const unbiased = tf.mul(variance.reshape(shape), n / (n - 1));
+      runningVar.assign(tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(unbiased, momentum)) as tf.Tensor);
+    });
     return;
   }
-  tf.tidy(() => {
-    const mean = tf.tensor1d(Float32Array.from(s.mean), 'float32');
-    const variance = tf.tensor1d(Float32Array.from(s.variance), 'float32');
-    const shape = runningMean.shape;
-    runningMean.assign(
-      tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(mean.reshape(shape), momentum)) as tf.Tensor,
-    );
-    const unbiased = tf.mul(variance.reshape(shape), n / (n - 1));
-    runningVar.assign(tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(unbiased, momentum)) as tf.Tensor);
-  });
-}
-
-/**
- * The running-statistics update of a train-mode forward on the host values (cpu backend), in place from the second
- * update on: the same float32 arithmetic as the tensor ops of the other backends (`mul`, `add` with scalars held
- * as float32, each result rounded), without their half-dozen tiny kernels per batch norm, which a
- * copy-paste iteration with four student forwards runs for every layer.
- */
-function updateRunningStatsOnHost(
-  runningMean: tf.Variable,
-  runningVar: tf.Variable,
-  s: Stats,
-  momentum: number,
-  n: number,
-): void {
   const f = Math.fround;
   const keep = f(1 - momentum);
   const m = f(momentum);
