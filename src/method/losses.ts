@@ -7,15 +7,20 @@
  * (one-hot inside), masks float32 `[N, ...S]` (per sample) or `[...S]` (one cuboid shared by the batch, E4). All
  * functions are differentiable TF.js functions of the logits: they use softmax/logSoftmax, oneHot, mul, sum, reshape
  * and broadcastTo only (TF.js 4.22 has no gradient for stridedSlice nor for tile on rank ≥ 5); they run in `tf.tidy`
- * and return a scalar the caller owns. Sums are float32 (TF.js has no float64 on the cpu backend).
+ * and return a scalar the caller owns. Sums are float32 (TF.js has no float64 on the cpu backend). The one
+ * exception is {@link mixLoss} with the fast CPU kernels active: it runs as one op with a hand-written gradient
+ * and float64 sums (`mix-loss-fused.ts`), the same loss to float32 rounding.
  *
  * Targets must lie in [0, K−1]; a value outside gives an all-zero one-hot row (no error here: the training
  * variants check label ranges once per step, outside the gradient closure).
  */
+import { hostFloat32 } from '../backend/host.js';
+import { fastKernelsActive } from '../backend/kernels/index.js';
 import { tf } from '../backend/tf.js';
 import { requireNumber, requireOptionalTensor, requireTensor } from '../util/args.js';
 import { InputError } from '../util/errors.js';
 import { shapeText } from '../util/shape.js';
+import { mixLossFused } from './mix-loss-fused.js';
 import { logSoftmaxLastAxis, softmaxLastAxis } from './predictions.js';
 
 /** Dice smoothing of `mask_DiceLoss` (E17). */
@@ -35,7 +40,8 @@ interface Flat {
   oneHot: tf.Tensor3D;
 }
 
-function flatten(logits: tf.Tensor, target: tf.Tensor, what: string): Flat {
+/** The shape checks of logits `[N, ...S, K]` and an int32 target `[N, ...S]`; N, V = |S| and K. */
+function flatShape(logits: tf.Tensor, target: tf.Tensor, what: string): { n: number; v: number; k: number } {
   if (logits.rank < 3) {
     throw new InputError(`${what}: logits must be [N, ...spatial, K], got ${shapeText(logits.shape)}`);
   }
@@ -49,6 +55,11 @@ function flatten(logits: tf.Tensor, target: tf.Tensor, what: string): Flat {
   const n = logits.shape[0];
   const k = logits.shape[logits.rank - 1];
   const v = expected.slice(1).reduce((a, b) => a * b, 1);
+  return { n, v, k };
+}
+
+function flatten(logits: tf.Tensor, target: tf.Tensor, what: string): Flat {
+  const { n, v, k } = flatShape(logits, target, what);
   return {
     n,
     v,
@@ -58,17 +69,24 @@ function flatten(logits: tf.Tensor, target: tf.Tensor, what: string): Flat {
   };
 }
 
+/** The mask as float32 (cast when needed) after the shape check of {@link flattenMask}; no copy when float32. */
+function checkedMask(mask: tf.Tensor, target: tf.Tensor, what: string): { m: tf.Tensor; shared: boolean } {
+  const spatial = target.shape.slice(1);
+  const same = (s: readonly number[]) => mask.rank === s.length && mask.shape.every((d, i) => d === s[i]);
+  const shared = !same(target.shape) && same(spatial);
+  if (!shared && !same(target.shape)) {
+    throw new InputError(
+      `${what}: mask shape ${shapeText(mask.shape)} must be [N, ...spatial] ${shapeText(target.shape)} ` +
+        `or [...spatial] ${shapeText(spatial)}`,
+    );
+  }
+  return { m: mask.dtype === 'float32' ? mask : tf.cast(mask, 'float32'), shared };
+}
+
 /** The mask as float32 `[N, V]`, broadcasting a shared `[...S]` mask over the batch. */
 function flattenMask(mask: tf.Tensor, target: tf.Tensor, n: number, v: number, what: string): tf.Tensor2D {
-  const m = mask.dtype === 'float32' ? mask : tf.cast(mask, 'float32');
-  const spatial = target.shape.slice(1);
-  const same = (s: readonly number[]) => m.rank === s.length && m.shape.every((d, i) => d === s[i]);
-  if (same(target.shape)) return tf.reshape(m, [n, v]);
-  if (same(spatial)) return tf.broadcastTo(tf.reshape(m, [1, v]), [n, v]);
-  throw new InputError(
-    `${what}: mask shape ${shapeText(mask.shape)} must be [N, ...spatial] ${shapeText(target.shape)} ` +
-      `or [...spatial] ${shapeText(spatial)}`,
-  );
+  const { m, shared } = checkedMask(mask, target, what);
+  return shared ? tf.broadcastTo(tf.reshape(m, [1, v]), [n, v]) : tf.reshape(m, [n, v]);
 }
 
 /** E17 on precomputed probabilities `[N,V,K]`: 1 − mean_{n,c} (2·I + ε)/(U + ε). */
@@ -203,7 +221,9 @@ function mixTerms(
  * @param mask2 - where `target2` counts (E20: 1 − `mask1`).
  * @param weight1 - the weight of the `target1` terms (default 1).
  * @param weight2 - the weight of the `target2` terms (default 0.5).
- * @returns the scalar loss (owned by the caller).
+ * @returns the scalar loss (owned by the caller). With the fast CPU kernels active and float32 logits it is one
+ *   fused op (float64 sums, hand-written gradient with respect to the logits; the targets and masks get no
+ *   gradient, they are constants of a step); otherwise the stock TF.js ops.
  * @throws {@link InputError} when a tensor argument is not a live tensor, a weight is not a number, or the
  *   shapes, dtypes or masks do not fit as in {@link maskedDiceLoss}.
  * @example
@@ -220,6 +240,56 @@ export function mixLoss(
   weight2 = 0.5,
 ): tf.Scalar {
   checkMixTermArgs('mixLoss', { logits, target1, target2, mask1, mask2, weight1, weight2 });
+  if (fastKernelsActive() && hostFloat32(logits)) {
+    return tf.tidy(() => {
+      const where = 'mixLoss';
+      flatShape(logits, target1, `${where} (target1)`);
+      flatShape(logits, target2, `${where} (target2)`);
+      const m1 = checkedMask(mask1, target1, `${where} (mask1)`).m;
+      const m2 = checkedMask(mask2, target2, `${where} (mask2)`).m;
+      return mixLossFused(
+        logits,
+        [
+          { target: target1, mask: m1, weight: weight1 },
+          { target: target2, mask: m2, weight: weight2 },
+        ],
+        { diceSmooth: DICE_SMOOTH_3D, ceEps: CE_MASK_EPS },
+      );
+    });
+  }
+  return mixLossStock(logits, target1, target2, mask1, mask2, weight1, weight2);
+}
+
+/**
+ * {@link mixLoss} built from stock TF.js ops, whatever the fast kernels: the path `mixLoss` takes without them,
+ * and the reference its fused op is tested and measured against. Same arguments, result and errors as
+ * {@link mixLoss}.
+ *
+ * @internal
+ */
+export function mixLossStockOps(
+  logits: tf.Tensor,
+  target1: tf.Tensor,
+  target2: tf.Tensor,
+  mask1: tf.Tensor,
+  mask2: tf.Tensor,
+  weight1 = 1,
+  weight2 = 0.5,
+): tf.Scalar {
+  checkMixTermArgs('mixLoss', { logits, target1, target2, mask1, mask2, weight1, weight2 });
+  return mixLossStock(logits, target1, target2, mask1, mask2, weight1, weight2);
+}
+
+/** E19 from stock ops, arguments checked by the caller. */
+function mixLossStock(
+  logits: tf.Tensor,
+  target1: tf.Tensor,
+  target2: tf.Tensor,
+  mask1: tf.Tensor,
+  mask2: tf.Tensor,
+  weight1: number,
+  weight2: number,
+): tf.Scalar {
   return tf.tidy(() => {
     const { f1, f2, m1, m2, p, logp } = mixTerms(logits, target1, target2, mask1, mask2, 'mixLoss');
     const sum = tf.addN([
