@@ -89,10 +89,19 @@ function parseArgs(argv) {
     else if (a === '--profile') o.profile = true;
     else if (a === '--best') o.best = true;
     else if (a === '--json') o.json = argv[++i];
-    else throw new Error(`bench-kernels: unknown argument ${a}`);
+    else if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else {
+      console.error(`bench-kernels: unknown argument ${a}\n${USAGE}`);
+      process.exit(2);
+    }
   }
   return o;
 }
+
+const USAGE = `usage: node scripts/bench-kernels.mjs [--runs N] [--workers N] [--no-kernels] [--no-steps] [--no-stock]
+  [--no-unet2d] [--only-unet2d] [--profile] [--best] [--json FILE]`;
 
 /** @type {Readonly<Record<string, string>>} */
 const OP_LABEL = { Conv3D: 'forward', Conv3DBackpropInputV2: 'dx', Conv3DBackpropFilterV2: 'dw' };

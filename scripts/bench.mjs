@@ -102,20 +102,28 @@ import { timedTrainStep } from './lib/train-step.mjs';
 
 const SECTIONS = ['train', 'vnet', 'unet2d', 'inference', 'metrics', 'nifti', 'webgpu', 'kernels'];
 
+const USAGE = `usage: node scripts/bench.mjs [--quick] [--section NAME[,NAME…]] [--out FILE] [--backend NAME]
+  sections: ${SECTIONS.join(', ')} (default: all)`;
+
 function options() {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      section: { type: 'string', multiple: true },
-      out: { type: 'string', default: 'bench-results.json' },
-      backend: { type: 'string', default: 'auto' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  /** @type {{ quick: boolean, section?: string[], out: string, backend: string, help: boolean }} */
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        section: { type: 'string', multiple: true },
+        out: { type: 'string', default: 'bench-results.json' },
+        backend: { type: 'string', default: 'auto' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    console.error(`bench: ${error instanceof Error ? error.message : error}\n${USAGE}`);
+    process.exit(2);
+  }
   if (values.help) {
-    console.log(
-      'usage: node scripts/bench.mjs [--quick] [--section train|inference|metrics|nifti|kernels] [--out FILE]',
-    );
+    console.log(USAGE);
     process.exit(0);
   }
   const sections = (values.section ?? SECTIONS).flatMap((s) => s.split(',')).map((s) => s.trim());
