@@ -62,17 +62,22 @@ const MAX_WORKERS = 64;
  * Runs items [next…) of the current task in chunks until none is left. Executed verbatim by the workers
  * (through `Function.prototype.toString`), so it must not refer to anything outside its body.
  *
- * TASK_CONV parameter block (i32 words, byte pointers): 0 output pixels per phase, 1 pixel table ((in, out)
- * address pairs in tile order, shared by every phase), 2 tap table, 3 taps, 4 K, 5 channel blocks, 6 weight
- * bytes per block, 7 phase table ((out offset, weight pointer) pairs), 8 phases, 9 weight row stride,
- * 10 block-major order. Pixels are cut into tiles of MAX_TILE (the last one shorter). Item = phase · tiles +
- * tile, the kernel running every channel block; in block-major order (large filters, few tiles) item =
- * (phase · blocks + block) · tiles + tile, so that consecutive items reuse one block of the filter and there
- * are enough items for every thread. A run of consecutive items of one (phase, block) is one kernel call.
+ * TASK_CONV parameter block (i32 words, byte pointers): 0 parts, 1 part table, 2 channel blocks, 3 weight bytes
+ * per block, 4 weight row stride, 5 block-major order. A part is a set of output pixels that run the same taps
+ * (a region of the output whose windows fall on the same padding, or a phase of a strided transposed
+ * convolution); its table entry is 8 words: 0 pixels, 1 pixel table ((in, out) address pairs in tile order),
+ * 2 tap table ((input, weight) byte-offset pairs), 3 taps, 4 K, 5 output offset, 6 weight pointer, 7 first
+ * item. Pixels are cut into tiles of MAX_TILE (the last one of a part shorter). Items are numbered part after
+ * part: item = first + tile, the kernel running every channel block; in block-major order (large filters, few
+ * tiles) item = first + block · tiles + tile, so that consecutive items reuse one block of the filter and
+ * there are enough items for every thread. A run of consecutive items of one (part, block) is one kernel call.
  *
- * TASK_DW parameter block: 0 rows, 1 row table, 2 Z, 3 x base, 4 dy base, 5 acc base, 6 x z-stride,
- * 7 dy z-stride, 8 acc stride (bytes per reduction row), 9 tap table, 10 taps, 11 M (reduction rows per tap),
- * 12 channel blocks, 13 reduction rows per group, 14 groups per tap, 15 rows per chunk. Item = group.
+ * TASK_DW parameter block: 0 row tables by tap ((row table, rows) pairs; a row table lists the (x, dy)
+ * byte-offset pairs of the rows whose x row is not padding for that tap), 1 z ranges by kz ((z0, z1) pairs:
+ * the output z whose input z is not padding), 2 C, 3 x base, 4 dy base, 5 acc base, 6 x z-stride, 7 dy
+ * z-stride, 8 acc stride (bytes per reduction row), 9 tap table, 10 taps, 11 M (reduction rows per tap,
+ * kz · C + c), 12 channel blocks, 13 reduction rows per group, 14 groups per tap, 15 rows per chunk.
+ * Item = group. Skipping the padding leaves out only products with a zero factor.
  *
  * TASK_FLIP parameter block: 0 src filter `[taps][C][Co]`, 1 dst, 2 C, 3 Co, 4 taps. Item = tap t: dst tap t
  * = (src tap taps−1−t)ᵀ, the spatially flipped filter with its channel axes swapped.
@@ -114,27 +119,30 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
     if (Atomics.compareExchange(ctl, 5, start, end) !== start) continue;
     ran += end - start;
     if (kind === 1) {
-      const pixels = i32[p];
-      const pix = i32[p + 1];
-      const taps = i32[p + 2];
-      const nTaps = i32[p + 3];
-      const K = i32[p + 4];
-      const nCb = i32[p + 5];
-      const wCb = i32[p + 6];
-      const phases = i32[p + 7] >> 2;
-      const wS = i32[p + 9];
-      const blockMajor = i32[p + 10] === 1;
-      const tiles = ((pixels + tile - 1) / tile) | 0;
-      const last = pixels - (tiles - 1) * tile;
+      const nParts = i32[p];
+      const parts = i32[p + 1] >> 2;
+      const nCb = i32[p + 2];
+      const wCb = i32[p + 3];
+      const wS = i32[p + 4];
+      const blockMajor = i32[p + 5] === 1;
       const blocksPerCall = blockMajor ? 1 : nCb;
+      let part = 0;
       for (let item = start; item < end; ) {
-        const t0 = item % tiles;
-        const outer = (item - t0) / tiles;
+        while (part + 1 < nParts && i32[parts + 8 * (part + 1) + 7] <= item) part++;
+        const e = parts + 8 * part;
+        const pixels = i32[e];
+        const pix = i32[e + 1];
+        const taps = i32[e + 2];
+        const nTaps = i32[e + 3];
+        const K = i32[e + 4];
+        const tiles = ((pixels + tile - 1) / tile) | 0;
+        const last = pixels - (tiles - 1) * tile;
+        const local = item - i32[e + 7];
+        const t0 = local % tiles;
+        const cb = blockMajor ? (local - t0) / tiles : 0;
         const t1 = Math.min(tiles, t0 + end - item);
-        const cb = blockMajor ? outer % nCb : 0;
-        const phase = blockMajor ? (outer / nCb) | 0 : outer;
-        const w = i32[phases + 2 * phase + 1] + cb * wCb;
-        const outAdd = i32[phases + 2 * phase] + 32 * cb;
+        const w = i32[e + 6] + cb * wCb;
+        const outAdd = i32[e + 5] + 32 * cb;
         const full = t1 === tiles && last < tile ? t1 - 1 - t0 : t1 - t0;
         if (full > 0)
           ex.fwd[tile](w, taps, nTaps, K, wS, blocksPerCall, wCb, pix + 8 * tile * t0, full, outAdd);
@@ -196,9 +204,9 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
       for (let t = start; t < end; t++)
         ex.transpose(i32[p] + 4 * (taps - 1 - t) * c * co, i32[p + 1] + 4 * t * c * co, c, co);
     } else {
-      const nRows = i32[p];
-      const rowTab = i32[p + 1];
-      const Z = i32[p + 2];
+      const tapRows = i32[p] >> 2;
+      const zRanges = i32[p + 1] >> 2;
+      const C = i32[p + 2];
       const xBase = i32[p + 3];
       const dyBase = i32[p + 4];
       const accBase = i32[p + 5];
@@ -216,17 +224,26 @@ export function runItems(ex: KernelTable, memory: WasmMemory, ctl: Int32Array): 
         const m0 = (g - t * groupsPerTap) * perGroup;
         const m1 = Math.min(m0 + perGroup, M);
         const xTap = xBase + i32[taps + t];
+        const rowTab = i32[tapRows + 2 * t];
+        const nRows = i32[tapRows + 2 * t + 1];
         for (let r0 = 0; r0 < nRows; r0 += perChunk) {
           const nr = Math.min(nRows - r0, perChunk);
           for (let m = m0; m < m1; m += tile) {
             const r = Math.min(m1 - m, tile);
+            // The z range of the tile's rows: the union over the kz they span. Both ends of a range move
+            // monotonically with kz, so the union of the first and last kz's ranges covers those between.
+            const kzA = (m / C) | 0;
+            const kzB = ((m + r - 1) / C) | 0;
+            const z0 = Math.min(i32[zRanges + 2 * kzA], i32[zRanges + 2 * kzB]);
+            const z1 = Math.max(i32[zRanges + 2 * kzA + 1], i32[zRanges + 2 * kzB + 1]);
+            if (z1 <= z0) continue;
             ex.dw[r](
-              xTap + 4 * m,
-              dyBase,
+              xTap + 4 * m + z0 * xSZ,
+              dyBase + z0 * dySZ,
               accBase + (t * M + m) * accS,
               rowTab + 8 * r0,
               nr,
-              Z,
+              z1 - z0,
               xSZ,
               dySZ,
               accS,

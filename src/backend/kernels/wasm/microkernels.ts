@@ -10,8 +10,9 @@
  * - `fwd<R>(w, taps, nTaps, K, wStride, nCb, wCb, pix, tiles, outAdd)`: `tiles` tiles of R output pixels ×
  *   nCb blocks. `pix` is an i32 table of (in, out) byte-address pairs, one per pixel, R per tile, so a tile
  *   can span rows and images when the spatial size is small; for pixel (in, out) of a tile,
- *   (out + outAdd)[8·cb + 0..8) = Σ_t Σ_k in[taps[t] + 4k] · w[cb·wCb + (t·K + k)·wStride][0..8). `taps` is
- *   an i32 table of byte offsets; the 8 weights of one (t, k) are contiguous and rows are `wStride` bytes
+ *   (out + outAdd)[8·cb + 0..8) = Σ_t Σ_k in[taps[t].in + 4k] · w[cb·wCb + taps[t].w + k·wStride][0..8).
+ *   `taps` is an i32 table of (input, weight) byte-offset pairs, so a tap list can leave out the taps of a
+ *   filter that fall on padding; the 8 weights of one (t, k) are contiguous and rows are `wStride` bytes
  *   apart (32 for packed weights, 4·Co when reading a `[t][k][Co]` filter in place, where the block stride
  *   `wCb` is 32). Overwrites the outputs.
  * - `dw<R>(x, dy, acc, rows, nRows, Z, xStride, dyStride, accStride, nCb)`: R consecutive reduction rows ×
@@ -50,11 +51,11 @@ function fwdKernel(R: number, relaxed: boolean): FunctionBuilder {
     f.v128Zero().set(acc[r][0]);
     f.v128Zero().set(acc[r][1]);
   }
-  f.get(wcb).set(wp);
   f.get(TAPS).set(tp);
   f.get(NTAPS).set(t);
   f.loop(); // taps
   f.get(tp).i32Load().set(tap);
+  f.get(wcb).get(tp).i32Load(4).add().set(wp);
   for (let r = 0; r < R; r++)
     f.get(PIX)
       .i32Load(8 * r)
@@ -74,7 +75,7 @@ function fwdKernel(R: number, relaxed: boolean): FunctionBuilder {
   f.inc(wp, { local: WS });
   f.get(k).i32(1).sub().tee(k).brIf(0);
   f.end();
-  f.inc(tp, 4);
+  f.inc(tp, 8);
   f.get(t).i32(1).sub().tee(t).brIf(0);
   f.end();
   for (let r = 0; r < R; r++) {
