@@ -275,6 +275,12 @@ export function axisRuns(
   return runs;
 }
 
+/** The `axisRuns` of a convolution's three axes. */
+function geometryRuns(g: ConvGeometry): [AxisRun[], AxisRun[], AxisRun[]] {
+  const runs = (a: number) => axisRuns(g.outSize[a], g.inSize[a], g.kernel[a], g.strides[a], g.padBefore[a]);
+  return [runs(0), runs(1), runs(2)];
+}
+
 /**
  * Forward valid convolution of a padded x with W `[kx, ky, kz, C, Co]` (row-major). Returns y
  * `[N, OX, OY, OZ, Co]`, plus `bias` (length Co) per output channel when given.
@@ -341,9 +347,7 @@ function forwardAfterReset(
   // One part per region of the output whose windows cover the same taps: the taps (and the kz rows of a tap)
   // that fall on the padding are left out, which at the 2³–8³ of a V-Net's deep levels is 20–70 % of the
   // multiply-adds, and leaves out only products with a zero factor.
-  const [runsX, runsY, runsZ] = [0, 1, 2].map((a) =>
-    axisRuns(g.outSize[a], g.inSize[a], g.kernel[a], g.strides[a], g.padBefore[a]),
-  );
+  const [runsX, runsY, runsZ] = geometryRuns(g);
   const parts: ConvPart[] = [];
   let allPadding = false;
   for (const rx of runsX) {
@@ -537,9 +541,7 @@ export function conv3dBackpropFilter(
   const acc = rt.alloc(4 * taps * m * co8);
   // The rows (n, x, y) of dy whose input row is not padding, per tap (a, b), and the z range of dy whose
   // input z is not padding, per kz: the padding is skipped (it only adds products with a zero factor).
-  const [runsX, runsY, runsZ] = [0, 1, 2].map((a) =>
-    axisRuns(g.outSize[a], g.inSize[a], g.kernel[a], g.strides[a], g.padBefore[a]),
-  );
+  const [runsX, runsY, runsZ] = geometryRuns(g);
   const inside = (runs: AxisRun[], o: number, k: number): boolean =>
     runs.some((r) => o >= r.o0 && o < r.o1 && k >= r.k0 && k < r.k1);
   const zRanges: number[] = [];
