@@ -2,7 +2,6 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { axisRuns } from '../../src/backend/kernels/conv3d.js';
 import {
   fastKernelWorkersReady,
-  registerFastKernels,
   stockKernel,
   unregisterFastKernels,
 } from '../../src/backend/kernels/index.js';
@@ -10,6 +9,8 @@ import { relaxedSimdSupported } from '../../src/backend/kernels/runtime.js';
 import { tf } from '../../src/backend/tf.js';
 import { Rng } from '../../src/util/rng.js';
 import { relErr } from '../helpers/compare.js';
+import { registerFastKernelsAfresh as register } from '../helpers/fast-kernels.js';
+import { randn } from '../helpers/random.js';
 
 /**
  * The fast convolutions leave out the taps that fall on the zero padding (forward and input gradient: one
@@ -59,25 +60,6 @@ describe('axisRuns', () => {
   });
 });
 
-function register(relaxedSimd: boolean): void {
-  unregisterFastKernels();
-  const saved = process.env.SSMIS_FAST_KERNELS;
-  delete process.env.SSMIS_FAST_KERNELS;
-  try {
-    expect(registerFastKernels({ workers: 1, relaxedSimd, parallelFlops: 1e5 })).toBe(true);
-  } finally {
-    if (saved !== undefined) process.env.SSMIS_FAST_KERNELS = saved;
-  }
-}
-
-function randn(shape: number[], rng: Rng): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    Float32Array.from({ length: n }, () => rng.normal()),
-    shape,
-  );
-}
-
 /** The values with −0 read as +0 (a sum of only zero products may carry either sign). */
 function values(t: tf.Tensor): number[] {
   return Array.from(t.dataSync(), (v) => (v === 0 ? 0 : v));
@@ -112,7 +94,7 @@ describe.each(settings)('padding skipped exactly, relaxedSimd %s', (relaxed) => 
   });
 
   it.each(cases)('$name: "same" gives the bits of "valid" over the zero-padded input', async (c) => {
-    register(relaxed);
+    register({ workers: 1, relaxedSimd: relaxed });
     await fastKernelWorkersReady();
     const before = tf.memory().numTensors;
     tf.tidy(() => {
@@ -187,7 +169,7 @@ describe.each(settings)('padding skipped exactly, relaxedSimd %s', (relaxed) => 
   });
 
   it('outputs whose window lies wholly in the padding are 0, the rest as the stock kernel', async () => {
-    register(relaxed);
+    register({ workers: 1, relaxedSimd: relaxed });
     await fastKernelWorkersReady();
     tf.tidy(() => {
       const rng = new Rng(5);

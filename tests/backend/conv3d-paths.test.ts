@@ -1,7 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   fastKernelWorkersReady,
-  registerFastKernels,
   stockKernel,
   unregisterFastKernels,
 } from '../../src/backend/kernels/index.js';
@@ -14,6 +13,8 @@ import {
 import { tf } from '../../src/backend/tf.js';
 import { Rng } from '../../src/util/rng.js';
 import { relErr } from '../helpers/compare.js';
+import { registerFastKernelsAfresh as register } from '../helpers/fast-kernels.js';
+import { randn } from '../helpers/random.js';
 
 /**
  * The code paths of the 3-D convolution kernels, each with the exact (multiply then add) and, where the
@@ -47,26 +48,6 @@ const cases: ConvCase[] = [
   { name: 'k2 s2 phases, odd size', x: [1, 6, 2, 10, 24], k: 2, cout: 20, s: 2, pad: 'valid' },
   { name: 'k1 head', x: [1, 5, 3, 5, 16], k: 1, cout: 2, s: 1, pad: 'valid' },
 ];
-
-/** Registers afresh with these options, whatever `SSMIS_FAST_KERNELS` and an earlier registration say. */
-function register(options: { workers: number; relaxedSimd: boolean }): void {
-  unregisterFastKernels();
-  const saved = process.env.SSMIS_FAST_KERNELS;
-  delete process.env.SSMIS_FAST_KERNELS;
-  try {
-    expect(registerFastKernels({ ...options, parallelFlops: 1e5 })).toBe(true);
-  } finally {
-    if (saved !== undefined) process.env.SSMIS_FAST_KERNELS = saved;
-  }
-}
-
-function randn(shape: number[], rng: Rng): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    Float32Array.from({ length: n }, () => rng.normal()),
-    shape,
-  );
-}
 
 interface Ops {
   y: Float32Array;

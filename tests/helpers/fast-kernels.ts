@@ -1,4 +1,4 @@
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import {
   fastKernelsActive,
   fastKernelWorkersReady,
@@ -14,15 +14,30 @@ import {
  */
 export async function activateFastKernelsForTest(): Promise<boolean> {
   if (fastKernelsActive()) return false;
+  const registered = withSwitchCleared(() => registerFastKernels({ workers: 1, parallelFlops: 2e5 }));
+  await fastKernelWorkersReady();
+  return registered;
+}
+
+/** Runs `register` with `SSMIS_FAST_KERNELS` unset (an off switch would refuse it), restoring it after. */
+function withSwitchCleared(register: () => boolean): boolean {
   const saved = process.env.SSMIS_FAST_KERNELS;
   delete process.env.SSMIS_FAST_KERNELS;
   try {
-    const registered = registerFastKernels({ workers: 1, parallelFlops: 2e5 });
-    await fastKernelWorkersReady();
-    return registered;
+    return register();
   } finally {
     if (saved !== undefined) process.env.SSMIS_FAST_KERNELS = saved;
   }
+}
+
+/**
+ * Replaces any registration with one of these options, whatever `SSMIS_FAST_KERNELS` says (the kernel path
+ * tests choose the worker count and the multiply-add variant), with a low threshold so that small test tensors
+ * also run on the workers. Fails the test when the kernels cannot be registered.
+ */
+export function registerFastKernelsAfresh(options: { workers: number; relaxedSimd: boolean }): void {
+  unregisterFastKernels();
+  expect(withSwitchCleared(() => registerFastKernels({ ...options, parallelFlops: 1e5 }))).toBe(true);
 }
 
 /**
@@ -37,15 +52,9 @@ const SUITE_OPTIONS = { relaxedSimd: process.env.SSMIS_RELAXED_SIMD === undefine
  */
 export async function activateSuiteFastKernels(): Promise<boolean> {
   if (fastKernelsActive()) return false;
-  const saved = process.env.SSMIS_FAST_KERNELS;
-  delete process.env.SSMIS_FAST_KERNELS;
-  try {
-    const registered = registerFastKernels(SUITE_OPTIONS);
-    await fastKernelWorkersReady();
-    return registered;
-  } finally {
-    if (saved !== undefined) process.env.SSMIS_FAST_KERNELS = saved;
-  }
+  const registered = withSwitchCleared(() => registerFastKernels(SUITE_OPTIONS));
+  await fastKernelWorkersReady();
+  return registered;
 }
 
 /**
