@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { axisRuns } from '../../src/backend/kernels/conv3d.js';
+import { axisRuns, tapRange } from '../../src/backend/kernels/conv3d.js';
 import {
   fastKernelWorkersReady,
   stockKernel,
@@ -43,6 +43,18 @@ describe('axisRuns', () => {
     expect(runs[0]).toEqual({ o0: 0, o1: 2, k0: 3, k1: 3 });
     expect(runs[runs.length - 1]).toEqual({ o0: 6, o1: 7, k0: 0, k1: 0 });
     expect(runs.map((r) => r.o1 - r.o0).reduce((a, b) => a + b, 0)).toBe(7);
+  });
+
+  it('tapRange: the output positions whose window puts a tap inside the input, one range per tap', () => {
+    const runs = axisRuns(4, 4, 3, 1, 1);
+    expect(tapRange(runs, 0)).toEqual([1, 4]);
+    expect(tapRange(runs, 1)).toEqual([0, 4]);
+    expect(tapRange(runs, 2)).toEqual([0, 3]);
+    // Input 2, kernel 3, pad 4: tap 0 reaches the input from output 4 on; a tap past the kernel never does.
+    const wide = axisRuns(7, 2, 3, 1, 4);
+    expect(tapRange(wide, 0)).toEqual([4, 6]);
+    expect(tapRange(wide, 2)).toEqual([2, 4]);
+    expect(tapRange(wide, 3)).toEqual([0, 0]);
   });
 
   it('follows the stride and the pads of k3 s2 "same"', () => {

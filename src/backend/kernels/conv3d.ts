@@ -275,6 +275,15 @@ export function axisRuns(
   return runs;
 }
 
+/**
+ * The output positions [o0, o1) along one axis whose window puts tap k inside the input, from that axis's runs:
+ * one range, since o·stride − padBefore + k is inside for an interval of o ([0, 0) when none is).
+ */
+export function tapRange(runs: AxisRun[], k: number): [number, number] {
+  const hit = runs.filter((r) => k >= r.k0 && k < r.k1);
+  return hit.length > 0 ? [hit[0].o0, hit[hit.length - 1].o1] : [0, 0];
+}
+
 /** The `axisRuns` of a convolution's three axes. */
 function geometryRuns(g: ConvGeometry): [AxisRun[], AxisRun[], AxisRun[]] {
   const runs = (a: number) => axisRuns(g.outSize[a], g.inSize[a], g.kernel[a], g.strides[a], g.padBefore[a]);
@@ -542,27 +551,22 @@ export function conv3dBackpropFilter(
   // The rows (n, x, y) of dy whose input row is not padding, per tap (a, b), and the z range of dy whose
   // input z is not padding, per kz: the padding is skipped (it only adds products with a zero factor).
   const [runsX, runsY, runsZ] = geometryRuns(g);
-  const inside = (runs: AxisRun[], o: number, k: number): boolean =>
-    runs.some((r) => o >= r.o0 && o < r.o1 && k >= r.k0 && k < r.k1);
   const zRanges: number[] = [];
   let useful = 0;
   for (let d = 0; d < kz; d++) {
-    const zs = runsZ.filter((r) => d >= r.k0 && d < r.k1);
-    // Monotone in d (each window start moves by the stride), so the valid z form one range.
-    const z0 = zs.length > 0 ? zs[0].o0 : 0;
-    const z1 = zs.length > 0 ? zs[zs.length - 1].o1 : 0;
+    const [z0, z1] = tapRange(runsZ, d);
     zRanges.push(z0, z1);
     useful += z1 - z0;
   }
   const rowTabs: number[][] = [];
   for (let a = 0; a < kx; a++) {
+    const [i0, i1] = tapRange(runsX, a);
     for (let b = 0; b < ky; b++) {
+      const [j0, j1] = tapRange(runsY, b);
       const rows: number[] = [];
       for (let n = 0; n < g.batch; n++) {
-        for (let i = 0; i < ox; i++) {
-          if (!inside(runsX, i, a)) continue;
-          for (let j = 0; j < oy; j++) {
-            if (!inside(runsY, j, b)) continue;
+        for (let i = i0; i < i1; i++) {
+          for (let j = j0; j < j1; j++) {
             const r = (n * ox + i) * oy + j;
             rows.push(4 * ((n * px + i * sx) * py + j * sy) * pz * c, 4 * r * oz * co);
           }
